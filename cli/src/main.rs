@@ -1,0 +1,192 @@
+//! `keyschema`: the command line over the keyschema library. Argument parsing and output only;
+//! everything else is a library call.
+
+mod input;
+mod output;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use input::{read_schema, InputError, SchemaSource};
+use keyschema::Schema;
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+
+/// Describe a Redis keyspace once; check it, lint keys against it, and print its inventory.
+#[derive(Debug, Parser)]
+#[command(name = "keyschema", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a schema: syntax, names, hash tags, injectivity, ambiguous patterns, cluster hazards.
+    /// Exit 0 when valid (warnings allowed), 1 on errors.
+    Check {
+        /// The schema file (default: the bundled Cordum schema).
+        schema: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print the checked model as JSON.
+    Export {
+        /// The schema file (default: the bundled Cordum schema).
+        schema: Option<String>,
+    },
+    /// Print the inventory as Markdown tables.
+    Docs {
+        /// The schema file (default: the bundled Cordum schema).
+        schema: Option<String>,
+    },
+    /// Format a key: `keyschema key job_state jobID=0f8fad5b-d9cb-469f-a165-70867728950e`.
+    Key {
+        /// The schema file (default: the bundled Cordum schema).
+        #[arg(long)]
+        schema: Option<String>,
+        /// The key's code name.
+        name: String,
+        /// Parameter values as `name=value`.
+        params: Vec<String>,
+    },
+    /// Print the cluster hash slot of keys, one `<slot>\t<key>` line each; `-` reads keys from stdin.
+    Slot {
+        /// Keys, or `-` for standard input.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Lint keys, one per line: which pattern, parameters, slot, type and TTL, or what is wrong.
+    /// Exit 1 when any key has a problem.
+    Lint {
+        /// The schema file (default: the bundled Cordum schema).
+        #[arg(long)]
+        schema: Option<String>,
+        /// A file of keys, one per line, or `-` for standard input (the default).
+        file: Option<String>,
+        /// Output format: readable text, or one JSON object per line.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// What a command failed on.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{0}")]
+    Schema(String),
+    #[error(transparent)]
+    Format(#[from] keyschema::FormatError),
+    #[error("argument `{0}` is not `name=value`")]
+    BadParam(String),
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+    #[error("cannot encode JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        // A closed pipe (`keyschema lint | head`) is not an error worth a message.
+        Err(CliError::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = writeln!(io::stderr(), "error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(path: Option<&str>) -> Result<(Schema, SchemaSource), CliError> {
+    let source = read_schema(path)?;
+    let schema = Schema::parse(&source.text, &source.name).map_err(|error| CliError::Schema(error.to_string()))?;
+    Ok((schema, source))
+}
+
+fn run(command: Command) -> Result<ExitCode, CliError> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let code = match command {
+        Command::Check { schema, format } => {
+            let source = read_schema(schema.as_deref())?;
+            let diagnostics = Schema::check(&source.text);
+            match format {
+                Format::Text => output::write_check_text(&mut out, &diagnostics, &source)?,
+                Format::Json => output::write_check_json(&mut out, &diagnostics, &source)?,
+            }
+            if diagnostics.iter().any(keyschema::Diagnostic::is_error) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Export { schema } => {
+            let (schema, _) = load(schema.as_deref())?;
+            serde_json::to_writer_pretty(&mut out, schema.model())?;
+            writeln!(out)?;
+            ExitCode::SUCCESS
+        }
+        Command::Docs { schema } => {
+            let (schema, _) = load(schema.as_deref())?;
+            out.write_all(schema.docs().as_bytes())?;
+            ExitCode::SUCCESS
+        }
+        Command::Key { schema, name, params } => {
+            let (schema, _) = load(schema.as_deref())?;
+            let pairs = params
+                .iter()
+                .map(|p| p.split_once('=').ok_or_else(|| CliError::BadParam(p.clone())))
+                .collect::<Result<Vec<_>, _>>()?;
+            writeln!(out, "{}", schema.format_key(&name, &pairs)?)?;
+            ExitCode::SUCCESS
+        }
+        Command::Slot { keys } => {
+            if keys == ["-"] {
+                for line in input::key_lines(io::stdin().lock()) {
+                    let line = line?;
+                    writeln!(out, "{}\t{}", keyschema::key_slot(&line.bytes), String::from_utf8_lossy(&line.bytes))?;
+                }
+            } else {
+                for key in &keys {
+                    writeln!(out, "{}\t{key}", keyschema::key_slot(key.as_bytes()))?;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Lint { schema, file, format } => {
+            let (schema, _) = load(schema.as_deref())?;
+            let reader: Box<dyn BufRead> = match file.as_deref() {
+                None | Some("-") => Box::new(io::stdin().lock()),
+                Some(path) => Box::new(input::open(path)?),
+            };
+            let color = format == Format::Text && output::use_color();
+            let mut any_problem = false;
+            for line in input::key_lines(reader) {
+                let result = input::lint_line(&schema, &line?);
+                any_problem |= result.has_problems();
+                match format {
+                    Format::Json => {
+                        serde_json::to_writer(&mut out, &result)?;
+                        writeln!(out)?;
+                    }
+                    Format::Text => output::write_lint_text(&mut out, &result, color)?,
+                }
+            }
+            if any_problem {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    };
+    out.flush()?;
+    Ok(code)
+}

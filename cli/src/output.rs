@@ -1,0 +1,141 @@
+//! Printing results: diagnostics, lint results, colour on terminals.
+
+use crate::input::SchemaSource;
+use keyschema::{Diagnostic, LineIndex, LintResult, LintValue, Millis};
+use serde::Serialize;
+use std::io::{self, IsTerminal, Write};
+
+/// Colour when standard output is a terminal and `NO_COLOR` is unset.
+pub fn use_color() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+pub fn write_check_text(out: &mut impl Write, diagnostics: &[Diagnostic], source: &SchemaSource) -> io::Result<()> {
+    out.write_all(keyschema::render(diagnostics, &source.text, &source.name).as_bytes())?;
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    if errors == 0 {
+        writeln!(out, "{}: ok ({warnings} warning(s))", source.name)
+    } else {
+        writeln!(out, "{}: {errors} error(s), {warnings} warning(s)", source.name)
+    }
+}
+
+/// A diagnostic as `check --format json` prints it: positions 1-based.
+#[derive(Serialize)]
+struct JsonDiagnostic<'d> {
+    code: &'static str,
+    severity: keyschema::Severity,
+    message: &'d str,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+    hint: Option<&'d str>,
+    labels: Vec<JsonLabel<'d>>,
+}
+
+#[derive(Serialize)]
+struct JsonLabel<'d> {
+    message: &'d str,
+    line: u32,
+    column: u32,
+}
+
+#[derive(Serialize)]
+struct JsonCheck<'d> {
+    file: &'d str,
+    ok: bool,
+    diagnostics: Vec<JsonDiagnostic<'d>>,
+}
+
+pub fn write_check_json(out: &mut impl Write, diagnostics: &[Diagnostic], source: &SchemaSource) -> io::Result<()> {
+    let index = LineIndex::new(&source.text);
+    let report = JsonCheck {
+        file: &source.name,
+        ok: !diagnostics.iter().any(Diagnostic::is_error),
+        diagnostics: diagnostics
+            .iter()
+            .map(|d| {
+                let (start, end) = (index.position(d.span.start), index.position(d.span.end));
+                JsonDiagnostic {
+                    code: d.code.as_str(),
+                    severity: d.severity,
+                    message: &d.message,
+                    line: start.line,
+                    column: start.column,
+                    end_line: end.line,
+                    end_column: end.column,
+                    hint: d.hint.as_deref(),
+                    labels: d
+                        .labels
+                        .iter()
+                        .map(|l| {
+                            let at = index.position(l.span.start);
+                            JsonLabel { message: &l.message, line: at.line, column: at.column }
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    writeln!(out)
+}
+
+struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+fn value_text(value: &LintValue) -> String {
+    match value {
+        LintValue::Text(text) => text.clone(),
+        LintValue::Int(n) => n.to_string(),
+        LintValue::Parts(parts) => {
+            let inner: Vec<String> = parts.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect();
+            format!("({})", inner.join(" "))
+        }
+    }
+}
+
+/// `key  →  name  pattern  slot  type  ttl  params`, or the key and its problems.
+pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -> io::Result<()> {
+    let paint = Paint { color };
+    match (&result.name, &result.pattern) {
+        (Some(name), Some(pattern)) => {
+            let ttl = result.ttl_seconds.map_or_else(|| "no ttl".to_string(), |s| format!("ttl {}", Millis(s * 1000)));
+            let params: Vec<String> = result.params.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect();
+            writeln!(
+                out,
+                "{}  {} {}  slot {}  {}  {}  {}",
+                paint.wrap("1", &result.key),
+                paint.wrap("32", name),
+                paint.wrap("2", pattern),
+                result.slot,
+                result.redis_type.as_deref().unwrap_or(""),
+                ttl,
+                params.join(" ")
+            )?;
+            for other in &result.also_matches {
+                writeln!(out, "    {} also matches `{other}` (ambiguous schema)", paint.wrap("33", "note:"))?;
+            }
+        }
+        _ => {
+            writeln!(out, "{}  slot {}", paint.wrap("1", &result.key), result.slot)?;
+        }
+    }
+    for problem in &result.problems {
+        writeln!(out, "    {} {}", paint.wrap("31", &format!("{}:", problem.code)), problem.message)?;
+    }
+    Ok(())
+}

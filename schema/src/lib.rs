@@ -1,0 +1,177 @@
+//! # keyschema
+//!
+//! A declarative schema for a Redis keyspace, and what follows from it: a checked model, an
+//! injective key codec, a matcher that tells which pattern a key belongs to, Redis Cluster hash
+//! slots, and the inventory as Markdown.
+//!
+//! This crate is pure: no IO, no async, no Redis. It takes `&str` and returns values and
+//! serialisable diagnostics, so it builds unchanged for `wasm32-unknown-unknown`.
+//!
+//! ```
+//! use keyschema::Schema;
+//!
+//! let source = r#"
+//! keyspace demo
+//! param jobID uuid
+//! ttl job = env(JOB_TTL_SECONDS, 7d)
+//! job:state:<jobID> string json(JobState) ttl job "Job state"
+//! "#;
+//! let schema = Schema::parse(source, "demo.keys").unwrap();
+//! let result = schema.lint("job:state:0f8fad5b-d9cb-469f-a165-70867728950e");
+//! assert_eq!(result.name.as_deref(), Some("job_state"));
+//! assert_eq!(result.ttl_seconds, Some(7 * 86400));
+//! ```
+
+mod check;
+pub mod codec;
+pub mod diagnostics;
+mod docs;
+mod lint;
+mod lower;
+mod matcher;
+pub mod model;
+mod slot;
+pub mod syntax;
+
+pub use codec::{FormatError, ParamValue, ValueError};
+pub use diagnostics::{render, Code, Diagnostic, LineIndex, Position, Severity, Span};
+pub use docs::inventory_markdown;
+pub use lint::{LintProblem, LintResult, LintValue, MAX_KEY_LEN};
+pub use matcher::{KeyMatch, MatchFailure, Matcher, MAX_SEGMENTS};
+pub use model::*;
+pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
+
+use std::sync::Arc;
+
+/// The largest schema source accepted, in bytes.
+pub const MAX_SOURCE_LEN: usize = 4 * 1024 * 1024;
+
+/// The example schemas shipped with keyschema, by file name.
+pub mod examples {
+    /// `cordum.keys`: the reference keyspace (section 2 of the Cordum Redis operations guide).
+    pub const CORDUM: &str = include_str!("../examples/cordum.keys");
+    /// `cordum-cluster.keys`: the same keyspace with hash tags, one slot group per job and per run.
+    pub const CORDUM_CLUSTER: &str = include_str!("../examples/cordum-cluster.keys");
+    /// `catalog.keys`: an asset catalog with set indexes, a time index and a lineage graph.
+    pub const CATALOG: &str = include_str!("../examples/catalog.keys");
+}
+
+/// A schema that failed to check: its diagnostics, errors and warnings, in source order.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file_name}: {} error(s) in schema\n{rendered}", self.error_count())]
+pub struct SchemaError {
+    /// The schema's file name as given.
+    pub file_name: String,
+    /// Every diagnostic, errors and warnings.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The diagnostics rendered with source excerpts.
+    pub rendered: String,
+}
+
+impl SchemaError {
+    /// How many diagnostics are errors.
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+}
+
+/// A parsed, checked schema with its compiled matcher.
+#[derive(Debug)]
+pub struct Schema {
+    model: Arc<KeySchema>,
+    matcher: Matcher,
+    warnings: Vec<Diagnostic>,
+    file_name: String,
+}
+
+/// The result of checking a source: the model when there is no error, and every diagnostic.
+struct Analysis {
+    model: Option<(Arc<KeySchema>, Matcher)>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn analyze(source: &str) -> Analysis {
+    if source.len() > MAX_SOURCE_LEN {
+        let diagnostic = Diagnostic::new(Code::SourceTooLarge, Span::new(0, 0), format!("schema is {} bytes, more than the {MAX_SOURCE_LEN} accepted", source.len()))
+            .with_hint("split the keyspace into several schemas");
+        return Analysis { model: None, diagnostics: vec![diagnostic] };
+    }
+    let (file, mut diagnostics) = syntax::parse(source);
+    let lowered = lower::lower(&file, &mut diagnostics);
+    let model = Arc::new(lowered.schema);
+    let mut matcher = Matcher::new(Arc::clone(&model));
+    let pairs = check::check(&model, &lowered.key_spans, &lowered.param_spans, &matcher, &mut diagnostics);
+    matcher.set_ambiguities(&pairs);
+    diagnostics.sort_by_key(|d| (d.span.start, d.severity));
+    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+    Analysis { model: (!has_errors).then_some((model, matcher)), diagnostics }
+}
+
+impl Schema {
+    /// Parses and checks `source`; `file_name` is only used in messages.
+    ///
+    /// Errors carry every diagnostic (errors and warnings); on success the warnings are kept in
+    /// [`Schema::warnings`].
+    pub fn parse(source: &str, file_name: &str) -> Result<Self, SchemaError> {
+        let analysis = analyze(source);
+        match analysis.model {
+            Some((model, matcher)) => Ok(Self { model, matcher, warnings: analysis.diagnostics, file_name: file_name.to_string() }),
+            None => Err(SchemaError {
+                file_name: file_name.to_string(),
+                rendered: render(&analysis.diagnostics, source, file_name),
+                diagnostics: analysis.diagnostics,
+            }),
+        }
+    }
+
+    /// Every diagnostic of `source`, errors and warnings, without building a schema.
+    pub fn check(source: &str) -> Vec<Diagnostic> {
+        analyze(source).diagnostics
+    }
+
+    /// The model.
+    pub fn model(&self) -> &KeySchema {
+        &self.model
+    }
+
+    /// The model, shared.
+    pub fn model_arc(&self) -> Arc<KeySchema> {
+        Arc::clone(&self.model)
+    }
+
+    /// The compiled matcher.
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    /// The warnings found when checking.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// The file name given to [`Schema::parse`].
+    pub fn file_name(&self) -> &str {
+        &self.file_name
+    }
+
+    /// Everything the schema says about `key`.
+    pub fn lint(&self, key: &str) -> LintResult {
+        lint::lint(&self.model, &self.matcher, key)
+    }
+
+    /// Lints raw bytes: keys longer than [`MAX_KEY_LEN`] or not UTF-8 get a problem (`K004`,
+    /// `K005`) instead of a match.
+    pub fn lint_bytes(&self, key: &[u8]) -> LintResult {
+        lint::lint_bytes(&self.model, &self.matcher, key)
+    }
+
+    /// The inventory as Markdown.
+    pub fn docs(&self) -> String {
+        inventory_markdown(&self.model, &self.file_name)
+    }
+
+    /// Formats the key named `name` from values as a person writes them.
+    pub fn format_key(&self, name: &str, values: &[(&str, &str)]) -> Result<String, FormatError> {
+        self.model.format_key_from_text(name, values)
+    }
+}

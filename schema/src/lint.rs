@@ -1,0 +1,155 @@
+//! Lint results: what the schema says about one key, in the form `keyschema lint --format json`
+//! prints and the WebAssembly bindings return.
+
+use crate::codec::{display_value, ParamValue};
+use crate::matcher::Matcher;
+use crate::model::KeySchema;
+use crate::slot::key_slot;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+/// A decoded parameter value as it appears in a lint result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LintValue {
+    /// Text, UUIDs, enum variants, addresses.
+    Text(String),
+    /// Integers and Unix times.
+    Int(i64),
+    /// A composite value: its parts by name.
+    Parts(Vec<(String, LintValue)>),
+}
+
+impl Serialize for LintValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Text(text) => serializer.serialize_str(text),
+            Self::Int(n) => serializer.serialize_i64(*n),
+            Self::Parts(parts) => serialize_pairs(parts, serializer),
+        }
+    }
+}
+
+fn serialize_pairs<S: Serializer>(pairs: &[(String, LintValue)], serializer: S) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(pairs.len()))?;
+    for (name, value) in pairs {
+        map.serialize_entry(name, value)?;
+    }
+    map.end()
+}
+
+/// One problem with a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LintProblem {
+    /// A stable code: `K001` no pattern matches, `K002` a parameter of the wrong type, `K003` a
+    /// bad escape, `K004` an empty or oversized key.
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Everything the schema says about one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LintResult {
+    /// The key as given.
+    pub key: String,
+    /// The code name of the matching key definition.
+    pub name: Option<String>,
+    /// The pattern as written in the schema.
+    pub pattern: Option<String>,
+    /// The decoded parameters by name.
+    #[serde(serialize_with = "serialize_pairs")]
+    pub params: Vec<(String, LintValue)>,
+    /// The cluster hash slot (of any key, matched or not).
+    pub slot: u16,
+    /// The expected Redis type.
+    #[serde(rename = "type")]
+    pub redis_type: Option<String>,
+    /// The TTL in seconds under the declared defaults; `None` for keys that never expire.
+    pub ttl_seconds: Option<u64>,
+    /// Other patterns that match this key too: an ambiguity in the schema.
+    pub also_matches: Vec<String>,
+    /// What is wrong; empty when the key is valid.
+    pub problems: Vec<LintProblem>,
+}
+
+impl LintResult {
+    /// Whether the key has a problem.
+    pub fn has_problems(&self) -> bool {
+        !self.problems.is_empty()
+    }
+}
+
+fn lint_value(schema: &KeySchema, param: usize, value: &ParamValue<'_>) -> LintValue {
+    match value {
+        ParamValue::Int(n) => LintValue::Int(*n),
+        ParamValue::Layout { parts, .. } => LintValue::Parts(
+            parts.iter().map(|(p, v)| (schema.params[*p].name.clone(), lint_value(schema, *p, v))).collect(),
+        ),
+        other => LintValue::Text(display_value(&schema.params[param], other)),
+    }
+}
+
+/// Lints one key.
+pub(crate) fn lint(schema: &KeySchema, matcher: &Matcher, key: &str) -> LintResult {
+    match matcher.match_key(key) {
+        Ok(found) => {
+            let def = &schema.keys[found.key];
+            LintResult {
+                key: key.to_string(),
+                name: Some(def.name.clone()),
+                pattern: Some(def.pattern.template.clone()),
+                params: found
+                    .values
+                    .iter()
+                    .map(|(param, value)| (schema.params[*param].name.clone(), lint_value(schema, *param, value)))
+                    .collect(),
+                slot: found.slot,
+                redis_type: Some(def.redis_type.name().to_string()),
+                ttl_seconds: def.ttl.default_millis().map(|m| m.as_secs()),
+                also_matches: found.also_matches.iter().map(|&k| schema.keys[k].pattern.template.clone()).collect(),
+                problems: Vec::new(),
+            }
+        }
+        Err(failure) => LintResult {
+            key: key.to_string(),
+            name: None,
+            pattern: None,
+            params: Vec::new(),
+            slot: key_slot(key.as_bytes()),
+            redis_type: None,
+            ttl_seconds: None,
+            also_matches: Vec::new(),
+            problems: vec![LintProblem { code: failure.code.to_string(), message: failure.message }],
+        },
+    }
+}
+
+/// The longest key the linter reads; longer ones are reported, not matched.
+pub const MAX_KEY_LEN: usize = 64 * 1024;
+
+/// Lints raw bytes: a key too long or not UTF-8 is a problem of that key, not a failure.
+pub(crate) fn lint_bytes(schema: &KeySchema, matcher: &Matcher, key: &[u8]) -> LintResult {
+    let problem = |code: &str, message: String, shown: String| LintResult {
+        key: shown,
+        name: None,
+        pattern: None,
+        params: Vec::new(),
+        slot: key_slot(key),
+        redis_type: None,
+        ttl_seconds: None,
+        also_matches: Vec::new(),
+        problems: vec![LintProblem { code: code.to_string(), message }],
+    };
+    if key.len() > MAX_KEY_LEN {
+        let shown = format!("{}…", String::from_utf8_lossy(&key[..64]));
+        return problem("K004", format!("key is {} bytes, longer than the {MAX_KEY_LEN} the linter reads", key.len()), shown);
+    }
+    match std::str::from_utf8(key) {
+        Ok(text) => lint(schema, matcher, text),
+        Err(error) => problem(
+            "K005",
+            format!("key is not valid UTF-8 (byte {}); schema keys are UTF-8", error.valid_up_to()),
+            String::from_utf8_lossy(key).into_owned(),
+        ),
+    }
+}

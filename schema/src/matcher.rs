@@ -1,0 +1,594 @@
+//! The matcher: a key in; the pattern, decoded parameters and slot out, or why nothing matched.
+//!
+//! Patterns are compiled into a trie over segments. Each node has literal edges, typed parameter
+//! edges and edges for parameters that may span segments; a depth-first walk tries them in that
+//! order and parameter edges from the narrowest type to the widest, so the first pattern reached
+//! is the most specific one (as HTTP routers choose routes), whatever the declaration order.
+
+use crate::codec::{decode_simple, is_valid_escaped, parse_canonical_int, parse_uuid, ParamValue, ValueError};
+use crate::model::{KeySchema, LayoutPart, ParamType, PatternPart};
+use crate::slot::key_slot;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The most segments a key may have to be matched (keys with more are reported, not matched).
+pub const MAX_SEGMENTS: usize = 64;
+
+/// One piece of a segment that mixes literals and parameters (`<stepID>@<attempt>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Piece {
+    Literal(Box<[u8]>),
+    Param(usize),
+}
+
+/// What one segment of a pattern variant must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Segment {
+    Literal(Box<[u8]>),
+    Param(usize),
+    Pieces(Vec<Piece>),
+    /// A parameter allowed to span one or more segments.
+    Spanning(usize),
+}
+
+/// One concrete layout of a key pattern: composite parameters expanded.
+#[derive(Debug, Clone)]
+pub(crate) struct Variant {
+    pub(crate) key: usize,
+    /// Per placeholder of the pattern: `None` for the simple form, or the layout used.
+    pub(crate) choices: Vec<Option<usize>>,
+    pub(crate) segments: Vec<Segment>,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    literals: Vec<(Box<[u8]>, u32)>,
+    /// Sorted from the most specific test to the least.
+    params: Vec<(Segment, u32)>,
+    spanning: Vec<(usize, u32)>,
+    terminals: Vec<u32>,
+}
+
+/// A compiled matcher for one schema.
+#[derive(Debug)]
+pub struct Matcher {
+    schema: Arc<KeySchema>,
+    separator: u8,
+    variants: Vec<Variant>,
+    nodes: Vec<Node>,
+    /// Per parameter: its enum forms as bytes (empty for other types).
+    enum_forms: Vec<Vec<Box<[u8]>>>,
+    /// Per key: keys whose patterns can match some of the same keys.
+    ambiguous_with: Vec<Vec<usize>>,
+}
+
+/// A key that matched a pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMatch<'k> {
+    /// The key definition, by index in [`KeySchema::keys`].
+    pub key: usize,
+    /// One value per placeholder, in pattern order, with the parameter's index.
+    pub values: Vec<(usize, ParamValue<'k>)>,
+    /// The cluster slot.
+    pub slot: u16,
+    /// Other keys whose patterns match this key too (the schema has an ambiguity here).
+    pub also_matches: Vec<usize>,
+}
+
+/// Why a key matched no pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchFailure {
+    /// A stable code (`K001`...).
+    pub code: &'static str,
+    /// What is wrong, naming the nearest pattern when there is one.
+    pub message: String,
+    /// The nearest key definition.
+    pub nearest: Option<usize>,
+}
+
+type Segments<'k> = ([(u32, u32); MAX_SEGMENTS], usize);
+
+impl Matcher {
+    /// Compiles the patterns of `schema`.
+    pub fn new(schema: Arc<KeySchema>) -> Self {
+        let variants = expand_variants(&schema);
+        let enum_forms = schema
+            .params
+            .iter()
+            .map(|param| match &param.ty {
+                ParamType::Enum { variants, case } => variants.iter().map(|v| case.apply(v).into_bytes().into_boxed_slice()).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let mut matcher = Self {
+            separator: schema.separator as u8,
+            variants: Vec::new(),
+            nodes: vec![Node::default()],
+            enum_forms,
+            ambiguous_with: vec![Vec::new(); schema.keys.len()],
+            schema,
+        };
+        for variant in variants {
+            matcher.insert(variant);
+        }
+        let schema = Arc::clone(&matcher.schema);
+        for node in &mut matcher.nodes {
+            node.params.sort_by_key(|(segment, _)| segment_rank(&schema, segment));
+        }
+        matcher
+    }
+
+    /// Records that two keys' patterns overlap (found by the checker), so matches report it.
+    pub(crate) fn set_ambiguities(&mut self, pairs: &[(usize, usize)]) {
+        for &(a, b) in pairs {
+            if a != b {
+                self.ambiguous_with[a].push(b);
+                self.ambiguous_with[b].push(a);
+            }
+        }
+    }
+
+    pub(crate) fn variants(&self) -> &[Variant] {
+        &self.variants
+    }
+
+    fn insert(&mut self, variant: Variant) {
+        let id = self.variants.len() as u32;
+        let mut node = 0usize;
+        for segment in &variant.segments {
+            let next = self.nodes.len() as u32;
+            let existing = match segment {
+                Segment::Literal(bytes) => {
+                    self.nodes[node].literals.iter().find(|(lit, _)| lit == bytes).map(|&(_, n)| n)
+                }
+                Segment::Spanning(param) => self.nodes[node].spanning.iter().find(|(p, _)| p == param).map(|&(_, n)| n),
+                other => self.nodes[node].params.iter().find(|(s, _)| s == other).map(|&(_, n)| n),
+            };
+            let child = match existing {
+                Some(child) => child,
+                None => {
+                    match segment {
+                        Segment::Literal(bytes) => self.nodes[node].literals.push((bytes.clone(), next)),
+                        Segment::Spanning(param) => self.nodes[node].spanning.push((*param, next)),
+                        other => self.nodes[node].params.push((other.clone(), next)),
+                    }
+                    self.nodes.push(Node::default());
+                    next
+                }
+            };
+            node = child as usize;
+        }
+        self.nodes[node].terminals.push(id);
+        self.variants.push(variant);
+    }
+
+    fn split<'k>(&self, key: &'k [u8]) -> Option<Segments<'k>> {
+        let mut ranges = [(0u32, 0u32); MAX_SEGMENTS];
+        let mut count = 0;
+        let mut start = 0;
+        for (i, &byte) in key.iter().enumerate() {
+            if byte == self.separator {
+                *ranges.get_mut(count)? = (start as u32, i as u32);
+                count += 1;
+                start = i + 1;
+            }
+        }
+        *ranges.get_mut(count)? = (start as u32, key.len() as u32);
+        Some((ranges, count + 1))
+    }
+
+    /// Which key definition `key` belongs to, without decoding anything: the fastest question.
+    pub fn find(&self, key: &str) -> Option<usize> {
+        let bytes = key.as_bytes();
+        let (ranges, count) = self.split(bytes)?;
+        self.walk(0, bytes, &ranges[..count], 0).map(|v| self.variants[v as usize].key)
+    }
+
+    /// Matches `key`: the most specific pattern, its decoded values and the slot.
+    pub fn match_key<'k>(&self, key: &'k str) -> Result<KeyMatch<'k>, MatchFailure> {
+        let bytes = key.as_bytes();
+        if bytes.is_empty() {
+            return Err(MatchFailure { code: "K004", message: "empty key".into(), nearest: None });
+        }
+        let Some((ranges, count)) = self.split(bytes) else {
+            return Err(MatchFailure {
+                code: "K004",
+                message: format!("key has more than {MAX_SEGMENTS} segments"),
+                nearest: None,
+            });
+        };
+        let segments = &ranges[..count];
+        let Some(variant_id) = self.walk(0, bytes, segments, 0) else {
+            return Err(self.explain(key, segments));
+        };
+        let variant = &self.variants[variant_id as usize];
+        let values = self.decode(variant, key, segments).map_err(|(param, error)| self.value_failure(variant.key, param, &error))?;
+        let also_matches = self.ambiguous_with[variant.key]
+            .iter()
+            .copied()
+            .filter(|&other| self.variants.iter().any(|v| v.key == other && self.matches_variant(v, bytes, segments)))
+            .collect();
+        Ok(KeyMatch { key: variant.key, values, slot: key_slot(bytes), also_matches })
+    }
+
+    fn walk(&self, node: usize, key: &[u8], segments: &[(u32, u32)], at: usize) -> Option<u32> {
+        let node_ref = &self.nodes[node];
+        if at == segments.len() {
+            return node_ref.terminals.first().copied();
+        }
+        let (start, end) = segments[at];
+        let segment = &key[start as usize..end as usize];
+        for (literal, child) in &node_ref.literals {
+            if literal.as_ref() == segment {
+                if let Some(found) = self.walk(*child as usize, key, segments, at + 1) {
+                    return Some(found);
+                }
+            }
+        }
+        for (test, child) in &node_ref.params {
+            if self.segment_accepts(test, segment) {
+                if let Some(found) = self.walk(*child as usize, key, segments, at + 1) {
+                    return Some(found);
+                }
+            }
+        }
+        for &(param, child) in &node_ref.spanning {
+            // Longest first: legacy values swallow as many segments as the rest of the pattern allows.
+            for last in (at..segments.len()).rev() {
+                let spanned = &key[start as usize..segments[last].1 as usize];
+                if self.param_accepts(param, spanned) {
+                    if let Some(found) = self.walk(child as usize, key, segments, last + 1) {
+                        return Some(found);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether `key` matches one particular variant (the checker verifies witnesses with it).
+    pub(crate) fn variant_matches(&self, variant: &Variant, key: &str) -> bool {
+        let bytes = key.as_bytes();
+        self.split(bytes).is_some_and(|(ranges, count)| self.matches_variant(variant, bytes, &ranges[..count]))
+    }
+
+    fn matches_variant(&self, variant: &Variant, key: &[u8], segments: &[(u32, u32)]) -> bool {
+        self.match_prefix(variant, key, segments).0 == usize::MAX
+    }
+
+    /// How far `variant` matches: `usize::MAX` when it matches whole, else the index of the
+    /// first segment of the variant that fails.
+    fn match_prefix(&self, variant: &Variant, key: &[u8], segments: &[(u32, u32)]) -> (usize, usize) {
+        let fixed = variant.segments.iter().filter(|s| !matches!(s, Segment::Spanning(_))).count();
+        let spanning = variant.segments.len() != fixed;
+        let mut at = 0;
+        for (i, segment) in variant.segments.iter().enumerate() {
+            if let Segment::Spanning(param) = segment {
+                let take = segments.len().saturating_sub(fixed);
+                if take == 0 || at + take > segments.len() {
+                    return (i, at);
+                }
+                let spanned = &key[segments[at].0 as usize..segments[at + take - 1].1 as usize];
+                if !self.param_accepts(*param, spanned) {
+                    return (i, at);
+                }
+                at += take;
+                continue;
+            }
+            let Some(&(start, end)) = segments.get(at) else { return (i, at) };
+            if !self.segment_accepts(segment, &key[start as usize..end as usize]) {
+                return (i, at);
+            }
+            at += 1;
+        }
+        if at == segments.len() && (spanning || fixed == segments.len()) {
+            (usize::MAX, at)
+        } else {
+            (variant.segments.len(), at)
+        }
+    }
+
+    fn segment_accepts(&self, test: &Segment, segment: &[u8]) -> bool {
+        match test {
+            Segment::Literal(literal) => literal.as_ref() == segment,
+            Segment::Param(param) | Segment::Spanning(param) => self.param_accepts(*param, segment),
+            Segment::Pieces(pieces) => self.split_pieces(pieces, segment, |_, _| true),
+        }
+    }
+
+    /// Splits a mixed segment along its literals (the checker guarantees a parameter cannot
+    /// contain the literal after it) and calls `each` on every parameter's part.
+    fn split_pieces(&self, pieces: &[Piece], segment: &[u8], mut each: impl FnMut(usize, &[u8]) -> bool) -> bool {
+        let mut rest = segment;
+        for (i, piece) in pieces.iter().enumerate() {
+            match piece {
+                Piece::Literal(literal) => match rest.strip_prefix(literal.as_ref()) {
+                    Some(after) => rest = after,
+                    None => return false,
+                },
+                Piece::Param(param) => {
+                    let end = match pieces.get(i + 1) {
+                        Some(Piece::Literal(next)) => match find(rest, next) {
+                            Some(end) => end,
+                            None => return false,
+                        },
+                        _ => rest.len(),
+                    };
+                    if !self.param_accepts(*param, &rest[..end]) || !each(*param, &rest[..end]) {
+                        return false;
+                    }
+                    rest = &rest[end..];
+                }
+            }
+        }
+        rest.is_empty()
+    }
+
+    /// Whether `encoded` is a valid key form of parameter `index`, without allocating.
+    fn param_accepts(&self, index: usize, encoded: &[u8]) -> bool {
+        let param = &self.schema.params[index];
+        if encoded.is_empty() || !is_valid_escaped(encoded, self.separator, param.spans) {
+            return false;
+        }
+        if param.except.iter().any(|word| word.as_bytes() == encoded) {
+            return false;
+        }
+        if encoded.contains(&b'%') && !matches!(param.ty, ParamType::Text) {
+            // Typed values only carry escapes when the separator occurs in them (IPv6 under `:`).
+            return std::str::from_utf8(encoded).is_ok_and(|text| decode_simple(param, text, self.schema.separator).is_ok());
+        }
+        match &param.ty {
+            ParamType::Text => true,
+            ParamType::Ident => encoded.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')),
+            ParamType::Int => as_str(encoded).and_then(parse_canonical_int).is_some(),
+            ParamType::UnixSeconds => as_str(encoded).and_then(parse_canonical_int).is_some_and(|n| n >= 0),
+            ParamType::Uuid => as_str(encoded).and_then(parse_uuid).is_some(),
+            ParamType::Enum { .. } => self.enum_forms[index].iter().any(|form| form.as_ref() == encoded),
+            ParamType::Ip => as_str(encoded).is_some_and(is_canonical_ip),
+        }
+    }
+
+    fn decode<'k>(&self, variant: &Variant, key: &'k str, segments: &[(u32, u32)]) -> Result<Vec<(usize, ParamValue<'k>)>, (usize, ValueError)> {
+        let fixed = variant.segments.iter().filter(|s| !matches!(s, Segment::Spanning(_))).count();
+        let separator = self.schema.separator;
+        let mut flat: Vec<(usize, ParamValue<'k>)> = Vec::with_capacity(variant.choices.len());
+        let decode_one = |param: usize, text: &'k str, flat: &mut Vec<(usize, ParamValue<'k>)>| {
+            decode_simple(&self.schema.params[param], text, separator).map(|value| flat.push((param, value))).map_err(|e| (param, e))
+        };
+        let mut at = 0;
+        for segment in &variant.segments {
+            let (start, end) = segments[at];
+            let text = &key[start as usize..end as usize];
+            match segment {
+                Segment::Literal(_) => at += 1,
+                Segment::Param(param) => {
+                    decode_one(*param, text, &mut flat)?;
+                    at += 1;
+                }
+                Segment::Spanning(param) => {
+                    let take = segments.len() - fixed;
+                    let end = segments[at + take - 1].1;
+                    decode_one(*param, &key[start as usize..end as usize], &mut flat)?;
+                    at += take;
+                }
+                Segment::Pieces(pieces) => {
+                    let mut parts = Vec::new();
+                    self.split_pieces(pieces, text.as_bytes(), |param, bytes| {
+                        // `bytes` is a sub-slice of `text` cut at ASCII literals, so it is valid UTF-8.
+                        let offset = bytes.as_ptr() as usize - text.as_ptr() as usize;
+                        parts.push((param, &text[offset..offset + bytes.len()]));
+                        true
+                    });
+                    for (param, part) in parts {
+                        decode_one(param, part, &mut flat)?;
+                    }
+                    at += 1;
+                }
+            }
+        }
+        // Regroup the flat values per placeholder, composite values into their layouts.
+        let schema = &*self.schema;
+        let key_def = &schema.keys[variant.key];
+        let mut flat = flat.into_iter();
+        let mut values = Vec::with_capacity(variant.choices.len());
+        for (param, choice) in key_def.pattern.params().zip(&variant.choices) {
+            match choice {
+                None => values.extend(flat.next()),
+                Some(layout) => {
+                    let arity = schema.params[param].layouts[*layout].iter().filter(|p| matches!(p, LayoutPart::Param(_))).count();
+                    let parts = flat.by_ref().take(arity).collect();
+                    values.push((param, ParamValue::Layout { layout: *layout, parts }));
+                }
+            }
+        }
+        Ok(values)
+    }
+
+    fn value_failure(&self, key: usize, param: usize, error: &ValueError) -> MatchFailure {
+        let code = if matches!(error, ValueError::Escape(_)) { "K003" } else { "K002" };
+        MatchFailure {
+            code,
+            message: format!(
+                "parameter `{}` of `{}`: {error}",
+                self.schema.params[param].name, self.schema.keys[key].pattern.template
+            ),
+            nearest: Some(key),
+        }
+    }
+
+    /// Finds the nearest pattern and says why it does not match.
+    fn explain(&self, key: &str, segments: &[(u32, u32)]) -> MatchFailure {
+        let bytes = key.as_bytes();
+        let best = self
+            .variants
+            .iter()
+            .map(|variant| {
+                let (failed, matched) = self.match_prefix(variant, bytes, segments);
+                let length_gap = variant.segments.len().abs_diff(segments.len());
+                (variant, failed, matched, length_gap)
+            })
+            .max_by_key(|&(_, failed, matched, gap)| (matched.min(failed), std::cmp::Reverse(gap)));
+        let Some((variant, failed, matched, _)) = best.filter(|&(_, _, matched, _)| matched > 0) else {
+            return MatchFailure { code: "K001", message: "no pattern matches".into(), nearest: None };
+        };
+        let template = &self.schema.keys[variant.key].pattern.template;
+        let mut message = String::new();
+        let code = match variant.segments.get(failed) {
+            None => {
+                let _ = write!(
+                    message,
+                    "no pattern matches; nearest `{template}` has {} segments, the key has {}",
+                    variant.segments.len(),
+                    segments.len()
+                );
+                "K001"
+            }
+            Some(segment) => {
+                let found = segments.get(matched).map_or("", |&(s, e)| &key[s as usize..e as usize]);
+                match segment {
+                    Segment::Literal(literal) => {
+                        let _ = write!(
+                            message,
+                            "no pattern matches; nearest `{template}` expects `{}` where the key has `{found}`",
+                            String::from_utf8_lossy(literal)
+                        );
+                        "K001"
+                    }
+                    Segment::Param(param) | Segment::Spanning(param) => {
+                        let error = decode_simple(&self.schema.params[*param], found, self.schema.separator)
+                            .err()
+                            .unwrap_or(ValueError::Empty);
+                        return self.value_failure(variant.key, *param, &error);
+                    }
+                    Segment::Pieces(_) => {
+                        let _ = write!(message, "no pattern matches; nearest `{template}`: segment `{found}` does not fit its layout");
+                        "K002"
+                    }
+                }
+            }
+        };
+        MatchFailure { code, message, nearest: Some(variant.key) }
+    }
+}
+
+fn as_str(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
+}
+
+fn is_canonical_ip(text: &str) -> bool {
+    let Ok(ip) = text.parse::<IpAddr>() else { return false };
+    let mut buf = crate::codec::StackBuf::new();
+    let _ = write!(buf, "{ip}");
+    buf.as_str() == text
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|window| window == needle)
+}
+
+fn segment_rank(schema: &KeySchema, segment: &Segment) -> u8 {
+    match segment {
+        Segment::Literal(_) => 0,
+        Segment::Pieces(_) => 1,
+        Segment::Param(param) | Segment::Spanning(param) => 2 + schema.params[*param].ty.specificity_rank(),
+    }
+}
+
+/// Expands every key's pattern into its variants: one per combination of layouts of its
+/// composite parameters, each split into segments.
+pub(crate) fn expand_variants(schema: &KeySchema) -> Vec<Variant> {
+    let mut variants = Vec::new();
+    for (key_index, key) in schema.keys.iter().enumerate() {
+        let placeholders: Vec<usize> = key.pattern.params().collect();
+        let mut combinations: Vec<Vec<Option<usize>>> = vec![Vec::new()];
+        for &param in &placeholders {
+            let options: Vec<Option<usize>> = std::iter::once(None).chain((0..schema.params[param].layouts.len()).map(Some)).collect();
+            combinations = combinations
+                .into_iter()
+                .flat_map(|prefix| {
+                    options.iter().map(move |option| {
+                        let mut next = prefix.clone();
+                        next.push(*option);
+                        next
+                    })
+                })
+                .collect();
+        }
+        for choices in combinations {
+            let segments = segments_of(schema, &key.pattern.parts, &choices);
+            variants.push(Variant { key: key_index, choices, segments });
+        }
+    }
+    variants
+}
+
+/// Flattens a pattern under the given layout choices and cuts it at separators.
+fn segments_of(schema: &KeySchema, parts: &[PatternPart], choices: &[Option<usize>]) -> Vec<Segment> {
+    let separator = schema.separator;
+    let mut flat: Vec<Piece> = Vec::new();
+    let mut choice = choices.iter();
+    for part in parts {
+        match part {
+            PatternPart::Literal(text) => flat.push(Piece::Literal(text.as_bytes().into())),
+            PatternPart::Param(param) => match choice.next().copied().flatten() {
+                None => flat.push(Piece::Param(*param)),
+                Some(layout) => {
+                    for piece in &schema.params[*param].layouts[layout] {
+                        flat.push(match piece {
+                            LayoutPart::Literal(text) => Piece::Literal(text.as_bytes().into()),
+                            LayoutPart::Param(p) => Piece::Param(*p),
+                        });
+                    }
+                }
+            },
+        }
+    }
+    let mut segments = Vec::new();
+    let mut current: Vec<Piece> = Vec::new();
+    let push_literal = |current: &mut Vec<Piece>, bytes: &[u8]| {
+        if bytes.is_empty() {
+            return;
+        }
+        if let Some(Piece::Literal(previous)) = current.last_mut() {
+            let mut joined = previous.to_vec();
+            joined.extend_from_slice(bytes);
+            *previous = joined.into();
+        } else {
+            current.push(Piece::Literal(bytes.into()));
+        }
+    };
+    for piece in flat {
+        match piece {
+            Piece::Literal(bytes) => {
+                let mut pieces = bytes.split(|&b| b == separator as u8);
+                if let Some(first) = pieces.next() {
+                    push_literal(&mut current, first);
+                }
+                for next in pieces {
+                    segments.push(close_segment(schema, std::mem::take(&mut current)));
+                    push_literal(&mut current, next);
+                }
+            }
+            param => current.push(param),
+        }
+    }
+    segments.push(close_segment(schema, current));
+    segments
+}
+
+fn close_segment(schema: &KeySchema, mut pieces: Vec<Piece>) -> Segment {
+    match pieces.as_slice() {
+        [] => Segment::Literal(Box::default()),
+        [Piece::Literal(_)] => match pieces.pop() {
+            Some(Piece::Literal(bytes)) => Segment::Literal(bytes),
+            _ => Segment::Literal(Box::default()),
+        },
+        [Piece::Param(param)] if schema.params[*param].spans => Segment::Spanning(*param),
+        [Piece::Param(param)] => Segment::Param(*param),
+        _ => Segment::Pieces(pieces),
+    }
+}

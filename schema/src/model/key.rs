@@ -1,0 +1,300 @@
+//! Keys: their patterns, Redis types, codecs, TTLs and the primitives they implement.
+
+use super::ttl::TtlPolicy;
+use crate::diagnostics::Span;
+use serde::Serialize;
+
+/// A piece of a key pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum PatternPart {
+    /// Literal bytes, separators and hash-tag braces included.
+    Literal(String),
+    /// A parameter, by index in [`crate::KeySchema::params`].
+    Param(usize),
+}
+
+/// The hash tag of a pattern: the part Redis hashes to pick the slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HashTag {
+    /// The text between the braces as written (`<jobID>`): keys with equal templates form a
+    /// [`SlotGroup`](crate::SlotGroup).
+    pub template: String,
+    /// Whether the tag has no parameter, so every key of the pattern lands on one slot.
+    pub literal_only: bool,
+}
+
+/// A key pattern: literal text and typed placeholders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyPattern {
+    /// The pattern as it is in effect (`job:{<jobID>}:state`), group tags applied.
+    pub template: String,
+    /// Its pieces in order.
+    pub parts: Vec<PatternPart>,
+    /// Its hash tag, if it has one.
+    pub hash_tag: Option<HashTag>,
+}
+
+impl KeyPattern {
+    /// The parameters in order of appearance.
+    pub fn params(&self) -> impl Iterator<Item = usize> + '_ {
+        self.parts.iter().filter_map(|part| match part {
+            PatternPart::Param(index) => Some(*index),
+            PatternPart::Literal(_) => None,
+        })
+    }
+}
+
+/// How a value is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "type", rename_all = "snake_case")]
+pub enum Codec {
+    /// serde_json of the named type.
+    Json(String),
+    /// Binary protobuf of the named message.
+    Proto(String),
+    /// UTF-8 text.
+    Text,
+    /// Raw bytes.
+    Bytes,
+    /// A signed 64-bit integer in decimal (what INCR works on).
+    Int,
+    /// A float in decimal.
+    Float,
+    /// The value of a parameter (an index member that names another key's parameter).
+    Param(usize),
+}
+
+/// What a sorted set's score means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreKind {
+    /// Unix time in seconds.
+    Time,
+    /// Unix time in milliseconds.
+    TimeMs,
+    /// An integer.
+    Int,
+    /// A float.
+    Float,
+}
+
+impl ScoreKind {
+    /// Parses the name used after `score`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "time" => Self::Time,
+            "time_ms" => Self::TimeMs,
+            "int" => Self::Int,
+            "float" => Self::Float,
+            _ => return None,
+        })
+    }
+}
+
+/// A declared hash field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HashField {
+    /// The field name in Redis.
+    pub name: String,
+    /// Its codec.
+    pub codec: Codec,
+}
+
+/// The fields and values of a hash used as a map (`hash member assetID json(Asset)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HashEntries {
+    /// What field names are (usually a parameter).
+    pub field: Codec,
+    /// How values are stored.
+    pub value: Codec,
+}
+
+/// The Redis type of a key and what its values are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RedisType {
+    /// A string value.
+    String {
+        /// How the value is stored.
+        codec: Codec,
+    },
+    /// A hash: declared fields (a record), or entries keyed by a parameter (a map).
+    Hash {
+        /// The declared fields of a record hash.
+        fields: Vec<HashField>,
+        /// For a map hash: what its field names and values are.
+        entries: Option<HashEntries>,
+    },
+    /// A list, optionally capped to its newest `cap` elements.
+    List {
+        /// How elements are stored.
+        codec: Codec,
+        /// The most elements kept.
+        cap: Option<u64>,
+    },
+    /// A set.
+    Set {
+        /// How members are stored.
+        member: Codec,
+    },
+    /// A sorted set.
+    Zset {
+        /// How members are stored.
+        member: Codec,
+        /// What the score means.
+        score: ScoreKind,
+        /// The most members kept (lowest scores are trimmed first).
+        cap: Option<u64>,
+    },
+    /// A stream.
+    Stream {
+        /// How entries are stored.
+        codec: Codec,
+        /// Approximate MAXLEN.
+        cap: Option<u64>,
+    },
+}
+
+impl RedisType {
+    /// The type name Redis's `TYPE` command answers.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::String { .. } => "string",
+            Self::Hash { .. } => "hash",
+            Self::List { .. } => "list",
+            Self::Set { .. } => "set",
+            Self::Zset { .. } => "zset",
+            Self::Stream { .. } => "stream",
+        }
+    }
+
+    /// The name used in inventory tables (`Sorted Set`).
+    pub fn display_name(&self) -> &'static str {
+        match self {
+            Self::String { .. } => "String",
+            Self::Hash { .. } => "Hash",
+            Self::List { .. } => "List",
+            Self::Set { .. } => "Set",
+            Self::Zset { .. } => "Sorted Set",
+            Self::Stream { .. } => "Stream",
+        }
+    }
+
+    /// Whether the key is a collection that can grow without a declared bound.
+    pub fn is_unbounded_collection(&self) -> bool {
+        match self {
+            Self::String { .. } => false,
+            Self::Hash { entries, .. } => entries.is_some(),
+            Self::Set { .. } => true,
+            Self::List { cap, .. } | Self::Zset { cap, .. } | Self::Stream { cap, .. } => cap.is_none(),
+        }
+    }
+}
+
+/// The coordination pattern a key implements; later layers give each its runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Primitive {
+    /// A leader lease or mutual-exclusion lock (SET NX PX, released by owner token).
+    Lock,
+    /// A fixed-window rate-limit counter.
+    RateLimit,
+    /// A circuit-breaker failure counter.
+    Breaker,
+    /// An idempotency (dedup) key.
+    Idempotency,
+    /// The entry key of a dead-letter queue.
+    DlqEntry {
+        /// The queue's name.
+        queue: String,
+    },
+    /// The index of a dead-letter queue.
+    DlqIndex {
+        /// The queue's name.
+        queue: String,
+    },
+    /// A timer queue (a sorted set scored by fire time).
+    Timers,
+    /// An index whose members are a parameter of another key.
+    Index {
+        /// The indexed key, by index in [`crate::KeySchema::keys`].
+        of: usize,
+    },
+}
+
+impl Primitive {
+    /// A short name for tables.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Lock => "lock",
+            Self::RateLimit => "ratelimit",
+            Self::Breaker => "breaker",
+            Self::Idempotency => "idempotency",
+            Self::DlqEntry { .. } => "dlq entry",
+            Self::DlqIndex { .. } => "dlq index",
+            Self::Timers => "timers",
+            Self::Index { .. } => "index",
+        }
+    }
+}
+
+/// Whether a write refreshes the TTL or keeps the one set when the key was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TtlOnWrite {
+    /// Every write sets the TTL again (the default).
+    Refresh,
+    /// Writes keep the TTL set at creation (`keepttl`).
+    Keep,
+}
+
+/// A declared key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyDef {
+    /// The name code uses (`job_state`), derived from the literals or set with `as`.
+    pub name: String,
+    /// The pattern.
+    pub pattern: KeyPattern,
+    /// The Redis type and value codec.
+    pub redis_type: RedisType,
+    /// How long keys live.
+    pub ttl: TtlPolicy,
+    /// Whether writes refresh the TTL.
+    pub ttl_on_write: TtlOnWrite,
+    /// What the key is for.
+    pub purpose: String,
+    /// The group it belongs to, by index in [`crate::KeySchema::groups`].
+    pub group: Option<usize>,
+    /// The coordination primitive it implements.
+    pub primitive: Option<Primitive>,
+    /// Who owns it.
+    pub owner: Option<String>,
+    /// Where it is declared.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// A group of keys with shared defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Group {
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    pub purpose: Option<String>,
+    /// Its keys, by index in [`crate::KeySchema::keys`].
+    pub keys: Vec<usize>,
+}
+
+/// A service and the keys it uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Service {
+    /// Its name.
+    pub name: String,
+    /// What it is or how it degrades.
+    pub purpose: Option<String>,
+    /// Keys it reads, by index in [`crate::KeySchema::keys`].
+    pub reads: Vec<usize>,
+    /// Keys it writes.
+    pub writes: Vec<usize>,
+}

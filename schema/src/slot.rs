@@ -1,0 +1,123 @@
+//! Redis Cluster hash slots: CRC16/XMODEM of the key, or of its hash tag, modulo 16384, exactly
+//! as Redis's `keyHashSlot` computes it.
+
+/// The number of hash slots in a Redis Cluster.
+pub const SLOT_COUNT: u16 = 16384;
+
+/// CRC16/XMODEM lookup tables for slicing-by-8: `TABLES[k][b]` is the CRC of byte `b` followed
+/// by `k` zero bytes. Eight bytes are folded per step, which is what makes this run at several
+/// GB/s instead of a few hundred MB/s for a byte-at-a-time table.
+const TABLES: [[u16; 256]; 8] = build_tables();
+
+const fn build_tables() -> [[u16; 256]; 8] {
+    let mut tables = [[0u16; 256]; 8];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut crc = (byte as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            bit += 1;
+        }
+        tables[0][byte] = crc;
+        byte += 1;
+    }
+    let mut k = 1;
+    while k < 8 {
+        let mut byte = 0;
+        while byte < 256 {
+            let previous = tables[k - 1][byte];
+            tables[k][byte] = (previous << 8) ^ tables[0][(previous >> 8) as usize];
+            byte += 1;
+        }
+        k += 1;
+    }
+    tables
+}
+
+/// CRC16/XMODEM (polynomial 0x1021, initial value 0, no reflection), the checksum Redis Cluster
+/// uses.
+///
+/// ```
+/// assert_eq!(keyschema::crc16(b"123456789"), 0x31c3);
+/// ```
+pub fn crc16(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let [b0, b1, b2, b3, b4, b5, b6, b7] = [chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]];
+        crc = TABLES[7][usize::from(b0 ^ (crc >> 8) as u8)]
+            ^ TABLES[6][usize::from(b1 ^ crc as u8)]
+            ^ TABLES[5][usize::from(b2)]
+            ^ TABLES[4][usize::from(b3)]
+            ^ TABLES[3][usize::from(b4)]
+            ^ TABLES[2][usize::from(b5)]
+            ^ TABLES[1][usize::from(b6)]
+            ^ TABLES[0][usize::from(b7)];
+    }
+    for &byte in chunks.remainder() {
+        crc = (crc << 8) ^ TABLES[0][usize::from((crc >> 8) as u8 ^ byte)];
+    }
+    crc
+}
+
+/// The part of `key` Redis hashes: the text between the first `{` and the first `}` after it when
+/// that text is non-empty, else the whole key.
+///
+/// ```
+/// assert_eq!(keyschema::hash_tag(b"job:{42}:state"), b"42");
+/// assert_eq!(keyschema::hash_tag(b"job:{}:state"), b"job:{}:state");
+/// ```
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    if let Some(open) = key.iter().position(|&b| b == b'{') {
+        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
+            if len > 0 {
+                return &key[open + 1..open + 1 + len];
+            }
+        }
+    }
+    key
+}
+
+/// The cluster hash slot of `key`.
+///
+/// ```
+/// assert_eq!(keyschema::key_slot(b"foo"), 12182);
+/// assert_eq!(keyschema::key_slot(b"{user1000}.following"), keyschema::key_slot(b"{user1000}.followers"));
+/// ```
+pub fn key_slot(key: &[u8]) -> u16 {
+    crc16(hash_tag(key)) & (SLOT_COUNT - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crc16_bytewise(bytes: &[u8]) -> u16 {
+        let mut crc: u16 = 0;
+        for &byte in bytes {
+            crc ^= u16::from(byte) << 8;
+            for _ in 0..8 {
+                crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            }
+        }
+        crc
+    }
+
+    #[test]
+    fn sliced_crc_equals_the_bitwise_definition() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for len in 0..data.len() {
+            assert_eq!(crc16(&data[..len]), crc16_bytewise(&data[..len]), "len {len}");
+        }
+    }
+
+    #[test]
+    fn hash_tags_follow_redis_rules() {
+        assert_eq!(hash_tag(b"{a}{b}"), b"a");
+        assert_eq!(hash_tag(b"x{}{b}"), b"x{}{b}");
+        assert_eq!(hash_tag(b"x}{a}"), b"a");
+        assert_eq!(hash_tag(b"{a"), b"{a");
+        assert_eq!(hash_tag(b"{{a}}"), b"{a");
+    }
+}
