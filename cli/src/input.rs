@@ -46,25 +46,46 @@ pub struct SchemaSource {
 /// Reads the schema at `path`, or the bundled Cordum schema.
 pub fn read_schema(path: Option<&str>) -> Result<SchemaSource, InputError> {
     let Some(path) = path else {
-        return Ok(SchemaSource { name: DEFAULT_SCHEMA_NAME.into(), text: examples::CORDUM.into() });
+        return Ok(SchemaSource {
+            name: DEFAULT_SCHEMA_NAME.into(),
+            text: examples::CORDUM.into(),
+        });
     };
-    let io_error = |source| InputError::Io { path: path.to_string(), source };
+    let io_error = |source| InputError::Io {
+        path: path.to_string(),
+        source,
+    };
     let file = File::open(path).map_err(io_error)?;
     let mut bytes = Vec::new();
     // Read one byte past the limit to know it was exceeded without reading a huge file whole.
-    file.take(MAX_SOURCE_LEN as u64 + 1).read_to_end(&mut bytes).map_err(io_error)?;
+    file.take(MAX_SOURCE_LEN as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
     if bytes.len() > MAX_SOURCE_LEN {
         let len = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
-        return Err(InputError::TooLarge { path: path.to_string(), len });
+        return Err(InputError::TooLarge {
+            path: path.to_string(),
+            len,
+        });
     }
-    let text = String::from_utf8(bytes)
-        .map_err(|e| InputError::NotUtf8 { path: path.to_string(), valid_up_to: e.utf8_error().valid_up_to() })?;
-    Ok(SchemaSource { name: path.to_string(), text })
+    let text = String::from_utf8(bytes).map_err(|e| InputError::NotUtf8 {
+        path: path.to_string(),
+        valid_up_to: e.utf8_error().valid_up_to(),
+    })?;
+    Ok(SchemaSource {
+        name: path.to_string(),
+        text,
+    })
 }
 
 /// Opens a file of keys.
 pub fn open(path: &str) -> Result<BufReader<File>, InputError> {
-    File::open(path).map(BufReader::new).map_err(|source| InputError::Io { path: path.to_string(), source })
+    File::open(path)
+        .map(BufReader::new)
+        .map_err(|source| InputError::Io {
+            path: path.to_string(),
+            source,
+        })
 }
 
 /// One input line: raw bytes, line break removed.
@@ -87,7 +108,10 @@ pub fn key_lines(mut reader: impl BufRead) -> impl Iterator<Item = Result<KeyLin
                 }
                 Some(Ok(KeyLine { bytes }))
             }
-            Err(source) => Some(Err(InputError::Io { path: "standard input".into(), source })),
+            Err(source) => Some(Err(InputError::Io {
+                path: "standard input".into(),
+                source,
+            })),
         }
     })
 }

@@ -10,14 +10,22 @@ pub fn use_color() -> bool {
     io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-pub fn write_check_text(out: &mut impl Write, diagnostics: &[Diagnostic], source: &SchemaSource) -> io::Result<()> {
+pub fn write_check_text(
+    out: &mut impl Write,
+    diagnostics: &[Diagnostic],
+    source: &SchemaSource,
+) -> io::Result<()> {
     out.write_all(keyschema::render(diagnostics, &source.text, &source.name).as_bytes())?;
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
     if errors == 0 {
         writeln!(out, "{}: ok ({warnings} warning(s))", source.name)
     } else {
-        writeln!(out, "{}: {errors} error(s), {warnings} warning(s)", source.name)
+        writeln!(
+            out,
+            "{}: {errors} error(s), {warnings} warning(s)",
+            source.name
+        )
     }
 }
 
@@ -49,7 +57,11 @@ struct JsonCheck<'d> {
     diagnostics: Vec<JsonDiagnostic<'d>>,
 }
 
-pub fn write_check_json(out: &mut impl Write, diagnostics: &[Diagnostic], source: &SchemaSource) -> io::Result<()> {
+pub fn write_check_json(
+    out: &mut impl Write,
+    diagnostics: &[Diagnostic],
+    source: &SchemaSource,
+) -> io::Result<()> {
     let index = LineIndex::new(&source.text);
     let report = JsonCheck {
         file: &source.name,
@@ -72,7 +84,11 @@ pub fn write_check_json(out: &mut impl Write, diagnostics: &[Diagnostic], source
                         .iter()
                         .map(|l| {
                             let at = index.position(l.span.start);
-                            JsonLabel { message: &l.message, line: at.line, column: at.column }
+                            JsonLabel {
+                                message: &l.message,
+                                line: at.line,
+                                column: at.column,
+                            }
                         })
                         .collect(),
                 }
@@ -102,7 +118,10 @@ fn value_text(value: &LintValue) -> String {
         LintValue::Text(text) => text.clone(),
         LintValue::Int(n) => n.to_string(),
         LintValue::Parts(parts) => {
-            let inner: Vec<String> = parts.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect();
+            let inner: Vec<String> = parts
+                .iter()
+                .map(|(k, v)| format!("{k}={}", value_text(v)))
+                .collect();
             format!("({})", inner.join(" "))
         }
     }
@@ -113,8 +132,15 @@ pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -
     let paint = Paint { color };
     match (&result.name, &result.pattern) {
         (Some(name), Some(pattern)) => {
-            let ttl = result.ttl_seconds.map_or_else(|| "no ttl".to_string(), |s| format!("ttl {}", Millis(s * 1000)));
-            let params: Vec<String> = result.params.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect();
+            let ttl = result.ttl_seconds.map_or_else(
+                || "no ttl".to_string(),
+                |s| format!("ttl {}", Millis(s * 1000)),
+            );
+            let params: Vec<String> = result
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={}", value_text(v)))
+                .collect();
             writeln!(
                 out,
                 "{}  {} {}  slot {}  {}  {}  {}",
@@ -127,15 +153,29 @@ pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -
                 params.join(" ")
             )?;
             for other in &result.also_matches {
-                writeln!(out, "    {} also matches `{other}` (ambiguous schema)", paint.wrap("33", "note:"))?;
+                writeln!(
+                    out,
+                    "    {} also matches `{other}` (ambiguous schema)",
+                    paint.wrap("33", "note:")
+                )?;
             }
         }
         _ => {
-            writeln!(out, "{}  slot {}", paint.wrap("1", &result.key), result.slot)?;
+            writeln!(
+                out,
+                "{}  slot {}",
+                paint.wrap("1", &result.key),
+                result.slot
+            )?;
         }
     }
     for problem in &result.problems {
-        writeln!(out, "    {} {}", paint.wrap("31", &format!("{}:", problem.code)), problem.message)?;
+        writeln!(
+            out,
+            "    {} {}",
+            paint.wrap("31", &format!("{}:", problem.code)),
+            problem.message
+        )?;
     }
     Ok(())
 }

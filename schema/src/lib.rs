@@ -32,6 +32,7 @@ mod matcher;
 pub mod model;
 mod slot;
 pub mod syntax;
+mod util;
 
 pub use codec::{FormatError, ParamValue, ValueError};
 pub use diagnostics::{render, Code, Diagnostic, LineIndex, Position, Severity, Span};
@@ -92,19 +93,38 @@ struct Analysis {
 
 fn analyze(source: &str) -> Analysis {
     if source.len() > MAX_SOURCE_LEN {
-        let diagnostic = Diagnostic::new(Code::SourceTooLarge, Span::new(0, 0), format!("schema is {} bytes, more than the {MAX_SOURCE_LEN} accepted", source.len()))
-            .with_hint("split the keyspace into several schemas");
-        return Analysis { model: None, diagnostics: vec![diagnostic] };
+        let diagnostic = Diagnostic::new(
+            Code::SourceTooLarge,
+            Span::new(0, 0),
+            format!(
+                "schema is {} bytes, more than the {MAX_SOURCE_LEN} accepted",
+                source.len()
+            ),
+        )
+        .with_hint("split the keyspace into several schemas");
+        return Analysis {
+            model: None,
+            diagnostics: vec![diagnostic],
+        };
     }
     let (file, mut diagnostics) = syntax::parse(source);
     let lowered = lower::lower(&file, &mut diagnostics);
     let model = Arc::new(lowered.schema);
     let mut matcher = Matcher::new(Arc::clone(&model));
-    let pairs = check::check(&model, &lowered.key_spans, &lowered.param_spans, &matcher, &mut diagnostics);
+    let pairs = check::check(
+        &model,
+        &lowered.key_spans,
+        &lowered.param_spans,
+        &matcher,
+        &mut diagnostics,
+    );
     matcher.set_ambiguities(&pairs);
     diagnostics.sort_by_key(|d| (d.span.start, d.severity));
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
-    Analysis { model: (!has_errors).then_some((model, matcher)), diagnostics }
+    Analysis {
+        model: (!has_errors).then_some((model, matcher)),
+        diagnostics,
+    }
 }
 
 impl Schema {
@@ -115,7 +135,12 @@ impl Schema {
     pub fn parse(source: &str, file_name: &str) -> Result<Self, SchemaError> {
         let analysis = analyze(source);
         match analysis.model {
-            Some((model, matcher)) => Ok(Self { model, matcher, warnings: analysis.diagnostics, file_name: file_name.to_string() }),
+            Some((model, matcher)) => Ok(Self {
+                model,
+                matcher,
+                warnings: analysis.diagnostics,
+                file_name: file_name.to_string(),
+            }),
             None => Err(SchemaError {
                 file_name: file_name.to_string(),
                 rendered: render(&analysis.diagnostics, source, file_name),

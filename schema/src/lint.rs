@@ -29,7 +29,10 @@ impl Serialize for LintValue {
     }
 }
 
-fn serialize_pairs<S: Serializer>(pairs: &[(String, LintValue)], serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_pairs<S: Serializer>(
+    pairs: &[(String, LintValue)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     let mut map = serializer.serialize_map(Some(pairs.len()))?;
     for (name, value) in pairs {
         map.serialize_entry(name, value)?;
@@ -83,7 +86,10 @@ fn lint_value(schema: &KeySchema, param: usize, value: &ParamValue<'_>) -> LintV
     match value {
         ParamValue::Int(n) => LintValue::Int(*n),
         ParamValue::Layout { parts, .. } => LintValue::Parts(
-            parts.iter().map(|(p, v)| (schema.params[*p].name.clone(), lint_value(schema, *p, v))).collect(),
+            parts
+                .iter()
+                .map(|(p, v)| (schema.params[*p].name.clone(), lint_value(schema, *p, v)))
+                .collect(),
         ),
         other => LintValue::Text(display_value(&schema.params[param], other)),
     }
@@ -101,12 +107,21 @@ pub(crate) fn lint(schema: &KeySchema, matcher: &Matcher, key: &str) -> LintResu
                 params: found
                     .values
                     .iter()
-                    .map(|(param, value)| (schema.params[*param].name.clone(), lint_value(schema, *param, value)))
+                    .map(|(param, value)| {
+                        (
+                            schema.params[*param].name.clone(),
+                            lint_value(schema, *param, value),
+                        )
+                    })
                     .collect(),
                 slot: found.slot,
                 redis_type: Some(def.redis_type.name().to_string()),
                 ttl_seconds: def.ttl.default_millis().map(|m| m.as_secs()),
-                also_matches: found.also_matches.iter().map(|&k| schema.keys[k].pattern.template.clone()).collect(),
+                also_matches: found
+                    .also_matches
+                    .iter()
+                    .map(|&k| schema.keys[k].pattern.template.clone())
+                    .collect(),
                 problems: Vec::new(),
             }
         }
@@ -119,7 +134,10 @@ pub(crate) fn lint(schema: &KeySchema, matcher: &Matcher, key: &str) -> LintResu
             redis_type: None,
             ttl_seconds: None,
             also_matches: Vec::new(),
-            problems: vec![LintProblem { code: failure.code.to_string(), message: failure.message }],
+            problems: vec![LintProblem {
+                code: failure.code.to_string(),
+                message: failure.message,
+            }],
         },
     }
 }
@@ -138,17 +156,30 @@ pub(crate) fn lint_bytes(schema: &KeySchema, matcher: &Matcher, key: &[u8]) -> L
         redis_type: None,
         ttl_seconds: None,
         also_matches: Vec::new(),
-        problems: vec![LintProblem { code: code.to_string(), message }],
+        problems: vec![LintProblem {
+            code: code.to_string(),
+            message,
+        }],
     };
     if key.len() > MAX_KEY_LEN {
         let shown = format!("{}…", String::from_utf8_lossy(&key[..64]));
-        return problem("K004", format!("key is {} bytes, longer than the {MAX_KEY_LEN} the linter reads", key.len()), shown);
+        return problem(
+            "K004",
+            format!(
+                "key is {} bytes, longer than the {MAX_KEY_LEN} the linter reads",
+                key.len()
+            ),
+            shown,
+        );
     }
     match std::str::from_utf8(key) {
         Ok(text) => lint(schema, matcher, text),
         Err(error) => problem(
             "K005",
-            format!("key is not valid UTF-8 (byte {}); schema keys are UTF-8", error.valid_up_to()),
+            format!(
+                "key is not valid UTF-8 (byte {}); schema keys are UTF-8",
+                error.valid_up_to()
+            ),
             String::from_utf8_lossy(key).into_owned(),
         ),
     }

@@ -5,7 +5,9 @@
 //! order and parameter edges from the narrowest type to the widest, so the first pattern reached
 //! is the most specific one (as HTTP routers choose routes), whatever the declaration order.
 
-use crate::codec::{decode_simple, is_valid_escaped, parse_canonical_int, parse_uuid, ParamValue, ValueError};
+use crate::codec::{
+    decode_simple, is_valid_escaped, parse_canonical_int, parse_uuid, ParamValue, ValueError,
+};
 use crate::model::{KeySchema, LayoutPart, ParamType, PatternPart};
 use crate::slot::key_slot;
 use std::fmt::Write as _;
@@ -97,7 +99,10 @@ impl Matcher {
             .params
             .iter()
             .map(|param| match &param.ty {
-                ParamType::Enum { variants, case } => variants.iter().map(|v| case.apply(v).into_bytes().into_boxed_slice()).collect(),
+                ParamType::Enum { variants, case } => variants
+                    .iter()
+                    .map(|v| case.apply(v).into_bytes().into_boxed_slice())
+                    .collect(),
                 _ => Vec::new(),
             })
             .collect();
@@ -114,7 +119,8 @@ impl Matcher {
         }
         let schema = Arc::clone(&matcher.schema);
         for node in &mut matcher.nodes {
-            node.params.sort_by_key(|(segment, _)| segment_rank(&schema, segment));
+            node.params
+                .sort_by_key(|(segment, _)| segment_rank(&schema, segment));
         }
         matcher
     }
@@ -139,17 +145,29 @@ impl Matcher {
         for segment in &variant.segments {
             let next = self.nodes.len() as u32;
             let existing = match segment {
-                Segment::Literal(bytes) => {
-                    self.nodes[node].literals.iter().find(|(lit, _)| lit == bytes).map(|&(_, n)| n)
-                }
-                Segment::Spanning(param) => self.nodes[node].spanning.iter().find(|(p, _)| p == param).map(|&(_, n)| n),
-                other => self.nodes[node].params.iter().find(|(s, _)| s == other).map(|&(_, n)| n),
+                Segment::Literal(bytes) => self.nodes[node]
+                    .literals
+                    .iter()
+                    .find(|(lit, _)| lit == bytes)
+                    .map(|&(_, n)| n),
+                Segment::Spanning(param) => self.nodes[node]
+                    .spanning
+                    .iter()
+                    .find(|(p, _)| p == param)
+                    .map(|&(_, n)| n),
+                other => self.nodes[node]
+                    .params
+                    .iter()
+                    .find(|(s, _)| s == other)
+                    .map(|&(_, n)| n),
             };
             let child = match existing {
                 Some(child) => child,
                 None => {
                     match segment {
-                        Segment::Literal(bytes) => self.nodes[node].literals.push((bytes.clone(), next)),
+                        Segment::Literal(bytes) => {
+                            self.nodes[node].literals.push((bytes.clone(), next))
+                        }
                         Segment::Spanning(param) => self.nodes[node].spanning.push((*param, next)),
                         other => self.nodes[node].params.push((other.clone(), next)),
                     }
@@ -182,14 +200,19 @@ impl Matcher {
     pub fn find(&self, key: &str) -> Option<usize> {
         let bytes = key.as_bytes();
         let (ranges, count) = self.split(bytes)?;
-        self.walk(0, bytes, &ranges[..count], 0).map(|v| self.variants[v as usize].key)
+        self.walk(0, bytes, &ranges[..count], 0)
+            .map(|v| self.variants[v as usize].key)
     }
 
     /// Matches `key`: the most specific pattern, its decoded values and the slot.
     pub fn match_key<'k>(&self, key: &'k str) -> Result<KeyMatch<'k>, MatchFailure> {
         let bytes = key.as_bytes();
         if bytes.is_empty() {
-            return Err(MatchFailure { code: "K004", message: "empty key".into(), nearest: None });
+            return Err(MatchFailure {
+                code: "K004",
+                message: "empty key".into(),
+                nearest: None,
+            });
         }
         let Some((ranges, count)) = self.split(bytes) else {
             return Err(MatchFailure {
@@ -203,13 +226,24 @@ impl Matcher {
             return Err(self.explain(key, segments));
         };
         let variant = &self.variants[variant_id as usize];
-        let values = self.decode(variant, key, segments).map_err(|(param, error)| self.value_failure(variant.key, param, &error))?;
+        let values = self
+            .decode(variant, key, segments)
+            .map_err(|(param, error)| self.value_failure(variant.key, param, &error))?;
         let also_matches = self.ambiguous_with[variant.key]
             .iter()
             .copied()
-            .filter(|&other| self.variants.iter().any(|v| v.key == other && self.matches_variant(v, bytes, segments)))
+            .filter(|&other| {
+                self.variants
+                    .iter()
+                    .any(|v| v.key == other && self.matches_variant(v, bytes, segments))
+            })
             .collect();
-        Ok(KeyMatch { key: variant.key, values, slot: key_slot(bytes), also_matches })
+        Ok(KeyMatch {
+            key: variant.key,
+            values,
+            slot: key_slot(bytes),
+            also_matches,
+        })
     }
 
     fn walk(&self, node: usize, key: &[u8], segments: &[(u32, u32)], at: usize) -> Option<u32> {
@@ -250,7 +284,8 @@ impl Matcher {
     /// Whether `key` matches one particular variant (the checker verifies witnesses with it).
     pub(crate) fn variant_matches(&self, variant: &Variant, key: &str) -> bool {
         let bytes = key.as_bytes();
-        self.split(bytes).is_some_and(|(ranges, count)| self.matches_variant(variant, bytes, &ranges[..count]))
+        self.split(bytes)
+            .is_some_and(|(ranges, count)| self.matches_variant(variant, bytes, &ranges[..count]))
     }
 
     fn matches_variant(&self, variant: &Variant, key: &[u8], segments: &[(u32, u32)]) -> bool {
@@ -259,8 +294,17 @@ impl Matcher {
 
     /// How far `variant` matches: `usize::MAX` when it matches whole, else the index of the
     /// first segment of the variant that fails.
-    fn match_prefix(&self, variant: &Variant, key: &[u8], segments: &[(u32, u32)]) -> (usize, usize) {
-        let fixed = variant.segments.iter().filter(|s| !matches!(s, Segment::Spanning(_))).count();
+    fn match_prefix(
+        &self,
+        variant: &Variant,
+        key: &[u8],
+        segments: &[(u32, u32)],
+    ) -> (usize, usize) {
+        let fixed = variant
+            .segments
+            .iter()
+            .filter(|s| !matches!(s, Segment::Spanning(_)))
+            .count();
         let spanning = variant.segments.len() != fixed;
         let mut at = 0;
         for (i, segment) in variant.segments.iter().enumerate() {
@@ -276,7 +320,9 @@ impl Matcher {
                 at += take;
                 continue;
             }
-            let Some(&(start, end)) = segments.get(at) else { return (i, at) };
+            let Some(&(start, end)) = segments.get(at) else {
+                return (i, at);
+            };
             if !self.segment_accepts(segment, &key[start as usize..end as usize]) {
                 return (i, at);
             }
@@ -299,7 +345,12 @@ impl Matcher {
 
     /// Splits a mixed segment along its literals (the checker guarantees a parameter cannot
     /// contain the literal after it) and calls `each` on every parameter's part.
-    fn split_pieces(&self, pieces: &[Piece], segment: &[u8], mut each: impl FnMut(usize, &[u8]) -> bool) -> bool {
+    fn split_pieces(
+        &self,
+        pieces: &[Piece],
+        segment: &[u8],
+        mut each: impl FnMut(usize, &[u8]) -> bool,
+    ) -> bool {
         let mut rest = segment;
         for (i, piece) in pieces.iter().enumerate() {
             match piece {
@@ -336,25 +387,43 @@ impl Matcher {
         }
         if encoded.contains(&b'%') && !matches!(param.ty, ParamType::Text) {
             // Typed values only carry escapes when the separator occurs in them (IPv6 under `:`).
-            return std::str::from_utf8(encoded).is_ok_and(|text| decode_simple(param, text, self.schema.separator).is_ok());
+            return std::str::from_utf8(encoded)
+                .is_ok_and(|text| decode_simple(param, text, self.schema.separator).is_ok());
         }
         match &param.ty {
             ParamType::Text => true,
-            ParamType::Ident => encoded.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')),
+            ParamType::Ident => encoded
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')),
             ParamType::Int => as_str(encoded).and_then(parse_canonical_int).is_some(),
-            ParamType::UnixSeconds => as_str(encoded).and_then(parse_canonical_int).is_some_and(|n| n >= 0),
+            ParamType::UnixSeconds => as_str(encoded)
+                .and_then(parse_canonical_int)
+                .is_some_and(|n| n >= 0),
             ParamType::Uuid => as_str(encoded).and_then(parse_uuid).is_some(),
-            ParamType::Enum { .. } => self.enum_forms[index].iter().any(|form| form.as_ref() == encoded),
+            ParamType::Enum { .. } => self.enum_forms[index]
+                .iter()
+                .any(|form| form.as_ref() == encoded),
             ParamType::Ip => as_str(encoded).is_some_and(is_canonical_ip),
         }
     }
 
-    fn decode<'k>(&self, variant: &Variant, key: &'k str, segments: &[(u32, u32)]) -> Result<Vec<(usize, ParamValue<'k>)>, (usize, ValueError)> {
-        let fixed = variant.segments.iter().filter(|s| !matches!(s, Segment::Spanning(_))).count();
+    fn decode<'k>(
+        &self,
+        variant: &Variant,
+        key: &'k str,
+        segments: &[(u32, u32)],
+    ) -> Result<Vec<(usize, ParamValue<'k>)>, (usize, ValueError)> {
+        let fixed = variant
+            .segments
+            .iter()
+            .filter(|s| !matches!(s, Segment::Spanning(_)))
+            .count();
         let separator = self.schema.separator;
         let mut flat: Vec<(usize, ParamValue<'k>)> = Vec::with_capacity(variant.choices.len());
         let decode_one = |param: usize, text: &'k str, flat: &mut Vec<(usize, ParamValue<'k>)>| {
-            decode_simple(&self.schema.params[param], text, separator).map(|value| flat.push((param, value))).map_err(|e| (param, e))
+            decode_simple(&self.schema.params[param], text, separator)
+                .map(|value| flat.push((param, value)))
+                .map_err(|e| (param, e))
         };
         let mut at = 0;
         for segment in &variant.segments {
@@ -396,9 +465,18 @@ impl Matcher {
             match choice {
                 None => values.extend(flat.next()),
                 Some(layout) => {
-                    let arity = schema.params[param].layouts[*layout].iter().filter(|p| matches!(p, LayoutPart::Param(_))).count();
+                    let arity = schema.params[param].layouts[*layout]
+                        .iter()
+                        .filter(|p| matches!(p, LayoutPart::Param(_)))
+                        .count();
                     let parts = flat.by_ref().take(arity).collect();
-                    values.push((param, ParamValue::Layout { layout: *layout, parts }));
+                    values.push((
+                        param,
+                        ParamValue::Layout {
+                            layout: *layout,
+                            parts,
+                        },
+                    ));
                 }
             }
         }
@@ -406,7 +484,11 @@ impl Matcher {
     }
 
     fn value_failure(&self, key: usize, param: usize, error: &ValueError) -> MatchFailure {
-        let code = if matches!(error, ValueError::Escape(_)) { "K003" } else { "K002" };
+        let code = if matches!(error, ValueError::Escape(_)) {
+            "K003"
+        } else {
+            "K002"
+        };
         MatchFailure {
             code,
             message: format!(
@@ -428,13 +510,38 @@ impl Matcher {
                 let length_gap = variant.segments.len().abs_diff(segments.len());
                 (variant, failed, matched, length_gap)
             })
-            .max_by_key(|&(_, failed, matched, gap)| (matched.min(failed), std::cmp::Reverse(gap)));
-        let Some((variant, failed, matched, _)) = best.filter(|&(_, _, matched, _)| matched > 0) else {
-            return MatchFailure { code: "K001", message: "no pattern matches".into(), nearest: None };
+            .max_by_key(|&(variant, failed, matched, gap)| {
+                // Ties go to the pattern whose failing literal is closest to what the key has
+                // (`job:stat:x` is nearer `job:state:<jobID>` than `job:index:<state>`).
+                let typo = match (variant.segments.get(failed), segments.get(matched)) {
+                    (Some(Segment::Literal(literal)), Some(&(s, e))) => crate::util::edit_distance(
+                        &String::from_utf8_lossy(literal),
+                        &key[s as usize..e as usize],
+                    ),
+                    _ => usize::MAX / 2,
+                };
+                (
+                    matched.min(failed),
+                    std::cmp::Reverse(gap),
+                    std::cmp::Reverse(typo),
+                )
+            });
+        let Some((variant, failed, matched, _)) = best.filter(|&(_, _, matched, _)| matched > 0)
+        else {
+            return MatchFailure {
+                code: "K001",
+                message: "no pattern matches".into(),
+                nearest: None,
+            };
         };
         let template = &self.schema.keys[variant.key].pattern.template;
         let mut message = String::new();
-        let code = match variant.segments.get(failed) {
+        let spanning = variant
+            .segments
+            .iter()
+            .any(|s| matches!(s, Segment::Spanning(_)));
+        let length_differs = !spanning && variant.segments.len() != segments.len();
+        let code = match variant.segments.get(failed).filter(|_| !length_differs) {
             None => {
                 let _ = write!(
                     message,
@@ -445,7 +552,9 @@ impl Matcher {
                 "K001"
             }
             Some(segment) => {
-                let found = segments.get(matched).map_or("", |&(s, e)| &key[s as usize..e as usize]);
+                let found = segments
+                    .get(matched)
+                    .map_or("", |&(s, e)| &key[s as usize..e as usize]);
                 match segment {
                     Segment::Literal(literal) => {
                         let _ = write!(
@@ -456,9 +565,13 @@ impl Matcher {
                         "K001"
                     }
                     Segment::Param(param) | Segment::Spanning(param) => {
-                        let error = decode_simple(&self.schema.params[*param], found, self.schema.separator)
-                            .err()
-                            .unwrap_or(ValueError::Empty);
+                        let error = decode_simple(
+                            &self.schema.params[*param],
+                            found,
+                            self.schema.separator,
+                        )
+                        .err()
+                        .unwrap_or(ValueError::Empty);
                         return self.value_failure(variant.key, *param, &error);
                     }
                     Segment::Pieces(_) => {
@@ -468,7 +581,11 @@ impl Matcher {
                 }
             }
         };
-        MatchFailure { code, message, nearest: Some(variant.key) }
+        MatchFailure {
+            code,
+            message,
+            nearest: Some(variant.key),
+        }
     }
 }
 
@@ -477,7 +594,9 @@ fn as_str(bytes: &[u8]) -> Option<&str> {
 }
 
 fn is_canonical_ip(text: &str) -> bool {
-    let Ok(ip) = text.parse::<IpAddr>() else { return false };
+    let Ok(ip) = text.parse::<IpAddr>() else {
+        return false;
+    };
     let mut buf = crate::codec::StackBuf::new();
     let _ = write!(buf, "{ip}");
     buf.as_str() == text
@@ -487,14 +606,18 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return Some(0);
     }
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 fn segment_rank(schema: &KeySchema, segment: &Segment) -> u8 {
     match segment {
         Segment::Literal(_) => 0,
         Segment::Pieces(_) => 1,
-        Segment::Param(param) | Segment::Spanning(param) => 2 + schema.params[*param].ty.specificity_rank(),
+        Segment::Param(param) | Segment::Spanning(param) => {
+            2 + schema.params[*param].ty.specificity_rank()
+        }
     }
 }
 
@@ -506,7 +629,9 @@ pub(crate) fn expand_variants(schema: &KeySchema) -> Vec<Variant> {
         let placeholders: Vec<usize> = key.pattern.params().collect();
         let mut combinations: Vec<Vec<Option<usize>>> = vec![Vec::new()];
         for &param in &placeholders {
-            let options: Vec<Option<usize>> = std::iter::once(None).chain((0..schema.params[param].layouts.len()).map(Some)).collect();
+            let options: Vec<Option<usize>> = std::iter::once(None)
+                .chain((0..schema.params[param].layouts.len()).map(Some))
+                .collect();
             combinations = combinations
                 .into_iter()
                 .flat_map(|prefix| {
@@ -520,14 +645,22 @@ pub(crate) fn expand_variants(schema: &KeySchema) -> Vec<Variant> {
         }
         for choices in combinations {
             let segments = segments_of(schema, &key.pattern.parts, &choices);
-            variants.push(Variant { key: key_index, choices, segments });
+            variants.push(Variant {
+                key: key_index,
+                choices,
+                segments,
+            });
         }
     }
     variants
 }
 
 /// Flattens a pattern under the given layout choices and cuts it at separators.
-fn segments_of(schema: &KeySchema, parts: &[PatternPart], choices: &[Option<usize>]) -> Vec<Segment> {
+fn segments_of(
+    schema: &KeySchema,
+    parts: &[PatternPart],
+    choices: &[Option<usize>],
+) -> Vec<Segment> {
     let separator = schema.separator;
     let mut flat: Vec<Piece> = Vec::new();
     let mut choice = choices.iter();

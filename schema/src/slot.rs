@@ -16,7 +16,11 @@ const fn build_tables() -> [[u16; 256]; 8] {
         let mut crc = (byte as u16) << 8;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
             bit += 1;
         }
         tables[0][byte] = crc;
@@ -45,7 +49,9 @@ pub fn crc16(bytes: &[u8]) -> u16 {
     let mut crc: u16 = 0;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        let [b0, b1, b2, b3, b4, b5, b6, b7] = [chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]];
+        let [b0, b1, b2, b3, b4, b5, b6, b7] = [
+            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+        ];
         crc = TABLES[7][usize::from(b0 ^ (crc >> 8) as u8)]
             ^ TABLES[6][usize::from(b1 ^ crc as u8)]
             ^ TABLES[5][usize::from(b2)]
@@ -98,7 +104,11 @@ mod tests {
         for &byte in bytes {
             crc ^= u16::from(byte) << 8;
             for _ in 0..8 {
-                crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+                crc = if crc & 0x8000 != 0 {
+                    (crc << 1) ^ 0x1021
+                } else {
+                    crc << 1
+                };
             }
         }
         crc
@@ -106,9 +116,15 @@ mod tests {
 
     #[test]
     fn sliced_crc_equals_the_bitwise_definition() {
-        let data: Vec<u8> = (0..1000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..1000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         for len in 0..data.len() {
-            assert_eq!(crc16(&data[..len]), crc16_bytewise(&data[..len]), "len {len}");
+            assert_eq!(
+                crc16(&data[..len]),
+                crc16_bytewise(&data[..len]),
+                "len {len}"
+            );
         }
     }
 

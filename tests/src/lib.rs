@@ -1,1 +1,11 @@
-//! Test harness.
+//! The test harness of keyschema: real `redis-server` processes on free loopback ports, standalone
+//! and as a 6-node cluster, and a minimal RESP client to talk to them.
+//!
+//! Servers are found on `PATH` (or through `REDIS_SERVER`); a test that needs Redis and cannot
+//! start it fails with the reason and the server's log. Nothing here ever uses port 6379.
+
+pub mod resp;
+pub mod server;
+
+pub use resp::{Connection, Reply};
+pub use server::{shared_cluster, shared_standalone, RedisCluster, RedisServer, ServerOptions};

@@ -32,22 +32,36 @@ pub(crate) fn check(
         if let Some(problem) = injectivity_problem(schema, variant) {
             if std::mem::replace(&mut injective[variant.key], false) {
                 diagnostics.push(
-                    Diagnostic::new(Code::NonInjectivePattern, key_spans[variant.key].pattern, problem.0).with_hint(problem.1),
+                    Diagnostic::new(
+                        Code::NonInjectivePattern,
+                        key_spans[variant.key].pattern,
+                        problem.0,
+                    )
+                    .with_hint(problem.1),
                 );
             }
         }
     }
-    let automata: Vec<Nfa> = variants.iter().map(|variant| variant_nfa(schema, variant, separator)).collect();
+    let automata: Vec<Nfa> = variants
+        .iter()
+        .map(|variant| variant_nfa(schema, variant, separator))
+        .collect();
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     for i in 0..variants.len() {
         for j in i + 1..variants.len() {
             let (a, b) = (&variants[i], &variants[j]);
             let pair = (a.key.min(b.key), a.key.max(b.key));
-            if !injective[a.key] || !injective[b.key] || pairs.contains(&pair) || first_literals_differ(a, b) {
+            if !injective[a.key]
+                || !injective[b.key]
+                || pairs.contains(&pair)
+                || first_literals_differ(a, b)
+            {
                 continue;
             }
             let witness = nfa::shortest_common(&automata[i], &automata[j], |bytes| {
-                std::str::from_utf8(bytes).is_ok_and(|key| matcher.variant_matches(a, key) && matcher.variant_matches(b, key))
+                std::str::from_utf8(bytes).is_ok_and(|key| {
+                    matcher.variant_matches(a, key) && matcher.variant_matches(b, key)
+                })
             });
             let Some(witness) = witness else { continue };
             let witness = String::from_utf8_lossy(&witness).into_owned();
@@ -101,7 +115,9 @@ fn variant_nfa(schema: &KeySchema, variant: &Variant, separator: u8) -> Nfa {
         }
         at = match segment {
             Segment::Literal(bytes) => nfa.literal(at, bytes),
-            Segment::Param(param) | Segment::Spanning(param) => nfa.param(at, &schema.params[*param], separator),
+            Segment::Param(param) | Segment::Spanning(param) => {
+                nfa.param(at, &schema.params[*param], separator)
+            }
             Segment::Pieces(pieces) => pieces.iter().fold(at, |at, piece| match piece {
                 Piece::Literal(bytes) => nfa.literal(at, bytes),
                 Piece::Param(param) => nfa.param(at, &schema.params[*param], separator),
@@ -115,7 +131,11 @@ fn variant_nfa(schema: &KeySchema, variant: &Variant, separator: u8) -> Nfa {
 /// Why a variant's values could not be told apart when parsing a key, with a hint.
 fn injectivity_problem(schema: &KeySchema, variant: &Variant) -> Option<(String, String)> {
     let separator = schema.separator as u8;
-    let spanning = variant.segments.iter().filter(|s| matches!(s, Segment::Spanning(_))).count();
+    let spanning = variant
+        .segments
+        .iter()
+        .filter(|s| matches!(s, Segment::Spanning(_)))
+        .count();
     if spanning > 1 {
         return Some((
             "more than one parameter may span segments, so a key splits between them in several ways".into(),
@@ -123,23 +143,29 @@ fn injectivity_problem(schema: &KeySchema, variant: &Variant) -> Option<(String,
         ));
     }
     for segment in &variant.segments {
-        let Segment::Pieces(pieces) = segment else { continue };
+        let Segment::Pieces(pieces) = segment else {
+            continue;
+        };
         for (i, piece) in pieces.iter().enumerate() {
             let Piece::Param(param) = piece else { continue };
             let param = &schema.params[*param];
             if param.spans {
                 return Some((
-                    format!("`{}` may span segments but shares its segment with other text", param.name),
+                    format!(
+                        "`{}` may span segments but shares its segment with other text",
+                        param.name
+                    ),
                     "a spanning parameter must be a whole segment".into(),
                 ));
             }
             match pieces.get(i + 1) {
-                Some(Piece::Param(next)) => {
-                    return Some((
-                        format!("`<{}><{}>`: two parameters touch, so their values cannot be told apart", param.name, schema.params[*next].name),
-                        "put a literal between them that neither can contain".into(),
-                    ))
-                }
+                Some(Piece::Param(next)) => return Some((
+                    format!(
+                        "`<{}><{}>`: two parameters touch, so their values cannot be told apart",
+                        param.name, schema.params[*next].name
+                    ),
+                    "put a literal between them that neither can contain".into(),
+                )),
                 Some(Piece::Literal(literal)) => {
                     let alphabet = nfa::type_fragment(&param.ty, separator, false).alphabet();
                     let first = literal[0];
@@ -164,7 +190,12 @@ fn injectivity_problem(schema: &KeySchema, variant: &Variant) -> Option<(String,
     None
 }
 
-fn hazards(schema: &KeySchema, key_spans: &[KeySpans], param_spans: &[Span], diagnostics: &mut Vec<Diagnostic>) {
+fn hazards(
+    schema: &KeySchema,
+    key_spans: &[KeySpans],
+    param_spans: &[Span],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     for (index, key) in schema.keys.iter().enumerate() {
         let span = key_spans[index].pattern;
         if let Some(tag) = key.pattern.hash_tag.as_ref().filter(|tag| tag.literal_only) {
@@ -182,7 +213,11 @@ fn hazards(schema: &KeySchema, key_spans: &[KeySpans], param_spans: &[Span], dia
                 Diagnostic::new(
                     Code::UnboundedCollection,
                     span,
-                    format!("`{}` is a {} with no cap and no TTL: it can grow without bound", key.pattern.template, key.redis_type.name()),
+                    format!(
+                        "`{}` is a {} with no cap and no TTL: it can grow without bound",
+                        key.pattern.template,
+                        key.redis_type.name()
+                    ),
                 )
                 .with_hint("add a TTL, a `cap N`, or make sure something removes members"),
             );
@@ -197,12 +232,24 @@ fn hazards(schema: &KeySchema, key_spans: &[KeySpans], param_spans: &[Span], dia
         }
     }
     for group in &schema.groups {
-        let templates: Vec<Option<&str>> =
-            group.keys.iter().map(|&k| schema.keys[k].pattern.hash_tag.as_ref().map(|t| t.template.as_str())).collect();
+        let templates: Vec<Option<&str>> = group
+            .keys
+            .iter()
+            .map(|&k| {
+                schema.keys[k]
+                    .pattern
+                    .hash_tag
+                    .as_ref()
+                    .map(|t| t.template.as_str())
+            })
+            .collect();
         let tagged: Vec<&str> = templates.iter().flatten().copied().collect();
         if let Some(first) = tagged.first() {
             // Keys without a tag (global indexes) belong to no slot group; two tags that differ do.
-            if let Some(position) = templates.iter().position(|t| t.is_some_and(|t| t != *first)) {
+            if let Some(position) = templates
+                .iter()
+                .position(|t| t.is_some_and(|t| t != *first))
+            {
                 let key = group.keys[position];
                 diagnostics.push(
                     Diagnostic::new(

@@ -32,11 +32,21 @@ impl ByteSet {
     }
 
     fn intersect(self, other: Self) -> Self {
-        Self([self.0[0] & other.0[0], self.0[1] & other.0[1], self.0[2] & other.0[2], self.0[3] & other.0[3]])
+        Self([
+            self.0[0] & other.0[0],
+            self.0[1] & other.0[1],
+            self.0[2] & other.0[2],
+            self.0[3] & other.0[3],
+        ])
     }
 
     fn union(self, other: Self) -> Self {
-        Self([self.0[0] | other.0[0], self.0[1] | other.0[1], self.0[2] | other.0[2], self.0[3] | other.0[3]])
+        Self([
+            self.0[0] | other.0[0],
+            self.0[1] | other.0[1],
+            self.0[2] | other.0[2],
+            self.0[3] | other.0[3],
+        ])
     }
 
     fn is_empty(self) -> bool {
@@ -45,7 +55,11 @@ impl ByteSet {
 
     /// A byte of the set that reads well in a witness key: a lowercase letter or a digit first.
     fn representative(self) -> Option<u8> {
-        let preferred = (b'a'..=b'z').chain(b'0'..=b'9').chain(b'A'..=b'Z').chain(0x21..=0x7e).chain(0..=255);
+        let preferred = (b'a'..=b'z')
+            .chain(b'0'..=b'9')
+            .chain(b'A'..=b'Z')
+            .chain(0x21..=0x7e)
+            .chain(0..=255);
         preferred.into_iter().find(|&b| self.contains(b))
     }
 }
@@ -67,7 +81,9 @@ const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 impl Nfa {
     pub(crate) fn new() -> Self {
-        Self { states: vec![State::default()] }
+        Self {
+            states: vec![State::default()],
+        }
     }
 
     fn add(&mut self) -> u32 {
@@ -114,7 +130,11 @@ impl Nfa {
         for state in &other.states {
             self.states.push(State {
                 eps: state.eps.iter().map(|s| s + offset).collect(),
-                edges: state.edges.iter().map(|&(set, to)| (set, to + offset)).collect(),
+                edges: state
+                    .edges
+                    .iter()
+                    .map(|&(set, to)| (set, to + offset))
+                    .collect(),
                 accept: false,
             });
         }
@@ -131,7 +151,11 @@ impl Nfa {
     /// Rewrites every edge on `byte` as its escape `%XX` (a typed value containing the
     /// separator is written escaped). With `keep_raw`, the raw byte stays allowed too.
     fn escape_byte(&mut self, byte: u8, keep_raw: bool) {
-        let escape = [b'%', HEX_UPPER[usize::from(byte >> 4)], HEX_UPPER[usize::from(byte & 0xf)]];
+        let escape = [
+            b'%',
+            HEX_UPPER[usize::from(byte >> 4)],
+            HEX_UPPER[usize::from(byte & 0xf)],
+        ];
         for from in 0..self.states.len() {
             let edges = self.states[from].edges.clone();
             for (i, (set, to)) in edges.into_iter().enumerate() {
@@ -177,7 +201,11 @@ impl Nfa {
         let mut product = Self { states: Vec::new() };
         let mut index: HashMap<(u32, usize), u32> = HashMap::new();
         let mut queue = VecDeque::new();
-        let intern = |product: &mut Self, index: &mut HashMap<(u32, usize), u32>, queue: &mut VecDeque<(u32, usize, u32)>, key: (u32, usize)| -> u32 {
+        let intern = |product: &mut Self,
+                      index: &mut HashMap<(u32, usize), u32>,
+                      queue: &mut VecDeque<(u32, usize, u32)>,
+                      key: (u32, usize)|
+         -> u32 {
             *index.entry(key).or_insert_with(|| {
                 product.states.push(State::default());
                 let id = (product.states.len() - 1) as u32;
@@ -215,7 +243,10 @@ impl Nfa {
 
     /// Every byte that appears on an edge: what a value of this language can contain.
     pub(crate) fn alphabet(&self) -> ByteSet {
-        self.states.iter().flat_map(|s| s.edges.iter().map(|(set, _)| *set)).fold(ByteSet::default(), ByteSet::union)
+        self.states
+            .iter()
+            .flat_map(|s| s.edges.iter().map(|(set, _)| *set))
+            .fold(ByteSet::default(), ByteSet::union)
     }
 
     fn closures(&self) -> Vec<Vec<u32>> {
@@ -244,7 +275,9 @@ pub(crate) fn type_fragment(ty: &ParamType, separator: u8, spans: bool) -> Nfa {
     let nonzero = ByteSet::of(b'1'..=b'9');
     match ty {
         ParamType::Text => {
-            let raw = ByteSet::of((0..=255u8).filter(|&b| !must_escape(b, separator) || (spans && b == separator)));
+            let raw = ByteSet::of(
+                (0..=255u8).filter(|&b| !must_escape(b, separator) || (spans && b == separator)),
+            );
             let body = nfa.add();
             let percent = nfa.add();
             nfa.edge(0, raw, body);
@@ -253,13 +286,24 @@ pub(crate) fn type_fragment(ty: &ParamType, separator: u8, spans: bool) -> Nfa {
             nfa.edge(body, ByteSet::of([b'%']), percent);
             for byte in (0..=255u8).filter(|&b| must_escape(b, separator)) {
                 let high = nfa.add();
-                nfa.edge(percent, ByteSet::of([HEX_UPPER[usize::from(byte >> 4)]]), high);
-                nfa.edge(high, ByteSet::of([HEX_UPPER[usize::from(byte & 0xf)]]), body);
+                nfa.edge(
+                    percent,
+                    ByteSet::of([HEX_UPPER[usize::from(byte >> 4)]]),
+                    high,
+                );
+                nfa.edge(
+                    high,
+                    ByteSet::of([HEX_UPPER[usize::from(byte & 0xf)]]),
+                    body,
+                );
             }
             nfa.accept(body);
         }
         ParamType::Ident => {
-            let chars = ByteSet::of((0..=255u8).filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')));
+            let chars = ByteSet::of(
+                (0..=255u8)
+                    .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')),
+            );
             let body = nfa.add();
             nfa.edge(0, chars, body);
             nfa.edge(body, chars, body);
@@ -284,7 +328,15 @@ pub(crate) fn type_fragment(ty: &ParamType, separator: u8, spans: bool) -> Nfa {
             let mut at = 0;
             for i in 0..36 {
                 let next = nfa.add();
-                nfa.edge(at, if matches!(i, 8 | 13 | 18 | 23) { ByteSet::of([b'-']) } else { hex }, next);
+                nfa.edge(
+                    at,
+                    if matches!(i, 8 | 13 | 18 | 23) {
+                        ByteSet::of([b'-'])
+                    } else {
+                        hex
+                    },
+                    next,
+                );
                 at = next;
             }
             nfa.accept(at);
@@ -345,7 +397,11 @@ fn octet(nfa: &mut Nfa, from: u32) -> u32 {
 
 /// Searches the product of two automata for a shortest string both accept; candidates are
 /// offered to `verify` in order of length until it accepts one (or the budget runs out).
-pub(crate) fn shortest_common(a: &Nfa, b: &Nfa, mut verify: impl FnMut(&[u8]) -> bool) -> Option<Vec<u8>> {
+pub(crate) fn shortest_common(
+    a: &Nfa,
+    b: &Nfa,
+    mut verify: impl FnMut(&[u8]) -> bool,
+) -> Option<Vec<u8>> {
     let (ca, cb) = (a.closures(), b.closures());
     let mut parent: HashMap<(u32, u32), Option<((u32, u32), u8)>> = HashMap::new();
     let mut queue = VecDeque::new();
@@ -376,9 +432,12 @@ pub(crate) fn shortest_common(a: &Nfa, b: &Nfa, mut verify: impl FnMut(&[u8]) ->
                 for &ys in &cb[y as usize] {
                     for &(set_b, to_b) in &b.states[ys as usize].edges {
                         let common = set_a.intersect(set_b);
-                        let Some(byte) = common.representative() else { continue };
+                        let Some(byte) = common.representative() else {
+                            continue;
+                        };
                         let next = (to_a, to_b);
-                        if let std::collections::hash_map::Entry::Vacant(slot) = parent.entry(next) {
+                        if let std::collections::hash_map::Entry::Vacant(slot) = parent.entry(next)
+                        {
                             slot.insert(Some(((x, y), byte)));
                             queue.push_back(next);
                         }
@@ -395,7 +454,13 @@ mod tests {
     use super::*;
 
     fn language(ty: ParamType, except: &[&str]) -> Nfa {
-        let param = Param { name: "p".into(), ty, except: except.iter().map(|s| s.to_string()).collect(), spans: false, layouts: Vec::new() };
+        let param = Param {
+            name: "p".into(),
+            ty,
+            except: except.iter().map(|s| s.to_string()).collect(),
+            spans: false,
+            layouts: Vec::new(),
+        };
         let mut nfa = Nfa::new();
         let end = nfa.param(0, &param, b':');
         nfa.accept(end);
@@ -403,22 +468,49 @@ mod tests {
     }
 
     fn accepts(nfa: &Nfa, text: &str) -> bool {
-        let word = Nfa { states: { let mut n = Nfa::new(); let e = n.literal(0, text.as_bytes()); n.accept(e); n.states } };
+        let word = Nfa {
+            states: {
+                let mut n = Nfa::new();
+                let e = n.literal(0, text.as_bytes());
+                n.accept(e);
+                n.states
+            },
+        };
         shortest_common(nfa, &word, |_| true).is_some()
     }
 
     #[test]
     fn type_languages_match_their_decoders() {
         let int = language(ParamType::Int, &[]);
-        for (text, ok) in [("0", true), ("-5", true), ("10", true), ("-0", false), ("01", false), ("", false)] {
+        for (text, ok) in [
+            ("0", true),
+            ("-5", true),
+            ("10", true),
+            ("-0", false),
+            ("01", false),
+            ("", false),
+        ] {
             assert_eq!(accepts(&int, text), ok, "{text}");
         }
         let ip = language(ParamType::Ip, &[]);
-        for (text, ok) in [("10.0.0.255", true), ("256.0.0.1", false), ("01.2.3.4", false), ("%3A%3A1", true), ("::1", false)] {
+        for (text, ok) in [
+            ("10.0.0.255", true),
+            ("256.0.0.1", false),
+            ("01.2.3.4", false),
+            ("%3A%3A1", true),
+            ("::1", false),
+        ] {
             assert_eq!(accepts(&ip, text), ok, "{text}");
         }
         let text = language(ParamType::Text, &["global"]);
-        for (value, ok) in [("global", false), ("globa", true), ("globals", true), ("a%3Ab", true), ("a:b", false), ("%41", false)] {
+        for (value, ok) in [
+            ("global", false),
+            ("globa", true),
+            ("globals", true),
+            ("a%3Ab", true),
+            ("a:b", false),
+            ("%41", false),
+        ] {
             assert_eq!(accepts(&text, value), ok, "{value}");
         }
     }

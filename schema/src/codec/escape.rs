@@ -71,7 +71,10 @@ pub fn is_valid_escaped(encoded: &[u8], separator: u8, spans: bool) -> bool {
     while i < encoded.len() {
         let byte = encoded[i];
         if byte == b'%' {
-            let decoded = match (encoded.get(i + 1).copied().and_then(hex_value), encoded.get(i + 2).copied().and_then(hex_value)) {
+            let decoded = match (
+                encoded.get(i + 1).copied().and_then(hex_value),
+                encoded.get(i + 2).copied().and_then(hex_value),
+            ) {
                 (Some(high), Some(low)) => (high << 4) | low,
                 _ => return false,
             };
@@ -98,13 +101,18 @@ pub fn unescape(encoded: &str, separator: char, spans: bool) -> Result<Cow<'_, s
     while i < bytes.len() {
         let byte = bytes[i];
         if byte == b'%' {
-            let (Some(high), Some(low)) = (bytes.get(i + 1).copied().and_then(hex_value), bytes.get(i + 2).copied().and_then(hex_value))
-            else {
+            let (Some(high), Some(low)) = (
+                bytes.get(i + 1).copied().and_then(hex_value),
+                bytes.get(i + 2).copied().and_then(hex_value),
+            ) else {
                 return Err(EscapeError::Malformed { at: i });
             };
             let decoded = (high << 4) | low;
             if !must_escape(decoded, separator) {
-                return Err(EscapeError::NonCanonical { at: i, hex: encoded[i + 1..i + 3].to_string() });
+                return Err(EscapeError::NonCanonical {
+                    at: i,
+                    hex: encoded[i + 1..i + 3].to_string(),
+                });
             }
             out.get_or_insert_with(|| bytes[..i].to_vec()).push(decoded);
             i += 3;
@@ -150,8 +158,20 @@ mod tests {
             ("%", EscapeError::Malformed { at: 0 }),
             ("a%3", EscapeError::Malformed { at: 1 }),
             ("%3a", EscapeError::Malformed { at: 0 }),
-            ("%41", EscapeError::NonCanonical { at: 0, hex: "41".into() }),
-            ("a:b", EscapeError::Unescaped { at: 1, what: "separator" }),
+            (
+                "%41",
+                EscapeError::NonCanonical {
+                    at: 0,
+                    hex: "41".into(),
+                },
+            ),
+            (
+                "a:b",
+                EscapeError::Unescaped {
+                    at: 1,
+                    what: "separator",
+                },
+            ),
             ("{", EscapeError::Unescaped { at: 0, what: "`{`" }),
         ] {
             assert_eq!(unescape(bad, ':', false), Err(expected), "{bad}");

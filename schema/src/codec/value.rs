@@ -38,9 +38,13 @@ impl ParamValue<'_> {
             Self::Uuid(bytes) => ParamValue::Uuid(bytes),
             Self::Enum(i) => ParamValue::Enum(i),
             Self::Ip(ip) => ParamValue::Ip(ip),
-            Self::Layout { layout, parts } => {
-                ParamValue::Layout { layout, parts: parts.into_iter().map(|(i, v)| (i, v.into_owned())).collect() }
-            }
+            Self::Layout { layout, parts } => ParamValue::Layout {
+                layout,
+                parts: parts
+                    .into_iter()
+                    .map(|(i, v)| (i, v.into_owned()))
+                    .collect(),
+            },
         }
     }
 }
@@ -53,12 +57,12 @@ pub enum ValueError {
     #[error("empty value")]
     Empty,
     /// The value is not of the parameter's type.
-    #[error("`{value}` is not a valid {expected}")]
+    #[error("`{value}` is not {expected}")]
     WrongType {
         /// The value as found.
         value: String,
-        /// The type's name.
-        expected: &'static str,
+        /// What was expected (`a uuid`, `one of \`pending\`, \`running\``).
+        expected: String,
     },
     /// The value is one the parameter excludes.
     #[error("`{0}` is excluded for this parameter")]
@@ -76,7 +80,10 @@ pub(crate) struct StackBuf {
 
 impl StackBuf {
     pub(crate) fn new() -> Self {
-        Self { bytes: [0; 64], len: 0 }
+        Self {
+            bytes: [0; 64],
+            len: 0,
+        }
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -152,12 +159,42 @@ pub fn parse_canonical_int(text: &str) -> Option<i64> {
 }
 
 pub(crate) fn is_ident(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// What a value of `ty` looks like, for messages: `a uuid`, ``one of `pending`, `running` ``.
+pub(crate) fn expected(ty: &ParamType) -> String {
+    match ty {
+        ParamType::Enum { variants, case } => {
+            let forms: Vec<String> = variants
+                .iter()
+                .map(|v| format!("`{}`", case.apply(v)))
+                .collect();
+            format!("one of {}", forms.join(", "))
+        }
+        ParamType::Text => "non-empty text".into(),
+        ParamType::Ident => "an ident (`[A-Za-z0-9_.-]+`)".into(),
+        ParamType::Int => "an int (canonical decimal)".into(),
+        ParamType::UnixSeconds => "a unix_seconds (non-negative canonical decimal)".into(),
+        ParamType::Uuid => "a uuid (lowercase, hyphenated)".into(),
+        ParamType::Ip => "an ip (canonical IPv4 or IPv6)".into(),
+    }
 }
 
 /// Writes a simple (non-layout) value of `param` in its key form, escaping the separator.
-pub(crate) fn encode_simple(param: &Param, value: &ParamValue<'_>, separator: char, out: &mut String) -> Result<(), ValueError> {
-    let wrong = |value: &ParamValue<'_>| ValueError::WrongType { value: display_value(param, value), expected: param.ty.name() };
+pub(crate) fn encode_simple(
+    param: &Param,
+    value: &ParamValue<'_>,
+    separator: char,
+    out: &mut String,
+) -> Result<(), ValueError> {
+    let wrong = |value: &ParamValue<'_>| ValueError::WrongType {
+        value: display_value(param, value),
+        expected: expected(&param.ty),
+    };
     match (&param.ty, value) {
         (ParamType::Text, ParamValue::Text(text)) => {
             if text.is_empty() {
@@ -178,7 +215,9 @@ pub(crate) fn encode_simple(param: &Param, value: &ParamValue<'_>, separator: ch
             escape_into(text, separator, out);
         }
         (ParamType::Int, ParamValue::Int(n)) => write_excluding(param, *n, separator, out)?,
-        (ParamType::UnixSeconds, ParamValue::Int(n)) if *n >= 0 => write_excluding(param, *n, separator, out)?,
+        (ParamType::UnixSeconds, ParamValue::Int(n)) if *n >= 0 => {
+            write_excluding(param, *n, separator, out)?
+        }
         (ParamType::Uuid, ParamValue::Uuid(bytes)) => {
             let start = out.len();
             write_uuid(bytes, out);
@@ -206,7 +245,12 @@ pub(crate) fn encode_simple(param: &Param, value: &ParamValue<'_>, separator: ch
     Ok(())
 }
 
-fn write_excluding(param: &Param, n: i64, separator: char, out: &mut String) -> Result<(), ValueError> {
+fn write_excluding(
+    param: &Param,
+    n: i64,
+    separator: char,
+    out: &mut String,
+) -> Result<(), ValueError> {
     let start = out.len();
     // Writing to a String cannot fail.
     let _ = write!(out, "{n}");
@@ -222,12 +266,19 @@ fn write_excluding(param: &Param, n: i64, separator: char, out: &mut String) -> 
 }
 
 /// Decodes the key form of a simple value (the separator escaped) into a value of `param`.
-pub(crate) fn decode_simple<'k>(param: &Param, encoded: &'k str, separator: char) -> Result<ParamValue<'k>, ValueError> {
+pub(crate) fn decode_simple<'k>(
+    param: &Param,
+    encoded: &'k str,
+    separator: char,
+) -> Result<ParamValue<'k>, ValueError> {
     if encoded.is_empty() {
         return Err(ValueError::Empty);
     }
     let text = unescape(encoded, separator, param.spans)?;
-    let wrong = || ValueError::WrongType { value: text.to_string(), expected: param.ty.name() };
+    let wrong = || ValueError::WrongType {
+        value: text.to_string(),
+        expected: expected(&param.ty),
+    };
     if param.except.iter().any(|e| **e == *text) {
         return Err(ValueError::Excluded(text.into_owned()));
     }
@@ -245,9 +296,12 @@ pub(crate) fn decode_simple<'k>(param: &Param, encoded: &'k str, separator: char
             _ => return Err(wrong()),
         },
         ParamType::Uuid => ParamValue::Uuid(parse_uuid(&text).ok_or_else(wrong)?),
-        ParamType::Enum { variants, case } => {
-            ParamValue::Enum(variants.iter().position(|v| case.apply(v) == *text).ok_or_else(wrong)?)
-        }
+        ParamType::Enum { variants, case } => ParamValue::Enum(
+            variants
+                .iter()
+                .position(|v| case.apply(v) == *text)
+                .ok_or_else(wrong)?,
+        ),
         ParamType::Ip => {
             let ip: IpAddr = text.parse().map_err(|_| wrong())?;
             let mut canonical = StackBuf::new();
@@ -294,7 +348,13 @@ impl Serialize for ParamsJson<'_, '_> {
             match value {
                 ParamValue::Int(n) => map.serialize_entry(&param.name, n)?,
                 ParamValue::Layout { parts, .. } => {
-                    map.serialize_entry(&param.name, &ParamsJson { params: self.params, values: parts })?;
+                    map.serialize_entry(
+                        &param.name,
+                        &ParamsJson {
+                            params: self.params,
+                            values: parts,
+                        },
+                    )?;
                 }
                 other => map.serialize_entry(&param.name, &display_value(param, other))?,
             }
@@ -314,7 +374,12 @@ mod tests {
         let mut out = String::new();
         write_uuid(&bytes, &mut out);
         assert_eq!(out, text);
-        for bad in ["0F8FAD5B-D9CB-469F-A165-70867728950E", "0f8fad5bd9cb469fa16570867728950e", "0f8fad5b-d9cb-469f-a165-70867728950", ""] {
+        for bad in [
+            "0F8FAD5B-D9CB-469F-A165-70867728950E",
+            "0f8fad5bd9cb469fa16570867728950e",
+            "0f8fad5b-d9cb-469f-a165-70867728950",
+            "",
+        ] {
             assert_eq!(parse_uuid(bad), None, "{bad}");
         }
     }
@@ -323,7 +388,16 @@ mod tests {
     fn ints_are_canonical() {
         assert_eq!(parse_canonical_int("0"), Some(0));
         assert_eq!(parse_canonical_int("-12"), Some(-12));
-        for bad in ["", "-", "-0", "01", "+1", " 1", "1a", "99999999999999999999"] {
+        for bad in [
+            "",
+            "-",
+            "-0",
+            "01",
+            "+1",
+            " 1",
+            "1a",
+            "99999999999999999999",
+        ] {
             assert_eq!(parse_canonical_int(bad), None, "{bad}");
         }
     }

@@ -9,6 +9,7 @@ pub(crate) use pattern::derive_name;
 use crate::diagnostics::{Code, Diagnostic, Span};
 use crate::model::*;
 use crate::syntax::ast;
+use crate::util::closest;
 use std::collections::HashMap;
 
 /// A key's source positions, kept beside the model for the checker.
@@ -24,13 +25,19 @@ pub(crate) struct Lowered {
 }
 
 pub(crate) fn lower(file: &ast::File, diagnostics: &mut Vec<Diagnostic>) -> Lowered {
-    let mut lowerer = Lowerer { diagnostics, ttl_decls: HashMap::new() };
+    let mut lowerer = Lowerer {
+        diagnostics,
+        ttl_decls: HashMap::new(),
+        ttl_cache: HashMap::new(),
+    };
     lowerer.run(file)
 }
 
 struct Lowerer<'a, 'f> {
     diagnostics: &'a mut Vec<Diagnostic>,
     ttl_decls: HashMap<&'f str, &'f ast::TtlDecl>,
+    /// Declared TTLs once resolved (`None`: resolving failed and was reported).
+    ttl_cache: HashMap<&'f str, Option<TtlPolicy>>,
 }
 
 /// Group defaults a key inherits.
@@ -52,35 +59,69 @@ impl<'f> Lowerer<'_, 'f> {
 
     fn run(&mut self, file: &'f ast::File) -> Lowered {
         let separator = self.separator(file);
-        let keyspace = file.keyspace.as_ref().map_or_else(|| "keyspace".to_string(), |k| k.value.clone());
+        let keyspace = file
+            .keyspace
+            .as_ref()
+            .map_or_else(|| "keyspace".to_string(), |k| k.value.clone());
 
         for decl in &file.ttls {
             if self.ttl_decls.insert(&decl.name.value, decl).is_some() {
                 self.report(
-                    Diagnostic::new(Code::DuplicateName, decl.name.span, format!("TTL `{}` is declared twice", decl.name.value))
-                        .with_hint("give each TTL its own name"),
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        decl.name.span,
+                        format!("TTL `{}` is declared twice", decl.name.value),
+                    )
+                    .with_hint("give each TTL its own name"),
                 );
             }
         }
 
+        // Every declared TTL is resolved (and its errors reported) once, used or not.
+        for decl in &file.ttls {
+            self.named_ttl(&decl.name, 0);
+        }
         let (params, param_spans) = self.params(file, separator);
-        let mut schema = KeySchema { keyspace, separator, params, keys: Vec::new(), groups: Vec::new(), services: Vec::new() };
+        let mut schema = KeySchema {
+            keyspace,
+            separator,
+            params,
+            keys: Vec::new(),
+            groups: Vec::new(),
+            services: Vec::new(),
+        };
         let mut key_spans = Vec::new();
         // Key declarations in source order, each with its defaults and its index target.
         let mut decls: Vec<(&'f ast::KeyDecl, Defaults<'f>)> = Vec::new();
         let mut group_names: HashMap<&str, usize> = HashMap::new();
         let mut order: Vec<(Span, Vec<(&'f ast::KeyDecl, Defaults<'f>)>)> = Vec::new();
 
-        order.push((Span::default(), file.keys.iter().map(|key| (key, Defaults::default())).collect()));
+        order.push((
+            Span::default(),
+            file.keys
+                .iter()
+                .map(|key| (key, Defaults::default()))
+                .collect(),
+        ));
         for dlq in &file.dlqs {
-            let defaults = Defaults { dlq: Some(&dlq.name.value), ..Defaults::default() };
-            order.push((dlq.span, dlq.keys.iter().map(|key| (key, defaults)).collect()));
+            let defaults = Defaults {
+                dlq: Some(&dlq.name.value),
+                ..Defaults::default()
+            };
+            order.push((
+                dlq.span,
+                dlq.keys.iter().map(|key| (key, defaults)).collect(),
+            ));
         }
         for (group_index, group) in file.groups.iter().enumerate() {
             if group_names.insert(&group.name.value, group_index).is_some() {
                 self.report(
-                    Diagnostic::new(Code::DuplicateName, group.name.span, format!("group `{}` is declared twice", group.name.value))
-                        .with_hint("merge the two groups or rename one"),
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        group.name.span,
+                        format!("group `{}` is declared twice", group.name.value),
+                    )
+                    .with_hint("merge the two groups or rename one"),
                 );
             }
             if let Some(tag) = &group.tag {
@@ -97,7 +138,10 @@ impl<'f> Lowerer<'_, 'f> {
             };
             let mut keys: Vec<_> = group.keys.iter().map(|key| (key, defaults)).collect();
             for dlq in &group.dlqs {
-                let defaults = Defaults { dlq: Some(&dlq.name.value), ..defaults };
+                let defaults = Defaults {
+                    dlq: Some(&dlq.name.value),
+                    ..defaults
+                };
                 keys.extend(dlq.keys.iter().map(|key| (key, defaults)));
             }
             schema.groups.push(Group {
@@ -129,10 +173,16 @@ impl<'f> Lowerer<'_, 'f> {
         self.resolve_dlq_indexes(&mut schema);
         for (key_index, of) in index_targets {
             match schema.keys.iter().position(|key| key.name == of.value) {
-                Some(target) => schema.keys[key_index].primitive = Some(Primitive::Index { of: target }),
+                Some(target) => {
+                    schema.keys[key_index].primitive = Some(Primitive::Index { of: target })
+                }
                 None => self.report(
-                    Diagnostic::new(Code::UnknownReference, of.span, format!("no key named `{}`", of.value))
-                        .with_hint("`of` names the indexed key by its code name (`job_state`)"),
+                    Diagnostic::new(
+                        Code::UnknownReference,
+                        of.span,
+                        format!("no key named `{}`", of.value),
+                    )
+                    .with_hint("`of` names the indexed key by its code name (`job_state`)"),
                 ),
             }
         }
@@ -140,18 +190,34 @@ impl<'f> Lowerer<'_, 'f> {
         self.services(file, &mut schema, &group_names);
         if schema.keys.is_empty() && self.diagnostics.iter().all(|d| !d.is_error()) {
             self.report(
-                Diagnostic::new(Code::EmptySchema, Span::default(), "the schema declares no key")
-                    .with_hint("declare keys such as `job:state:<jobID> string \"Job state\"`"),
+                Diagnostic::new(
+                    Code::EmptySchema,
+                    Span::default(),
+                    "the schema declares no key",
+                )
+                .with_hint("declare keys such as `job:state:<jobID> string \"Job state\"`"),
             );
         }
-        Lowered { schema, key_spans, param_spans }
+        Lowered {
+            schema,
+            key_spans,
+            param_spans,
+        }
     }
 
     fn separator(&mut self, file: &ast::File) -> char {
-        let Some(separator) = &file.separator else { return ':' };
+        let Some(separator) = &file.separator else {
+            return ':';
+        };
         let mut chars = separator.value.chars();
         match (chars.next(), chars.next()) {
-            (Some(c), None) if c.is_ascii_graphic() && !RESERVED_SEPARATORS.contains(&c) && !c.is_ascii_alphanumeric() => c,
+            (Some(c), None)
+                if c.is_ascii_graphic()
+                    && !RESERVED_SEPARATORS.contains(&c)
+                    && !c.is_ascii_alphanumeric() =>
+            {
+                c
+            }
             _ => {
                 self.report(
                     Diagnostic::new(Code::InvalidOption, separator.span, format!("invalid separator {:?}", separator.value))
@@ -163,9 +229,15 @@ impl<'f> Lowerer<'_, 'f> {
     }
 
     fn unknown_param(&self, schema: &KeySchema, name: &str, span: Span) -> Diagnostic {
-        let diagnostic = Diagnostic::new(Code::UnknownParam, span, format!("unknown parameter `{name}`"));
+        let diagnostic = Diagnostic::new(
+            Code::UnknownParam,
+            span,
+            format!("unknown parameter `{name}`"),
+        );
         match closest(name, schema.params.iter().map(|p| p.name.as_str())) {
-            Some(close) => diagnostic.with_hint(format!("did you mean `{close}`? Otherwise declare it: `param {name} text`")),
+            Some(close) => diagnostic.with_hint(format!(
+                "did you mean `{close}`? Otherwise declare it: `param {name} text`"
+            )),
             None => diagnostic.with_hint(format!("declare it: `param {name} text`")),
         }
     }
@@ -176,8 +248,12 @@ impl<'f> Lowerer<'_, 'f> {
         for decl in &file.params {
             if params.iter().any(|p: &Param| p.name == decl.name.value) {
                 self.report(
-                    Diagnostic::new(Code::DuplicateName, decl.name.span, format!("parameter `{}` is declared twice", decl.name.value))
-                        .with_hint("a parameter is declared once and shared by every key naming it"),
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        decl.name.span,
+                        format!("parameter `{}` is declared twice", decl.name.value),
+                    )
+                    .with_hint("a parameter is declared once and shared by every key naming it"),
                 );
                 continue;
             }
@@ -185,29 +261,51 @@ impl<'f> Lowerer<'_, 'f> {
             if let Some(span) = decl.spans {
                 if !matches!(ty, ParamType::Text | ParamType::Ident) {
                     self.report(
-                        Diagnostic::new(Code::InvalidOption, span, "only text and ident parameters can span segments")
-                            .with_hint("remove `spans`"),
+                        Diagnostic::new(
+                            Code::InvalidOption,
+                            span,
+                            "only text and ident parameters can span segments",
+                        )
+                        .with_hint("remove `spans`"),
                     );
                 }
             }
             let mut except = Vec::new();
             for value in &decl.except {
-                let valid = value.value.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) && !value.value.contains(separator);
+                let valid = value
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                    && !value.value.contains(separator);
                 if valid {
                     except.push(value.value.clone());
                 } else {
                     self.report(
-                        Diagnostic::new(Code::InvalidOption, value.span, format!("cannot exclude `{}`", value.value))
-                            .with_hint("excluded values are plain words (letters, digits, `_ . -`)"),
+                        Diagnostic::new(
+                            Code::InvalidOption,
+                            value.span,
+                            format!("cannot exclude `{}`", value.value),
+                        )
+                        .with_hint("excluded values are plain words (letters, digits, `_ . -`)"),
                     );
                 }
             }
-            params.push(Param { name: decl.name.value.clone(), ty, except, spans: decl.spans.is_some(), layouts: Vec::new() });
+            params.push(Param {
+                name: decl.name.value.clone(),
+                ty,
+                except,
+                spans: decl.spans.is_some(),
+                layouts: Vec::new(),
+            });
             spans.push(decl.name.span);
         }
         // Layouts name other parameters, so they are resolved once all are declared.
-        let composite: Vec<&str> =
-            file.params.iter().filter(|d| !d.alternatives.is_empty()).map(|d| d.name.value.as_str()).collect();
+        let composite: Vec<&str> = file
+            .params
+            .iter()
+            .filter(|d| !d.alternatives.is_empty())
+            .map(|d| d.name.value.as_str())
+            .collect();
         let resolved: Vec<(usize, Vec<Vec<LayoutPart>>)> = file
             .params
             .iter()
@@ -220,16 +318,29 @@ impl<'f> Lowerer<'_, 'f> {
         (params, spans)
     }
 
-    fn layouts(&mut self, params: &[Param], composite: &[&str], decl: &ast::ParamDecl) -> Vec<Vec<LayoutPart>> {
+    fn layouts(
+        &mut self,
+        params: &[Param],
+        composite: &[&str],
+        decl: &ast::ParamDecl,
+    ) -> Vec<Vec<LayoutPart>> {
         let mut layouts = Vec::new();
         for alternative in &decl.alternatives {
-            let Some((parts, tag)) = pattern::split_pattern(&alternative.value, alternative.span.start, self.diagnostics) else {
+            let Some((parts, tag)) = pattern::split_pattern(
+                &alternative.value,
+                alternative.span.start,
+                self.diagnostics,
+            ) else {
                 continue;
             };
             if tag.is_some() {
                 self.report(
-                    Diagnostic::new(Code::MalformedHashTag, alternative.span, "a parameter layout cannot hold a hash tag")
-                        .with_hint("put the tag in the key pattern"),
+                    Diagnostic::new(
+                        Code::MalformedHashTag,
+                        alternative.span,
+                        "a parameter layout cannot hold a hash tag",
+                    )
+                    .with_hint("put the tag in the key pattern"),
                 );
                 continue;
             }
@@ -238,26 +349,36 @@ impl<'f> Lowerer<'_, 'f> {
             for part in parts {
                 match part {
                     pattern::RawPart::Literal(text) => layout.push(LayoutPart::Literal(text)),
-                    pattern::RawPart::Param { name, span } => match params.iter().position(|p| p.name == name) {
-                        Some(index) if params[index].name == decl.name.value => {
-                            self.report(Diagnostic::new(Code::InvalidOption, span, "a parameter's layout cannot contain itself"));
-                            ok = false;
-                        }
-                        Some(index) if composite.contains(&name) || params[index].spans => {
-                            self.report(
+                    pattern::RawPart::Param { name, span } => {
+                        match params.iter().position(|p| p.name == name) {
+                            Some(index) if params[index].name == decl.name.value => {
+                                self.report(Diagnostic::new(
+                                    Code::InvalidOption,
+                                    span,
+                                    "a parameter's layout cannot contain itself",
+                                ));
+                                ok = false;
+                            }
+                            Some(index) if composite.contains(&name) || params[index].spans => {
+                                self.report(
                                 Diagnostic::new(Code::InvalidOption, span, format!("`{name}` cannot be part of a layout"))
                                     .with_hint("layout parts are plain parameters: no layouts of their own, no `spans`"),
                             );
-                            ok = false;
-                        }
-                        Some(index) => layout.push(LayoutPart::Param(index)),
-                        None => {
-                            let diagnostic = Diagnostic::new(Code::UnknownParam, span, format!("unknown parameter `{name}`"))
+                                ok = false;
+                            }
+                            Some(index) => layout.push(LayoutPart::Param(index)),
+                            None => {
+                                let diagnostic = Diagnostic::new(
+                                    Code::UnknownParam,
+                                    span,
+                                    format!("unknown parameter `{name}`"),
+                                )
                                 .with_hint(format!("declare it: `param {name} ident`"));
-                            self.report(diagnostic);
-                            ok = false;
+                                self.report(diagnostic);
+                                ok = false;
+                            }
                         }
-                    },
+                    }
                 }
             }
             if ok {
@@ -272,11 +393,23 @@ impl<'f> Lowerer<'_, 'f> {
             let mut variants: Vec<String> = Vec::new();
             for variant in &ty.variants {
                 if variants.contains(&variant.value) {
-                    self.report(Diagnostic::new(Code::DuplicateName, variant.span, format!("variant `{}` is listed twice", variant.value)));
-                } else if !variant.value.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+                    self.report(Diagnostic::new(
+                        Code::DuplicateName,
+                        variant.span,
+                        format!("variant `{}` is listed twice", variant.value),
+                    ));
+                } else if !variant
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                {
                     self.report(
-                        Diagnostic::new(Code::InvalidOption, variant.span, format!("invalid enum variant `{}`", variant.value))
-                            .with_hint("variants are plain words (letters, digits, `_ . -`)"),
+                        Diagnostic::new(
+                            Code::InvalidOption,
+                            variant.span,
+                            format!("invalid enum variant `{}`", variant.value),
+                        )
+                        .with_hint("variants are plain words (letters, digits, `_ . -`)"),
                     );
                 } else {
                     variants.push(variant.value.clone());
@@ -288,24 +421,40 @@ impl<'f> Lowerer<'_, 'f> {
                 Some(("upper", _)) => EnumCase::Upper,
                 Some((other, span)) => {
                     self.report(
-                        Diagnostic::new(Code::InvalidOption, span, format!("unknown case `{other}`"))
-                            .with_hint("write `case lower` or `case upper`"),
+                        Diagnostic::new(
+                            Code::InvalidOption,
+                            span,
+                            format!("unknown case `{other}`"),
+                        )
+                        .with_hint("write `case lower` or `case upper`"),
                     );
                     EnumCase::AsDeclared
                 }
             };
             let forms: Vec<String> = variants.iter().map(|v| case.apply(v)).collect();
             if (1..forms.len()).any(|i| forms[..i].contains(&forms[i])) {
-                self.report(Diagnostic::new(Code::DuplicateName, ty.name.span, "two enum variants have the same form in keys"));
+                self.report(Diagnostic::new(
+                    Code::DuplicateName,
+                    ty.name.span,
+                    "two enum variants have the same form in keys",
+                ));
             }
             return ParamType::Enum { variants, case };
         }
         if let Some(case) = &ty.case {
-            self.report(Diagnostic::new(Code::InvalidOption, case.span, "`case` applies to enums only"));
+            self.report(Diagnostic::new(
+                Code::InvalidOption,
+                case.span,
+                "`case` applies to enums only",
+            ));
         }
         ParamType::from_simple_name(&ty.name.value).unwrap_or_else(|| {
             let known = ["text", "ident", "int", "uuid", "enum", "unix_seconds", "ip"];
-            let diagnostic = Diagnostic::new(Code::UnknownParamType, ty.name.span, format!("unknown parameter type `{}`", ty.name.value));
+            let diagnostic = Diagnostic::new(
+                Code::UnknownParamType,
+                ty.name.span,
+                format!("unknown parameter type `{}`", ty.name.value),
+            );
             let hint = match closest(&ty.name.value, known.into_iter()) {
                 Some(close) => format!("did you mean `{close}`? Types: {}", known.join(", ")),
                 None => format!("types: {}", known.join(", ")),
@@ -317,25 +466,22 @@ impl<'f> Lowerer<'_, 'f> {
 
     fn ttl(&mut self, expr: &'f ast::TtlExpr, depth: u32) -> Option<TtlPolicy> {
         if depth > 16 {
-            self.report(Diagnostic::new(Code::UnknownTtl, expr.span(), "TTL definitions refer to each other in a cycle"));
+            self.report(Diagnostic::new(
+                Code::UnknownTtl,
+                expr.span(),
+                "TTL definitions refer to each other in a cycle",
+            ));
             return None;
         }
         Some(match expr {
             ast::TtlExpr::None(_) => TtlPolicy::None,
-            ast::TtlExpr::Duration(text) => TtlPolicy::Fixed { millis: self.duration(text)? },
-            ast::TtlExpr::Named(name) => {
-                let Some(decl) = self.ttl_decls.get(name.value.as_str()).copied() else {
-                    let diagnostic = Diagnostic::new(Code::UnknownTtl, name.span, format!("unknown TTL `{}`", name.value));
-                    let hint = match closest(&name.value, self.ttl_decls.keys().copied()) {
-                        Some(close) => format!("did you mean `{close}`? Or declare it: `ttl {} = 7d`", name.value),
-                        None => format!("declare it: `ttl {} = 7d`, or write a duration such as `60s`", name.value),
-                    };
-                    self.report(diagnostic.with_hint(hint));
-                    return None;
-                };
-                self.ttl(&decl.expr, depth + 1)?
-            }
-            ast::TtlExpr::Env { var, default, unit, .. } => {
+            ast::TtlExpr::Duration(text) => TtlPolicy::Fixed {
+                millis: self.duration(text)?,
+            },
+            ast::TtlExpr::Named(name) => self.named_ttl(name, depth)?,
+            ast::TtlExpr::Env {
+                var, default, unit, ..
+            } => {
                 let default = self.duration(default)?;
                 let unit = match unit {
                     None => TimeUnit::Seconds,
@@ -343,26 +489,69 @@ impl<'f> Lowerer<'_, 'f> {
                         Some(unit) => unit,
                         None => {
                             self.report(
-                                Diagnostic::new(Code::InvalidOption, unit.span, format!("unknown unit `{}`", unit.value))
-                                    .with_hint("units: ms, seconds, minutes, hours, days"),
+                                Diagnostic::new(
+                                    Code::InvalidOption,
+                                    unit.span,
+                                    format!("unknown unit `{}`", unit.value),
+                                )
+                                .with_hint("units: ms, seconds, minutes, hours, days"),
                             );
                             return None;
                         }
                     },
                 };
-                TtlPolicy::Env { var: var.value.clone(), default, unit }
+                TtlPolicy::Env {
+                    var: var.value.clone(),
+                    default,
+                    unit,
+                }
             }
             ast::TtlExpr::Multiple { factor, base } => {
                 let Ok(value) = factor.value.parse::<u32>() else {
                     self.report(
-                        Diagnostic::new(Code::InvalidDuration, factor.span, format!("`{}` is not a whole number", factor.value))
-                            .with_hint("write a factor such as `2 * env(POLL_SECONDS, 5s)`"),
+                        Diagnostic::new(
+                            Code::InvalidDuration,
+                            factor.span,
+                            format!("`{}` is not a whole number", factor.value),
+                        )
+                        .with_hint("write a factor such as `2 * env(POLL_SECONDS, 5s)`"),
                     );
                     return None;
                 };
-                TtlPolicy::Multiple { factor: value, base: Box::new(self.ttl(base, depth + 1)?) }
+                TtlPolicy::Multiple {
+                    factor: value,
+                    base: Box::new(self.ttl(base, depth + 1)?),
+                }
             }
         })
+    }
+
+    fn named_ttl(&mut self, name: &'f ast::Spanned<String>, depth: u32) -> Option<TtlPolicy> {
+        if let Some(cached) = self.ttl_cache.get(name.value.as_str()) {
+            return cached.clone();
+        }
+        let Some(decl) = self.ttl_decls.get(name.value.as_str()).copied() else {
+            let diagnostic = Diagnostic::new(
+                Code::UnknownTtl,
+                name.span,
+                format!("unknown TTL `{}`", name.value),
+            );
+            let hint = match closest(&name.value, self.ttl_decls.keys().copied()) {
+                Some(close) => format!(
+                    "did you mean `{close}`? Or declare it: `ttl {} = 7d`",
+                    name.value
+                ),
+                None => format!(
+                    "declare it: `ttl {} = 7d`, or write a duration such as `60s`",
+                    name.value
+                ),
+            };
+            self.report(diagnostic.with_hint(hint));
+            return None;
+        };
+        let policy = self.ttl(&decl.expr, depth + 1);
+        self.ttl_cache.insert(&decl.name.value, policy.clone());
+        policy
     }
 
     fn duration(&mut self, text: &ast::Spanned<String>) -> Option<Millis> {
@@ -371,33 +560,57 @@ impl<'f> Lowerer<'_, 'f> {
             let hint = if text.value.bytes().all(|b| b.is_ascii_digit()) {
                 format!("add a unit: `{}s`", text.value)
             } else {
-                "durations are a whole number and a unit: `500ms`, `60s`, `15m`, `24h`, `7d`".to_string()
+                "durations are a whole number and a unit: `500ms`, `60s`, `15m`, `24h`, `7d`"
+                    .to_string()
             };
             self.report(
-                Diagnostic::new(Code::InvalidDuration, text.span, format!("invalid duration `{}`", text.value)).with_hint(hint),
+                Diagnostic::new(
+                    Code::InvalidDuration,
+                    text.span,
+                    format!("invalid duration `{}`", text.value),
+                )
+                .with_hint(hint),
             );
         }
         parsed
     }
 
-    fn codec(&mut self, schema: &KeySchema, expr: &ast::CodecExpr, allow_param: bool) -> Option<Codec> {
+    fn codec(
+        &mut self,
+        schema: &KeySchema,
+        expr: &ast::CodecExpr,
+        allow_param: bool,
+    ) -> Option<Codec> {
         let name = expr.name.value.as_str();
         let needs_arg = matches!(name, "json" | "proto");
         match (&expr.arg, needs_arg) {
             (None, true) => {
                 self.report(
-                    Diagnostic::new(Code::Missing, expr.name.span, format!("`{name}` needs a type"))
-                        .with_hint(format!("write `{name}(TypeName)`")),
+                    Diagnostic::new(
+                        Code::Missing,
+                        expr.name.span,
+                        format!("`{name}` needs a type"),
+                    )
+                    .with_hint(format!("write `{name}(TypeName)`")),
                 );
                 return None;
             }
             (Some(arg), false) => {
-                self.report(Diagnostic::new(Code::InvalidOption, arg.span, format!("`{name}` takes no type")));
+                self.report(Diagnostic::new(
+                    Code::InvalidOption,
+                    arg.span,
+                    format!("`{name}` takes no type"),
+                ));
                 return None;
             }
             _ => {}
         }
-        let arg = || expr.arg.as_ref().map(|a| a.value.clone()).unwrap_or_default();
+        let arg = || {
+            expr.arg
+                .as_ref()
+                .map(|a| a.value.clone())
+                .unwrap_or_default()
+        };
         Some(match name {
             "json" => Codec::Json(arg()),
             "proto" => Codec::Proto(arg()),
@@ -414,7 +627,12 @@ impl<'f> Lowerer<'_, 'f> {
                         "codecs: json(T), proto(T), text, bytes, int, float"
                     };
                     self.report(
-                        Diagnostic::new(Code::UnknownReference, expr.name.span, format!("unknown codec `{other}`")).with_hint(hint),
+                        Diagnostic::new(
+                            Code::UnknownReference,
+                            expr.name.span,
+                            format!("unknown codec `{other}`"),
+                        )
+                        .with_hint(hint),
                     );
                     return None;
                 }
@@ -422,9 +640,15 @@ impl<'f> Lowerer<'_, 'f> {
         })
     }
 
-    fn key(&mut self, schema: &KeySchema, decl: &'f ast::KeyDecl, defaults: Defaults<'f>) -> Option<(KeyDef, KeySpans)> {
+    fn key(
+        &mut self,
+        schema: &KeySchema,
+        decl: &'f ast::KeyDecl,
+        defaults: Defaults<'f>,
+    ) -> Option<(KeyDef, KeySpans)> {
         let mut template = decl.pattern.value.clone();
-        let (raw_parts, mut tag) = pattern::split_pattern(&template, decl.pattern.span.start, self.diagnostics)?;
+        let (raw_parts, mut tag) =
+            pattern::split_pattern(&template, decl.pattern.span.start, self.diagnostics)?;
         let mut parts = Vec::new();
         let mut ok = true;
         let mut seen = Vec::new();
@@ -434,8 +658,12 @@ impl<'f> Lowerer<'_, 'f> {
                 pattern::RawPart::Param { name, span } => match schema.param_index(name) {
                     Some(_) if seen.contains(name) => {
                         self.report(
-                            Diagnostic::new(Code::DuplicateName, *span, format!("`<{name}>` appears twice in one pattern"))
-                                .with_hint("a key names each parameter once"),
+                            Diagnostic::new(
+                                Code::DuplicateName,
+                                *span,
+                                format!("`<{name}>` appears twice in one pattern"),
+                            )
+                            .with_hint("a key names each parameter once"),
                         );
                         ok = false;
                     }
@@ -451,14 +679,24 @@ impl<'f> Lowerer<'_, 'f> {
             }
         }
         // A group's `tag jobID` wraps the placeholder of keys that name it and have no tag.
-        if let (Some(group_tag), None) = (defaults.tag, tag) {
+        if let (Some(group_tag), None, true) = (defaults.tag, tag, ok) {
             let placeholder = format!("<{group_tag}>");
             if let Some(at) = template.find(&placeholder) {
                 template.insert(at + placeholder.len(), '}');
                 template.insert(at, '{');
-                let mut parts_again = Vec::new();
-                let (_, new_tag) = pattern::split_pattern(&template, 0, &mut parts_again)?;
+                // The parts are the same with the braces added to the literals around the tag.
+                let mut ignored = Vec::new();
+                let (tagged, new_tag) = pattern::split_pattern(&template, 0, &mut ignored)?;
                 tag = new_tag;
+                parts = tagged
+                    .into_iter()
+                    .filter_map(|part| match part {
+                        pattern::RawPart::Literal(text) => Some(PatternPart::Literal(text)),
+                        pattern::RawPart::Param { name, .. } => {
+                            schema.param_index(name).map(PatternPart::Param)
+                        }
+                    })
+                    .collect();
             }
         }
         let hash_tag = pattern::hash_tag(&template, tag);
@@ -475,8 +713,12 @@ impl<'f> Lowerer<'_, 'f> {
             ast::KeyKeyword::Breaker => Some(Primitive::Breaker),
             ast::KeyKeyword::Idempotency => Some(Primitive::Idempotency),
             ast::KeyKeyword::Timers => Some(Primitive::Timers),
-            ast::KeyKeyword::DlqEntry => Some(Primitive::DlqEntry { queue: defaults.dlq.unwrap_or_default().to_string() }),
-            ast::KeyKeyword::DlqIndex => Some(Primitive::DlqIndex { queue: defaults.dlq.unwrap_or_default().to_string() }),
+            ast::KeyKeyword::DlqEntry => Some(Primitive::DlqEntry {
+                queue: defaults.dlq.unwrap_or_default().to_string(),
+            }),
+            ast::KeyKeyword::DlqIndex => Some(Primitive::DlqIndex {
+                queue: defaults.dlq.unwrap_or_default().to_string(),
+            }),
         };
         if decl.keyword == ast::KeyKeyword::Index && decl.of.is_none() {
             self.report(
@@ -487,36 +729,70 @@ impl<'f> Lowerer<'_, 'f> {
         }
         if decl.of.is_some() && decl.keyword != ast::KeyKeyword::Index {
             if let Some(of) = &decl.of {
-                self.report(Diagnostic::new(Code::InvalidOption, of.span, "`of` belongs to `index` declarations").with_hint("start the line with `index`"));
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidOption,
+                        of.span,
+                        "`of` belongs to `index` declarations",
+                    )
+                    .with_hint("start the line with `index`"),
+                );
             }
             ok = false;
         }
-        if matches!(primitive, Some(Primitive::Lock | Primitive::RateLimit | Primitive::Breaker)) && ttl.is_none() {
+        if matches!(
+            primitive,
+            Some(Primitive::Lock | Primitive::RateLimit | Primitive::Breaker)
+        ) && ttl.is_none()
+        {
             self.report(
-                Diagnostic::new(Code::Missing, decl.pattern.span, format!("a {} needs a TTL", primitive.as_ref().map_or("", Primitive::name)))
-                    .with_hint("without one a crashed holder keeps it forever: add `ttl 30s`"),
+                Diagnostic::new(
+                    Code::Missing,
+                    decl.pattern.span,
+                    format!(
+                        "a {} needs a TTL",
+                        primitive.as_ref().map_or("", Primitive::name)
+                    ),
+                )
+                .with_hint("without one a crashed holder keeps it forever: add `ttl 30s`"),
             );
             ok = false;
         }
         if let Some(span) = decl.keep_ttl {
             if ttl.is_none() {
-                self.report(Diagnostic::new(Code::InvalidOption, span, "`keepttl` on a key without TTL").with_hint("remove `keepttl` or add a TTL"));
+                self.report(
+                    Diagnostic::new(Code::InvalidOption, span, "`keepttl` on a key without TTL")
+                        .with_hint("remove `keepttl` or add a TTL"),
+                );
             }
         }
         if decl.purpose.is_none() {
             self.report(
-                Diagnostic::new(Code::MissingPurpose, decl.pattern.span, "key has no purpose string")
-                    .with_hint("say what the key is for: `\"Job state\"`"),
+                Diagnostic::new(
+                    Code::MissingPurpose,
+                    decl.pattern.span,
+                    "key has no purpose string",
+                )
+                .with_hint("say what the key is for: `\"Job state\"`"),
             );
         }
         let name = match &decl.code_name {
             Some(name) => {
-                let valid = name.value.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-                    && name.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                let valid = name
+                    .value
+                    .starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                    && name
+                        .value
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
                 if !valid {
                     self.report(
-                        Diagnostic::new(Code::InvalidOption, name.span, format!("invalid code name `{}`", name.value))
-                            .with_hint("code names are snake_case: lowercase letters, digits and `_`"),
+                        Diagnostic::new(
+                            Code::InvalidOption,
+                            name.span,
+                            format!("invalid code name `{}`", name.value),
+                        )
+                        .with_hint("code names are snake_case: lowercase letters, digits and `_`"),
                     );
                 }
                 name.value.clone()
@@ -528,17 +804,38 @@ impl<'f> Lowerer<'_, 'f> {
         }
         let key = KeyDef {
             name,
-            pattern: KeyPattern { template, parts, hash_tag },
+            pattern: KeyPattern {
+                template,
+                parts,
+                hash_tag,
+            },
             redis_type,
             ttl,
-            ttl_on_write: if decl.keep_ttl.is_some() { TtlOnWrite::Keep } else { TtlOnWrite::Refresh },
-            purpose: decl.purpose.as_ref().map(|p| p.value.clone()).unwrap_or_default(),
+            ttl_on_write: if decl.keep_ttl.is_some() {
+                TtlOnWrite::Keep
+            } else {
+                TtlOnWrite::Refresh
+            },
+            purpose: decl
+                .purpose
+                .as_ref()
+                .map(|p| p.value.clone())
+                .unwrap_or_default(),
             group: defaults.group,
             primitive,
-            owner: decl.owner.as_ref().map(|o| o.value.clone()).or(defaults.owner.map(str::to_string)),
+            owner: decl
+                .owner
+                .as_ref()
+                .map(|o| o.value.clone())
+                .or(defaults.owner.map(str::to_string)),
             span: decl.span,
         };
-        Some((key, KeySpans { pattern: decl.pattern.span }))
+        Some((
+            key,
+            KeySpans {
+                pattern: decl.pattern.span,
+            },
+        ))
     }
 
     fn redis_type(&mut self, schema: &KeySchema, decl: &ast::KeyDecl) -> Option<RedisType> {
@@ -560,7 +857,10 @@ impl<'f> Lowerer<'_, 'f> {
                 return None;
             }
         };
-        let type_span = decl.redis_type.as_ref().map_or(decl.pattern.span, |t| t.span);
+        let type_span = decl
+            .redis_type
+            .as_ref()
+            .map_or(decl.pattern.span, |t| t.span);
         let counter = matches!(decl.keyword, K::RateLimit | K::Breaker);
         let codec = match &decl.codec {
             Some(expr) => self.codec(schema, expr, false)?,
@@ -571,7 +871,14 @@ impl<'f> Lowerer<'_, 'f> {
             Some(cap) => match cap.value.parse::<u64>() {
                 Ok(n) if n > 0 => Some(n),
                 _ => {
-                    self.report(Diagnostic::new(Code::InvalidOption, cap.span, format!("invalid cap `{}`", cap.value)).with_hint("a cap is a positive whole number"));
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidOption,
+                            cap.span,
+                            format!("invalid cap `{}`", cap.value),
+                        )
+                        .with_hint("a cap is a positive whole number"),
+                    );
                     return None;
                 }
             },
@@ -585,7 +892,14 @@ impl<'f> Lowerer<'_, 'f> {
             Some(score) => match ScoreKind::from_name(&score.value) {
                 Some(kind) => Some(kind),
                 None => {
-                    self.report(Diagnostic::new(Code::InvalidOption, score.span, format!("unknown score `{}`", score.value)).with_hint("scores: time, time_ms, int, float"));
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidOption,
+                            score.span,
+                            format!("unknown score `{}`", score.value),
+                        )
+                        .with_hint("scores: time, time_ms, int, float"),
+                    );
                     return None;
                 }
             },
@@ -595,27 +909,51 @@ impl<'f> Lowerer<'_, 'f> {
             if let Some(span) = span {
                 if !allowed.contains(&type_name) {
                     self.diagnostics.push(
-                        Diagnostic::new(Code::InvalidOption, span, format!("`{what}` does not apply to a {type_name}"))
-                            .with_hint(format!("`{what}` applies to: {}", allowed.join(", "))),
+                        Diagnostic::new(
+                            Code::InvalidOption,
+                            span,
+                            format!("`{what}` does not apply to a {type_name}"),
+                        )
+                        .with_hint(format!("`{what}` applies to: {}", allowed.join(", "))),
                     );
                     return true;
                 }
             }
             false
         };
-        let bad = misplaced("cap", decl.cap.as_ref().map(|c| c.span), &["list", "zset", "stream"])
-            | misplaced("member", decl.member.as_ref().map(|m| m.name.span), &["set", "zset", "hash"])
-            | misplaced("score", decl.score.as_ref().map(|s| s.span), &["zset"])
-            | misplaced("fields", decl.fields.first().map(|f| f.name.span), &["hash"])
+        let bad = misplaced(
+            "cap",
+            decl.cap.as_ref().map(|c| c.span),
+            &["list", "zset", "stream"],
+        ) | misplaced(
+            "member",
+            decl.member.as_ref().map(|m| m.name.span),
+            &["set", "zset", "hash"],
+        ) | misplaced("score", decl.score.as_ref().map(|s| s.span), &["zset"])
+            | misplaced(
+                "fields",
+                decl.fields.first().map(|f| f.name.span),
+                &["hash"],
+            )
             | misplaced(
                 "codec",
-                decl.codec.as_ref().filter(|_| matches!(type_name, "set" | "zset") || (type_name == "hash" && decl.member.is_none())).map(|c| c.name.span),
+                decl.codec
+                    .as_ref()
+                    .filter(|_| {
+                        matches!(type_name, "set" | "zset")
+                            || (type_name == "hash" && decl.member.is_none())
+                    })
+                    .map(|c| c.name.span),
                 &["string", "list", "stream", "hash with `member`"],
             );
         if type_name == "hash" && decl.member.is_some() && !decl.fields.is_empty() {
             self.report(
-                Diagnostic::new(Code::InvalidOption, decl.pattern.span, "a hash has either declared `fields(...)` or `member` entries, not both")
-                    .with_hint("`fields(a, b)` describes a record; `member PARAM CODEC` a map"),
+                Diagnostic::new(
+                    Code::InvalidOption,
+                    decl.pattern.span,
+                    "a hash has either declared `fields(...)` or `member` entries, not both",
+                )
+                .with_hint("`fields(a, b)` describes a record; `member PARAM CODEC` a map"),
             );
             return None;
         }
@@ -626,30 +964,52 @@ impl<'f> Lowerer<'_, 'f> {
             "string" => RedisType::String { codec },
             "list" => RedisType::List { codec, cap },
             "stream" => RedisType::Stream { codec, cap },
-            "set" => RedisType::Set { member: member.unwrap_or(Codec::Text) },
+            "set" => RedisType::Set {
+                member: member.unwrap_or(Codec::Text),
+            },
             "zset" => RedisType::Zset {
                 member: member.unwrap_or(Codec::Text),
-                score: score.unwrap_or(if decl.keyword == K::Timers || decl.keyword == K::DlqIndex { ScoreKind::Time } else { ScoreKind::Float }),
+                score: score.unwrap_or(
+                    if decl.keyword == K::Timers || decl.keyword == K::DlqIndex {
+                        ScoreKind::Time
+                    } else {
+                        ScoreKind::Float
+                    },
+                ),
                 cap,
             },
             "hash" => {
                 let mut fields: Vec<HashField> = Vec::new();
                 for field in &decl.fields {
                     if fields.iter().any(|f| f.name == field.name.value) {
-                        self.report(Diagnostic::new(Code::DuplicateName, field.name.span, format!("field `{}` is declared twice", field.name.value)));
+                        self.report(Diagnostic::new(
+                            Code::DuplicateName,
+                            field.name.span,
+                            format!("field `{}` is declared twice", field.name.value),
+                        ));
                         continue;
                     }
                     let codec = match &field.codec {
                         Some(expr) => self.codec(schema, expr, false)?,
                         None => Codec::Text,
                     };
-                    fields.push(HashField { name: field.name.value.clone(), codec });
+                    fields.push(HashField {
+                        name: field.name.value.clone(),
+                        codec,
+                    });
                 }
-                let entries = member.map(|field| HashEntries { field, value: codec });
+                let entries = member.map(|field| HashEntries {
+                    field,
+                    value: codec,
+                });
                 RedisType::Hash { fields, entries }
             }
             _ => {
-                self.report(Diagnostic::new(Code::InvalidOption, type_span, format!("unknown Redis type `{type_name}`")));
+                self.report(Diagnostic::new(
+                    Code::InvalidOption,
+                    type_span,
+                    format!("unknown Redis type `{type_name}`"),
+                ));
                 return None;
             }
         })
@@ -670,8 +1030,12 @@ impl<'f> Lowerer<'_, 'f> {
             if let Some(Primitive::DlqIndex { queue }) = &key.primitive {
                 if !entries.iter().any(|(q, _)| q == queue) {
                     self.diagnostics.push(
-                        Diagnostic::new(Code::Missing, key.span, format!("dead-letter queue `{queue}` has an index but no entry key"))
-                            .with_hint("add an `entry PATTERN ...` line to the queue"),
+                        Diagnostic::new(
+                            Code::Missing,
+                            key.span,
+                            format!("dead-letter queue `{queue}` has an index but no entry key"),
+                        )
+                        .with_hint("add an `entry PATTERN ...` line to the queue"),
                     );
                 }
             }
@@ -680,7 +1044,10 @@ impl<'f> Lowerer<'_, 'f> {
 
     fn check_duplicate_key_names(&mut self, schema: &KeySchema, spans: &[KeySpans]) {
         for (i, key) in schema.keys.iter().enumerate() {
-            if let Some(first) = schema.keys[..i].iter().position(|other| other.name == key.name) {
+            if let Some(first) = schema.keys[..i]
+                .iter()
+                .position(|other| other.name == key.name)
+            {
                 self.report(
                     Diagnostic::new(Code::DuplicateName, spans[i].pattern, format!("two keys are named `{}`", key.name))
                         .with_hint("names come from the literal segments; give one key its own with `as other_name`")
@@ -690,10 +1057,19 @@ impl<'f> Lowerer<'_, 'f> {
         }
     }
 
-    fn services(&mut self, file: &ast::File, schema: &mut KeySchema, groups: &HashMap<&str, usize>) {
+    fn services(
+        &mut self,
+        file: &ast::File,
+        schema: &mut KeySchema,
+        groups: &HashMap<&str, usize>,
+    ) {
         for decl in &file.services {
             if schema.services.iter().any(|s| s.name == decl.name.value) {
-                self.report(Diagnostic::new(Code::DuplicateName, decl.name.span, format!("service `{}` is declared twice", decl.name.value)));
+                self.report(Diagnostic::new(
+                    Code::DuplicateName,
+                    decl.name.span,
+                    format!("service `{}` is declared twice", decl.name.value),
+                ));
                 continue;
             }
             let mut resolve = |names: &[ast::Spanned<String>], out: &mut Vec<usize>| {
@@ -704,8 +1080,12 @@ impl<'f> Lowerer<'_, 'f> {
                             Some(key) => vec![key],
                             None => {
                                 self.diagnostics.push(
-                                    Diagnostic::new(Code::UnknownReference, name.span, format!("no group or key named `{}`", name.value))
-                                        .with_hint("services list group names or key code names"),
+                                    Diagnostic::new(
+                                        Code::UnknownReference,
+                                        name.span,
+                                        format!("no group or key named `{}`", name.value),
+                                    )
+                                    .with_hint("services list group names or key code names"),
                                 );
                                 continue;
                             }
@@ -720,7 +1100,7 @@ impl<'f> Lowerer<'_, 'f> {
             };
             let (mut reads, mut writes) = (Vec::new(), Vec::new());
             resolve(&decl.uses, &mut reads);
-            resolve(&decl.uses, &mut writes);
+            writes.clone_from(&reads);
             resolve(&decl.reads, &mut reads);
             resolve(&decl.writes, &mut writes);
             schema.services.push(Service {
@@ -731,28 +1111,4 @@ impl<'f> Lowerer<'_, 'f> {
             });
         }
     }
-}
-
-/// The candidate closest to `name` by edit distance, if close enough to be a likely typo.
-fn closest<'c>(name: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
-    candidates
-        .map(|candidate| (edit_distance(&name.to_lowercase(), &candidate.to_lowercase()), candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != cb)).min(row[j] + 1).min(current + 1);
-            previous = current;
-        }
-    }
-    row[b.len()]
 }

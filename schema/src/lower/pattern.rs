@@ -17,12 +17,17 @@ pub(crate) fn split_pattern<'a>(
     base: u32,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<(Vec<RawPart<'a>>, Option<(usize, usize)>)> {
-    let at = |start: usize, end: usize| Span { start: base + start as u32, end: base + end as u32 };
+    let at = |start: usize, end: usize| Span {
+        start: base + start as u32,
+        end: base + end as u32,
+    };
     let mut parts = Vec::new();
     let mut literal = String::new();
     let mut tag_open: Option<usize> = None;
     let mut tag: Option<(usize, usize)> = None;
     let mut ok = true;
+    // Closing braces of braces already reported (a second tag, a nested one) are not reported again.
+    let mut reported_opens = 0;
     let mut rest = text.char_indices();
     while let Some((i, c)) = rest.next() {
         match c {
@@ -37,15 +42,24 @@ pub(crate) fn split_pattern<'a>(
                 let name = &text[i + 1..i + close];
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     diagnostics.push(
-                        Diagnostic::new(Code::Syntax, at(i, i + close + 1), format!("invalid placeholder `<{name}>`"))
-                            .with_hint("a placeholder names a declared parameter: letters, digits and `_`"),
+                        Diagnostic::new(
+                            Code::Syntax,
+                            at(i, i + close + 1),
+                            format!("invalid placeholder `<{name}>`"),
+                        )
+                        .with_hint(
+                            "a placeholder names a declared parameter: letters, digits and `_`",
+                        ),
                     );
                     ok = false;
                 }
                 if !literal.is_empty() {
                     parts.push(RawPart::Literal(std::mem::take(&mut literal)));
                 }
-                parts.push(RawPart::Param { name, span: at(i, i + close + 1) });
+                parts.push(RawPart::Param {
+                    name,
+                    span: at(i, i + close + 1),
+                });
                 // Skip the placeholder's characters.
                 for _ in 0..text[i + 1..i + close + 1].chars().count() {
                     rest.next();
@@ -61,15 +75,25 @@ pub(crate) fn split_pattern<'a>(
             '{' => {
                 if tag.is_some() {
                     diagnostics.push(
-                        Diagnostic::new(Code::MalformedHashTag, at(i, i + 1), "more than one hash tag")
-                            .with_hint("Redis hashes only the first `{...}`: keep one tag per pattern"),
+                        Diagnostic::new(
+                            Code::MalformedHashTag,
+                            at(i, i + 1),
+                            "more than one hash tag",
+                        )
+                        .with_hint("Redis hashes only the first `{...}`: keep one tag per pattern"),
                     );
+                    reported_opens += 1;
                     ok = false;
                 } else if tag_open.is_some() {
                     diagnostics.push(
-                        Diagnostic::new(Code::MalformedHashTag, at(i, i + 1), "`{` inside a hash tag")
-                            .with_hint("hash tags do not nest"),
+                        Diagnostic::new(
+                            Code::MalformedHashTag,
+                            at(i, i + 1),
+                            "`{` inside a hash tag",
+                        )
+                        .with_hint("hash tags do not nest"),
                     );
+                    reported_opens += 1;
                     ok = false;
                 } else {
                     tag_open = Some(i);
@@ -77,6 +101,12 @@ pub(crate) fn split_pattern<'a>(
                 literal.push(c);
             }
             '}' => {
+                if reported_opens > 0 {
+                    // Closes a brace already reported.
+                    reported_opens -= 1;
+                    literal.push(c);
+                    continue;
+                }
                 match tag_open.take() {
                     Some(open) if open + 1 == i => {
                         diagnostics.push(
@@ -88,8 +118,12 @@ pub(crate) fn split_pattern<'a>(
                     Some(open) => tag = Some((open, i)),
                     None => {
                         diagnostics.push(
-                            Diagnostic::new(Code::MalformedHashTag, at(i, i + 1), "`}` without `{`")
-                                .with_hint("a hash tag is written `{...}`"),
+                            Diagnostic::new(
+                                Code::MalformedHashTag,
+                                at(i, i + 1),
+                                "`}` without `{`",
+                            )
+                            .with_hint("a hash tag is written `{...}`"),
                         );
                         ok = false;
                     }
@@ -97,7 +131,11 @@ pub(crate) fn split_pattern<'a>(
                 literal.push(c);
             }
             c if c.is_control() => {
-                diagnostics.push(Diagnostic::new(Code::Syntax, at(i, i + c.len_utf8()), "control character in a pattern"));
+                diagnostics.push(Diagnostic::new(
+                    Code::Syntax,
+                    at(i, i + c.len_utf8()),
+                    "control character in a pattern",
+                ));
                 ok = false;
             }
             c => literal.push(c),
@@ -105,8 +143,12 @@ pub(crate) fn split_pattern<'a>(
     }
     if let Some(open) = tag_open {
         diagnostics.push(
-            Diagnostic::new(Code::MalformedHashTag, at(open, open + 1), "unclosed hash tag")
-                .with_hint("close the tag with `}`"),
+            Diagnostic::new(
+                Code::MalformedHashTag,
+                at(open, open + 1),
+                "unclosed hash tag",
+            )
+            .with_hint("close the tag with `}`"),
         );
         ok = false;
     }
@@ -120,7 +162,10 @@ pub(crate) fn split_pattern<'a>(
 pub(crate) fn hash_tag(template: &str, tag: Option<(usize, usize)>) -> Option<HashTag> {
     let (open, close) = tag?;
     let inner = &template[open + 1..close];
-    Some(HashTag { template: inner.to_string(), literal_only: !inner.contains('<') })
+    Some(HashTag {
+        template: inner.to_string(),
+        literal_only: !inner.contains('<'),
+    })
 }
 
 /// Derives a code name from a pattern's fully literal segments: `job:<jobID>:output_decision`
@@ -136,7 +181,11 @@ pub(crate) fn derive_name(template: &str, separator: char) -> String {
             name.push('_');
         }
         for c in segment.chars() {
-            name.push(if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' });
+            name.push(if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            });
         }
     }
     if name.is_empty() {
@@ -155,8 +204,14 @@ mod tests {
     #[test]
     fn names_come_from_literal_segments() {
         assert_eq!(derive_name("job:state:<jobID>", ':'), "job_state");
-        assert_eq!(derive_name("job:<jobID>:output_decision", ':'), "job_output_decision");
-        assert_eq!(derive_name("cordum:workflow-engine:reconciler:default", ':'), "cordum_workflow_engine_reconciler_default");
+        assert_eq!(
+            derive_name("job:<jobID>:output_decision", ':'),
+            "job_output_decision"
+        );
+        assert_eq!(
+            derive_name("cordum:workflow-engine:reconciler:default", ':'),
+            "cordum_workflow_engine_reconciler_default"
+        );
         assert_eq!(derive_name("job:{<jobID>}:state", ':'), "job_state");
         assert_eq!(derive_name("<a>:<b>", ':'), "key");
         assert_eq!(derive_name("1x:<a>", ':'), "k_1x");

@@ -52,10 +52,18 @@ impl KeySchema {
     pub fn slot_groups(&self) -> Vec<SlotGroup> {
         let mut groups: Vec<SlotGroup> = Vec::new();
         for (index, key) in self.keys.iter().enumerate() {
-            let Some(tag) = &key.pattern.hash_tag else { continue };
-            match groups.iter_mut().find(|group| group.template == tag.template) {
+            let Some(tag) = &key.pattern.hash_tag else {
+                continue;
+            };
+            match groups
+                .iter_mut()
+                .find(|group| group.template == tag.template)
+            {
                 Some(group) => group.keys.push(index),
-                None => groups.push(SlotGroup { template: tag.template.clone(), keys: vec![index] }),
+                None => groups.push(SlotGroup {
+                    template: tag.template.clone(),
+                    keys: vec![index],
+                }),
             }
         }
         groups

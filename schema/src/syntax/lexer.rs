@@ -60,7 +60,11 @@ pub fn lex(source: &str) -> (Vec<Token>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut chars = source.char_indices().peekable();
     while let Some(&(start, c)) = chars.peek() {
-        let single = |kind| Token { kind, text: c.to_string(), span: Span::new(start, start + c.len_utf8()) };
+        let single = |kind| Token {
+            kind,
+            text: c.to_string(),
+            span: Span::new(start, start + c.len_utf8()),
+        };
         match c {
             '\n' => {
                 chars.next();
@@ -69,9 +73,7 @@ pub fn lex(source: &str) -> (Vec<Token>, Vec<Diagnostic>) {
             c if c.is_whitespace() => {
                 chars.next();
             }
-            '#' => {
-                while chars.next_if(|&(_, c)| c != '\n').is_some() {}
-            }
+            '#' => while chars.next_if(|&(_, c)| c != '\n').is_some() {},
             '(' | ')' | ',' | '=' | '*' | '|' => {
                 chars.next();
                 tokens.push(single(match c {
@@ -104,12 +106,22 @@ pub fn lex(source: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                     }
                 }
                 match end {
-                    Some(end) => tokens.push(Token { kind: TokenKind::Str, text, span: Span::new(start, end) }),
+                    Some(end) => tokens.push(Token {
+                        kind: TokenKind::Str,
+                        text,
+                        span: Span::new(start, end),
+                    }),
                     None => {
-                        let end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+                        let end = source[start..]
+                            .find('\n')
+                            .map_or(source.len(), |i| start + i);
                         diagnostics.push(
-                            Diagnostic::new(Code::UnterminatedString, Span::new(start, end), "unterminated string")
-                                .with_hint("close the string with `\"` on the same line"),
+                            Diagnostic::new(
+                                Code::UnterminatedString,
+                                Span::new(start, end),
+                                "unterminated string",
+                            )
+                            .with_hint("close the string with `\"` on the same line"),
                         );
                         if end < source.len() {
                             tokens.push(Token {
@@ -141,14 +153,26 @@ pub fn lex(source: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                         text: word[..word.len() - 1].to_string(),
                         span: Span::new(start, colon),
                     });
-                    tokens.push(Token { kind: TokenKind::Colon, text: ":".into(), span: Span::new(colon, end) });
+                    tokens.push(Token {
+                        kind: TokenKind::Colon,
+                        text: ":".into(),
+                        span: Span::new(colon, end),
+                    });
                 } else {
-                    tokens.push(Token { kind, text: text.to_string(), span });
+                    tokens.push(Token {
+                        kind,
+                        text: text.to_string(),
+                        span,
+                    });
                 }
             }
         }
     }
-    tokens.push(Token { kind: TokenKind::Eof, text: String::new(), span: Span::new(source.len(), source.len()) });
+    tokens.push(Token {
+        kind: TokenKind::Eof,
+        text: String::new(),
+        span: Span::new(source.len(), source.len()),
+    });
     (tokens, diagnostics)
 }
 
@@ -157,7 +181,11 @@ mod tests {
     use super::*;
 
     fn kinds(source: &str) -> Vec<(TokenKind, String)> {
-        lex(source).0.into_iter().map(|t| (t.kind, t.text)).collect()
+        lex(source)
+            .0
+            .into_iter()
+            .map(|t| (t.kind, t.text))
+            .collect()
     }
 
     #[test]
@@ -181,6 +209,9 @@ mod tests {
         let (tokens, diagnostics) = lex("a \"oops\nb");
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(diagnostics[0].code, Code::UnterminatedString);
-        assert_eq!(tokens.iter().filter(|t| t.kind == TokenKind::Word).count(), 2);
+        assert_eq!(
+            tokens.iter().filter(|t| t.kind == TokenKind::Word).count(),
+            2
+        );
     }
 }

@@ -8,7 +8,12 @@ use crate::diagnostics::{Code, Diagnostic, Span};
 /// Parses a schema source into its syntax tree and the syntax errors found.
 pub fn parse(source: &str) -> (File, Vec<Diagnostic>) {
     let (tokens, diagnostics) = lex(source);
-    let mut parser = Parser { tokens, pos: 0, diagnostics, paren_depth: 0 };
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        diagnostics,
+        paren_depth: 0,
+    };
     let mut file = File::default();
     parser.file(&mut file);
     (file, parser.diagnostics)
@@ -62,8 +67,14 @@ impl Parser {
         token.kind == TokenKind::Word && token.text == word
     }
 
-    fn error(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) -> Abandon {
-        self.diagnostics.push(Diagnostic::new(Code::Syntax, span, message).with_hint(hint));
+    fn error(
+        &mut self,
+        span: Span,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Abandon {
+        self.diagnostics
+            .push(Diagnostic::new(Code::Syntax, span, message).with_hint(hint));
         Abandon
     }
 
@@ -82,13 +93,20 @@ impl Parser {
             Ok(self.bump())
         } else {
             let token = self.peek().clone();
-            Err(self.error(token.span, format!("expected {what}, found {}", Self::describe(&token)), hint))
+            Err(self.error(
+                token.span,
+                format!("expected {what}, found {}", Self::describe(&token)),
+                hint,
+            ))
         }
     }
 
     fn word(&mut self, what: &str, hint: &str) -> PResult<Spanned<String>> {
         let token = self.expect(TokenKind::Word, what, hint)?;
-        Ok(Spanned { value: token.text, span: token.span })
+        Ok(Spanned {
+            value: token.text,
+            span: token.span,
+        })
     }
 
     fn open_paren(&mut self, hint: &str) -> PResult<()> {
@@ -132,7 +150,10 @@ impl Parser {
                 let token = self.peek().clone();
                 Err(self.error(
                     token.span,
-                    format!("unexpected {} at the end of the declaration", Self::describe(&token)),
+                    format!(
+                        "unexpected {} at the end of the declaration",
+                        Self::describe(&token)
+                    ),
                     "put one declaration per line",
                 ))
             }
@@ -244,26 +265,51 @@ impl Parser {
     }
 
     fn separator(&mut self) -> PResult<Spanned<String>> {
-        let token = self.expect(TokenKind::Str, "a quoted separator", "write `separator \":\"`")?;
-        Ok(Spanned { value: token.text, span: token.span })
+        let token = self.expect(
+            TokenKind::Str,
+            "a quoted separator",
+            "write `separator \":\"`",
+        )?;
+        Ok(Spanned {
+            value: token.text,
+            span: token.span,
+        })
     }
 
     fn param(&mut self) -> PResult<ParamDecl> {
         let start = self.bump().span;
-        let name = self.word("a parameter name", "write `param NAME TYPE`, e.g. `param jobID uuid`")?;
-        let type_name = self.word("a parameter type", "types: text, ident, int, uuid, enum(A, B), unix_seconds, ip")?;
-        let mut ty = TypeExpr { name: type_name, variants: Vec::new(), case: None };
+        let name = self.word(
+            "a parameter name",
+            "write `param NAME TYPE`, e.g. `param jobID uuid`",
+        )?;
+        let type_name = self.word(
+            "a parameter type",
+            "types: text, ident, int, uuid, enum(A, B), unix_seconds, ip",
+        )?;
+        let mut ty = TypeExpr {
+            name: type_name,
+            variants: Vec::new(),
+            case: None,
+        };
         if ty.name.value == "enum" {
             ty.variants = self.word_list("an enum variant", "write `enum(A, B, C)`")?;
         }
-        let mut decl = ParamDecl { name, ty, except: Vec::new(), spans: None, alternatives: Vec::new(), span: start };
+        let mut decl = ParamDecl {
+            name,
+            ty,
+            except: Vec::new(),
+            spans: None,
+            alternatives: Vec::new(),
+            span: start,
+        };
         loop {
             if self.at_word("except") {
                 self.bump();
                 decl.except = self.word_list("an excluded value", "write `except(value, ...)`")?;
             } else if self.at_word("case") {
                 self.bump();
-                decl.ty.case = Some(self.word("`lower` or `upper`", "write `case lower` or `case upper`")?);
+                decl.ty.case =
+                    Some(self.word("`lower` or `upper`", "write `case lower` or `case upper`")?);
             } else if self.at_word("spans") {
                 decl.spans = Some(self.bump().span);
             } else if self.peek_kind() == TokenKind::Pipe {
@@ -305,19 +351,31 @@ impl Parser {
                 self.bump();
                 let key = self.word("`unit`", "write `unit = seconds|minutes|hours|days|ms`")?;
                 if key.value != "unit" {
-                    return Err(self.error(key.span, format!("unknown env option `{}`", key.value), "the only option is `unit = ...`"));
+                    return Err(self.error(
+                        key.span,
+                        format!("unknown env option `{}`", key.value),
+                        "the only option is `unit = ...`",
+                    ));
                 }
                 self.expect(TokenKind::Eq, "`=`", "write `unit = days`")?;
                 unit = Some(self.word("a unit", "units: ms, seconds, minutes, hours, days")?);
             }
             let end = self.peek().span;
             self.close_paren("close `env(` with `)`")?;
-            return Ok(TtlExpr::Env { var, default, unit, span: word.span.to(end) });
+            return Ok(TtlExpr::Env {
+                var,
+                default,
+                unit,
+                span: word.span.to(end),
+            });
         }
         if self.peek_kind() == TokenKind::Star {
             self.bump();
             let base = self.ttl_expr()?;
-            return Ok(TtlExpr::Multiple { factor: word, base: Box::new(base) });
+            return Ok(TtlExpr::Multiple {
+                factor: word,
+                base: Box::new(base),
+            });
         }
         if word.value.starts_with(|c: char| c.is_ascii_digit()) {
             Ok(TtlExpr::Duration(word))
@@ -327,7 +385,10 @@ impl Parser {
     }
 
     fn codec(&mut self) -> PResult<CodecExpr> {
-        let name = self.word("a codec", "codecs: json(Type), proto(Type), text, bytes, int, float")?;
+        let name = self.word(
+            "a codec",
+            "codecs: json(Type), proto(Type), text, bytes, int, float",
+        )?;
         let mut arg = None;
         if self.peek_kind() == TokenKind::LParen {
             self.open_paren("write `json(TypeName)`")?;
@@ -363,7 +424,10 @@ impl Parser {
     }
 
     fn key_body(&mut self, keyword: KeyKeyword, start: Span) -> PResult<KeyDecl> {
-        let pattern = self.word("a key pattern", "write a pattern such as `job:state:<jobID>`")?;
+        let pattern = self.word(
+            "a key pattern",
+            "write a pattern such as `job:state:<jobID>`",
+        )?;
         let mut key = KeyDecl {
             keyword,
             pattern,
@@ -386,7 +450,10 @@ impl Parser {
             match token.kind {
                 TokenKind::Str => {
                     self.bump();
-                    key.purpose = Some(Spanned { value: token.text, span: token.span });
+                    key.purpose = Some(Spanned {
+                        value: token.text,
+                        span: token.span,
+                    });
                     continue;
                 }
                 TokenKind::Word => {}
@@ -395,7 +462,10 @@ impl Parser {
             let word = token.text.as_str();
             if KEY_TYPES.contains(&word) {
                 self.bump();
-                key.redis_type = Some(Spanned { value: token.text.clone(), span: token.span });
+                key.redis_type = Some(Spanned {
+                    value: token.text.clone(),
+                    span: token.span,
+                });
             } else if CODECS.contains(&word) {
                 key.codec = Some(self.codec()?);
             } else {
@@ -447,13 +517,15 @@ impl Parser {
         Ok(fields)
     }
 
-    fn open_block(&mut self, hint: &str) -> PResult<()> {
-        self.expect(TokenKind::LBrace, "`{`", hint)?;
-        self.end_statement()
+    /// Expects `{` and the end of its line; returns where the brace is.
+    fn open_block(&mut self, hint: &str) -> PResult<Span> {
+        let brace = self.expect(TokenKind::LBrace, "`{`", hint)?.span;
+        self.end_statement()?;
+        Ok(brace)
     }
 
     /// Runs `line` for each line of a block up to its `}`, recovering per line.
-    fn block(&mut self, mut line: impl FnMut(&mut Self) -> PResult<()>) -> PResult<()> {
+    fn block(&mut self, open: Span, mut line: impl FnMut(&mut Self) -> PResult<()>) -> PResult<()> {
         loop {
             self.skip_newlines();
             match self.peek_kind() {
@@ -462,8 +534,11 @@ impl Parser {
                     return self.end_statement();
                 }
                 TokenKind::Eof => {
-                    let span = self.peek().span;
-                    return Err(self.error(span, "unclosed block", "close the block with `}` on its own line"));
+                    return Err(self.error(
+                        open,
+                        "this block is never closed",
+                        "close the block with `}` on its own line",
+                    ));
                 }
                 _ => {
                     if line(self).is_err() {
@@ -476,8 +551,19 @@ impl Parser {
 
     fn group(&mut self) -> PResult<GroupDecl> {
         self.bump();
-        let name = self.word("a group name", "write `group NAME [ttl EXPR] [tag <param>] {`")?;
-        let mut group = GroupDecl { name, ttl: None, tag: None, owner: None, purpose: None, keys: Vec::new(), dlqs: Vec::new() };
+        let name = self.word(
+            "a group name",
+            "write `group NAME [ttl EXPR] [tag <param>] {`",
+        )?;
+        let mut group = GroupDecl {
+            name,
+            ttl: None,
+            tag: None,
+            owner: None,
+            purpose: None,
+            keys: Vec::new(),
+            dlqs: Vec::new(),
+        };
         loop {
             let token = self.peek().clone();
             match (token.kind, token.text.as_str()) {
@@ -495,21 +581,31 @@ impl Parser {
                 }
                 (TokenKind::Str, _) => {
                     self.bump();
-                    group.purpose = Some(Spanned { value: token.text, span: token.span });
+                    group.purpose = Some(Spanned {
+                        value: token.text,
+                        span: token.span,
+                    });
                 }
                 _ => break,
             }
         }
-        self.open_block("a group's keys go between `{` and `}`")?;
+        let open = self.open_block("a group's keys go between `{` and `}`")?;
         let mut keys = Vec::new();
         let mut dlqs = Vec::new();
-        self.block(|p| {
+        self.block(open, |p| {
             if p.at_word("dlq") {
                 dlqs.push(p.dlq()?);
                 Ok(())
-            } else if ["param", "ttl", "group", "service", "keyspace"].iter().any(|w| p.at_word(w)) {
+            } else if ["param", "ttl", "group", "service", "keyspace"]
+                .iter()
+                .any(|w| p.at_word(w))
+            {
                 let token = p.peek().clone();
-                Err(p.error(token.span, format!("`{}` is not allowed inside a group", token.text), "declare it at the top level"))
+                Err(p.error(
+                    token.span,
+                    format!("`{}` is not allowed inside a group", token.text),
+                    "declare it at the top level",
+                ))
             } else {
                 keys.push(p.key_decl()?);
                 p.end_statement()
@@ -524,9 +620,11 @@ impl Parser {
         let start = self.bump().span;
         let name = self.word("a queue name", "write `dlq NAME {`")?;
         let span = start.to(name.span);
-        self.open_block("a dead-letter queue declares its `entry` and `index` keys between `{` and `}`")?;
+        let open = self.open_block(
+            "a dead-letter queue declares its `entry` and `index` keys between `{` and `}`",
+        )?;
         let mut keys = Vec::new();
-        self.block(|p| {
+        self.block(open, |p| {
             let token = p.peek().clone();
             let keyword = match token.text.as_str() {
                 "entry" => KeyKeyword::DlqEntry,
@@ -549,15 +647,28 @@ impl Parser {
     fn service(&mut self) -> PResult<ServiceDecl> {
         self.bump();
         let name = self.word("a service name", "write `service NAME {`")?;
-        let mut service = ServiceDecl { name, purpose: None, uses: Vec::new(), reads: Vec::new(), writes: Vec::new() };
+        let mut service = ServiceDecl {
+            name,
+            purpose: None,
+            uses: Vec::new(),
+            reads: Vec::new(),
+            writes: Vec::new(),
+        };
         if self.peek_kind() == TokenKind::Str {
             let token = self.bump();
-            service.purpose = Some(Spanned { value: token.text, span: token.span });
+            service.purpose = Some(Spanned {
+                value: token.text,
+                span: token.span,
+            });
         }
-        self.open_block("a service lists `uses`, `reads` and `writes` lines between `{` and `}`")?;
+        let open = self
+            .open_block("a service lists `uses`, `reads` and `writes` lines between `{` and `}`")?;
         let (mut uses, mut reads, mut writes) = (Vec::new(), Vec::new(), Vec::new());
-        self.block(|p| {
-            let token = p.word("`uses`, `reads` or `writes`", "write `uses group_a, group_b`")?;
+        self.block(open, |p| {
+            let token = p.word(
+                "`uses`, `reads` or `writes`",
+                "write `uses group_a, group_b`",
+            )?;
             let list = match token.value.as_str() {
                 "uses" => &mut uses,
                 "reads" => &mut reads,
@@ -620,7 +731,10 @@ service api "Gateway" {
         let (file, diagnostics) = parse(source);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         assert_eq!(file.params.len(), 3);
-        assert_eq!(file.params[0].alternatives[0].value, "<runID>:<stepID>@<attempt>");
+        assert_eq!(
+            file.params[0].alternatives[0].value,
+            "<runID>:<stepID>@<attempt>"
+        );
         assert_eq!(file.params[2].except[0].value, "global");
         assert!(file.params[2].spans.is_some());
         assert_eq!(file.groups[0].keys.len(), 3);

@@ -1,0 +1,87 @@
+//! Every diagnostic, rendered: snapshots of what `keyschema check` prints for broken schemas.
+
+use keyschema::{render, Code, Schema};
+
+fn check(source: &str) -> String {
+    render(&Schema::check(source), source, "test.keys")
+}
+
+fn codes(source: &str) -> Vec<&'static str> {
+    Schema::check(source)
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect()
+}
+
+const CASES: &[(&str, &str)] = &[
+    ("syntax_several_errors", "param\nparam jobID uuid\nparam x enum(A B)\njob:state:<jobID> string json(JobState) bogus \"Job\"\nttl t = env(X 5s)\ngroup g {\n  k:a string \"A\"\n"),
+    ("unterminated_string", "param id int\nthing:<id> string \"A thing\n"),
+    ("unknown_param_type", "param jobID uid\njob:<jobID> string \"Job\"\n"),
+    ("unknown_param", "param jobID uuid\njob:state:<jobId> string \"Job state\"\n"),
+    ("unknown_ttl", "ttl job_meta = 7d\njob:recent zset ttl job_mata \"Recent\"\n"),
+    ("duplicate_names", "param id int\nparam id text\nthing:<id> string \"A\"\nthing:<id>:x string as thing \"B\"\n"),
+    ("hash_tags", "param id int\na:{}:<id> string \"A\"\nb:{<id>}:{x} string \"B\"\nc:<id>} string \"C\"\nd:{x{<id>}} string \"D\"\n"),
+    ("invalid_durations", "ttl a = 7\nttl b = 7y\nk string ttl a \"K\"\n"),
+    ("non_injective", "param a text\nparam b int\nparam c ident\nx:<a>@<b> string \"X\"\ny:<c><b> string \"Y\"\n"),
+    ("misplaced_options", "param id int\na:<id> string cap 10 \"A\"\nb:<id> set score time \"B\"\nc:<id> hash json(X) \"C\"\n"),
+    ("missing_things", "param id int\na:<id> \"no type\"\nlock b:<id> \"lock without ttl\"\nindex c:<id> set \"index without of\"\n"),
+    ("unknown_references", "param id int\na:<id> string \"A\"\nindex b set member id of nope \"B\"\nservice s {\n  uses a, ghosts\n}\n"),
+    ("ambiguous_patterns", "param workflowID text\nparam user text\nparam ip ip\nwf:runs:<workflowID> zset ttl 1d \"Runs\"\nwf:runs:all zset ttl 1d \"All\"\nlogin:failed:<user>:<ip> string \"Per IP\"\nlogin:failed:global:<user> string \"Global\"\n"),
+    ("ambiguity_resolved_by_type_or_exclusion", "param jobID uuid\nparam workflowID text except(all)\njob:<jobID>:output_decision string \"Out\"\njob:state:<jobID> string \"State\"\nwf:runs:<workflowID> zset ttl 1d \"Runs\"\nwf:runs:all zset ttl 1d \"All\"\n"),
+    ("ambiguity_when_the_type_is_wide", "param jobID text\njob:<jobID>:output_decision string \"Out\"\njob:state:<jobID> string \"State\"\n"),
+    ("cluster_hazards", "param id int\ngroup g tag id {\n  a:<id> string \"A\"\n  b:{<id>}:x string \"B\"\n}\nc:{global}:<id> string \"C\"\nd:<id> set \"D\"\ne:<id> list \"E\"\n"),
+    ("missing_purpose", "param id int\na:<id> string\n"),
+    ("empty_schema", "# nothing here\nkeyspace empty\n"),
+    ("bad_separator", "keyspace k separator \"ab\"\nparam id int\na:<id> string \"A\"\n"),
+    ("composite_layouts", "param run uuid\nparam step ident\nparam n int\nparam job uuid | <run>:<step>@<n> | <step>@<n>\nparam bad uuid | <nope>\njob:<job> string \"J\"\nparam job2 ident | <step>\njob2:<job2> string \"J2\"\n"),
+];
+
+#[test]
+fn rendered_diagnostics() {
+    for (name, source) in CASES {
+        insta::assert_snapshot!(*name, check(source), source);
+    }
+}
+
+#[test]
+fn valid_schemas_have_no_error() {
+    let source =
+        "keyspace k\nparam id int\nttl t = 2 * env(POLL, 5s)\nlock l:<id> ttl t \"Lock\"\n";
+    assert!(Schema::check(source).iter().all(|d| !d.is_error()));
+    assert!(Schema::parse(source, "k.keys").is_ok());
+}
+
+#[test]
+fn codes_are_stable() {
+    assert_eq!(codes("param x uid\nk:<x> string \"K\"\n"), ["E003"]);
+    assert_eq!(codes("k:<x> string \"K\"\n"), ["E004"]);
+    assert_eq!(codes("k string ttl nope \"K\"\n"), ["E005"]);
+    assert_eq!(codes("k:{} string \"K\"\n"), ["E007"]);
+    assert_eq!(codes("k string ttl 5 \"K\"\n"), ["E008"]);
+    assert_eq!(codes("k string\n"), ["W004"]);
+    for code in Code::ALL {
+        assert!(code.as_str().len() == 4, "{code}");
+    }
+}
+
+#[test]
+fn errors_carry_file_line_column_caret_and_hint() {
+    let error = Schema::parse(
+        "param jobID uuid\njob:state:<jobId> string \"Job state\"\n",
+        "jobs.keys",
+    )
+    .unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("--> jobs.keys:2:11"), "{text}");
+    assert!(text.contains("^^^^^^^"), "{text}");
+    assert!(text.contains("did you mean `jobID`"), "{text}");
+}
+
+#[test]
+fn json_positions_count_utf16_units() {
+    let source = "# é𝄞\nk:<nope> string \"K\"\n";
+    let diagnostics = Schema::check(source);
+    let index = keyschema::LineIndex::new(source);
+    let position = index.position(diagnostics[0].span.start);
+    assert_eq!((position.line, position.column), (2, 3));
+}

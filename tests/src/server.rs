@@ -1,0 +1,317 @@
+//! Starting and stopping `redis-server` processes.
+
+use crate::resp::{Connection, Reply};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How to start a server.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// Start with `--cluster-enabled yes`.
+    pub cluster: bool,
+    /// Use this port instead of a free one (to restart a server where it was).
+    pub port: Option<u16>,
+}
+
+impl ServerOptions {
+    /// A node of a cluster.
+    pub fn cluster() -> Self {
+        Self {
+            cluster: true,
+            port: None,
+        }
+    }
+}
+
+/// A `redis-server` process with its own temporary folder, stopped on drop.
+pub struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+/// The `redis-server` binary: `REDIS_SERVER`, or on `PATH`.
+fn server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("REDIS_SERVER") {
+        return PathBuf::from(path);
+    }
+    find_on_path("redis-server").unwrap_or_else(|| {
+        panic!("redis-server is not on PATH and REDIS_SERVER is not set: install it (apt-get install redis-server) — tests never skip")
+    })
+}
+
+fn cli_binary() -> PathBuf {
+    if let Some(server) = std::env::var_os("REDIS_SERVER") {
+        let sibling = Path::new(&server).with_file_name("redis-cli");
+        if sibling.exists() {
+            return sibling;
+        }
+    }
+    find_on_path("redis-cli")
+        .unwrap_or_else(|| panic!("redis-cli is not on PATH: install it with redis-server"))
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+/// A free loopback port below 55535, so a cluster node's bus port (port + 10000) is valid too.
+pub fn free_port() -> u16 {
+    for _ in 0..1000 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("local address").port();
+        if port < 55535 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port below 55535");
+}
+
+fn temp_dir() -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "keyschema-redis-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("create a temporary folder");
+    dir
+}
+
+impl RedisServer {
+    /// Starts a standalone server and waits until it answers PING.
+    pub fn start() -> Self {
+        Self::start_with(ServerOptions::default())
+    }
+
+    /// Starts a server with options and waits until it answers PING.
+    pub fn start_with(options: ServerOptions) -> Self {
+        let port = options.port.unwrap_or_else(free_port);
+        let dir = temp_dir();
+        let mut args: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--save".into(),
+            String::new(),
+            "--appendonly".into(),
+            "no".into(),
+            "--dir".into(),
+            dir.display().to_string(),
+            "--logfile".into(),
+            dir.join("redis.log").display().to_string(),
+        ];
+        if options.cluster {
+            args.extend(
+                [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "5000",
+                ]
+                .map(String::from),
+            );
+        }
+        // A shell watchdog stops the server when the test process dies, even on abort, so shared
+        // servers (kept in statics, never dropped) do not outlive the test run.
+        let script = r#"server="$1"; watch="$2"; dir="$3"; shift 3
+"$server" "$@" & pid=$!
+trap 'kill $pid 2>/dev/null' EXIT TERM INT
+while kill -0 "$watch" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
+kill $pid 2>/dev/null; wait $pid
+if ! kill -0 "$watch" 2>/dev/null; then rm -rf "$dir"; fi"#;
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("sh")
+            .arg(server_binary())
+            .arg(std::process::id().to_string())
+            .arg(&dir)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sh to run redis-server");
+        let server = Self { port, dir, child };
+        server.wait_ready();
+        server
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("redis.log"))
+            .unwrap_or_else(|e| format!("(no log: {e})"))
+    }
+
+    /// A new connection.
+    pub fn connect(&self) -> Connection {
+        Connection::connect(self.port).unwrap_or_else(|e| {
+            panic!(
+                "connect to redis on port {}: {e}\n{}",
+                self.port,
+                self.log()
+            )
+        })
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(mut connection) = Connection::connect(self.port) {
+                if let Ok(Reply::Status(pong)) = connection.cmd(&["PING"]) {
+                    if pong == "PONG" {
+                        return;
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "redis-server on port {} did not answer PING within 15 s; its log:\n{}",
+                    self.port,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server now (SHUTDOWN NOSAVE), as a crash would.
+    pub fn stop(&mut self) {
+        if let Ok(mut connection) = Connection::connect(self.port) {
+            let _ = connection.cmd(&["SHUTDOWN", "NOSAVE"]);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Six cluster nodes, three primaries with a replica each, created with `redis-cli --cluster create`.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts six nodes, creates the cluster and waits until every node says `cluster_state:ok`
+    /// and every replica is attached.
+    pub fn start() -> Self {
+        let nodes: Vec<RedisServer> = (0..6)
+            .map(|_| RedisServer::start_with(ServerOptions::cluster()))
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port()))
+            .collect();
+        let output = Command::new(cli_binary())
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            output.status.success(),
+            "redis-cli --cluster create failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let cluster = Self { nodes };
+        cluster.wait_ready();
+        cluster
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = self.nodes.iter().all(|node| {
+                let mut connection = node.connect();
+                let info = connection
+                    .cmd(&["CLUSTER", "INFO"])
+                    .ok()
+                    .and_then(|r| r.as_text())
+                    .unwrap_or_default();
+                let replication = connection
+                    .cmd(&["INFO", "replication"])
+                    .ok()
+                    .and_then(|r| r.as_text())
+                    .unwrap_or_default();
+                info.contains("cluster_state:ok")
+                    && (replication.contains("role:master")
+                        || replication.contains("master_link_status:up"))
+            });
+            let replicas = self.nodes.iter().filter(|node| {
+                node.connect()
+                    .cmd(&["INFO", "replication"])
+                    .ok()
+                    .and_then(|r| r.as_text())
+                    .is_some_and(|r| r.contains("role:slave"))
+            });
+            if ready && replicas.count() == 3 {
+                return;
+            }
+            if Instant::now() > deadline {
+                let logs: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .map(|n| format!("--- node {} ---\n{}", n.port(), n.log()))
+                    .collect();
+                panic!(
+                    "the cluster did not become ready within 60 s\n{}",
+                    logs.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The nodes.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+
+    /// `host:port` of every node, for cluster clients.
+    pub fn addresses(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port()))
+            .collect()
+    }
+}
+
+/// One standalone server shared by the tests of a process (tests keep apart with random values).
+pub fn shared_standalone() -> &'static RedisServer {
+    static SERVER: OnceLock<RedisServer> = OnceLock::new();
+    SERVER.get_or_init(RedisServer::start)
+}
+
+/// One cluster shared by the tests of a process.
+pub fn shared_cluster() -> &'static RedisCluster {
+    static CLUSTER: OnceLock<RedisCluster> = OnceLock::new();
+    CLUSTER.get_or_init(RedisCluster::start)
+}
