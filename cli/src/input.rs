@@ -80,12 +80,10 @@ pub fn read_schema(path: Option<&str>) -> Result<SchemaSource, InputError> {
 
 /// Opens a file of keys.
 pub fn open(path: &str) -> Result<BufReader<File>, InputError> {
-    File::open(path)
-        .map(BufReader::new)
-        .map_err(|source| InputError::Io {
-            path: path.to_string(),
-            source,
-        })
+    File::open(path).map(BufReader::new).map_err(|source| InputError::Io {
+        path: path.to_string(),
+        source,
+    })
 }
 
 /// One input line: raw bytes, line break removed.

@@ -97,9 +97,7 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => code,
         // A closed pipe (`keyschema lint | head`) is not an error worth a message.
-        Err(CliError::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
+        Err(CliError::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
             let _ = writeln!(io::stderr(), "error: {error}");
             ExitCode::from(2)
@@ -109,8 +107,7 @@ fn main() -> ExitCode {
 
 fn load(path: Option<&str>) -> Result<(Schema, SchemaSource), CliError> {
     let source = read_schema(path)?;
-    let schema = Schema::parse(&source.text, &source.name)
-        .map_err(|error| CliError::Schema(error.to_string()))?;
+    let schema = Schema::parse(&source.text, &source.name).map_err(|error| CliError::Schema(error.to_string()))?;
     Ok((schema, source))
 }
 
@@ -142,18 +139,11 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             out.write_all(schema.docs().as_bytes())?;
             ExitCode::SUCCESS
         }
-        Command::Key {
-            schema,
-            name,
-            params,
-        } => {
+        Command::Key { schema, name, params } => {
             let (schema, _) = load(schema.as_deref())?;
             let pairs = params
                 .iter()
-                .map(|p| {
-                    p.split_once('=')
-                        .ok_or_else(|| CliError::BadParam(p.clone()))
-                })
+                .map(|p| p.split_once('=').ok_or_else(|| CliError::BadParam(p.clone())))
                 .collect::<Result<Vec<_>, _>>()?;
             writeln!(out, "{}", schema.format_key(&name, &pairs)?)?;
             ExitCode::SUCCESS
@@ -176,11 +166,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             }
             ExitCode::SUCCESS
         }
-        Command::Lint {
-            schema,
-            file,
-            format,
-        } => {
+        Command::Lint { schema, file, format } => {
             let (schema, _) = load(schema.as_deref())?;
             let reader: Box<dyn BufRead> = match file.as_deref() {
                 None | Some("-") => Box::new(io::stdin().lock()),

@@ -10,22 +10,14 @@ pub fn use_color() -> bool {
     io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-pub fn write_check_text(
-    out: &mut impl Write,
-    diagnostics: &[Diagnostic],
-    source: &SchemaSource,
-) -> io::Result<()> {
+pub fn write_check_text(out: &mut impl Write, diagnostics: &[Diagnostic], source: &SchemaSource) -> io::Result<()> {
     out.write_all(keyschema::render(diagnostics, &source.text, &source.name).as_bytes())?;
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
     if errors == 0 {
         writeln!(out, "{}: ok ({warnings} warning(s))", source.name)
     } else {
-        writeln!(
-            out,
-            "{}: {errors} error(s), {warnings} warning(s)",
-            source.name
-        )
+        writeln!(out, "{}: {errors} error(s), {warnings} warning(s)", source.name)
     }
 }
 
@@ -57,11 +49,7 @@ struct JsonCheck<'d> {
     diagnostics: Vec<JsonDiagnostic<'d>>,
 }
 
-pub fn write_check_json(
-    out: &mut impl Write,
-    diagnostics: &[Diagnostic],
-    source: &SchemaSource,
-) -> io::Result<()> {
+pub fn write_check_json(out: &mut impl Write, diagnostics: &[Diagnostic], source: &SchemaSource) -> io::Result<()> {
     let index = LineIndex::new(&source.text);
     let report = JsonCheck {
         file: &source.name,
@@ -118,10 +106,7 @@ fn value_text(value: &LintValue) -> String {
         LintValue::Text(text) => text.clone(),
         LintValue::Int(n) => n.to_string(),
         LintValue::Parts(parts) => {
-            let inner: Vec<String> = parts
-                .iter()
-                .map(|(k, v)| format!("{k}={}", value_text(v)))
-                .collect();
+            let inner: Vec<String> = parts.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect();
             format!("({})", inner.join(" "))
         }
     }
@@ -132,10 +117,9 @@ pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -
     let paint = Paint { color };
     match (&result.name, &result.pattern) {
         (Some(name), Some(pattern)) => {
-            let ttl = result.ttl_seconds.map_or_else(
-                || "no ttl".to_string(),
-                |s| format!("ttl {}", Millis(s * 1000)),
-            );
+            let ttl = result
+                .ttl_seconds
+                .map_or_else(|| "no ttl".to_string(), |s| format!("ttl {}", Millis(s * 1000)));
             let params: Vec<String> = result
                 .params
                 .iter()
@@ -161,12 +145,7 @@ pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -
             }
         }
         _ => {
-            writeln!(
-                out,
-                "{}  slot {}",
-                paint.wrap("1", &result.key),
-                result.slot
-            )?;
+            writeln!(out, "{}  slot {}", paint.wrap("1", &result.key), result.slot)?;
         }
     }
     for problem in &result.problems {

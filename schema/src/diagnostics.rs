@@ -203,10 +203,7 @@ impl<'s> LineIndex<'s> {
     pub fn new(source: &'s str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
-        Self {
-            source,
-            line_starts,
-        }
+        Self { source, line_starts }
     }
 
     /// The position of a byte offset (clamped to the source, moved back to a char boundary).
@@ -226,14 +223,9 @@ impl<'s> LineIndex<'s> {
 
     /// The text of a 1-based line, without its line break.
     pub fn line_text(&self, line: u32) -> &'s str {
-        let i = (line as usize)
-            .saturating_sub(1)
-            .min(self.line_starts.len() - 1);
+        let i = (line as usize).saturating_sub(1).min(self.line_starts.len() - 1);
         let start = self.line_starts[i];
-        let end = self
-            .line_starts
-            .get(i + 1)
-            .map_or(self.source.len(), |&next| next);
+        let end = self.line_starts.get(i + 1).map_or(self.source.len(), |&next| next);
         self.source[start..end].trim_end_matches(['\n', '\r'])
     }
 }
@@ -255,21 +247,10 @@ fn render_one(out: &mut String, diagnostic: &Diagnostic, index: &LineIndex<'_>, 
         Severity::Warning => "warning",
     };
     // Writing to a String cannot fail.
-    let _ = writeln!(
-        out,
-        "{severity}[{}]: {}",
-        diagnostic.code, diagnostic.message
-    );
+    let _ = writeln!(out, "{severity}[{}]: {}", diagnostic.code, diagnostic.message);
     excerpt(out, index, file_name, diagnostic.span, None, true);
     for label in &diagnostic.labels {
-        excerpt(
-            out,
-            index,
-            file_name,
-            label.span,
-            Some(&label.message),
-            false,
-        );
+        excerpt(out, index, file_name, label.span, Some(&label.message), false);
     }
     if let Some(hint) = &diagnostic.hint {
         let _ = writeln!(out, "  = hint: {hint}");
@@ -277,24 +258,13 @@ fn render_one(out: &mut String, diagnostic: &Diagnostic, index: &LineIndex<'_>, 
     out.push('\n');
 }
 
-fn excerpt(
-    out: &mut String,
-    index: &LineIndex<'_>,
-    file_name: &str,
-    span: Span,
-    label: Option<&str>,
-    primary: bool,
-) {
+fn excerpt(out: &mut String, index: &LineIndex<'_>, file_name: &str, span: Span, label: Option<&str>, primary: bool) {
     let start = index.position(span.start);
     let end = index.position(span.end.max(span.start));
     let text = index.line_text(start.line);
     let gutter = start.line.to_string().len();
     let arrow = if primary { "-->" } else { ":::" };
-    let _ = writeln!(
-        out,
-        "{:gutter$}{arrow} {file_name}:{}:{}",
-        "", start.line, start.column
-    );
+    let _ = writeln!(out, "{:gutter$}{arrow} {file_name}:{}:{}", "", start.line, start.column);
     let _ = writeln!(out, "{:gutter$} |", "");
     let _ = writeln!(out, "{} | {}", start.line, text.replace('\t', " "));
     let width = if end.line == start.line {

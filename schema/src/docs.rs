@@ -25,11 +25,7 @@ pub fn inventory_markdown(schema: &KeySchema, source_name: &str) -> String {
         .filter(|&k| schema.keys[k].group.is_none())
         .collect();
     for group in &schema.groups {
-        let _ = writeln!(
-            out,
-            "## {}\n",
-            group.purpose.as_deref().unwrap_or(&group.name)
-        );
+        let _ = writeln!(out, "## {}\n", group.purpose.as_deref().unwrap_or(&group.name));
         if group.purpose.is_some() {
             let _ = writeln!(out, "Group `{}`.\n", group.name);
         }
@@ -90,7 +86,10 @@ pub fn inventory_markdown(schema: &KeySchema, source_name: &str) -> String {
     let slot_groups = schema.slot_groups();
     if !slot_groups.is_empty() {
         let _ = writeln!(out, "## Slot groups\n");
-        let _ = writeln!(out, "Keys in one slot group share a hash tag: with equal values they live on one cluster slot.\n");
+        let _ = writeln!(
+            out,
+            "Keys in one slot group share a hash tag: with equal values they live on one cluster slot.\n"
+        );
         let _ = writeln!(out, "| Hash tag | Keys |");
         let _ = writeln!(out, "|---|---|");
         for group in &slot_groups {
@@ -99,12 +98,7 @@ pub fn inventory_markdown(schema: &KeySchema, source_name: &str) -> String {
                 .iter()
                 .map(|&k| format!("`{}`", schema.keys[k].pattern.template))
                 .collect();
-            let _ = writeln!(
-                out,
-                "| `{{{}}}` | {} |",
-                group.template,
-                escape_cell(&keys.join(", "))
-            );
+            let _ = writeln!(out, "| `{{{}}}` | {} |", group.template, escape_cell(&keys.join(", ")));
         }
         out.push('\n');
     }
@@ -155,43 +149,33 @@ fn type_cell(schema: &KeySchema, key: &KeyDef) -> String {
         Codec::Bytes => "bytes".into(),
         Codec::Int => "int".into(),
         Codec::Float => "float".into(),
-        Codec::Param(p) => format!("<{}>", schema.params[*p].name),
+        Codec::Param(p) => format!("`<{}>`", schema.params[*p].name),
     };
     let detail = match &key.redis_type {
         RedisType::String { codec: c }
-        | RedisType::List {
-            codec: c,
-            cap: None,
+        | RedisType::List { codec: c, cap: None }
+        | RedisType::Stream { codec: c, cap: None } => codec(c),
+        RedisType::List { codec: c, cap: Some(n) } | RedisType::Stream { codec: c, cap: Some(n) } => {
+            format!("{}, capped at {n}", codec(c))
         }
-        | RedisType::Stream {
-            codec: c,
-            cap: None,
-        } => codec(c),
-        RedisType::List {
-            codec: c,
-            cap: Some(n),
-        }
-        | RedisType::Stream {
-            codec: c,
-            cap: Some(n),
-        } => format!("{}, capped at {n}", codec(c)),
         RedisType::Set { member } => codec(member),
         RedisType::Zset { member, score, cap } => {
-            let mut text = format!("{} by {score:?}", codec(member)).to_lowercase();
+            let score = match score {
+                crate::model::ScoreKind::Time => "time",
+                crate::model::ScoreKind::TimeMs => "time in ms",
+                crate::model::ScoreKind::Int => "int",
+                crate::model::ScoreKind::Float => "float",
+            };
+            let mut text = format!("{} by {score}", codec(member));
             if let Some(n) = cap {
                 let _ = write!(text, ", capped at {n}");
             }
             text
         }
         RedisType::Hash {
-            entries: Some(entries),
-            ..
+            entries: Some(entries), ..
         } => format!("{} → {}", codec(&entries.field), codec(&entries.value)),
-        RedisType::Hash { fields, .. } => fields
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        RedisType::Hash { fields, .. } => fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
     };
     if !detail.is_empty() && detail != "text" {
         let _ = write!(cell, " ({detail})");
@@ -222,9 +206,7 @@ fn prefixes(schema: &KeySchema, keys: &[usize]) -> String {
     for &k in keys {
         let name = schema.keys[k]
             .group
-            .map_or(schema.keys[k].name.as_str(), |g| {
-                schema.groups[g].name.as_str()
-            });
+            .map_or(schema.keys[k].name.as_str(), |g| schema.groups[g].name.as_str());
         if !groups.contains(&name) {
             groups.push(name);
         }

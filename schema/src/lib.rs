@@ -33,6 +33,7 @@ pub mod model;
 mod slot;
 pub mod syntax;
 mod util;
+mod values;
 
 pub use codec::{FormatError, ParamValue, ValueError};
 pub use diagnostics::{render, Code, Diagnostic, LineIndex, Position, Severity, Span};
@@ -41,6 +42,7 @@ pub use lint::{LintProblem, LintResult, LintValue, MAX_KEY_LEN};
 pub use matcher::{KeyMatch, MatchFailure, Matcher, MAX_SEGMENTS};
 pub use model::*;
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
+pub use values::DecodedValues;
 
 use std::sync::Arc;
 

@@ -29,10 +29,7 @@ impl Serialize for LintValue {
     }
 }
 
-fn serialize_pairs<S: Serializer>(
-    pairs: &[(String, LintValue)],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+fn serialize_pairs<S: Serializer>(pairs: &[(String, LintValue)], serializer: S) -> Result<S::Ok, S::Error> {
     let mut map = serializer.serialize_map(Some(pairs.len()))?;
     for (name, value) in pairs {
         map.serialize_entry(name, value)?;
@@ -107,12 +104,7 @@ pub(crate) fn lint(schema: &KeySchema, matcher: &Matcher, key: &str) -> LintResu
                 params: found
                     .values
                     .iter()
-                    .map(|(param, value)| {
-                        (
-                            schema.params[*param].name.clone(),
-                            lint_value(schema, *param, value),
-                        )
-                    })
+                    .map(|(param, value)| (schema.params[*param].name.clone(), lint_value(schema, *param, value)))
                     .collect(),
                 slot: found.slot,
                 redis_type: Some(def.redis_type.name().to_string()),

@@ -6,10 +6,12 @@
 //! is the most specific one (as HTTP routers choose routes), whatever the declaration order.
 
 use crate::codec::{
-    decode_simple, is_valid_escaped, parse_canonical_int, parse_uuid, ParamValue, ValueError,
+    decode_simple, is_ident, is_valid_escaped, parse_canonical_int, parse_uuid, ParamValue, ValueError,
 };
 use crate::model::{KeySchema, LayoutPart, ParamType, PatternPart};
 use crate::slot::key_slot;
+use crate::values::DecodedValues;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub(crate) struct Variant {
     /// Per placeholder of the pattern: `None` for the simple form, or the layout used.
     pub(crate) choices: Vec<Option<usize>>,
     pub(crate) segments: Vec<Segment>,
+    /// No composite layout is used: decoded values go straight to the result.
+    simple: bool,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +67,10 @@ pub struct Matcher {
     enum_forms: Vec<Vec<Box<[u8]>>>,
     /// Per key: keys whose patterns can match some of the same keys.
     ambiguous_with: Vec<Vec<usize>>,
+    /// `must_escape` under this separator, as a table: the hot loop of parameter checks.
+    escaped: [bool; 256],
+    /// Per key: its variants, by index in `variants`.
+    key_variants: Vec<Vec<u32>>,
 }
 
 /// A key that matched a pattern.
@@ -71,7 +79,7 @@ pub struct KeyMatch<'k> {
     /// The key definition, by index in [`KeySchema::keys`].
     pub key: usize,
     /// One value per placeholder, in pattern order, with the parameter's index.
-    pub values: Vec<(usize, ParamValue<'k>)>,
+    pub values: DecodedValues<'k>,
     /// The cluster slot.
     pub slot: u16,
     /// Other keys whose patterns match this key too (the schema has an ambiguity here).
@@ -88,8 +96,6 @@ pub struct MatchFailure {
     /// The nearest key definition.
     pub nearest: Option<usize>,
 }
-
-type Segments<'k> = ([(u32, u32); MAX_SEGMENTS], usize);
 
 impl Matcher {
     /// Compiles the patterns of `schema`.
@@ -112,6 +118,8 @@ impl Matcher {
             nodes: vec![Node::default()],
             enum_forms,
             ambiguous_with: vec![Vec::new(); schema.keys.len()],
+            escaped: std::array::from_fn(|b| crate::codec::must_escape(b as u8, schema.separator as u8)),
+            key_variants: vec![Vec::new(); schema.keys.len()],
             schema,
         };
         for variant in variants {
@@ -119,8 +127,7 @@ impl Matcher {
         }
         let schema = Arc::clone(&matcher.schema);
         for node in &mut matcher.nodes {
-            node.params
-                .sort_by_key(|(segment, _)| segment_rank(&schema, segment));
+            node.params.sort_by_key(|(segment, _)| segment_rank(&schema, segment));
         }
         matcher
     }
@@ -165,9 +172,7 @@ impl Matcher {
                 Some(child) => child,
                 None => {
                     match segment {
-                        Segment::Literal(bytes) => {
-                            self.nodes[node].literals.push((bytes.clone(), next))
-                        }
+                        Segment::Literal(bytes) => self.nodes[node].literals.push((bytes.clone(), next)),
                         Segment::Spanning(param) => self.nodes[node].spanning.push((*param, next)),
                         other => self.nodes[node].params.push((other.clone(), next)),
                     }
@@ -178,29 +183,36 @@ impl Matcher {
             node = child as usize;
         }
         self.nodes[node].terminals.push(id);
+        self.key_variants[variant.key].push(id);
         self.variants.push(variant);
     }
 
-    fn split<'k>(&self, key: &'k [u8]) -> Option<Segments<'k>> {
-        let mut ranges = [(0u32, 0u32); MAX_SEGMENTS];
-        let mut count = 0;
+    /// The segments of `key` as byte ranges (the slow paths: explanations, ambiguity notes).
+    fn segments(&self, key: &[u8]) -> Vec<(u32, u32)> {
+        let mut ranges = Vec::new();
         let mut start = 0;
         for (i, &byte) in key.iter().enumerate() {
             if byte == self.separator {
-                *ranges.get_mut(count)? = (start as u32, i as u32);
-                count += 1;
+                ranges.push((start as u32, i as u32));
                 start = i + 1;
             }
         }
-        *ranges.get_mut(count)? = (start as u32, key.len() as u32);
-        Some((ranges, count + 1))
+        ranges.push((start as u32, key.len() as u32));
+        ranges
+    }
+
+    /// Where the segment starting at `at` ends.
+    #[inline]
+    fn segment_end(&self, key: &[u8], at: usize) -> usize {
+        key[at..]
+            .iter()
+            .position(|&b| b == self.separator)
+            .map_or(key.len(), |i| at + i)
     }
 
     /// Which key definition `key` belongs to, without decoding anything: the fastest question.
     pub fn find(&self, key: &str) -> Option<usize> {
-        let bytes = key.as_bytes();
-        let (ranges, count) = self.split(bytes)?;
-        self.walk(0, bytes, &ranges[..count], 0)
+        self.walk(0, key, 0, &mut Validate)
             .map(|v| self.variants[v as usize].key)
     }
 
@@ -214,30 +226,51 @@ impl Matcher {
                 nearest: None,
             });
         }
-        let Some((ranges, count)) = self.split(bytes) else {
-            return Err(MatchFailure {
-                code: "K004",
-                message: format!("key has more than {MAX_SEGMENTS} segments"),
-                nearest: None,
-            });
+        let mut sink = Decode {
+            values: DecodedValues::default(),
+            complete: true,
         };
-        let segments = &ranges[..count];
-        let Some(variant_id) = self.walk(0, bytes, segments, 0) else {
-            return Err(self.explain(key, segments));
+        let Some(variant_id) = self.walk(0, key, 0, &mut sink) else {
+            let segments = self.segments(bytes);
+            if segments.len() > MAX_SEGMENTS {
+                return Err(MatchFailure {
+                    code: "K004",
+                    message: format!(
+                        "key has {} segments, more than the {MAX_SEGMENTS} explained",
+                        segments.len()
+                    ),
+                    nearest: None,
+                });
+            }
+            return Err(self.explain(key, &segments));
         };
         let variant = &self.variants[variant_id as usize];
-        let values = self
-            .decode(variant, key, segments)
-            .map_err(|(param, error)| self.value_failure(variant.key, param, &error))?;
-        let also_matches = self.ambiguous_with[variant.key]
-            .iter()
-            .copied()
-            .filter(|&other| {
-                self.variants
-                    .iter()
-                    .any(|v| v.key == other && self.matches_variant(v, bytes, segments))
-            })
-            .collect();
+        let values = if sink.complete && variant.simple {
+            // The walk kept the values of its path, deepest first.
+            let mut values = sink.values;
+            values.reverse();
+            values
+        } else {
+            let mut values = DecodedValues::default();
+            self.decode(variant, key, &mut values)
+                .map_err(|(param, error)| self.value_failure(variant.key, param, &error))?;
+            values
+        };
+        let partners = &self.ambiguous_with[variant.key];
+        let also_matches = if partners.is_empty() {
+            Vec::new()
+        } else {
+            let segments = self.segments(bytes);
+            partners
+                .iter()
+                .copied()
+                .filter(|&other| {
+                    self.variants
+                        .iter()
+                        .any(|v| v.key == other && self.matches_variant(v, bytes, &segments))
+                })
+                .collect()
+        };
         Ok(KeyMatch {
             key: variant.key,
             values,
@@ -246,46 +279,106 @@ impl Matcher {
         })
     }
 
-    fn walk(&self, node: usize, key: &[u8], segments: &[(u32, u32)], at: usize) -> Option<u32> {
+    /// Depth-first search from `node` with the segment starting at byte `at` (`key.len() + 1`
+    /// once every segment is consumed); the first terminal reached is the most specific match.
+    /// `sink` checks each whole-segment parameter and keeps the values of the successful path.
+    fn walk<'k, S: Sink<'k>>(&self, node: usize, key: &'k str, at: usize, sink: &mut S) -> Option<u32> {
         let node_ref = &self.nodes[node];
-        if at == segments.len() {
+        let bytes = key.as_bytes();
+        if at > bytes.len() {
             return node_ref.terminals.first().copied();
         }
-        let (start, end) = segments[at];
-        let segment = &key[start as usize..end as usize];
+        let end = self.segment_end(bytes, at);
+        // Separators are ASCII, so segment bounds are char boundaries.
+        let segment = &key[at..end];
+        let first = segment.as_bytes().first();
         for (literal, child) in &node_ref.literals {
-            if literal.as_ref() == segment {
-                if let Some(found) = self.walk(*child as usize, key, segments, at + 1) {
+            // The first byte rules out most literals before a full comparison.
+            if literal.first() == first && literal.as_ref() == segment.as_bytes() {
+                if let Some(found) = self.walk(*child as usize, key, end + 1, sink) {
                     return Some(found);
                 }
             }
         }
         for (test, child) in &node_ref.params {
-            if self.segment_accepts(test, segment) {
-                if let Some(found) = self.walk(*child as usize, key, segments, at + 1) {
+            if let Segment::Param(param) = test {
+                if let Some(value) = sink.accept(self, *param, segment) {
+                    if let Some(found) = self.walk(*child as usize, key, end + 1, sink) {
+                        sink.keep(*param, value);
+                        return Some(found);
+                    }
+                }
+            } else if self.segment_accepts(test, segment.as_bytes()) {
+                if let Some(found) = self.walk(*child as usize, key, end + 1, sink) {
+                    sink.incomplete();
                     return Some(found);
                 }
             }
         }
         for &(param, child) in &node_ref.spanning {
             // Longest first: legacy values swallow as many segments as the rest of the pattern allows.
-            for last in (at..segments.len()).rev() {
-                let spanned = &key[start as usize..segments[last].1 as usize];
-                if self.param_accepts(param, spanned) {
-                    if let Some(found) = self.walk(child as usize, key, segments, last + 1) {
+            let mut last = bytes.len();
+            loop {
+                if self.param_accepts(param, &bytes[at..last]) {
+                    if let Some(found) = self.walk(child as usize, key, last + 1, sink) {
+                        sink.incomplete();
                         return Some(found);
                     }
+                }
+                match bytes[end..last].iter().rposition(|&b| b == self.separator) {
+                    Some(i) if last > end => last = end + i,
+                    _ => break,
                 }
             }
         }
         None
     }
 
+    /// Checks and decodes a whole-segment value in one pass; `None` when it is not valid.
+    #[inline]
+    fn decode_checked<'k>(&self, index: usize, text: &'k str) -> Option<ParamValue<'k>> {
+        let param = &self.schema.params[index];
+        let bytes = text.as_bytes();
+        if bytes.is_empty() || param.except.iter().any(|word| word.as_bytes() == bytes) {
+            return None;
+        }
+        if bytes.iter().any(|&b| self.escaped[usize::from(b)]) {
+            // Escapes (or bytes that need them): the careful path.
+            return decode_simple(param, text, self.schema.separator).ok();
+        }
+        match &param.ty {
+            ParamType::Text => Some(ParamValue::Text(Cow::Borrowed(text))),
+            ParamType::Ident => is_ident(text).then_some(ParamValue::Text(Cow::Borrowed(text))),
+            ParamType::Int => parse_canonical_int(text).map(ParamValue::Int),
+            ParamType::UnixSeconds => parse_canonical_int(text).filter(|n| *n >= 0).map(ParamValue::Int),
+            ParamType::Uuid => parse_uuid(text).map(ParamValue::Uuid),
+            ParamType::Enum { .. } => self.enum_forms[index]
+                .iter()
+                .position(|form| form.as_ref() == bytes)
+                .map(ParamValue::Enum),
+            ParamType::Ip => decode_simple(param, text, self.schema.separator).ok(),
+        }
+    }
+
     /// Whether `key` matches one particular variant (the checker verifies witnesses with it).
     pub(crate) fn variant_matches(&self, variant: &Variant, key: &str) -> bool {
         let bytes = key.as_bytes();
-        self.split(bytes)
-            .is_some_and(|(ranges, count)| self.matches_variant(variant, bytes, &ranges[..count]))
+        if variant.segments.iter().any(|s| matches!(s, Segment::Spanning(_))) {
+            return self.matches_variant(variant, bytes, &self.segments(bytes));
+        }
+        // Fixed segments: one pass, no allocation.
+        let mut at = 0;
+        for segment in &variant.segments {
+            if at > bytes.len() {
+                return false;
+            }
+            let end = self.segment_end(bytes, at);
+            if !self.segment_accepts(segment, &bytes[at..end]) {
+                return false;
+            }
+            at = end + 1;
+        }
+        at > bytes.len()
     }
 
     fn matches_variant(&self, variant: &Variant, key: &[u8], segments: &[(u32, u32)]) -> bool {
@@ -294,12 +387,7 @@ impl Matcher {
 
     /// How far `variant` matches: `usize::MAX` when it matches whole, else the index of the
     /// first segment of the variant that fails.
-    fn match_prefix(
-        &self,
-        variant: &Variant,
-        key: &[u8],
-        segments: &[(u32, u32)],
-    ) -> (usize, usize) {
+    fn match_prefix(&self, variant: &Variant, key: &[u8], segments: &[(u32, u32)]) -> (usize, usize) {
         let fixed = variant
             .segments
             .iter()
@@ -345,12 +433,7 @@ impl Matcher {
 
     /// Splits a mixed segment along its literals (the checker guarantees a parameter cannot
     /// contain the literal after it) and calls `each` on every parameter's part.
-    fn split_pieces(
-        &self,
-        pieces: &[Piece],
-        segment: &[u8],
-        mut each: impl FnMut(usize, &[u8]) -> bool,
-    ) -> bool {
+    fn split_pieces(&self, pieces: &[Piece], segment: &[u8], mut each: impl FnMut(usize, &[u8]) -> bool) -> bool {
         let mut rest = segment;
         for (i, piece) in pieces.iter().enumerate() {
             match piece {
@@ -376,10 +459,19 @@ impl Matcher {
         rest.is_empty()
     }
 
+    /// [`crate::codec::is_valid_escaped`] with the separator's table.
+    #[inline]
+    fn valid_escaped(&self, encoded: &[u8], spans: bool) -> bool {
+        if !encoded.iter().any(|&b| self.escaped[usize::from(b)]) {
+            return true;
+        }
+        is_valid_escaped(encoded, self.separator, spans)
+    }
+
     /// Whether `encoded` is a valid key form of parameter `index`, without allocating.
     fn param_accepts(&self, index: usize, encoded: &[u8]) -> bool {
         let param = &self.schema.params[index];
-        if encoded.is_empty() || !is_valid_escaped(encoded, self.separator, param.spans) {
+        if encoded.is_empty() || !self.valid_escaped(encoded, param.spans) {
             return false;
         }
         if param.except.iter().any(|word| word.as_bytes() == encoded) {
@@ -396,91 +488,121 @@ impl Matcher {
                 .iter()
                 .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')),
             ParamType::Int => as_str(encoded).and_then(parse_canonical_int).is_some(),
-            ParamType::UnixSeconds => as_str(encoded)
-                .and_then(parse_canonical_int)
-                .is_some_and(|n| n >= 0),
+            ParamType::UnixSeconds => as_str(encoded).and_then(parse_canonical_int).is_some_and(|n| n >= 0),
             ParamType::Uuid => as_str(encoded).and_then(parse_uuid).is_some(),
-            ParamType::Enum { .. } => self.enum_forms[index]
-                .iter()
-                .any(|form| form.as_ref() == encoded),
+            ParamType::Enum { .. } => self.enum_forms[index].iter().any(|form| form.as_ref() == encoded),
             ParamType::Ip => as_str(encoded).is_some_and(is_canonical_ip),
         }
     }
 
+    /// Decodes the values of a key that `variant` matched.
     fn decode<'k>(
         &self,
         variant: &Variant,
         key: &'k str,
-        segments: &[(u32, u32)],
-    ) -> Result<Vec<(usize, ParamValue<'k>)>, (usize, ValueError)> {
-        let fixed = variant
-            .segments
-            .iter()
-            .filter(|s| !matches!(s, Segment::Spanning(_)))
-            .count();
-        let separator = self.schema.separator;
-        let mut flat: Vec<(usize, ParamValue<'k>)> = Vec::with_capacity(variant.choices.len());
-        let decode_one = |param: usize, text: &'k str, flat: &mut Vec<(usize, ParamValue<'k>)>| {
-            decode_simple(&self.schema.params[param], text, separator)
-                .map(|value| flat.push((param, value)))
-                .map_err(|e| (param, e))
-        };
-        let mut at = 0;
-        for segment in &variant.segments {
-            let (start, end) = segments[at];
-            let text = &key[start as usize..end as usize];
-            match segment {
-                Segment::Literal(_) => at += 1,
-                Segment::Param(param) => {
-                    decode_one(*param, text, &mut flat)?;
-                    at += 1;
-                }
-                Segment::Spanning(param) => {
-                    let take = segments.len() - fixed;
-                    let end = segments[at + take - 1].1;
-                    decode_one(*param, &key[start as usize..end as usize], &mut flat)?;
-                    at += take;
-                }
-                Segment::Pieces(pieces) => {
-                    let mut parts = Vec::new();
-                    self.split_pieces(pieces, text.as_bytes(), |param, bytes| {
-                        // `bytes` is a sub-slice of `text` cut at ASCII literals, so it is valid UTF-8.
-                        let offset = bytes.as_ptr() as usize - text.as_ptr() as usize;
-                        parts.push((param, &text[offset..offset + bytes.len()]));
-                        true
-                    });
-                    for (param, part) in parts {
-                        decode_one(param, part, &mut flat)?;
-                    }
-                    at += 1;
-                }
-            }
+        values: &mut DecodedValues<'k>,
+    ) -> Result<(), (usize, ValueError)> {
+        if variant.simple {
+            return self.decode_flat(variant, key, values);
         }
+        let mut flat = DecodedValues::default();
+        self.decode_flat(variant, key, &mut flat)?;
         // Regroup the flat values per placeholder, composite values into their layouts.
         let schema = &*self.schema;
-        let key_def = &schema.keys[variant.key];
         let mut flat = flat.into_iter();
-        let mut values = Vec::with_capacity(variant.choices.len());
-        for (param, choice) in key_def.pattern.params().zip(&variant.choices) {
+        for (param, choice) in schema.keys[variant.key].pattern.params().zip(&variant.choices) {
             match choice {
-                None => values.extend(flat.next()),
+                None => values.extend_one(flat.next()),
                 Some(layout) => {
                     let arity = schema.params[param].layouts[*layout]
                         .iter()
                         .filter(|p| matches!(p, LayoutPart::Param(_)))
                         .count();
                     let parts = flat.by_ref().take(arity).collect();
-                    values.push((
-                        param,
-                        ParamValue::Layout {
-                            layout: *layout,
-                            parts,
-                        },
-                    ));
+                    values.push((param, ParamValue::Layout { layout: *layout, parts }));
                 }
             }
         }
-        Ok(values)
+        Ok(())
+    }
+
+    /// Decodes every parameter occurrence of `variant` in order, layouts flattened.
+    fn decode_flat<'k>(
+        &self,
+        variant: &Variant,
+        key: &'k str,
+        flat: &mut DecodedValues<'k>,
+    ) -> Result<(), (usize, ValueError)> {
+        let bytes = key.as_bytes();
+        let mut at = 0;
+        for (index, segment) in variant.segments.iter().enumerate() {
+            let end = match segment {
+                Segment::Spanning(_) => {
+                    // The segments after this one are fixed: the spanning value ends before them.
+                    let after = variant.segments.len() - index - 1;
+                    let mut end = bytes.len();
+                    for _ in 0..after {
+                        end = bytes[at..end]
+                            .iter()
+                            .rposition(|&b| b == self.separator)
+                            .map_or(at, |i| at + i);
+                    }
+                    end
+                }
+                _ => self.segment_end(bytes, at),
+            };
+            let text = &key[at..end];
+            match segment {
+                Segment::Literal(_) => {}
+                Segment::Param(param) | Segment::Spanning(param) => flat.push((*param, self.decode_one(*param, text)?)),
+                Segment::Pieces(pieces) => {
+                    let mut parts = Vec::new();
+                    self.split_pieces(pieces, text.as_bytes(), |param, part| {
+                        // `part` is a sub-slice of `text` cut at ASCII literals, so it is valid UTF-8.
+                        let offset = part.as_ptr() as usize - text.as_ptr() as usize;
+                        parts.push((param, &text[offset..offset + part.len()]));
+                        true
+                    });
+                    for (param, part) in parts {
+                        flat.push((param, self.decode_one(param, part)?));
+                    }
+                }
+            }
+            at = end + 1;
+        }
+        Ok(())
+    }
+
+    /// Decodes a value the walk has already validated.
+    #[inline]
+    fn decode_one<'k>(&self, param: usize, text: &'k str) -> Result<ParamValue<'k>, (usize, ValueError)> {
+        if !text.as_bytes().contains(&b'%') {
+            match self.schema.params[param].ty {
+                // Validated unescaped text is its own value.
+                ParamType::Text | ParamType::Ident => return Ok(ParamValue::Text(std::borrow::Cow::Borrowed(text))),
+                ParamType::Uuid => {
+                    if let Some(bytes) = parse_uuid(text) {
+                        return Ok(ParamValue::Uuid(bytes));
+                    }
+                }
+                ParamType::Int | ParamType::UnixSeconds => {
+                    if let Some(n) = parse_canonical_int(text) {
+                        return Ok(ParamValue::Int(n));
+                    }
+                }
+                // Enum forms are compared as bytes, without building each variant's form.
+                ParamType::Enum { .. } => {
+                    if let Some(i) = self.enum_forms[param]
+                        .iter()
+                        .position(|form| form.as_ref() == text.as_bytes())
+                    {
+                        return Ok(ParamValue::Enum(i));
+                    }
+                }
+                _ => {}
+            }
+        }
+        decode_simple(&self.schema.params[param], text, self.schema.separator).map_err(|e| (param, e))
     }
 
     fn value_failure(&self, key: usize, param: usize, error: &ValueError) -> MatchFailure {
@@ -514,20 +636,14 @@ impl Matcher {
                 // Ties go to the pattern whose failing literal is closest to what the key has
                 // (`job:stat:x` is nearer `job:state:<jobID>` than `job:index:<state>`).
                 let typo = match (variant.segments.get(failed), segments.get(matched)) {
-                    (Some(Segment::Literal(literal)), Some(&(s, e))) => crate::util::edit_distance(
-                        &String::from_utf8_lossy(literal),
-                        &key[s as usize..e as usize],
-                    ),
+                    (Some(Segment::Literal(literal)), Some(&(s, e))) => {
+                        crate::util::edit_distance(&String::from_utf8_lossy(literal), &key[s as usize..e as usize])
+                    }
                     _ => usize::MAX / 2,
                 };
-                (
-                    matched.min(failed),
-                    std::cmp::Reverse(gap),
-                    std::cmp::Reverse(typo),
-                )
+                (matched.min(failed), std::cmp::Reverse(gap), std::cmp::Reverse(typo))
             });
-        let Some((variant, failed, matched, _)) = best.filter(|&(_, _, matched, _)| matched > 0)
-        else {
+        let Some((variant, failed, matched, _)) = best.filter(|&(_, _, matched, _)| matched > 0) else {
             return MatchFailure {
                 code: "K001",
                 message: "no pattern matches".into(),
@@ -536,10 +652,7 @@ impl Matcher {
         };
         let template = &self.schema.keys[variant.key].pattern.template;
         let mut message = String::new();
-        let spanning = variant
-            .segments
-            .iter()
-            .any(|s| matches!(s, Segment::Spanning(_)));
+        let spanning = variant.segments.iter().any(|s| matches!(s, Segment::Spanning(_)));
         let length_differs = !spanning && variant.segments.len() != segments.len();
         let code = match variant.segments.get(failed).filter(|_| !length_differs) {
             None => {
@@ -552,9 +665,7 @@ impl Matcher {
                 "K001"
             }
             Some(segment) => {
-                let found = segments
-                    .get(matched)
-                    .map_or("", |&(s, e)| &key[s as usize..e as usize]);
+                let found = segments.get(matched).map_or("", |&(s, e)| &key[s as usize..e as usize]);
                 match segment {
                     Segment::Literal(literal) => {
                         let _ = write!(
@@ -565,17 +676,16 @@ impl Matcher {
                         "K001"
                     }
                     Segment::Param(param) | Segment::Spanning(param) => {
-                        let error = decode_simple(
-                            &self.schema.params[*param],
-                            found,
-                            self.schema.separator,
-                        )
-                        .err()
-                        .unwrap_or(ValueError::Empty);
+                        let error = decode_simple(&self.schema.params[*param], found, self.schema.separator)
+                            .err()
+                            .unwrap_or(ValueError::Empty);
                         return self.value_failure(variant.key, *param, &error);
                     }
                     Segment::Pieces(_) => {
-                        let _ = write!(message, "no pattern matches; nearest `{template}`: segment `{found}` does not fit its layout");
+                        let _ = write!(
+                            message,
+                            "no pattern matches; nearest `{template}`: segment `{found}` does not fit its layout"
+                        );
                         "K002"
                     }
                 }
@@ -586,6 +696,54 @@ impl Matcher {
             message,
             nearest: Some(variant.key),
         }
+    }
+}
+
+/// What the walk does with whole-segment parameters: validate only, or decode and keep.
+trait Sink<'k> {
+    type Value;
+    /// `Some` when `text` is a valid value of `param`.
+    fn accept(&mut self, matcher: &Matcher, param: usize, text: &'k str) -> Option<Self::Value>;
+    /// Keeps the value of a parameter on the successful path (called deepest first).
+    fn keep(&mut self, param: usize, value: Self::Value);
+    /// The successful path went through a segment this sink did not decode.
+    fn incomplete(&mut self);
+}
+
+/// Validates only: [`Matcher::find`].
+struct Validate;
+
+impl<'k> Sink<'k> for Validate {
+    type Value = ();
+
+    fn accept(&mut self, matcher: &Matcher, param: usize, text: &'k str) -> Option<()> {
+        matcher.param_accepts(param, text.as_bytes()).then_some(())
+    }
+
+    fn keep(&mut self, _: usize, (): ()) {}
+
+    fn incomplete(&mut self) {}
+}
+
+/// Decodes while walking, so a matched key is read once: [`Matcher::match_key`].
+struct Decode<'k> {
+    values: DecodedValues<'k>,
+    complete: bool,
+}
+
+impl<'k> Sink<'k> for Decode<'k> {
+    type Value = ParamValue<'k>;
+
+    fn accept(&mut self, matcher: &Matcher, param: usize, text: &'k str) -> Option<ParamValue<'k>> {
+        matcher.decode_checked(param, text)
+    }
+
+    fn keep(&mut self, param: usize, value: ParamValue<'k>) {
+        self.values.push((param, value));
+    }
+
+    fn incomplete(&mut self) {
+        self.complete = false;
     }
 }
 
@@ -606,18 +764,14 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return Some(0);
     }
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    haystack.windows(needle.len()).position(|window| window == needle)
 }
 
 fn segment_rank(schema: &KeySchema, segment: &Segment) -> u8 {
     match segment {
         Segment::Literal(_) => 0,
         Segment::Pieces(_) => 1,
-        Segment::Param(param) | Segment::Spanning(param) => {
-            2 + schema.params[*param].ty.specificity_rank()
-        }
+        Segment::Param(param) | Segment::Spanning(param) => 2 + schema.params[*param].ty.specificity_rank(),
     }
 }
 
@@ -645,10 +799,12 @@ pub(crate) fn expand_variants(schema: &KeySchema) -> Vec<Variant> {
         }
         for choices in combinations {
             let segments = segments_of(schema, &key.pattern.parts, &choices);
+            let simple = choices.iter().all(Option::is_none);
             variants.push(Variant {
                 key: key_index,
                 choices,
                 segments,
+                simple,
             });
         }
     }
@@ -656,11 +812,7 @@ pub(crate) fn expand_variants(schema: &KeySchema) -> Vec<Variant> {
 }
 
 /// Flattens a pattern under the given layout choices and cuts it at separators.
-fn segments_of(
-    schema: &KeySchema,
-    parts: &[PatternPart],
-    choices: &[Option<usize>],
-) -> Vec<Segment> {
+fn segments_of(schema: &KeySchema, parts: &[PatternPart], choices: &[Option<usize>]) -> Vec<Segment> {
     let separator = schema.separator;
     let mut flat: Vec<Piece> = Vec::new();
     let mut choice = choices.iter();

@@ -58,11 +58,8 @@ fn keyed_values() -> impl Strategy<Value = (usize, Vec<ParamValue<'static>>)> {
         .iter()
         .enumerate()
         .map(|(index, key)| {
-            let values: Vec<BoxedStrategy<ParamValue<'static>>> = key
-                .pattern
-                .params()
-                .map(|p| value_for(&model.params[p].ty))
-                .collect();
+            let values: Vec<BoxedStrategy<ParamValue<'static>>> =
+                key.pattern.params().map(|p| value_for(&model.params[p].ty)).collect();
             values.prop_map(move |v| (index, v)).boxed()
         })
         .collect();

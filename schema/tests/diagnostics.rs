@@ -7,10 +7,7 @@ fn check(source: &str) -> String {
 }
 
 fn codes(source: &str) -> Vec<&'static str> {
-    Schema::check(source)
-        .iter()
-        .map(|d| d.code.as_str())
-        .collect()
+    Schema::check(source).iter().map(|d| d.code.as_str()).collect()
 }
 
 const CASES: &[(&str, &str)] = &[
@@ -45,8 +42,7 @@ fn rendered_diagnostics() {
 
 #[test]
 fn valid_schemas_have_no_error() {
-    let source =
-        "keyspace k\nparam id int\nttl t = 2 * env(POLL, 5s)\nlock l:<id> ttl t \"Lock\"\n";
+    let source = "keyspace k\nparam id int\nttl t = 2 * env(POLL, 5s)\nlock l:<id> ttl t \"Lock\"\n";
     assert!(Schema::check(source).iter().all(|d| !d.is_error()));
     assert!(Schema::parse(source, "k.keys").is_ok());
 }

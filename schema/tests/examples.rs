@@ -73,9 +73,7 @@ fn sample_key(schema: &Schema, name: &str) -> String {
         .map(|p| {
             let param = &model.params[p];
             let value = match &param.ty {
-                ParamType::Enum { variants, .. } if !variants.iter().any(|v| v == "RUNNING") => {
-                    variants[0].as_str()
-                }
+                ParamType::Enum { variants, .. } if !variants.iter().any(|v| v == "RUNNING") => variants[0].as_str(),
                 ty => sample(ty),
             };
             (param.name.as_str(), value)
@@ -106,12 +104,7 @@ fn cordum_has_every_inventory_pattern_with_its_seed_type_and_ttl() {
             "{}",
             row.pattern
         );
-        assert_eq!(
-            result.ttl_seconds,
-            seed_ttl_seconds(row.ttl),
-            "{}",
-            row.pattern
-        );
+        assert_eq!(result.ttl_seconds, seed_ttl_seconds(row.ttl), "{}", row.pattern);
         assert_eq!(result.slot, keyschema::key_slot(text.as_bytes()));
     }
 }
@@ -119,12 +112,7 @@ fn cordum_has_every_inventory_pattern_with_its_seed_type_and_ttl() {
 #[test]
 fn cordum_environment_variables_are_the_seeds() {
     let schema = Schema::parse(examples::CORDUM, "cordum.keys").unwrap();
-    let vars: BTreeSet<&str> = schema
-        .model()
-        .keys
-        .iter()
-        .filter_map(|k| k.ttl.env_var())
-        .collect();
+    let vars: BTreeSet<&str> = schema.model().keys.iter().filter_map(|k| k.ttl.env_var()).collect();
     for var in [
         "JOB_META_TTL_SECONDS",
         "REDIS_DATA_TTL_SECONDS",
@@ -134,11 +122,7 @@ fn cordum_environment_variables_are_the_seeds() {
     }
     let dlq = schema.model().key("dlq_entry").unwrap();
     assert_eq!(
-        dlq.ttl
-            .resolve(|_| Some("2".into()))
-            .unwrap()
-            .unwrap()
-            .as_secs(),
+        dlq.ttl.resolve(|_| Some("2".into())).unwrap().unwrap().as_secs(),
         2 * 86_400,
         "CORDUM_DLQ_ENTRY_TTL_DAYS is in days"
     );
@@ -147,25 +131,16 @@ fn cordum_environment_variables_are_the_seeds() {
 #[test]
 fn cordum_check_reports_the_real_ambiguities_with_witness_keys() {
     let diagnostics = Schema::check(examples::CORDUM);
-    assert!(
-        diagnostics.iter().all(|d| !d.is_error()),
-        "{diagnostics:#?}"
-    );
+    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:#?}");
     let schema = Schema::parse(examples::CORDUM, "cordum.keys").unwrap();
     let mut found = BTreeSet::new();
-    for diagnostic in diagnostics
-        .iter()
-        .filter(|d| d.code == Code::AmbiguousPatterns)
-    {
+    for diagnostic in diagnostics.iter().filter(|d| d.code == Code::AmbiguousPatterns) {
         // "`A` and `B` can match the same key: `witness`"
         let quoted: Vec<&str> = diagnostic.message.split('`').skip(1).step_by(2).collect();
         let (a, b, witness) = (quoted[0], quoted[1], quoted[2]);
         found.insert((a.min(b).to_string(), a.max(b).to_string()));
         let result = schema.lint(witness);
-        assert!(
-            result.problems.is_empty(),
-            "witness {witness} must be a valid key"
-        );
+        assert!(result.problems.is_empty(), "witness {witness} must be a valid key");
         let mut matched: Vec<String> = result.also_matches.clone();
         matched.extend(result.pattern.clone());
         assert!(
@@ -191,55 +166,25 @@ fn cordum_primitives_and_relations_are_declared() {
     let schema = Schema::parse(examples::CORDUM, "cordum.keys").unwrap();
     let model = schema.model();
     let primitive = |name: &str| model.key(name).unwrap().primitive.clone();
-    assert_eq!(
-        primitive("cordum_reconciler_default"),
-        Some(Primitive::Lock)
-    );
+    assert_eq!(primitive("cordum_reconciler_default"), Some(Primitive::Lock));
     assert_eq!(primitive("cordum_rl"), Some(Primitive::RateLimit));
-    assert_eq!(
-        primitive("cordum_cb_safety_failures"),
-        Some(Primitive::Breaker)
-    );
+    assert_eq!(primitive("cordum_cb_safety_failures"), Some(Primitive::Breaker));
     assert_eq!(primitive("job_idempotency"), Some(Primitive::Idempotency));
     assert_eq!(primitive("cordum_wf_delay_timers"), Some(Primitive::Timers));
-    assert!(matches!(
-        primitive("dlq_entry"),
-        Some(Primitive::DlqEntry { .. })
-    ));
-    assert!(matches!(
-        primitive("dlq_index"),
-        Some(Primitive::DlqIndex { .. })
-    ));
-    let job_state = model
-        .keys
-        .iter()
-        .position(|k| k.name == "job_state")
-        .unwrap();
-    assert_eq!(
-        primitive("job_index"),
-        Some(Primitive::Index { of: job_state })
-    );
+    assert!(matches!(primitive("dlq_entry"), Some(Primitive::DlqEntry { .. })));
+    assert!(matches!(primitive("dlq_index"), Some(Primitive::DlqIndex { .. })));
+    let job_state = model.keys.iter().position(|k| k.name == "job_state").unwrap();
+    assert_eq!(primitive("job_index"), Some(Primitive::Index { of: job_state }));
     assert!(matches!(
         &model.key("wf_run_timeline").unwrap().redis_type,
-        RedisType::List {
-            cap: Some(1000),
-            ..
-        }
+        RedisType::List { cap: Some(1000), .. }
     ));
     assert!(
         matches!(&model.key("job_state").unwrap().redis_type, RedisType::String { codec: Codec::Json(t) } if t == "JobState")
     );
-    let gateway = model
-        .services
-        .iter()
-        .find(|s| s.name == "api-gateway")
-        .unwrap();
+    let gateway = model.services.iter().find(|s| s.name == "api-gateway").unwrap();
     assert!(gateway.writes.contains(&job_state));
-    let context = model
-        .services
-        .iter()
-        .find(|s| s.name == "context-engine")
-        .unwrap();
+    let context = model.services.iter().find(|s| s.name == "context-engine").unwrap();
     assert_eq!(context.reads.len(), 2);
 }
 
@@ -252,10 +197,7 @@ fn cordum_decodes_step_job_ids_and_lowercase_states() {
     assert_eq!(json["params"]["jobID"]["stepID"], "build");
     assert_eq!(json["params"]["jobID"]["attempt"], 2);
     let index = schema.lint("job:index:running");
-    assert_eq!(
-        serde_json::to_value(&index).unwrap()["params"]["state"],
-        "RUNNING"
-    );
+    assert_eq!(serde_json::to_value(&index).unwrap()["params"]["state"], "RUNNING");
     assert_eq!(schema.lint("job:index:RUNNING").problems[0].code, "K002");
 }
 
@@ -268,11 +210,7 @@ fn cluster_variant_puts_each_job_and_each_run_in_one_slot_group() {
         .iter()
         .find(|g| g.template == "<jobID>")
         .expect("a {<jobID>} slot group");
-    let names: BTreeSet<&str> = job
-        .keys
-        .iter()
-        .map(|&k| model.keys[k].name.as_str())
-        .collect();
+    let names: BTreeSet<&str> = job.keys.iter().map(|&k| model.keys[k].name.as_str()).collect();
     for name in [
         "job_state",
         "job_meta",
@@ -294,22 +232,12 @@ fn cluster_variant_puts_each_job_and_each_run_in_one_slot_group() {
     let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
     let slots: BTreeSet<u16> = ["job_state", "job_meta", "ctx", "dlq_entry"]
         .iter()
-        .map(|name| {
-            schema
-                .lint(&schema.format_key(name, &[("jobID", id)]).unwrap())
-                .slot
-        })
+        .map(|name| schema.lint(&schema.format_key(name, &[("jobID", id)]).unwrap()).slot)
         .collect();
     assert_eq!(slots.len(), 1);
     // The cluster variant keeps every key of the reference schema.
     let reference = Schema::parse(examples::CORDUM, "cordum.keys").unwrap();
-    let names = |s: &Schema| {
-        s.model()
-            .keys
-            .iter()
-            .map(|k| k.name.clone())
-            .collect::<BTreeSet<_>>()
-    };
+    let names = |s: &Schema| s.model().keys.iter().map(|k| k.name.clone()).collect::<BTreeSet<_>>();
     assert_eq!(names(&schema), names(&reference));
 }
 
@@ -323,10 +251,7 @@ fn catalog_describes_the_seed_operations() {
     let lineage = schema.lint("catalog:lineage:downstream:coordination.tasks.task_queue");
     assert_eq!(lineage.problems, vec![]);
     assert_eq!(
-        schema
-            .lint("catalog:index:by_modified")
-            .redis_type
-            .as_deref(),
+        schema.lint("catalog:index:by_modified").redis_type.as_deref(),
         Some("zset")
     );
     let value = schema

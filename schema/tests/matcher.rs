@@ -32,16 +32,10 @@ fn the_first_differing_segment_decides() {
 fn hostile_values_are_escaped_and_decoded_back() {
     let source = "param tenant text\nparam key text\nidem:<tenant>:<key> string \"Dedup\"\n";
     let schema = Schema::parse(source, "t.keys").unwrap();
-    let a = schema
-        .format_key("idem", &[("tenant", "a:b"), ("key", "c")])
-        .unwrap();
-    let b = schema
-        .format_key("idem", &[("tenant", "a"), ("key", "b:c")])
-        .unwrap();
+    let a = schema.format_key("idem", &[("tenant", "a:b"), ("key", "c")]).unwrap();
+    let b = schema.format_key("idem", &[("tenant", "a"), ("key", "b:c")]).unwrap();
     assert_ne!(a, b, "tenants must not collide");
-    let braces = schema
-        .format_key("idem", &[("tenant", "{x}"), ("key", "%\n")])
-        .unwrap();
+    let braces = schema.format_key("idem", &[("tenant", "{x}"), ("key", "%\n")]).unwrap();
     assert_eq!(braces, "idem:%7Bx%7D:%25%0A");
     assert_eq!(
         keyschema::hash_tag(braces.as_bytes()),
@@ -49,37 +43,25 @@ fn hostile_values_are_escaped_and_decoded_back() {
         "a value never makes a hash tag"
     );
     let json = serde_json::to_value(schema.lint(&a)).unwrap();
-    assert_eq!(
-        json["params"],
-        serde_json::json!({"tenant": "a:b", "key": "c"})
-    );
+    assert_eq!(json["params"], serde_json::json!({"tenant": "a:b", "key": "c"}));
 }
 
 #[test]
 fn failures_name_the_nearest_pattern_and_the_reason() {
-    let source =
-        "param jobID uuid\njob:state:<jobID> string \"State\"\njob:meta:<jobID> hash \"Meta\"\n";
+    let source = "param jobID uuid\njob:state:<jobID> string \"State\"\njob:meta:<jobID> hash \"Meta\"\n";
     let schema = Schema::parse(source, "t.keys").unwrap();
     let problem = |key: &str| schema.lint(key).problems[0].clone();
     assert_eq!(problem("job:state:nope").code, "K002");
     assert!(problem("job:state:nope")
         .message
         .contains("`jobID` of `job:state:<jobID>`"));
-    assert_eq!(
-        problem("job:stat:0f8fad5b-d9cb-469f-a165-70867728950e").code,
-        "K001"
-    );
-    assert!(problem("job:stat:x")
-        .message
-        .contains("nearest `job:state:<jobID>`"));
+    assert_eq!(problem("job:stat:0f8fad5b-d9cb-469f-a165-70867728950e").code, "K001");
+    assert!(problem("job:stat:x").message.contains("nearest `job:state:<jobID>`"));
     assert!(problem("job:state:a:b").message.contains("segments"));
     assert_eq!(problem("").code, "K004");
     assert_eq!(schema.lint_bytes(b"job:\xff").problems[0].code, "K005");
     assert_eq!(
-        schema
-            .lint_bytes(&vec![b'a'; keyschema::MAX_KEY_LEN + 1])
-            .problems[0]
-            .code,
+        schema.lint_bytes(&vec![b'a'; keyschema::MAX_KEY_LEN + 1]).problems[0].code,
         "K004"
     );
     let many = vec!["a"; keyschema::MAX_SEGMENTS + 1].join(":");
@@ -88,7 +70,8 @@ fn failures_name_the_nearest_pattern_and_the_reason() {
 
 #[test]
 fn typed_values_have_one_form() {
-    let source = "param n int\nparam ip ip\nparam u uuid\nn:<n> string \"N\"\nip:<ip> string \"IP\"\nu:<u> string \"U\"\n";
+    let source =
+        "param n int\nparam ip ip\nparam u uuid\nn:<n> string \"N\"\nip:<ip> string \"IP\"\nu:<u> string \"U\"\n";
     let schema = Schema::parse(source, "t.keys").unwrap();
     for bad in [
         "n:01",

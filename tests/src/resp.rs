@@ -103,14 +103,9 @@ impl Connection {
 
     fn read_reply(&mut self) -> io::Result<Reply> {
         let line = self.read_line()?;
-        let (kind, rest) = line
-            .split_first()
-            .ok_or_else(|| invalid("empty reply line"))?;
+        let (kind, rest) = line.split_first().ok_or_else(|| invalid("empty reply line"))?;
         let text = String::from_utf8_lossy(rest).into_owned();
-        let number = || {
-            text.parse::<i64>()
-                .map_err(|_| invalid(format!("bad length {text:?}")))
-        };
+        let number = || text.parse::<i64>().map_err(|_| invalid(format!("bad length {text:?}")));
         Ok(match kind {
             b'+' => Reply::Status(text),
             b'-' => Reply::Error(text),
@@ -131,11 +126,7 @@ impl Connection {
                 if len < 0 {
                     Reply::Array(None)
                 } else {
-                    Reply::Array(Some(
-                        (0..len)
-                            .map(|_| self.read_reply())
-                            .collect::<io::Result<_>>()?,
-                    ))
+                    Reply::Array(Some((0..len).map(|_| self.read_reply()).collect::<io::Result<_>>()?))
                 }
             }
             other => return Err(invalid(format!("unknown reply type {:?}", *other as char))),

@@ -52,8 +52,7 @@ fn cli_binary() -> PathBuf {
             return sibling;
         }
     }
-    find_on_path("redis-cli")
-        .unwrap_or_else(|| panic!("redis-cli is not on PATH: install it with redis-server"))
+    find_on_path("redis-cli").unwrap_or_else(|| panic!("redis-cli is not on PATH: install it with redis-server"))
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
@@ -158,19 +157,13 @@ if ! kill -0 "$watch" 2>/dev/null; then rm -rf "$dir"; fi"#;
 
     /// The server's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("redis.log"))
-            .unwrap_or_else(|e| format!("(no log: {e})"))
+        std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_else(|e| format!("(no log: {e})"))
     }
 
     /// A new connection.
     pub fn connect(&self) -> Connection {
-        Connection::connect(self.port).unwrap_or_else(|e| {
-            panic!(
-                "connect to redis on port {}: {e}\n{}",
-                self.port,
-                self.log()
-            )
-        })
+        Connection::connect(self.port)
+            .unwrap_or_else(|e| panic!("connect to redis on port {}: {e}\n{}", self.port, self.log()))
     }
 
     fn wait_ready(&self) {
@@ -223,10 +216,7 @@ impl RedisCluster {
         let nodes: Vec<RedisServer> = (0..6)
             .map(|_| RedisServer::start_with(ServerOptions::cluster()))
             .collect();
-        let addresses: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port()))
-            .collect();
+        let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
         let output = Command::new(cli_binary())
             .arg("--cluster")
             .arg("create")
@@ -262,8 +252,7 @@ impl RedisCluster {
                     .and_then(|r| r.as_text())
                     .unwrap_or_default();
                 info.contains("cluster_state:ok")
-                    && (replication.contains("role:master")
-                        || replication.contains("master_link_status:up"))
+                    && (replication.contains("role:master") || replication.contains("master_link_status:up"))
             });
             let replicas = self.nodes.iter().filter(|node| {
                 node.connect()
@@ -281,10 +270,7 @@ impl RedisCluster {
                     .iter()
                     .map(|n| format!("--- node {} ---\n{}", n.port(), n.log()))
                     .collect();
-                panic!(
-                    "the cluster did not become ready within 60 s\n{}",
-                    logs.join("\n")
-                );
+                panic!("the cluster did not become ready within 60 s\n{}", logs.join("\n"));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -297,10 +283,7 @@ impl RedisCluster {
 
     /// `host:port` of every node, for cluster clients.
     pub fn addresses(&self) -> Vec<String> {
-        self.nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port()))
-            .collect()
+        self.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect()
     }
 }
 

@@ -80,11 +80,7 @@ fn slots_match_cluster_keyslot_on_random_keys() {
 fn keys_land_on_the_primary_that_owns_their_slot() {
     let cluster = shared_cluster();
     // CLUSTER SLOTS: [[start, end, [host, port, id], replicas...], ...]
-    let Reply::Array(Some(ranges)) = cluster.nodes()[0]
-        .connect()
-        .cmd(&["CLUSTER", "SLOTS"])
-        .unwrap()
-    else {
+    let Reply::Array(Some(ranges)) = cluster.nodes()[0].connect().cmd(&["CLUSTER", "SLOTS"]).unwrap() else {
         panic!("CLUSTER SLOTS did not answer an array");
     };
     let owner = |slot: u16| -> u16 {

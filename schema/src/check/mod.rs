@@ -32,12 +32,8 @@ pub(crate) fn check(
         if let Some(problem) = injectivity_problem(schema, variant) {
             if std::mem::replace(&mut injective[variant.key], false) {
                 diagnostics.push(
-                    Diagnostic::new(
-                        Code::NonInjectivePattern,
-                        key_spans[variant.key].pattern,
-                        problem.0,
-                    )
-                    .with_hint(problem.1),
+                    Diagnostic::new(Code::NonInjectivePattern, key_spans[variant.key].pattern, problem.0)
+                        .with_hint(problem.1),
                 );
             }
         }
@@ -51,17 +47,12 @@ pub(crate) fn check(
         for j in i + 1..variants.len() {
             let (a, b) = (&variants[i], &variants[j]);
             let pair = (a.key.min(b.key), a.key.max(b.key));
-            if !injective[a.key]
-                || !injective[b.key]
-                || pairs.contains(&pair)
-                || first_literals_differ(a, b)
-            {
+            if !injective[a.key] || !injective[b.key] || pairs.contains(&pair) || first_literals_differ(a, b) {
                 continue;
             }
             let witness = nfa::shortest_common(&automata[i], &automata[j], |bytes| {
-                std::str::from_utf8(bytes).is_ok_and(|key| {
-                    matcher.variant_matches(a, key) && matcher.variant_matches(b, key)
-                })
+                std::str::from_utf8(bytes)
+                    .is_ok_and(|key| matcher.variant_matches(a, key) && matcher.variant_matches(b, key))
             });
             let Some(witness) = witness else { continue };
             let witness = String::from_utf8_lossy(&witness).into_owned();
@@ -115,9 +106,7 @@ fn variant_nfa(schema: &KeySchema, variant: &Variant, separator: u8) -> Nfa {
         }
         at = match segment {
             Segment::Literal(bytes) => nfa.literal(at, bytes),
-            Segment::Param(param) | Segment::Spanning(param) => {
-                nfa.param(at, &schema.params[*param], separator)
-            }
+            Segment::Param(param) | Segment::Spanning(param) => nfa.param(at, &schema.params[*param], separator),
             Segment::Pieces(pieces) => pieces.iter().fold(at, |at, piece| match piece {
                 Piece::Literal(bytes) => nfa.literal(at, bytes),
                 Piece::Param(param) => nfa.param(at, &schema.params[*param], separator),
@@ -159,13 +148,15 @@ fn injectivity_problem(schema: &KeySchema, variant: &Variant) -> Option<(String,
                 ));
             }
             match pieces.get(i + 1) {
-                Some(Piece::Param(next)) => return Some((
-                    format!(
-                        "`<{}><{}>`: two parameters touch, so their values cannot be told apart",
-                        param.name, schema.params[*next].name
-                    ),
-                    "put a literal between them that neither can contain".into(),
-                )),
+                Some(Piece::Param(next)) => {
+                    return Some((
+                        format!(
+                            "`<{}><{}>`: two parameters touch, so their values cannot be told apart",
+                            param.name, schema.params[*next].name
+                        ),
+                        "put a literal between them that neither can contain".into(),
+                    ))
+                }
                 Some(Piece::Literal(literal)) => {
                     let alphabet = nfa::type_fragment(&param.ty, separator, false).alphabet();
                     let first = literal[0];
@@ -190,12 +181,7 @@ fn injectivity_problem(schema: &KeySchema, variant: &Variant) -> Option<(String,
     None
 }
 
-fn hazards(
-    schema: &KeySchema,
-    key_spans: &[KeySpans],
-    param_spans: &[Span],
-    diagnostics: &mut Vec<Diagnostic>,
-) {
+fn hazards(schema: &KeySchema, key_spans: &[KeySpans], param_spans: &[Span], diagnostics: &mut Vec<Diagnostic>) {
     for (index, key) in schema.keys.iter().enumerate() {
         let span = key_spans[index].pattern;
         if let Some(tag) = key.pattern.hash_tag.as_ref().filter(|tag| tag.literal_only) {
@@ -203,7 +189,10 @@ fn hazards(
                 Diagnostic::new(
                     Code::LiteralHashTag,
                     span,
-                    format!("the hash tag `{{{}}}` has no parameter: every key of this pattern lands on one slot", tag.template),
+                    format!(
+                        "the hash tag `{{{}}}` has no parameter: every key of this pattern lands on one slot",
+                        tag.template
+                    ),
                 )
                 .with_hint("tag a parameter (`{<jobID>}`) so the family spreads over the cluster"),
             );
@@ -226,8 +215,14 @@ fn hazards(
     for (index, param) in schema.params.iter().enumerate() {
         if param.spans {
             diagnostics.push(
-                Diagnostic::new(Code::SpanningParam, param_spans[index], format!("`{}` may span segments: legacy keys join it unescaped", param.name))
-                    .with_hint("keys written by keyschema always escape the separator; only reading old keys accepts it raw"),
+                Diagnostic::new(
+                    Code::SpanningParam,
+                    param_spans[index],
+                    format!("`{}` may span segments: legacy keys join it unescaped", param.name),
+                )
+                .with_hint(
+                    "keys written by keyschema always escape the separator; only reading old keys accepts it raw",
+                ),
             );
         }
     }
@@ -235,29 +230,25 @@ fn hazards(
         let templates: Vec<Option<&str>> = group
             .keys
             .iter()
-            .map(|&k| {
-                schema.keys[k]
-                    .pattern
-                    .hash_tag
-                    .as_ref()
-                    .map(|t| t.template.as_str())
-            })
+            .map(|&k| schema.keys[k].pattern.hash_tag.as_ref().map(|t| t.template.as_str()))
             .collect();
         let tagged: Vec<&str> = templates.iter().flatten().copied().collect();
         if let Some(first) = tagged.first() {
             // Keys without a tag (global indexes) belong to no slot group; two tags that differ do.
-            if let Some(position) = templates
-                .iter()
-                .position(|t| t.is_some_and(|t| t != *first))
-            {
+            if let Some(position) = templates.iter().position(|t| t.is_some_and(|t| t != *first)) {
                 let key = group.keys[position];
                 diagnostics.push(
                     Diagnostic::new(
                         Code::MixedSlotGroups,
                         key_spans[key].pattern,
-                        format!("group `{}` mixes slot groups: `{}` does not share the tag `{{{first}}}`", group.name, schema.keys[key].pattern.template),
+                        format!(
+                            "group `{}` mixes slot groups: `{}` does not share the tag `{{{first}}}`",
+                            group.name, schema.keys[key].pattern.template
+                        ),
                     )
-                    .with_hint("on a cluster, keys of different slot groups cannot be used in one transaction or script"),
+                    .with_hint(
+                        "on a cluster, keys of different slot groups cannot be used in one transaction or script",
+                    ),
                 );
             }
         }

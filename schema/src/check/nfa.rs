@@ -130,11 +130,7 @@ impl Nfa {
         for state in &other.states {
             self.states.push(State {
                 eps: state.eps.iter().map(|s| s + offset).collect(),
-                edges: state
-                    .edges
-                    .iter()
-                    .map(|&(set, to)| (set, to + offset))
-                    .collect(),
+                edges: state.edges.iter().map(|&(set, to)| (set, to + offset)).collect(),
                 accept: false,
             });
         }
@@ -275,9 +271,7 @@ pub(crate) fn type_fragment(ty: &ParamType, separator: u8, spans: bool) -> Nfa {
     let nonzero = ByteSet::of(b'1'..=b'9');
     match ty {
         ParamType::Text => {
-            let raw = ByteSet::of(
-                (0..=255u8).filter(|&b| !must_escape(b, separator) || (spans && b == separator)),
-            );
+            let raw = ByteSet::of((0..=255u8).filter(|&b| !must_escape(b, separator) || (spans && b == separator)));
             let body = nfa.add();
             let percent = nfa.add();
             nfa.edge(0, raw, body);
@@ -286,24 +280,14 @@ pub(crate) fn type_fragment(ty: &ParamType, separator: u8, spans: bool) -> Nfa {
             nfa.edge(body, ByteSet::of([b'%']), percent);
             for byte in (0..=255u8).filter(|&b| must_escape(b, separator)) {
                 let high = nfa.add();
-                nfa.edge(
-                    percent,
-                    ByteSet::of([HEX_UPPER[usize::from(byte >> 4)]]),
-                    high,
-                );
-                nfa.edge(
-                    high,
-                    ByteSet::of([HEX_UPPER[usize::from(byte & 0xf)]]),
-                    body,
-                );
+                nfa.edge(percent, ByteSet::of([HEX_UPPER[usize::from(byte >> 4)]]), high);
+                nfa.edge(high, ByteSet::of([HEX_UPPER[usize::from(byte & 0xf)]]), body);
             }
             nfa.accept(body);
         }
         ParamType::Ident => {
-            let chars = ByteSet::of(
-                (0..=255u8)
-                    .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')),
-            );
+            let chars =
+                ByteSet::of((0..=255u8).filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')));
             let body = nfa.add();
             nfa.edge(0, chars, body);
             nfa.edge(body, chars, body);
@@ -397,11 +381,7 @@ fn octet(nfa: &mut Nfa, from: u32) -> u32 {
 
 /// Searches the product of two automata for a shortest string both accept; candidates are
 /// offered to `verify` in order of length until it accepts one (or the budget runs out).
-pub(crate) fn shortest_common(
-    a: &Nfa,
-    b: &Nfa,
-    mut verify: impl FnMut(&[u8]) -> bool,
-) -> Option<Vec<u8>> {
+pub(crate) fn shortest_common(a: &Nfa, b: &Nfa, mut verify: impl FnMut(&[u8]) -> bool) -> Option<Vec<u8>> {
     let (ca, cb) = (a.closures(), b.closures());
     let mut parent: HashMap<(u32, u32), Option<((u32, u32), u8)>> = HashMap::new();
     let mut queue = VecDeque::new();
@@ -436,8 +416,7 @@ pub(crate) fn shortest_common(
                             continue;
                         };
                         let next = (to_a, to_b);
-                        if let std::collections::hash_map::Entry::Vacant(slot) = parent.entry(next)
-                        {
+                        if let std::collections::hash_map::Entry::Vacant(slot) = parent.entry(next) {
                             slot.insert(Some(((x, y), byte)));
                             queue.push_back(next);
                         }

@@ -9,9 +9,7 @@ mod value;
 
 pub use escape::{escape_into, is_valid_escaped, must_escape, unescape, EscapeError};
 pub(crate) use value::{decode_simple, is_ident, StackBuf};
-pub use value::{
-    display_value, parse_canonical_int, parse_uuid, write_uuid, ParamValue, ParamsJson, ValueError,
-};
+pub use value::{display_value, parse_canonical_int, parse_uuid, write_uuid, ParamValue, ParamsJson, ValueError};
 
 use crate::model::{KeyDef, KeySchema, LayoutPart, Param, ParamType, PatternPart};
 use std::borrow::Cow;
@@ -64,12 +62,7 @@ impl KeySchema {
     /// model.write_key(&model.keys[0], &[ParamValue::Int(7)], &mut out).unwrap();
     /// assert_eq!(out, "thing:7");
     /// ```
-    pub fn write_key(
-        &self,
-        key: &KeyDef,
-        values: &[ParamValue<'_>],
-        out: &mut String,
-    ) -> Result<(), FormatError> {
+    pub fn write_key(&self, key: &KeyDef, values: &[ParamValue<'_>], out: &mut String) -> Result<(), FormatError> {
         let mut values = values.iter();
         for part in &key.pattern.parts {
             match part {
@@ -80,35 +73,26 @@ impl KeySchema {
                         key: key.name.clone(),
                         param: param.name.clone(),
                     })?;
-                    self.write_value(param, value, out).map_err(|source| {
-                        FormatError::InvalidValue {
+                    self.write_value(param, value, out)
+                        .map_err(|source| FormatError::InvalidValue {
                             key: key.name.clone(),
                             param: param.name.clone(),
                             source,
-                        }
-                    })?;
+                        })?;
                 }
             }
         }
         Ok(())
     }
 
-    fn write_value(
-        &self,
-        param: &Param,
-        value: &ParamValue<'_>,
-        out: &mut String,
-    ) -> Result<(), ValueError> {
+    fn write_value(&self, param: &Param, value: &ParamValue<'_>, out: &mut String) -> Result<(), ValueError> {
         let ParamValue::Layout { layout, parts } = value else {
             return value::encode_simple(param, value, self.separator, out);
         };
-        let layout = param
-            .layouts
-            .get(*layout)
-            .ok_or_else(|| ValueError::WrongType {
-                value: format!("layout {layout}"),
-                expected: "a layout of this parameter".into(),
-            })?;
+        let layout = param.layouts.get(*layout).ok_or_else(|| ValueError::WrongType {
+            value: format!("layout {layout}"),
+            expected: "a layout of this parameter".into(),
+        })?;
         let mut parts = parts.iter();
         for piece in layout {
             match piece {
@@ -124,19 +108,11 @@ impl KeySchema {
 
     /// Formats the key named `name` from values written as a person would (`jobID=...`,
     /// `state=RUNNING`): what `keyschema key` does.
-    pub fn format_key_from_text(
-        &self,
-        name: &str,
-        values: &[(&str, &str)],
-    ) -> Result<String, FormatError> {
+    pub fn format_key_from_text(&self, name: &str, values: &[(&str, &str)]) -> Result<String, FormatError> {
         let key = self
             .key(name)
             .ok_or_else(|| FormatError::UnknownKey(name.to_string()))?;
-        let param_names: Vec<&str> = key
-            .pattern
-            .params()
-            .map(|i| self.params[i].name.as_str())
-            .collect();
+        let param_names: Vec<&str> = key.pattern.params().map(|i| self.params[i].name.as_str()).collect();
         if let Some((unexpected, _)) = values.iter().find(|(n, _)| !param_names.contains(n)) {
             return Err(FormatError::UnexpectedParam {
                 key: key.name.clone(),
@@ -154,13 +130,13 @@ impl KeySchema {
                     key: key.name.clone(),
                     param: param.name.clone(),
                 })?;
-            let value =
-                self.parse_text_value(param, text)
-                    .map_err(|source| FormatError::InvalidValue {
-                        key: key.name.clone(),
-                        param: param.name.clone(),
-                        source,
-                    })?;
+            let value = self
+                .parse_text_value(param, text)
+                .map_err(|source| FormatError::InvalidValue {
+                    key: key.name.clone(),
+                    param: param.name.clone(),
+                    source,
+                })?;
             typed.push(value);
         }
         let mut out = String::new();
@@ -171,11 +147,7 @@ impl KeySchema {
     /// Reads a value as a person writes it: any text for text, a variant's name or key form for an
     /// enum, a UUID in either case, an address; for a composite parameter, the simple form or one
     /// of its layouts (`run-1:step-2@3`).
-    pub fn parse_text_value<'t>(
-        &self,
-        param: &Param,
-        text: &'t str,
-    ) -> Result<ParamValue<'t>, ValueError> {
+    pub fn parse_text_value<'t>(&self, param: &Param, text: &'t str) -> Result<ParamValue<'t>, ValueError> {
         let simple = parse_simple_text(param, text);
         if simple.is_ok() || param.layouts.is_empty() {
             return simple;
@@ -233,9 +205,7 @@ fn parse_simple_text<'t>(param: &Param, text: &'t str) -> Result<ParamValue<'t>,
             Ok(n) if n >= 0 => ParamValue::Int(n),
             _ => return Err(wrong()),
         },
-        ParamType::Uuid => {
-            ParamValue::Uuid(parse_uuid(&text.to_ascii_lowercase()).ok_or_else(wrong)?)
-        }
+        ParamType::Uuid => ParamValue::Uuid(parse_uuid(&text.to_ascii_lowercase()).ok_or_else(wrong)?),
         ParamType::Enum { variants, case } => ParamValue::Enum(
             variants
                 .iter()

@@ -1,7 +1,7 @@
 //! Parameter values and their one canonical form in keys.
 
 use super::escape::{escape_into, unescape, EscapeError};
-use crate::model::{Param, ParamType};
+use crate::model::{EnumCase, Param, ParamType};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -40,10 +40,7 @@ impl ParamValue<'_> {
             Self::Ip(ip) => ParamValue::Ip(ip),
             Self::Layout { layout, parts } => ParamValue::Layout {
                 layout,
-                parts: parts
-                    .into_iter()
-                    .map(|(i, v)| (i, v.into_owned()))
-                    .collect(),
+                parts: parts.into_iter().map(|(i, v)| (i, v.into_owned())).collect(),
             },
         }
     }
@@ -80,10 +77,7 @@ pub(crate) struct StackBuf {
 
 impl StackBuf {
     pub(crate) fn new() -> Self {
-        Self {
-            bytes: [0; 64],
-            len: 0,
-        }
+        Self { bytes: [0; 64], len: 0 }
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -117,30 +111,42 @@ pub fn write_uuid(bytes: &[u8; 16], out: &mut String) {
     }
 }
 
+/// Lowercase hex digit values; 0xff for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
 /// Parses a canonical UUID (lowercase, hyphenated).
 pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
     let bytes = text.as_bytes();
-    if bytes.len() != 36 {
+    if bytes.len() != 36 || bytes[8] != b'-' || bytes[13] != b'-' || bytes[18] != b'-' || bytes[23] != b'-' {
         return None;
     }
     let mut out = [0u8; 16];
-    let mut nibble = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut bad = 0u8;
+    let mut i = 0;
+    for byte in &mut out {
         if matches!(i, 8 | 13 | 18 | 23) {
-            if b != b'-' {
-                return None;
-            }
-            continue;
+            i += 1;
         }
-        let value = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            _ => return None,
-        };
-        out[nibble / 2] |= value << (if nibble % 2 == 0 { 4 } else { 0 });
-        nibble += 1;
+        let (high, low) = (HEX_VALUE[usize::from(bytes[i])], HEX_VALUE[usize::from(bytes[i + 1])]);
+        // Any invalid digit sets the high bit; checked once at the end.
+        bad |= high | low;
+        *byte = (high << 4) | (low & 0xf);
+        i += 2;
     }
-    Some(out)
+    (bad & 0xf0 == 0).then_some(out)
 }
 
 /// Parses a canonical decimal integer: no sign for zero, no `+`, no leading zeros.
@@ -169,10 +175,7 @@ pub(crate) fn is_ident(text: &str) -> bool {
 pub(crate) fn expected(ty: &ParamType) -> String {
     match ty {
         ParamType::Enum { variants, case } => {
-            let forms: Vec<String> = variants
-                .iter()
-                .map(|v| format!("`{}`", case.apply(v)))
-                .collect();
+            let forms: Vec<String> = variants.iter().map(|v| format!("`{}`", case.apply(v))).collect();
             format!("one of {}", forms.join(", "))
         }
         ParamType::Text => "non-empty text".into(),
@@ -215,9 +218,7 @@ pub(crate) fn encode_simple(
             escape_into(text, separator, out);
         }
         (ParamType::Int, ParamValue::Int(n)) => write_excluding(param, *n, separator, out)?,
-        (ParamType::UnixSeconds, ParamValue::Int(n)) if *n >= 0 => {
-            write_excluding(param, *n, separator, out)?
-        }
+        (ParamType::UnixSeconds, ParamValue::Int(n)) if *n >= 0 => write_excluding(param, *n, separator, out)?,
         (ParamType::Uuid, ParamValue::Uuid(bytes)) => {
             let start = out.len();
             write_uuid(bytes, out);
@@ -228,11 +229,19 @@ pub(crate) fn encode_simple(
         }
         (ParamType::Enum { variants, case }, ParamValue::Enum(index)) => {
             let variant = variants.get(*index).ok_or_else(|| wrong(value))?;
-            let form = case.apply(variant);
-            if param.except.contains(&form) {
-                return Err(ValueError::Excluded(form));
+            if param.except.iter().any(|e| case.matches(variant, e)) {
+                return Err(ValueError::Excluded(case.apply(variant)));
             }
-            escape_into(&form, separator, out);
+            // Variants are ASCII words, so their case maps byte by byte, straight into `out`.
+            for byte in variant.bytes() {
+                let byte = match case {
+                    EnumCase::AsDeclared => byte,
+                    EnumCase::Lower => byte.to_ascii_lowercase(),
+                    EnumCase::Upper => byte.to_ascii_uppercase(),
+                };
+                let mut buf = [0u8; 4];
+                escape_into((byte as char).encode_utf8(&mut buf), separator, out);
+            }
         }
         (ParamType::Ip, ParamValue::Ip(ip)) => {
             let mut buf = StackBuf::new();
@@ -245,12 +254,7 @@ pub(crate) fn encode_simple(
     Ok(())
 }
 
-fn write_excluding(
-    param: &Param,
-    n: i64,
-    separator: char,
-    out: &mut String,
-) -> Result<(), ValueError> {
+fn write_excluding(param: &Param, n: i64, separator: char, out: &mut String) -> Result<(), ValueError> {
     let start = out.len();
     // Writing to a String cannot fail.
     let _ = write!(out, "{n}");
@@ -296,12 +300,9 @@ pub(crate) fn decode_simple<'k>(
             _ => return Err(wrong()),
         },
         ParamType::Uuid => ParamValue::Uuid(parse_uuid(&text).ok_or_else(wrong)?),
-        ParamType::Enum { variants, case } => ParamValue::Enum(
-            variants
-                .iter()
-                .position(|v| case.apply(v) == *text)
-                .ok_or_else(wrong)?,
-        ),
+        ParamType::Enum { variants, case } => {
+            ParamValue::Enum(variants.iter().position(|v| case.matches(v, &text)).ok_or_else(wrong)?)
+        }
         ParamType::Ip => {
             let ip: IpAddr = text.parse().map_err(|_| wrong())?;
             let mut canonical = StackBuf::new();
@@ -388,16 +389,7 @@ mod tests {
     fn ints_are_canonical() {
         assert_eq!(parse_canonical_int("0"), Some(0));
         assert_eq!(parse_canonical_int("-12"), Some(-12));
-        for bad in [
-            "",
-            "-",
-            "-0",
-            "01",
-            "+1",
-            " 1",
-            "1a",
-            "99999999999999999999",
-        ] {
+        for bad in ["", "-", "-0", "01", "+1", " 1", "1a", "99999999999999999999"] {
             assert_eq!(parse_canonical_int(bad), None, "{bad}");
         }
     }

@@ -98,20 +98,14 @@ impl<'f> Lowerer<'_, 'f> {
 
         order.push((
             Span::default(),
-            file.keys
-                .iter()
-                .map(|key| (key, Defaults::default()))
-                .collect(),
+            file.keys.iter().map(|key| (key, Defaults::default())).collect(),
         ));
         for dlq in &file.dlqs {
             let defaults = Defaults {
                 dlq: Some(&dlq.name.value),
                 ..Defaults::default()
             };
-            order.push((
-                dlq.span,
-                dlq.keys.iter().map(|key| (key, defaults)).collect(),
-            ));
+            order.push((dlq.span, dlq.keys.iter().map(|key| (key, defaults)).collect()));
         }
         for (group_index, group) in file.groups.iter().enumerate() {
             if group_names.insert(&group.name.value, group_index).is_some() {
@@ -173,16 +167,10 @@ impl<'f> Lowerer<'_, 'f> {
         self.resolve_dlq_indexes(&mut schema);
         for (key_index, of) in index_targets {
             match schema.keys.iter().position(|key| key.name == of.value) {
-                Some(target) => {
-                    schema.keys[key_index].primitive = Some(Primitive::Index { of: target })
-                }
+                Some(target) => schema.keys[key_index].primitive = Some(Primitive::Index { of: target }),
                 None => self.report(
-                    Diagnostic::new(
-                        Code::UnknownReference,
-                        of.span,
-                        format!("no key named `{}`", of.value),
-                    )
-                    .with_hint("`of` names the indexed key by its code name (`job_state`)"),
+                    Diagnostic::new(Code::UnknownReference, of.span, format!("no key named `{}`", of.value))
+                        .with_hint("`of` names the indexed key by its code name (`job_state`)"),
                 ),
             }
         }
@@ -190,12 +178,8 @@ impl<'f> Lowerer<'_, 'f> {
         self.services(file, &mut schema, &group_names);
         if schema.keys.is_empty() && self.diagnostics.iter().all(|d| !d.is_error()) {
             self.report(
-                Diagnostic::new(
-                    Code::EmptySchema,
-                    Span::default(),
-                    "the schema declares no key",
-                )
-                .with_hint("declare keys such as `job:state:<jobID> string \"Job state\"`"),
+                Diagnostic::new(Code::EmptySchema, Span::default(), "the schema declares no key")
+                    .with_hint("declare keys such as `job:state:<jobID> string \"Job state\"`"),
             );
         }
         Lowered {
@@ -212,16 +196,18 @@ impl<'f> Lowerer<'_, 'f> {
         let mut chars = separator.value.chars();
         match (chars.next(), chars.next()) {
             (Some(c), None)
-                if c.is_ascii_graphic()
-                    && !RESERVED_SEPARATORS.contains(&c)
-                    && !c.is_ascii_alphanumeric() =>
+                if c.is_ascii_graphic() && !RESERVED_SEPARATORS.contains(&c) && !c.is_ascii_alphanumeric() =>
             {
                 c
             }
             _ => {
                 self.report(
-                    Diagnostic::new(Code::InvalidOption, separator.span, format!("invalid separator {:?}", separator.value))
-                        .with_hint("the separator is one ASCII punctuation character other than `{ } % < >`, such as `:`"),
+                    Diagnostic::new(
+                        Code::InvalidOption,
+                        separator.span,
+                        format!("invalid separator {:?}", separator.value),
+                    )
+                    .with_hint("the separator is one ASCII punctuation character other than `{ } % < >`, such as `:`"),
                 );
                 ':'
             }
@@ -229,11 +215,7 @@ impl<'f> Lowerer<'_, 'f> {
     }
 
     fn unknown_param(&self, schema: &KeySchema, name: &str, span: Span) -> Diagnostic {
-        let diagnostic = Diagnostic::new(
-            Code::UnknownParam,
-            span,
-            format!("unknown parameter `{name}`"),
-        );
+        let diagnostic = Diagnostic::new(Code::UnknownParam, span, format!("unknown parameter `{name}`"));
         match closest(name, schema.params.iter().map(|p| p.name.as_str())) {
             Some(close) => diagnostic.with_hint(format!(
                 "did you mean `{close}`? Otherwise declare it: `param {name} text`"
@@ -318,19 +300,12 @@ impl<'f> Lowerer<'_, 'f> {
         (params, spans)
     }
 
-    fn layouts(
-        &mut self,
-        params: &[Param],
-        composite: &[&str],
-        decl: &ast::ParamDecl,
-    ) -> Vec<Vec<LayoutPart>> {
+    fn layouts(&mut self, params: &[Param], composite: &[&str], decl: &ast::ParamDecl) -> Vec<Vec<LayoutPart>> {
         let mut layouts = Vec::new();
         for alternative in &decl.alternatives {
-            let Some((parts, tag)) = pattern::split_pattern(
-                &alternative.value,
-                alternative.span.start,
-                self.diagnostics,
-            ) else {
+            let Some((parts, tag)) =
+                pattern::split_pattern(&alternative.value, alternative.span.start, self.diagnostics)
+            else {
                 continue;
             };
             if tag.is_some() {
@@ -349,36 +324,35 @@ impl<'f> Lowerer<'_, 'f> {
             for part in parts {
                 match part {
                     pattern::RawPart::Literal(text) => layout.push(LayoutPart::Literal(text)),
-                    pattern::RawPart::Param { name, span } => {
-                        match params.iter().position(|p| p.name == name) {
-                            Some(index) if params[index].name == decl.name.value => {
-                                self.report(Diagnostic::new(
+                    pattern::RawPart::Param { name, span } => match params.iter().position(|p| p.name == name) {
+                        Some(index) if params[index].name == decl.name.value => {
+                            self.report(Diagnostic::new(
+                                Code::InvalidOption,
+                                span,
+                                "a parameter's layout cannot contain itself",
+                            ));
+                            ok = false;
+                        }
+                        Some(index) if composite.contains(&name) || params[index].spans => {
+                            self.report(
+                                Diagnostic::new(
                                     Code::InvalidOption,
                                     span,
-                                    "a parameter's layout cannot contain itself",
-                                ));
-                                ok = false;
-                            }
-                            Some(index) if composite.contains(&name) || params[index].spans => {
-                                self.report(
-                                Diagnostic::new(Code::InvalidOption, span, format!("`{name}` cannot be part of a layout"))
-                                    .with_hint("layout parts are plain parameters: no layouts of their own, no `spans`"),
-                            );
-                                ok = false;
-                            }
-                            Some(index) => layout.push(LayoutPart::Param(index)),
-                            None => {
-                                let diagnostic = Diagnostic::new(
-                                    Code::UnknownParam,
-                                    span,
-                                    format!("unknown parameter `{name}`"),
+                                    format!("`{name}` cannot be part of a layout"),
                                 )
-                                .with_hint(format!("declare it: `param {name} ident`"));
-                                self.report(diagnostic);
-                                ok = false;
-                            }
+                                .with_hint("layout parts are plain parameters: no layouts of their own, no `spans`"),
+                            );
+                            ok = false;
                         }
-                    }
+                        Some(index) => layout.push(LayoutPart::Param(index)),
+                        None => {
+                            let diagnostic =
+                                Diagnostic::new(Code::UnknownParam, span, format!("unknown parameter `{name}`"))
+                                    .with_hint(format!("declare it: `param {name} ident`"));
+                            self.report(diagnostic);
+                            ok = false;
+                        }
+                    },
                 }
             }
             if ok {
@@ -421,12 +395,8 @@ impl<'f> Lowerer<'_, 'f> {
                 Some(("upper", _)) => EnumCase::Upper,
                 Some((other, span)) => {
                     self.report(
-                        Diagnostic::new(
-                            Code::InvalidOption,
-                            span,
-                            format!("unknown case `{other}`"),
-                        )
-                        .with_hint("write `case lower` or `case upper`"),
+                        Diagnostic::new(Code::InvalidOption, span, format!("unknown case `{other}`"))
+                            .with_hint("write `case lower` or `case upper`"),
                     );
                     EnumCase::AsDeclared
                 }
@@ -479,9 +449,7 @@ impl<'f> Lowerer<'_, 'f> {
                 millis: self.duration(text)?,
             },
             ast::TtlExpr::Named(name) => self.named_ttl(name, depth)?,
-            ast::TtlExpr::Env {
-                var, default, unit, ..
-            } => {
+            ast::TtlExpr::Env { var, default, unit, .. } => {
                 let default = self.duration(default)?;
                 let unit = match unit {
                     None => TimeUnit::Seconds,
@@ -531,16 +499,9 @@ impl<'f> Lowerer<'_, 'f> {
             return cached.clone();
         }
         let Some(decl) = self.ttl_decls.get(name.value.as_str()).copied() else {
-            let diagnostic = Diagnostic::new(
-                Code::UnknownTtl,
-                name.span,
-                format!("unknown TTL `{}`", name.value),
-            );
+            let diagnostic = Diagnostic::new(Code::UnknownTtl, name.span, format!("unknown TTL `{}`", name.value));
             let hint = match closest(&name.value, self.ttl_decls.keys().copied()) {
-                Some(close) => format!(
-                    "did you mean `{close}`? Or declare it: `ttl {} = 7d`",
-                    name.value
-                ),
+                Some(close) => format!("did you mean `{close}`? Or declare it: `ttl {} = 7d`", name.value),
                 None => format!(
                     "declare it: `ttl {} = 7d`, or write a duration such as `60s`",
                     name.value
@@ -560,8 +521,7 @@ impl<'f> Lowerer<'_, 'f> {
             let hint = if text.value.bytes().all(|b| b.is_ascii_digit()) {
                 format!("add a unit: `{}s`", text.value)
             } else {
-                "durations are a whole number and a unit: `500ms`, `60s`, `15m`, `24h`, `7d`"
-                    .to_string()
+                "durations are a whole number and a unit: `500ms`, `60s`, `15m`, `24h`, `7d`".to_string()
             };
             self.report(
                 Diagnostic::new(
@@ -575,23 +535,14 @@ impl<'f> Lowerer<'_, 'f> {
         parsed
     }
 
-    fn codec(
-        &mut self,
-        schema: &KeySchema,
-        expr: &ast::CodecExpr,
-        allow_param: bool,
-    ) -> Option<Codec> {
+    fn codec(&mut self, schema: &KeySchema, expr: &ast::CodecExpr, allow_param: bool) -> Option<Codec> {
         let name = expr.name.value.as_str();
         let needs_arg = matches!(name, "json" | "proto");
         match (&expr.arg, needs_arg) {
             (None, true) => {
                 self.report(
-                    Diagnostic::new(
-                        Code::Missing,
-                        expr.name.span,
-                        format!("`{name}` needs a type"),
-                    )
-                    .with_hint(format!("write `{name}(TypeName)`")),
+                    Diagnostic::new(Code::Missing, expr.name.span, format!("`{name}` needs a type"))
+                        .with_hint(format!("write `{name}(TypeName)`")),
                 );
                 return None;
             }
@@ -605,12 +556,7 @@ impl<'f> Lowerer<'_, 'f> {
             }
             _ => {}
         }
-        let arg = || {
-            expr.arg
-                .as_ref()
-                .map(|a| a.value.clone())
-                .unwrap_or_default()
-        };
+        let arg = || expr.arg.as_ref().map(|a| a.value.clone()).unwrap_or_default();
         Some(match name {
             "json" => Codec::Json(arg()),
             "proto" => Codec::Proto(arg()),
@@ -647,8 +593,7 @@ impl<'f> Lowerer<'_, 'f> {
         defaults: Defaults<'f>,
     ) -> Option<(KeyDef, KeySpans)> {
         let mut template = decl.pattern.value.clone();
-        let (raw_parts, mut tag) =
-            pattern::split_pattern(&template, decl.pattern.span.start, self.diagnostics)?;
+        let (raw_parts, mut tag) = pattern::split_pattern(&template, decl.pattern.span.start, self.diagnostics)?;
         let mut parts = Vec::new();
         let mut ok = true;
         let mut seen = Vec::new();
@@ -692,9 +637,7 @@ impl<'f> Lowerer<'_, 'f> {
                     .into_iter()
                     .filter_map(|part| match part {
                         pattern::RawPart::Literal(text) => Some(PatternPart::Literal(text)),
-                        pattern::RawPart::Param { name, .. } => {
-                            schema.param_index(name).map(PatternPart::Param)
-                        }
+                        pattern::RawPart::Param { name, .. } => schema.param_index(name).map(PatternPart::Param),
                     })
                     .collect();
             }
@@ -730,12 +673,8 @@ impl<'f> Lowerer<'_, 'f> {
         if decl.of.is_some() && decl.keyword != ast::KeyKeyword::Index {
             if let Some(of) = &decl.of {
                 self.report(
-                    Diagnostic::new(
-                        Code::InvalidOption,
-                        of.span,
-                        "`of` belongs to `index` declarations",
-                    )
-                    .with_hint("start the line with `index`"),
+                    Diagnostic::new(Code::InvalidOption, of.span, "`of` belongs to `index` declarations")
+                        .with_hint("start the line with `index`"),
                 );
             }
             ok = false;
@@ -749,10 +688,7 @@ impl<'f> Lowerer<'_, 'f> {
                 Diagnostic::new(
                     Code::Missing,
                     decl.pattern.span,
-                    format!(
-                        "a {} needs a TTL",
-                        primitive.as_ref().map_or("", Primitive::name)
-                    ),
+                    format!("a {} needs a TTL", primitive.as_ref().map_or("", Primitive::name)),
                 )
                 .with_hint("without one a crashed holder keeps it forever: add `ttl 30s`"),
             );
@@ -768,19 +704,13 @@ impl<'f> Lowerer<'_, 'f> {
         }
         if decl.purpose.is_none() {
             self.report(
-                Diagnostic::new(
-                    Code::MissingPurpose,
-                    decl.pattern.span,
-                    "key has no purpose string",
-                )
-                .with_hint("say what the key is for: `\"Job state\"`"),
+                Diagnostic::new(Code::MissingPurpose, decl.pattern.span, "key has no purpose string")
+                    .with_hint("say what the key is for: `\"Job state\"`"),
             );
         }
         let name = match &decl.code_name {
             Some(name) => {
-                let valid = name
-                    .value
-                    .starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                let valid = name.value.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
                     && name
                         .value
                         .chars()
@@ -816,11 +746,7 @@ impl<'f> Lowerer<'_, 'f> {
             } else {
                 TtlOnWrite::Refresh
             },
-            purpose: decl
-                .purpose
-                .as_ref()
-                .map(|p| p.value.clone())
-                .unwrap_or_default(),
+            purpose: decl.purpose.as_ref().map(|p| p.value.clone()).unwrap_or_default(),
             group: defaults.group,
             primitive,
             owner: decl
@@ -857,10 +783,7 @@ impl<'f> Lowerer<'_, 'f> {
                 return None;
             }
         };
-        let type_span = decl
-            .redis_type
-            .as_ref()
-            .map_or(decl.pattern.span, |t| t.span);
+        let type_span = decl.redis_type.as_ref().map_or(decl.pattern.span, |t| t.span);
         let counter = matches!(decl.keyword, K::RateLimit | K::Breaker);
         let codec = match &decl.codec {
             Some(expr) => self.codec(schema, expr, false)?,
@@ -872,12 +795,8 @@ impl<'f> Lowerer<'_, 'f> {
                 Ok(n) if n > 0 => Some(n),
                 _ => {
                     self.report(
-                        Diagnostic::new(
-                            Code::InvalidOption,
-                            cap.span,
-                            format!("invalid cap `{}`", cap.value),
-                        )
-                        .with_hint("a cap is a positive whole number"),
+                        Diagnostic::new(Code::InvalidOption, cap.span, format!("invalid cap `{}`", cap.value))
+                            .with_hint("a cap is a positive whole number"),
                     );
                     return None;
                 }
@@ -921,28 +840,19 @@ impl<'f> Lowerer<'_, 'f> {
             }
             false
         };
-        let bad = misplaced(
-            "cap",
-            decl.cap.as_ref().map(|c| c.span),
-            &["list", "zset", "stream"],
-        ) | misplaced(
-            "member",
-            decl.member.as_ref().map(|m| m.name.span),
-            &["set", "zset", "hash"],
-        ) | misplaced("score", decl.score.as_ref().map(|s| s.span), &["zset"])
+        let bad = misplaced("cap", decl.cap.as_ref().map(|c| c.span), &["list", "zset", "stream"])
             | misplaced(
-                "fields",
-                decl.fields.first().map(|f| f.name.span),
-                &["hash"],
+                "member",
+                decl.member.as_ref().map(|m| m.name.span),
+                &["set", "zset", "hash"],
             )
+            | misplaced("score", decl.score.as_ref().map(|s| s.span), &["zset"])
+            | misplaced("fields", decl.fields.first().map(|f| f.name.span), &["hash"])
             | misplaced(
                 "codec",
                 decl.codec
                     .as_ref()
-                    .filter(|_| {
-                        matches!(type_name, "set" | "zset")
-                            || (type_name == "hash" && decl.member.is_none())
-                    })
+                    .filter(|_| matches!(type_name, "set" | "zset") || (type_name == "hash" && decl.member.is_none()))
                     .map(|c| c.name.span),
                 &["string", "list", "stream", "hash with `member`"],
             );
@@ -969,13 +879,11 @@ impl<'f> Lowerer<'_, 'f> {
             },
             "zset" => RedisType::Zset {
                 member: member.unwrap_or(Codec::Text),
-                score: score.unwrap_or(
-                    if decl.keyword == K::Timers || decl.keyword == K::DlqIndex {
-                        ScoreKind::Time
-                    } else {
-                        ScoreKind::Float
-                    },
-                ),
+                score: score.unwrap_or(if decl.keyword == K::Timers || decl.keyword == K::DlqIndex {
+                    ScoreKind::Time
+                } else {
+                    ScoreKind::Float
+                }),
                 cap,
             },
             "hash" => {
@@ -998,10 +906,7 @@ impl<'f> Lowerer<'_, 'f> {
                         codec,
                     });
                 }
-                let entries = member.map(|field| HashEntries {
-                    field,
-                    value: codec,
-                });
+                let entries = member.map(|field| HashEntries { field, value: codec });
                 RedisType::Hash { fields, entries }
             }
             _ => {
@@ -1044,25 +949,21 @@ impl<'f> Lowerer<'_, 'f> {
 
     fn check_duplicate_key_names(&mut self, schema: &KeySchema, spans: &[KeySpans]) {
         for (i, key) in schema.keys.iter().enumerate() {
-            if let Some(first) = schema.keys[..i]
-                .iter()
-                .position(|other| other.name == key.name)
-            {
+            if let Some(first) = schema.keys[..i].iter().position(|other| other.name == key.name) {
                 self.report(
-                    Diagnostic::new(Code::DuplicateName, spans[i].pattern, format!("two keys are named `{}`", key.name))
-                        .with_hint("names come from the literal segments; give one key its own with `as other_name`")
-                        .with_label(spans[first].pattern, "the other key"),
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        spans[i].pattern,
+                        format!("two keys are named `{}`", key.name),
+                    )
+                    .with_hint("names come from the literal segments; give one key its own with `as other_name`")
+                    .with_label(spans[first].pattern, "the other key"),
                 );
             }
         }
     }
 
-    fn services(
-        &mut self,
-        file: &ast::File,
-        schema: &mut KeySchema,
-        groups: &HashMap<&str, usize>,
-    ) {
+    fn services(&mut self, file: &ast::File, schema: &mut KeySchema, groups: &HashMap<&str, usize>) {
         for decl in &file.services {
             if schema.services.iter().any(|s| s.name == decl.name.value) {
                 self.report(Diagnostic::new(

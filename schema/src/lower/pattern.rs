@@ -47,9 +47,7 @@ pub(crate) fn split_pattern<'a>(
                             at(i, i + close + 1),
                             format!("invalid placeholder `<{name}>`"),
                         )
-                        .with_hint(
-                            "a placeholder names a declared parameter: letters, digits and `_`",
-                        ),
+                        .with_hint("a placeholder names a declared parameter: letters, digits and `_`"),
                     );
                     ok = false;
                 }
@@ -75,23 +73,15 @@ pub(crate) fn split_pattern<'a>(
             '{' => {
                 if tag.is_some() {
                     diagnostics.push(
-                        Diagnostic::new(
-                            Code::MalformedHashTag,
-                            at(i, i + 1),
-                            "more than one hash tag",
-                        )
-                        .with_hint("Redis hashes only the first `{...}`: keep one tag per pattern"),
+                        Diagnostic::new(Code::MalformedHashTag, at(i, i + 1), "more than one hash tag")
+                            .with_hint("Redis hashes only the first `{...}`: keep one tag per pattern"),
                     );
                     reported_opens += 1;
                     ok = false;
                 } else if tag_open.is_some() {
                     diagnostics.push(
-                        Diagnostic::new(
-                            Code::MalformedHashTag,
-                            at(i, i + 1),
-                            "`{` inside a hash tag",
-                        )
-                        .with_hint("hash tags do not nest"),
+                        Diagnostic::new(Code::MalformedHashTag, at(i, i + 1), "`{` inside a hash tag")
+                            .with_hint("hash tags do not nest"),
                     );
                     reported_opens += 1;
                     ok = false;
@@ -118,12 +108,8 @@ pub(crate) fn split_pattern<'a>(
                     Some(open) => tag = Some((open, i)),
                     None => {
                         diagnostics.push(
-                            Diagnostic::new(
-                                Code::MalformedHashTag,
-                                at(i, i + 1),
-                                "`}` without `{`",
-                            )
-                            .with_hint("a hash tag is written `{...}`"),
+                            Diagnostic::new(Code::MalformedHashTag, at(i, i + 1), "`}` without `{`")
+                                .with_hint("a hash tag is written `{...}`"),
                         );
                         ok = false;
                     }
@@ -143,12 +129,8 @@ pub(crate) fn split_pattern<'a>(
     }
     if let Some(open) = tag_open {
         diagnostics.push(
-            Diagnostic::new(
-                Code::MalformedHashTag,
-                at(open, open + 1),
-                "unclosed hash tag",
-            )
-            .with_hint("close the tag with `}`"),
+            Diagnostic::new(Code::MalformedHashTag, at(open, open + 1), "unclosed hash tag")
+                .with_hint("close the tag with `}`"),
         );
         ok = false;
     }
@@ -204,10 +186,7 @@ mod tests {
     #[test]
     fn names_come_from_literal_segments() {
         assert_eq!(derive_name("job:state:<jobID>", ':'), "job_state");
-        assert_eq!(
-            derive_name("job:<jobID>:output_decision", ':'),
-            "job_output_decision"
-        );
+        assert_eq!(derive_name("job:<jobID>:output_decision", ':'), "job_output_decision");
         assert_eq!(
             derive_name("cordum:workflow-engine:reconciler:default", ':'),
             "cordum_workflow_engine_reconciler_default"

@@ -187,9 +187,7 @@ impl RedisType {
             Self::String { .. } => false,
             Self::Hash { entries, .. } => entries.is_some(),
             Self::Set { .. } => true,
-            Self::List { cap, .. } | Self::Zset { cap, .. } | Self::Stream { cap, .. } => {
-                cap.is_none()
-            }
+            Self::List { cap, .. } | Self::Zset { cap, .. } | Self::Stream { cap, .. } => cap.is_none(),
         }
     }
 }

@@ -55,10 +55,7 @@ impl KeySchema {
             let Some(tag) = &key.pattern.hash_tag else {
                 continue;
             };
-            match groups
-                .iter_mut()
-                .find(|group| group.template == tag.template)
-            {
+            match groups.iter_mut().find(|group| group.template == tag.template) {
                 Some(group) => group.keys.push(index),
                 None => groups.push(SlotGroup {
                     template: tag.template.clone(),

@@ -40,6 +40,15 @@ pub enum EnumCase {
 }
 
 impl EnumCase {
+    /// Whether `form` is the key form of `variant`, without building it.
+    pub fn matches(self, variant: &str, form: &str) -> bool {
+        match self {
+            Self::AsDeclared => variant == form,
+            Self::Lower => variant.len() == form.len() && variant.chars().flat_map(char::to_lowercase).eq(form.chars()),
+            Self::Upper => variant.len() == form.len() && variant.chars().flat_map(char::to_uppercase).eq(form.chars()),
+        }
+    }
+
     /// The form of `variant` in keys.
     pub fn apply(self, variant: &str) -> String {
         match self {

@@ -33,12 +33,7 @@ impl Millis {
 impl fmt::Display for Millis {
     /// The largest unit that divides the value: `604800000` prints as `7d`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for unit in [
-            TimeUnit::Days,
-            TimeUnit::Hours,
-            TimeUnit::Minutes,
-            TimeUnit::Seconds,
-        ] {
+        for unit in [TimeUnit::Days, TimeUnit::Hours, TimeUnit::Minutes, TimeUnit::Seconds] {
             if self.0 != 0 && self.0 % unit.millis() == 0 {
                 return write!(f, "{}{}", self.0 / unit.millis(), unit.suffix());
             }
@@ -182,10 +177,7 @@ impl TtlPolicy {
 
     /// Resolves the policy with `lookup` giving environment variables; `Ok(None)` means no TTL.
     /// An unparsable or zero-free overflowing value is an error, never a silent default.
-    pub fn resolve(
-        &self,
-        lookup: impl Fn(&str) -> Option<String> + Copy,
-    ) -> Result<Option<Millis>, TtlError> {
+    pub fn resolve(&self, lookup: impl Fn(&str) -> Option<String> + Copy) -> Result<Option<Millis>, TtlError> {
         Ok(match self {
             Self::None => None,
             Self::Fixed { millis } => Some(*millis),
@@ -198,26 +190,21 @@ impl TtlPolicy {
                         value: value.clone(),
                         unit: unit.name(),
                     })?;
-                    let millis =
-                        number
-                            .checked_mul(unit.millis())
-                            .ok_or_else(|| TtlError::Overflow {
-                                var: var.clone(),
-                                value: value.clone(),
-                            })?;
+                    let millis = number.checked_mul(unit.millis()).ok_or_else(|| TtlError::Overflow {
+                        var: var.clone(),
+                        value: value.clone(),
+                    })?;
                     Some(Millis(millis))
                 }
             },
             Self::Multiple { factor, base } => match base.resolve(lookup)? {
                 None => None,
-                Some(Millis(millis)) => {
-                    Some(Millis(millis.checked_mul(u64::from(*factor)).ok_or_else(
-                        || TtlError::Overflow {
-                            var: self.env_var().unwrap_or_default().to_string(),
-                            value: millis.to_string(),
-                        },
-                    )?))
-                }
+                Some(Millis(millis)) => Some(Millis(millis.checked_mul(u64::from(*factor)).ok_or_else(|| {
+                    TtlError::Overflow {
+                        var: self.env_var().unwrap_or_default().to_string(),
+                        value: millis.to_string(),
+                    }
+                })?)),
             },
         })
     }
@@ -261,12 +248,7 @@ mod tests {
 
     #[test]
     fn durations_parse_and_print() {
-        for (text, millis) in [
-            ("90s", 90_000),
-            ("15m", 900_000),
-            ("36h", 129_600_000),
-            ("500ms", 500),
-        ] {
+        for (text, millis) in [("90s", 90_000), ("15m", 900_000), ("36h", 129_600_000), ("500ms", 500)] {
             assert_eq!(Millis::parse(text), Some(Millis(millis)));
             assert_eq!(Millis(millis).to_string(), text);
         }
@@ -283,10 +265,7 @@ mod tests {
             unit: TimeUnit::Days,
         };
         assert_eq!(policy.resolve(|_| None), Ok(Some(Millis(30 * 86_400_000))));
-        assert_eq!(
-            policy.resolve(|_| Some("2".into())),
-            Ok(Some(Millis(2 * 86_400_000)))
-        );
+        assert_eq!(policy.resolve(|_| Some("2".into())), Ok(Some(Millis(2 * 86_400_000))));
         assert!(matches!(
             policy.resolve(|_| Some("2d".into())),
             Err(TtlError::NotANumber { .. })
@@ -295,9 +274,6 @@ mod tests {
             factor: 2,
             base: Box::new(policy),
         };
-        assert_eq!(
-            twice.resolve(|_| Some("1".into())),
-            Ok(Some(Millis(2 * 86_400_000)))
-        );
+        assert_eq!(twice.resolve(|_| Some("1".into())), Ok(Some(Millis(2 * 86_400_000))));
     }
 }

@@ -112,16 +112,10 @@ pub fn lex(source: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                         span: Span::new(start, end),
                     }),
                     None => {
-                        let end = source[start..]
-                            .find('\n')
-                            .map_or(source.len(), |i| start + i);
+                        let end = source[start..].find('\n').map_or(source.len(), |i| start + i);
                         diagnostics.push(
-                            Diagnostic::new(
-                                Code::UnterminatedString,
-                                Span::new(start, end),
-                                "unterminated string",
-                            )
-                            .with_hint("close the string with `\"` on the same line"),
+                            Diagnostic::new(Code::UnterminatedString, Span::new(start, end), "unterminated string")
+                                .with_hint("close the string with `\"` on the same line"),
                         );
                         if end < source.len() {
                             tokens.push(Token {
@@ -181,11 +175,7 @@ mod tests {
     use super::*;
 
     fn kinds(source: &str) -> Vec<(TokenKind, String)> {
-        lex(source)
-            .0
-            .into_iter()
-            .map(|t| (t.kind, t.text))
-            .collect()
+        lex(source).0.into_iter().map(|t| (t.kind, t.text)).collect()
     }
 
     #[test]
@@ -209,9 +199,6 @@ mod tests {
         let (tokens, diagnostics) = lex("a \"oops\nb");
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(diagnostics[0].code, Code::UnterminatedString);
-        assert_eq!(
-            tokens.iter().filter(|t| t.kind == TokenKind::Word).count(),
-            2
-        );
+        assert_eq!(tokens.iter().filter(|t| t.kind == TokenKind::Word).count(), 2);
     }
 }

@@ -67,12 +67,7 @@ impl Parser {
         token.kind == TokenKind::Word && token.text == word
     }
 
-    fn error(
-        &mut self,
-        span: Span,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Abandon {
+    fn error(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) -> Abandon {
         self.diagnostics
             .push(Diagnostic::new(Code::Syntax, span, message).with_hint(hint));
         Abandon
@@ -150,10 +145,7 @@ impl Parser {
                 let token = self.peek().clone();
                 Err(self.error(
                     token.span,
-                    format!(
-                        "unexpected {} at the end of the declaration",
-                        Self::describe(&token)
-                    ),
+                    format!("unexpected {} at the end of the declaration", Self::describe(&token)),
                     "put one declaration per line",
                 ))
             }
@@ -265,11 +257,7 @@ impl Parser {
     }
 
     fn separator(&mut self) -> PResult<Spanned<String>> {
-        let token = self.expect(
-            TokenKind::Str,
-            "a quoted separator",
-            "write `separator \":\"`",
-        )?;
+        let token = self.expect(TokenKind::Str, "a quoted separator", "write `separator \":\"`")?;
         Ok(Spanned {
             value: token.text,
             span: token.span,
@@ -278,10 +266,7 @@ impl Parser {
 
     fn param(&mut self) -> PResult<ParamDecl> {
         let start = self.bump().span;
-        let name = self.word(
-            "a parameter name",
-            "write `param NAME TYPE`, e.g. `param jobID uuid`",
-        )?;
+        let name = self.word("a parameter name", "write `param NAME TYPE`, e.g. `param jobID uuid`")?;
         let type_name = self.word(
             "a parameter type",
             "types: text, ident, int, uuid, enum(A, B), unix_seconds, ip",
@@ -308,8 +293,7 @@ impl Parser {
                 decl.except = self.word_list("an excluded value", "write `except(value, ...)`")?;
             } else if self.at_word("case") {
                 self.bump();
-                decl.ty.case =
-                    Some(self.word("`lower` or `upper`", "write `case lower` or `case upper`")?);
+                decl.ty.case = Some(self.word("`lower` or `upper`", "write `case lower` or `case upper`")?);
             } else if self.at_word("spans") {
                 decl.spans = Some(self.bump().span);
             } else if self.peek_kind() == TokenKind::Pipe {
@@ -385,10 +369,7 @@ impl Parser {
     }
 
     fn codec(&mut self) -> PResult<CodecExpr> {
-        let name = self.word(
-            "a codec",
-            "codecs: json(Type), proto(Type), text, bytes, int, float",
-        )?;
+        let name = self.word("a codec", "codecs: json(Type), proto(Type), text, bytes, int, float")?;
         let mut arg = None;
         if self.peek_kind() == TokenKind::LParen {
             self.open_paren("write `json(TypeName)`")?;
@@ -424,10 +405,7 @@ impl Parser {
     }
 
     fn key_body(&mut self, keyword: KeyKeyword, start: Span) -> PResult<KeyDecl> {
-        let pattern = self.word(
-            "a key pattern",
-            "write a pattern such as `job:state:<jobID>`",
-        )?;
+        let pattern = self.word("a key pattern", "write a pattern such as `job:state:<jobID>`")?;
         let mut key = KeyDecl {
             keyword,
             pattern,
@@ -551,10 +529,7 @@ impl Parser {
 
     fn group(&mut self) -> PResult<GroupDecl> {
         self.bump();
-        let name = self.word(
-            "a group name",
-            "write `group NAME [ttl EXPR] [tag <param>] {`",
-        )?;
+        let name = self.word("a group name", "write `group NAME [ttl EXPR] [tag <param>] {`")?;
         let mut group = GroupDecl {
             name,
             ttl: None,
@@ -620,9 +595,7 @@ impl Parser {
         let start = self.bump().span;
         let name = self.word("a queue name", "write `dlq NAME {`")?;
         let span = start.to(name.span);
-        let open = self.open_block(
-            "a dead-letter queue declares its `entry` and `index` keys between `{` and `}`",
-        )?;
+        let open = self.open_block("a dead-letter queue declares its `entry` and `index` keys between `{` and `}`")?;
         let mut keys = Vec::new();
         self.block(open, |p| {
             let token = p.peek().clone();
@@ -661,14 +634,10 @@ impl Parser {
                 span: token.span,
             });
         }
-        let open = self
-            .open_block("a service lists `uses`, `reads` and `writes` lines between `{` and `}`")?;
+        let open = self.open_block("a service lists `uses`, `reads` and `writes` lines between `{` and `}`")?;
         let (mut uses, mut reads, mut writes) = (Vec::new(), Vec::new(), Vec::new());
         self.block(open, |p| {
-            let token = p.word(
-                "`uses`, `reads` or `writes`",
-                "write `uses group_a, group_b`",
-            )?;
+            let token = p.word("`uses`, `reads` or `writes`", "write `uses group_a, group_b`")?;
             let list = match token.value.as_str() {
                 "uses" => &mut uses,
                 "reads" => &mut reads,
@@ -731,10 +700,7 @@ service api "Gateway" {
         let (file, diagnostics) = parse(source);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         assert_eq!(file.params.len(), 3);
-        assert_eq!(
-            file.params[0].alternatives[0].value,
-            "<runID>:<stepID>@<attempt>"
-        );
+        assert_eq!(file.params[0].alternatives[0].value, "<runID>:<stepID>@<attempt>");
         assert_eq!(file.params[2].except[0].value, "global");
         assert!(file.params[2].spans.is_some());
         assert_eq!(file.groups[0].keys.len(), 3);

@@ -1,0 +1,183 @@
+//! The `keyschema` binary as a user runs it: exit codes, output, and bad input.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn keyschema(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyschema"))
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    // Write from a thread: the child may fill stdout before reading all of stdin.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("keyschema-cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn repo_file(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+#[test]
+fn check_accepts_the_bundled_schema_from_any_folder() {
+    let output = keyschema(&["check"], b"");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("schema/examples/cordum.keys: ok"), "{stdout}");
+    assert!(stdout.contains("`wf:runs:all` and `wf:runs:<workflowID>` can match the same key: `wf:runs:all`"));
+}
+
+#[test]
+fn check_reports_errors_with_position_and_exit_1() {
+    let path = temp_file(
+        "bad.keys",
+        b"param jobID uuid\njob:state:<jobId> string \"Job state\"\n",
+    );
+    let output = keyschema(&["check", path.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains(&format!("{}:2:11", path.display())), "{stdout}");
+    assert!(stdout.contains("did you mean `jobID`"));
+
+    let output = keyschema(&["check", path.to_str().unwrap(), "--format", "json"], b"");
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["diagnostics"][0]["code"], "E004");
+    assert_eq!(json["diagnostics"][0]["line"], 2);
+    assert_eq!(json["diagnostics"][0]["column"], 11);
+}
+
+#[test]
+fn bad_schema_files_get_a_clear_error() {
+    let missing = keyschema(&["check", "/nonexistent/x.keys"], b"");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("cannot read /nonexistent/x.keys"));
+
+    let binary = temp_file("binary.keys", b"param x int\n\xff\xfe\n");
+    let output = keyschema(&["check", binary.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("not valid UTF-8"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let empty = temp_file("empty.keys", b"");
+    let output = keyschema(&["check", empty.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stdout).contains("E013"));
+
+    let huge = temp_file("huge.keys", &vec![b'a'; 10 * 1024 * 1024]);
+    let output = keyschema(&["check", huge.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("limited to"), "{}", text(&output.stderr));
+    let _ = std::fs::remove_file(huge);
+}
+
+#[test]
+fn lint_prints_json_lines_and_exits_1_on_problems() {
+    let keys = b"job:state:0f8fad5b-d9cb-469f-a165-70867728950e\nnope:x\n";
+    let output = keyschema(&["lint", "--format", "json"], keys);
+    assert_eq!(output.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["name"], "job_state");
+    assert_eq!(lines[0]["pattern"], "job:state:<jobID>");
+    assert_eq!(lines[0]["type"], "string");
+    assert_eq!(lines[0]["ttl_seconds"], 604_800);
+    assert_eq!(lines[0]["params"]["jobID"], "0f8fad5b-d9cb-469f-a165-70867728950e");
+    assert!(lines[0]["problems"].as_array().unwrap().is_empty());
+    assert_eq!(lines[1]["problems"][0]["code"], "K001");
+    for field in [
+        "key",
+        "name",
+        "pattern",
+        "params",
+        "slot",
+        "type",
+        "ttl_seconds",
+        "problems",
+    ] {
+        assert!(lines[1].get(field).is_some(), "{field}");
+    }
+
+    let ok = keyschema(&["lint"], b"wf:runs:all\n");
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(text(&ok.stdout).contains("also matches `wf:runs:<workflowID>`"));
+}
+
+#[test]
+fn lint_survives_hostile_input() {
+    let mut input = vec![b'x'; 10 * 1024 * 1024];
+    input.extend_from_slice(b"\n\xff\xfe:bad\n\n{}:%:%%\r\n");
+    let path = temp_file("hostile.txt", &input);
+    let output = keyschema(&["lint", "--format", "json", path.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let codes: Vec<String> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["problems"][0]["code"].to_string())
+        .collect();
+    assert_eq!(codes, ["\"K004\"", "\"K005\"", "\"K004\"", "\"K001\""]);
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn key_formats_and_rejects_bad_values() {
+    let output = keyschema(&["key", "job_idempotency", "tenant=a:b", "key=c{d}"], b"");
+    assert_eq!(text(&output.stdout).trim(), "job:idempotency:a%3Ab:c%7Bd%7D");
+    let bad = keyschema(&["key", "job_state", "jobID=42"], b"");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("invalid value for `jobID` of key `job_state`"));
+    let missing = keyschema(&["key", "job_state"], b"");
+    assert!(text(&missing.stderr).contains("needs a value for `jobID`"));
+}
+
+#[test]
+fn slot_reads_arguments_and_stdin() {
+    let output = keyschema(&["slot", "foo", "{user1000}.following"], b"");
+    assert_eq!(text(&output.stdout), "12182\tfoo\n3443\t{user1000}.following\n");
+    let output = keyschema(&["slot", "-"], b"foo\nbar\n");
+    assert_eq!(text(&output.stdout), "12182\tfoo\n5061\tbar\n");
+}
+
+#[test]
+fn export_is_json_of_the_model() {
+    let output = keyschema(&["export"], b"");
+    let model: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(model["keyspace"], "cordum");
+    assert_eq!(model["keys"].as_array().unwrap().len(), 54);
+}
+
+#[test]
+fn committed_inventory_docs_are_current() {
+    let output = keyschema(&["docs"], b"");
+    let committed = std::fs::read_to_string(repo_file("docs/cordum-keyspace.md")).unwrap_or_default();
+    assert!(
+        text(&output.stdout) == committed,
+        "docs/cordum-keyspace.md is stale: run `cargo run -p keyschema-cli -- docs > docs/cordum-keyspace.md`"
+    );
+}

@@ -1,0 +1,26 @@
+//! Any bytes linted against the Cordum schema: a result, never a panic; and whatever matches
+//! formats back to the same key when it was in canonical form.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use std::sync::LazyLock;
+
+static SCHEMA: LazyLock<keyschema::Schema> =
+    LazyLock::new(|| keyschema::Schema::parse(keyschema::examples::CORDUM, "cordum.keys").expect("valid"));
+
+fuzz_target!(|data: &[u8]| {
+    let result = SCHEMA.lint_bytes(data);
+    assert_eq!(result.slot, keyschema::key_slot(data));
+    let Ok(key) = std::str::from_utf8(data) else { return };
+    if let Ok(found) = SCHEMA.matcher().match_key(key) {
+        let model = SCHEMA.model();
+        let values: Vec<_> = found.values.iter().map(|(_, v)| v.clone()).collect();
+        let mut again = String::new();
+        model.write_key(&model.keys[found.key], &values, &mut again).expect("decoded values format");
+        // Keys parsed through a spanning parameter may have held raw separators; all others are canonical.
+        let spans = model.keys[found.key].pattern.params().any(|p| model.params[p].spans);
+        if !spans {
+            assert_eq!(again, key, "a decoded key must format back to itself");
+        }
+    }
+});
