@@ -1,5 +1,7 @@
 //! The `keyschema` binary as a user runs it: exit codes, output, and bad input.
 
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

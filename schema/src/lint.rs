@@ -16,7 +16,7 @@ pub enum LintValue {
     /// Integers and Unix times.
     Int(i64),
     /// A composite value: its parts by name.
-    Parts(Vec<(String, LintValue)>),
+    Parts(Vec<(String, Self)>),
 }
 
 impl Serialize for LintValue {

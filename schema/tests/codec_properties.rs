@@ -1,6 +1,8 @@
 //! Properties of the key codec: formatting then parsing gives back the pattern and values, and two
 //! different (pattern, values) never give the same key.
 
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
+
 use keyschema::{ParamType, ParamValue, Schema};
 use proptest::prelude::*;
 use std::borrow::Cow;

@@ -1,5 +1,7 @@
 //! Every diagnostic, rendered: snapshots of what `keyschema check` prints for broken schemas.
 
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
+
 use keyschema::{render, Code, Schema};
 
 fn check(source: &str) -> String {

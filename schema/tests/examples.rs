@@ -1,6 +1,8 @@
 //! The bundled schemas: the Cordum reference keyspace reproduces section 2 of the seed key for key,
 //! lints with the seed's types and TTLs, and `check` finds the layout's real ambiguities.
 
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
+
 use keyschema::{examples, Code, Codec, ParamType, ParamValue, Primitive, RedisType, Schema};
 use std::collections::BTreeSet;
 

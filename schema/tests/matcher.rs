@@ -1,5 +1,7 @@
 //! The matcher: most specific pattern first, whatever the declaration order; decoding; failures.
 
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
+
 use keyschema::Schema;
 
 #[test]

@@ -16,7 +16,7 @@ pub enum Reply {
     /// `$n ...` (`None` for the null bulk string).
     Bulk(Option<Vec<u8>>),
     /// `*n ...` (`None` for the null array).
-    Array(Option<Vec<Reply>>),
+    Array(Option<Vec<Self>>),
 }
 
 impl Reply {

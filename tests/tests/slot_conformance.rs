@@ -1,6 +1,8 @@
 //! `keyschema::key_slot` against real servers: `CLUSTER KEYSLOT` on thousands of random keys
 //! (braces, empty tags, non-ASCII and binary bytes included), and key placement on a live cluster.
 
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
+
 use keyschema::key_slot;
 use keyschema_tests::{shared_cluster, RedisServer, Reply, ServerOptions};
 
@@ -34,7 +36,7 @@ impl XorShift {
         let len = self.next() % 24;
         let mut key = Vec::new();
         for _ in 0..len {
-            if self.next() % 4 == 0 {
+            if self.next().is_multiple_of(4) {
                 key.push(self.next() as u8);
             } else {
                 key.extend_from_slice(ALPHABET[(self.next() % ALPHABET.len() as u64) as usize]);

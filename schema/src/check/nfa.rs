@@ -383,7 +383,9 @@ fn octet(nfa: &mut Nfa, from: u32) -> u32 {
 /// offered to `verify` in order of length until it accepts one (or the budget runs out).
 pub(crate) fn shortest_common(a: &Nfa, b: &Nfa, mut verify: impl FnMut(&[u8]) -> bool) -> Option<Vec<u8>> {
     let (ca, cb) = (a.closures(), b.closures());
-    let mut parent: HashMap<(u32, u32), Option<((u32, u32), u8)>> = HashMap::new();
+    // Each product state's predecessor and the byte that led to it (`None` for the start).
+    type Pair = (u32, u32);
+    let mut parent: HashMap<Pair, Option<(Pair, u8)>> = HashMap::new();
     let mut queue = VecDeque::new();
     parent.insert((0, 0), None);
     queue.push_back((0u32, 0u32));

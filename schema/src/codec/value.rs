@@ -25,7 +25,7 @@ pub enum ParamValue<'a> {
         /// Which layout, by index in [`Param::layouts`].
         layout: usize,
         /// The values of the layout's parameters, in order.
-        parts: Vec<(usize, ParamValue<'a>)>,
+        parts: Vec<(usize, Self)>,
     },
 }
 

@@ -10,13 +10,16 @@ pub(crate) enum RawPart<'a> {
     Param { name: &'a str, span: Span },
 }
 
+/// A pattern's pieces and the byte range of its hash tag's braces.
+pub(crate) type SplitPattern<'a> = (Vec<RawPart<'a>>, Option<(usize, usize)>);
+
 /// Splits a pattern into literals and placeholders and finds its hash tag. `base` is the byte
 /// offset of the pattern in the source, so diagnostics point inside it.
 pub(crate) fn split_pattern<'a>(
     text: &'a str,
     base: u32,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Option<(Vec<RawPart<'a>>, Option<(usize, usize)>)> {
+) -> Option<SplitPattern<'a>> {
     let at = |start: usize, end: usize| Span {
         start: base + start as u32,
         end: base + end as u32,

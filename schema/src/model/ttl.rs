@@ -140,7 +140,7 @@ pub enum TtlPolicy {
         /// The factor.
         factor: u32,
         /// The policy multiplied.
-        base: Box<TtlPolicy>,
+        base: Box<Self>,
     },
 }
 

@@ -94,7 +94,7 @@ pub enum TtlExpr {
         /// The factor as written.
         factor: Spanned<String>,
         /// What is multiplied.
-        base: Box<TtlExpr>,
+        base: Box<Self>,
     },
 }
 
