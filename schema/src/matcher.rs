@@ -342,21 +342,28 @@ impl Matcher {
         if bytes.is_empty() || param.except.iter().any(|word| word.as_bytes() == bytes) {
             return None;
         }
-        if bytes.iter().any(|&b| self.escaped[usize::from(b)]) {
-            // Escapes (or bytes that need them): the careful path.
-            return decode_simple(param, text, self.schema.separator).ok();
-        }
-        match &param.ty {
-            ParamType::Text => Some(ParamValue::Text(Cow::Borrowed(text))),
-            ParamType::Ident => is_ident(text).then_some(ParamValue::Text(Cow::Borrowed(text))),
+        // Typed values are parsed first: their parsers reject any byte that needs escaping, so
+        // only a failed parse of a value holding `%` needs the careful path.
+        let parsed = match &param.ty {
             ParamType::Int => parse_canonical_int(text).map(ParamValue::Int),
             ParamType::UnixSeconds => parse_canonical_int(text).filter(|n| *n >= 0).map(ParamValue::Int),
             ParamType::Uuid => parse_uuid(text).map(ParamValue::Uuid),
+            ParamType::Ident => is_ident(text).then_some(ParamValue::Text(Cow::Borrowed(text))),
             ParamType::Enum { .. } => self.enum_forms[index]
                 .iter()
                 .position(|form| form.as_ref() == bytes)
                 .map(ParamValue::Enum),
-            ParamType::Ip => decode_simple(param, text, self.schema.separator).ok(),
+            ParamType::Text if !bytes.iter().any(|&b| self.escaped[usize::from(b)]) => {
+                Some(ParamValue::Text(Cow::Borrowed(text)))
+            }
+            ParamType::Text | ParamType::Ip => None,
+        };
+        match parsed {
+            Some(value) => Some(value),
+            None if matches!(param.ty, ParamType::Text | ParamType::Ip) || bytes.contains(&b'%') => {
+                decode_simple(param, text, self.schema.separator).ok()
+            }
+            None => None,
         }
     }
 

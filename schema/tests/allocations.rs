@@ -50,11 +50,26 @@ fn formatting_allocates_only_the_output_buffer() {
     let schema = Schema::parse(examples::CORDUM, "cordum.keys").unwrap();
     let model = schema.model();
     let cases: Vec<(&str, Vec<ParamValue<'_>>)> = vec![
-        ("job_idempotency", vec![ParamValue::Text(Cow::Borrowed("a:b{c}")), ParamValue::Text(Cow::Borrowed("k%"))]),
+        (
+            "job_idempotency",
+            vec![
+                ParamValue::Text(Cow::Borrowed("a:b{c}")),
+                ParamValue::Text(Cow::Borrowed("k%")),
+            ],
+        ),
         ("job_index", vec![ParamValue::Enum(4)]),
         ("job_state", vec![ParamValue::Uuid([7; 16])]),
-        ("cordum_rl", vec![ParamValue::Text(Cow::Borrowed("acme")), ParamValue::Int(1_700_000_000)]),
-        ("login_failed", vec![ParamValue::Text(Cow::Borrowed("bob")), ParamValue::Ip("2001:db8::1".parse().unwrap())]),
+        (
+            "cordum_rl",
+            vec![ParamValue::Text(Cow::Borrowed("acme")), ParamValue::Int(1_700_000_000)],
+        ),
+        (
+            "login_failed",
+            vec![
+                ParamValue::Text(Cow::Borrowed("bob")),
+                ParamValue::Ip("2001:db8::1".parse().unwrap()),
+            ],
+        ),
     ];
     let mut out = String::with_capacity(256);
     for (name, values) in &cases {
@@ -70,7 +85,11 @@ fn formatting_allocates_only_the_output_buffer() {
 fn matching_plain_keys_allocates_nothing() {
     let schema = Schema::parse(examples::CORDUM, "cordum.keys").unwrap();
     let matcher = schema.matcher();
-    for key in ["job:state:0f8fad5b-d9cb-469f-a165-70867728950e", "cordum:rl:acme:1700000000", "job:index:running"] {
+    for key in [
+        "job:state:0f8fad5b-d9cb-469f-a165-70867728950e",
+        "cordum:rl:acme:1700000000",
+        "job:index:running",
+    ] {
         let count = allocations_in(|| {
             let found = matcher.match_key(key).unwrap();
             assert!(!found.values.is_empty());
