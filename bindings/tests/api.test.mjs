@@ -1,0 +1,65 @@
+// The package's API under Node 20, loaded the way a Node user loads it (initSync with the bytes).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { initSync, Schema, keySlot, cordumSchema } from "../pkg/keyschema_wasm.js";
+
+initSync({ module: readFileSync(new URL("../pkg/keyschema_wasm_bg.wasm", import.meta.url)) });
+const cordum = new Schema(cordumSchema());
+const ID = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+test("lint returns the fields of `keyschema lint --format json`", () => {
+  const result = cordum.lint(`job:state:${ID}`);
+  assert.deepEqual(Object.keys(result), ["key", "name", "pattern", "params", "slot", "type", "ttl_seconds", "also_matches", "problems"]);
+  assert.equal(result.name, "job_state");
+  assert.equal(result.pattern, "job:state:<jobID>");
+  assert.deepEqual(result.params, { jobID: ID });
+  assert.equal(result.type, "string");
+  assert.equal(result.ttl_seconds, 604800);
+  assert.deepEqual(result.problems, []);
+  const step = cordum.lint(`job:events:${ID}:build@2`);
+  assert.deepEqual(step.params, { jobID: { runID: ID, stepID: "build", attempt: 2 } });
+  assert.equal(cordum.lint("job:index:RUNNING").problems[0].code, "K002");
+  assert.deepEqual(cordum.lint("wf:runs:all").also_matches, ["wf:runs:<workflowID>"]);
+});
+
+test("a broken schema throws with positioned diagnostics", () => {
+  let thrown;
+  try {
+    new Schema("param jobID uuid\njob:state:<jobId> string \"Job state\"\n");
+  } catch (error) {
+    thrown = error;
+  }
+  assert.ok(thrown instanceof Error);
+  assert.match(thrown.message, /unknown parameter `jobId`/);
+  const [diagnostic] = thrown.diagnostics;
+  assert.deepEqual(
+    { code: diagnostic.code, severity: diagnostic.severity, line: diagnostic.line, column: diagnostic.column, endLine: diagnostic.endLine, endColumn: diagnostic.endColumn },
+    { code: "E004", severity: "error", line: 2, column: 11, endLine: 2, endColumn: 18 },
+  );
+  assert.match(diagnostic.hint, /did you mean `jobID`/);
+});
+
+test("check returns warnings too, with UTF-16 columns", () => {
+  const warnings = Schema.check(cordumSchema());
+  assert.ok(warnings.some((d) => d.code === "W001" && d.message.includes("`wf:runs:all`")));
+  assert.ok(warnings.every((d) => d.severity === "warning"));
+  const [astral] = Schema.check("# 𝄞\nk:<nope> string \"K\" # 𝄞\n𝄞:<x> string \"X\"\n").filter((d) => d.line === 3);
+  assert.equal(astral.column, 4, "1 + one astral character (two UTF-16 units) + `:`");
+});
+
+test("lintMany, formatKey, toJSON, docs and keySlot", () => {
+  const results = cordum.lintMany(["job:index:running", "nope"]);
+  assert.equal(results.length, 2);
+  assert.equal(results[0].params.state, "RUNNING");
+  assert.equal(results[1].problems[0].code, "K001");
+  assert.equal(cordum.formatKey("job_idempotency", { tenant: "a:b", key: "c{d}" }), "job:idempotency:a%3Ab:c%7Bd%7D");
+  assert.equal(cordum.formatKey("cordum_rl", { tenant: "t", unixSec: 1700000000 }), "cordum:rl:t:1700000000");
+  assert.throws(() => cordum.formatKey("job_state", { jobID: "42" }), /invalid value for `jobID`/);
+  const model = cordum.toJSON();
+  assert.equal(model.keyspace, "cordum");
+  assert.equal(model.keys.length, 54);
+  assert.match(cordum.docs(), /\| `job:state:<jobID>` \| String/);
+  assert.equal(keySlot("foo"), 12182);
+  assert.equal(keySlot("{user1000}.following"), keySlot("{user1000}.followers"));
+});
