@@ -2,7 +2,7 @@
 //! exactly the results of the native CLI. No logic lives here; values cross to JavaScript as JSON
 //! (`JSON.parse` builds objects faster than one property set per field from WebAssembly).
 
-use keyschema::{Diagnostic, LineIndex, Severity};
+use keyschema::{positioned, ColumnUnit, Diagnostic};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -18,6 +18,8 @@ export interface SchemaDiagnostic {
   endLine: number;
   endColumn: number;
   hint: string | null;
+  /** Other places that take part (the other pattern of an ambiguity). */
+  labels: { message: string; line: number; column: number }[];
 }
 
 /** What `new Schema(text)` throws when the schema has errors. */
@@ -42,39 +44,8 @@ export interface LintResult {
 }
 "#;
 
-/// A diagnostic as JavaScript editors want it.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsDiagnostic<'d> {
-    code: &'static str,
-    severity: Severity,
-    message: &'d str,
-    line: u32,
-    column: u32,
-    end_line: u32,
-    end_column: u32,
-    hint: Option<&'d str>,
-}
-
 fn diagnostics_json(diagnostics: &[Diagnostic], source: &str) -> String {
-    let index = LineIndex::new(source);
-    let items: Vec<JsDiagnostic<'_>> = diagnostics
-        .iter()
-        .map(|d| {
-            let (start, end) = (index.position(d.span.start), index.position(d.span.end));
-            JsDiagnostic {
-                code: d.code.as_str(),
-                severity: d.severity,
-                message: &d.message,
-                line: start.line,
-                column: start.utf16_column,
-                end_line: end.line,
-                end_column: end.utf16_column,
-                hint: d.hint.as_deref(),
-            }
-        })
-        .collect();
-    to_json(&items)
+    to_json(&positioned(diagnostics, source, ColumnUnit::Utf16))
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {

@@ -1,7 +1,7 @@
 //! Printing results: diagnostics, lint results, colour on terminals.
 
 use crate::input::SchemaSource;
-use keyschema::{Diagnostic, LineIndex, LintResult, LintValue, Millis};
+use keyschema::{Diagnostic, LintResult, LintValue, Millis};
 use serde::Serialize;
 use std::io::{self, IsTerminal, Write};
 
@@ -21,67 +21,19 @@ pub fn write_check_text(out: &mut impl Write, diagnostics: &[Diagnostic], source
     }
 }
 
-/// A diagnostic as `check --format json` prints it: positions 1-based.
-#[derive(Serialize)]
-struct JsonDiagnostic<'d> {
-    code: &'static str,
-    severity: keyschema::Severity,
-    message: &'d str,
-    line: u32,
-    column: u32,
-    end_line: u32,
-    end_column: u32,
-    hint: Option<&'d str>,
-    labels: Vec<JsonLabel<'d>>,
-}
-
-#[derive(Serialize)]
-struct JsonLabel<'d> {
-    message: &'d str,
-    line: u32,
-    column: u32,
-}
-
 #[derive(Serialize)]
 struct JsonCheck<'d> {
     file: &'d str,
     ok: bool,
-    diagnostics: Vec<JsonDiagnostic<'d>>,
+    diagnostics: Vec<keyschema::PositionedDiagnostic<'d>>,
 }
 
+/// `{file, ok, diagnostics}`, positions 1-based, columns in characters.
 pub fn write_check_json(out: &mut impl Write, diagnostics: &[Diagnostic], source: &SchemaSource) -> io::Result<()> {
-    let index = LineIndex::new(&source.text);
     let report = JsonCheck {
         file: &source.name,
         ok: !diagnostics.iter().any(Diagnostic::is_error),
-        diagnostics: diagnostics
-            .iter()
-            .map(|d| {
-                let (start, end) = (index.position(d.span.start), index.position(d.span.end));
-                JsonDiagnostic {
-                    code: d.code.as_str(),
-                    severity: d.severity,
-                    message: &d.message,
-                    line: start.line,
-                    column: start.column,
-                    end_line: end.line,
-                    end_column: end.column,
-                    hint: d.hint.as_deref(),
-                    labels: d
-                        .labels
-                        .iter()
-                        .map(|l| {
-                            let at = index.position(l.span.start);
-                            JsonLabel {
-                                message: &l.message,
-                                line: at.line,
-                                column: at.column,
-                            }
-                        })
-                        .collect(),
-                }
-            })
-            .collect(),
+        diagnostics: keyschema::positioned(diagnostics, &source.text, keyschema::ColumnUnit::Chars),
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     writeln!(out)

@@ -230,6 +230,92 @@ impl<'s> LineIndex<'s> {
     }
 }
 
+/// Which unit columns count in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnUnit {
+    /// Unicode scalar values (what terminals show).
+    Chars,
+    /// UTF-16 code units (what JavaScript editors count).
+    Utf16,
+}
+
+/// A secondary label with its 1-based position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PositionedLabel<'d> {
+    /// What is there.
+    pub message: &'d str,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+/// A diagnostic with 1-based positions instead of byte offsets: the JSON form tools read
+/// (`keyschema check --format json`, the WebAssembly bindings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PositionedDiagnostic<'d> {
+    /// The stable code.
+    pub code: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// What is wrong.
+    pub message: &'d str,
+    /// 1-based line of the start.
+    pub line: u32,
+    /// 1-based column of the start.
+    pub column: u32,
+    /// 1-based line of the end.
+    pub end_line: u32,
+    /// 1-based column just past the end.
+    pub end_column: u32,
+    /// What to do about it.
+    pub hint: Option<&'d str>,
+    /// Other places that take part.
+    pub labels: Vec<PositionedLabel<'d>>,
+}
+
+/// Positions `diagnostics` in `source`, columns counted in `unit`.
+pub fn positioned<'d>(diagnostics: &'d [Diagnostic], source: &str, unit: ColumnUnit) -> Vec<PositionedDiagnostic<'d>> {
+    let index = LineIndex::new(source);
+    let at = |offset: u32| {
+        let position = index.position(offset);
+        let column = match unit {
+            ColumnUnit::Chars => position.column,
+            ColumnUnit::Utf16 => position.utf16_column,
+        };
+        (position.line, column)
+    };
+    diagnostics
+        .iter()
+        .map(|d| {
+            let ((line, column), (end_line, end_column)) = (at(d.span.start), at(d.span.end));
+            PositionedDiagnostic {
+                code: d.code.as_str(),
+                severity: d.severity,
+                message: &d.message,
+                line,
+                column,
+                end_line,
+                end_column,
+                hint: d.hint.as_deref(),
+                labels: d
+                    .labels
+                    .iter()
+                    .map(|l| {
+                        let (line, column) = at(l.span.start);
+                        PositionedLabel {
+                            message: &l.message,
+                            line,
+                            column,
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
 /// Renders diagnostics as text: `error[E004]: message`, then `--> file:line:col`, the source line
 /// with a caret under the span, labels and the hint.
 pub fn render(diagnostics: &[Diagnostic], source: &str, file_name: &str) -> String {

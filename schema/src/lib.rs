@@ -36,7 +36,9 @@ mod util;
 mod values;
 
 pub use codec::{FormatError, ParamValue, ValueError};
-pub use diagnostics::{render, Code, Diagnostic, LineIndex, Position, Severity, Span};
+pub use diagnostics::{
+    positioned, render, Code, ColumnUnit, Diagnostic, LineIndex, Position, PositionedDiagnostic, Severity, Span,
+};
 pub use docs::inventory_markdown;
 pub use lint::{LintProblem, LintResult, LintValue, MAX_KEY_LEN};
 pub use matcher::{KeyMatch, MatchFailure, Matcher, MAX_SEGMENTS};
