@@ -26,6 +26,14 @@ impl ServerOptions {
             port: None,
         }
     }
+
+    /// A standalone server on a given port (to restart one where it was).
+    pub fn on_port(port: u16) -> Self {
+        Self {
+            cluster: false,
+            port: Some(port),
+        }
+    }
 }
 
 /// A `redis-server` process with its own temporary folder, stopped on drop.
@@ -155,6 +163,11 @@ if ! kill -0 "$watch" 2>/dev/null; then rm -rf "$dir"; fi"#;
         self.port
     }
 
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_else(|e| format!("(no log: {e})"))
@@ -281,9 +294,14 @@ impl RedisCluster {
         &self.nodes
     }
 
-    /// `host:port` of every node, for cluster clients.
+    /// `host:port` of every node.
     pub fn addresses(&self) -> Vec<String> {
         self.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect()
+    }
+
+    /// `redis://host:port` of every node, for cluster clients.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
     }
 }
 

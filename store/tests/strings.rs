@@ -1,0 +1,255 @@
+//! String keys through the store, against real servers: values read back, TTLs checked with PTTL
+//! on the server, environment overrides, `keepttl`, decode errors, a cluster, and a server that
+//! goes away and comes back.
+
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
+
+use keyschema::{examples, Schema};
+use keyschema_store::{Error, Int, Json, KeyTtl, RedisConnection, ResolvedTtls, Store, Text};
+use keyschema_tests::{shared_cluster, shared_standalone, RedisServer, ServerOptions};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
+struct JobState {
+    state: String,
+    attempt: u32,
+}
+
+fn cordum() -> Arc<keyschema::KeySchema> {
+    Schema::parse(examples::CORDUM, "cordum.keys").unwrap().model_arc()
+}
+
+/// A UUID unique to this test run, so tests sharing a server keep apart.
+fn unique_uuid(salt: u64) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let a = nanos ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(std::process::id());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        salt & 0xfff,
+        a & 0xffff_ffff_ffff
+    )
+}
+
+fn key_index(schema: &keyschema::KeySchema, name: &str) -> usize {
+    schema.keys.iter().position(|k| k.name == name).unwrap()
+}
+
+fn expires_within(ttl: KeyTtl, low: Duration, high: Duration) -> bool {
+    matches!(ttl, KeyTtl::Expires(d) if d > low && d <= high)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_values_read_back_with_the_declared_ttl() {
+    let schema = cordum();
+    let store = Store::with_ttls(
+        RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
+        Arc::clone(&schema),
+        ResolvedTtls::from_lookup(&schema, |_| None).unwrap(),
+    );
+    let def = key_index(&schema, "job_state");
+    let key = format!("job:state:{}", unique_uuid(1));
+    let value = JobState {
+        state: "RUNNING".into(),
+        attempt: 2,
+    };
+    store.set::<Json<JobState>>(def, &key, &value).await.unwrap();
+    assert_eq!(store.get::<Json<JobState>>(&key).await.unwrap(), Some(value));
+    let week = Duration::from_secs(7 * 86_400);
+    assert!(expires_within(
+        store.ttl(&key).await.unwrap(),
+        week - Duration::from_secs(5),
+        week
+    ));
+    // A key without TTL in the schema is written without one.
+    let config = format!("cfg:org:{}", unique_uuid(2));
+    store
+        .set::<Text>(key_index(&schema, "cfg_org"), &config, &"{}".to_string())
+        .await
+        .unwrap();
+    assert_eq!(store.ttl(&config).await.unwrap(), KeyTtl::Persistent);
+    assert!(store.delete(&key).await.unwrap());
+    assert_eq!(store.get::<Json<JobState>>(&key).await.unwrap(), None);
+    assert_eq!(store.ttl(&key).await.unwrap(), KeyTtl::Missing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_overrides_apply_and_bad_values_fail_at_start_up() {
+    let schema = cordum();
+    let ttls =
+        ResolvedTtls::from_lookup(&schema, |var| (var == "JOB_META_TTL_SECONDS").then(|| "60".to_string())).unwrap();
+    let store = Store::with_ttls(
+        RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
+        Arc::clone(&schema),
+        ttls,
+    );
+    let key = format!("job:state:{}", unique_uuid(3));
+    store
+        .set::<Json<JobState>>(
+            key_index(&schema, "job_state"),
+            &key,
+            &JobState {
+                state: "PENDING".into(),
+                attempt: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(expires_within(
+        store.ttl(&key).await.unwrap(),
+        Duration::from_secs(55),
+        Duration::from_secs(60)
+    ));
+    // CORDUM_DLQ_ENTRY_TTL_DAYS is in days.
+    let ttls = ResolvedTtls::from_lookup(&schema, |var| {
+        (var == "CORDUM_DLQ_ENTRY_TTL_DAYS").then(|| "2".to_string())
+    })
+    .unwrap();
+    assert_eq!(
+        ttls.of(key_index(&schema, "dlq_entry")),
+        Some(Duration::from_secs(2 * 86_400))
+    );
+    let error = ResolvedTtls::from_lookup(&schema, |var| (var == "JOB_META_TTL_SECONDS").then(|| "7d".to_string()))
+        .unwrap_err();
+    assert!(matches!(error, Error::Ttl { .. }));
+    assert!(
+        error
+            .to_string()
+            .contains("JOB_META_TTL_SECONDS=\"7d\" is not a whole number of seconds"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepttl_keeps_the_creation_ttl_and_refresh_renews_it() {
+    let source =
+        "param id ident\nsession:<id> string ttl 100s keepttl \"Kept\"\nrefresh:<id> string ttl 100s \"Refreshed\"\n";
+    let schema = Schema::parse(source, "ttl.keys").unwrap().model_arc();
+    let store = Store::new(
+        RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
+        Arc::clone(&schema),
+    )
+    .unwrap();
+    let id = unique_uuid(4);
+    for (def, key, renewed) in [(0, format!("session:{id}"), false), (1, format!("refresh:{id}"), true)] {
+        store.set::<Text>(def, &key, &"first".to_string()).await.unwrap();
+        assert!(expires_within(
+            store.ttl(&key).await.unwrap(),
+            Duration::from_secs(95),
+            Duration::from_secs(100)
+        ));
+        // Time passes: the key has 10 s left when it is written again.
+        let _: () = redis::cmd("PEXPIRE")
+            .arg(&key)
+            .arg(10_000)
+            .query_async(&mut store.connection())
+            .await
+            .unwrap();
+        store.set::<Text>(def, &key, &"second".to_string()).await.unwrap();
+        assert_eq!(store.get::<Text>(&key).await.unwrap().as_deref(), Some("second"));
+        let ttl = store.ttl(&key).await.unwrap();
+        if renewed {
+            assert!(
+                expires_within(ttl, Duration::from_secs(95), Duration::from_secs(100)),
+                "{key}: {ttl:?}"
+            );
+        } else {
+            assert!(
+                expires_within(ttl, Duration::from_secs(5), Duration::from_secs(10)),
+                "{key}: {ttl:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_value_is_a_decode_error_naming_key_and_codec() {
+    let schema = cordum();
+    let store = Store::new(
+        RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
+        schema,
+    )
+    .unwrap();
+    let key = format!("job:state:{}", unique_uuid(5));
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("{not json")
+        .query_async(&mut store.connection())
+        .await
+        .unwrap();
+    let error = store.get::<Json<JobState>>(&key).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Decode { key: k, codec, .. } if *k == key && codec == "json(JobState)"),
+        "{error}"
+    );
+    assert!(error
+        .to_string()
+        .starts_with(&format!("failed to decode value of {key} as json(JobState)")));
+    let counter = format!("cordum:rl:acme:{}", 1_700_000_000);
+    let _: () = redis::cmd("SET")
+        .arg(&counter)
+        .arg("x1")
+        .query_async(&mut store.connection())
+        .await
+        .unwrap();
+    assert!(matches!(store.get::<Int>(&counter).await, Err(Error::Decode { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_operations_work_on_a_cluster() {
+    let schema = cordum();
+    let store = Store::connect_cluster(&shared_cluster().urls(), Arc::clone(&schema))
+        .await
+        .unwrap();
+    let def = key_index(&schema, "job_state");
+    // Keys over many slots: the cluster connection routes each to its primary.
+    for i in 0..50 {
+        let key = format!("job:state:{}", unique_uuid(100 + i));
+        let value = JobState {
+            state: "SCHEDULED".into(),
+            attempt: i as u32,
+        };
+        store.set::<Json<JobState>>(def, &key, &value).await.unwrap();
+        assert_eq!(store.get::<Json<JobState>>(&key).await.unwrap(), Some(value));
+        assert!(matches!(store.ttl(&key).await.unwrap(), KeyTtl::Expires(_)));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_gives_errors_while_down_and_works_again_after() {
+    let mut server = RedisServer::start();
+    let port = server.port();
+    let schema = cordum();
+    let store = Store::connect(&server.url(), Arc::clone(&schema)).await.unwrap();
+    let key = format!("job:state:{}", unique_uuid(6));
+    let def = key_index(&schema, "job_state");
+    let value = JobState {
+        state: "RUNNING".into(),
+        attempt: 1,
+    };
+    store.set::<Json<JobState>>(def, &key, &value).await.unwrap();
+
+    server.stop();
+    let down = tokio::time::timeout(Duration::from_secs(10), store.get::<Json<JobState>>(&key))
+        .await
+        .unwrap();
+    assert!(matches!(down, Err(Error::Command { .. })), "{down:?}");
+
+    let _restarted = RedisServer::start_with(ServerOptions::on_port(port));
+    // No new client: the connection manager reconnects by itself. The data is gone (no persistence).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match store.set::<Json<JobState>>(def, &key, &value).await {
+            Ok(()) => break,
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                let _ = error;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("the store did not recover: {error}"),
+        }
+    }
+    assert_eq!(store.get::<Json<JobState>>(&key).await.unwrap(), Some(value));
+}
