@@ -1,32 +1,5 @@
 //! The store's errors: every one says which key, which operation or which codec.
 
-use std::fmt;
-
-/// What the store was doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Operation {
-    /// Reading a value.
-    Get,
-    /// Writing a value.
-    Set,
-    /// Deleting a key.
-    Delete,
-    /// Reading a TTL.
-    Ttl,
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Get => "get",
-            Self::Set => "set",
-            Self::Delete => "delete",
-            Self::Ttl => "ttl",
-        })
-    }
-}
-
 /// An error of the store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -41,12 +14,12 @@ pub enum Error {
         source: redis::RedisError,
     },
     /// A command failed (the server is down, the reply is an error...).
-    #[error("{operation} of {key} failed: {source}")]
+    #[error("{command} on {key} failed: {source}")]
     Command {
         /// The key.
         key: String,
-        /// The operation.
-        operation: Operation,
+        /// The Redis command (`SET`, `HGETALL`, `MULTI` for a transaction).
+        command: &'static str,
         /// Why.
         #[source]
         source: redis::RedisError,

@@ -5,17 +5,20 @@
 //! TTL policies resolved once at start-up, and the typed operations that apply a key's TTL in
 //! the same command that writes it.
 //!
-//! This is the foundation of the typed-store issue: string operations so far; code generation,
-//! the other Redis types, indexes and slot-group transactions build on it.
+//! Code generation, index relations and slot-group transactions build on this; generated code
+//! hands out the accessors ([`StringKey`], [`HashKey`], [`ListKey`], [`SetKey`], [`ZsetKey`],
+//! [`StreamKey`]) for formatted keys.
 
 mod codec;
 mod connection;
 mod error;
+mod keys;
 mod store;
 mod ttl;
 
 pub use codec::{Bytes, Codec, Int, Json, Text};
 pub use connection::RedisConnection;
-pub use error::{Error, Operation, Result};
+pub use error::{Error, Result};
+pub use keys::{field_error, HashKey, HashMapKey, HashRecord, ListKey, Score, SetKey, StreamKey, StringKey, ZsetKey};
 pub use store::{KeyTtl, Store};
 pub use ttl::ResolvedTtls;

@@ -2,7 +2,7 @@
 
 use crate::codec::Codec;
 use crate::connection::RedisConnection;
-use crate::error::{Error, Operation, Result};
+use crate::error::{Error, Result};
 use crate::ttl::ResolvedTtls;
 use keyschema::{KeySchema, TtlOnWrite};
 use std::sync::{Arc, LazyLock};
@@ -87,11 +87,7 @@ impl Store {
     /// Writes a string value for the key definition at `def`, applying its TTL in the same
     /// command: `SET key value PX ttl`, or keeping an existing TTL when the schema says `keepttl`.
     pub async fn set<C: Codec>(&self, def: usize, key: &str, value: &C::Value) -> Result<()> {
-        let bytes = C::encode(value).map_err(|reason| Error::Encode {
-            key: key.to_string(),
-            codec: C::name().into_owned(),
-            reason,
-        })?;
+        let bytes = encode::<C>(key, value)?;
         let keep = self
             .schema
             .keys
@@ -100,7 +96,7 @@ impl Store {
         let mut connection = self.connection.clone();
         let command_error = |source| Error::Command {
             key: key.to_string(),
-            operation: Operation::Set,
+            command: "SET",
             source,
         };
         match (self.ttls.of(def), keep) {
@@ -145,7 +141,7 @@ impl Store {
                 .await
                 .map_err(|source| Error::Command {
                     key: key.to_string(),
-                    operation: Operation::Get,
+                    command: "GET",
                     source,
                 })?;
         bytes
@@ -168,7 +164,7 @@ impl Store {
             .await
             .map_err(|source| Error::Command {
                 key: key.to_string(),
-                operation: Operation::Delete,
+                command: "DEL",
                 source,
             })?;
         Ok(removed > 0)
@@ -183,7 +179,7 @@ impl Store {
             .await
             .map_err(|source| Error::Command {
                 key: key.to_string(),
-                operation: Operation::Ttl,
+                command: "PTTL",
                 source,
             })?;
         Ok(match millis {
@@ -192,6 +188,70 @@ impl Store {
             ms => KeyTtl::Expires(Duration::from_millis(ms.max(0) as u64)),
         })
     }
+}
+
+impl Store {
+    /// Runs one command on `key`, naming it in the error.
+    pub(crate) async fn query<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+        key: &str,
+        command: &'static str,
+    ) -> Result<T> {
+        let mut connection = self.connection.clone();
+        cmd.query_async(&mut connection).await.map_err(|source| Error::Command {
+            key: key.to_string(),
+            command,
+            source,
+        })
+    }
+
+    /// Runs `pipe` as one MULTI/EXEC transaction (all its commands are on `key`'s slot).
+    pub(crate) async fn transaction<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline, key: &str) -> Result<T> {
+        let mut connection = self.connection.clone();
+        pipe.query_async(&mut connection)
+            .await
+            .map_err(|source| Error::Command {
+                key: key.to_string(),
+                command: "MULTI",
+                source,
+            })
+    }
+
+    /// Adds the TTL of key definition `def` to a transaction on `key`: `PEXPIRE key ms`, or with
+    /// `NX` (Redis 7.0) when the schema says `keepttl`, so only a new key gets one.
+    pub(crate) fn push_expire(&self, pipe: &mut redis::Pipeline, def: usize, key: &str) {
+        if let Some(ttl) = self.ttls.of(def) {
+            let keep = self
+                .schema
+                .keys
+                .get(def)
+                .is_some_and(|k| k.ttl_on_write == TtlOnWrite::Keep);
+            let command = pipe.cmd("PEXPIRE").arg(key).arg(millis(ttl));
+            if keep {
+                command.arg("NX");
+            }
+            command.ignore();
+        }
+    }
+}
+
+/// Encodes with `C`, naming the key in the error.
+pub(crate) fn encode<C: Codec>(key: &str, value: &C::Value) -> Result<Vec<u8>> {
+    C::encode(value).map_err(|reason| Error::Encode {
+        key: key.to_string(),
+        codec: C::name().into_owned(),
+        reason,
+    })
+}
+
+/// Decodes with `C`, naming the key in the error.
+pub(crate) fn decode<C: Codec>(key: &str, bytes: &[u8]) -> Result<C::Value> {
+    C::decode(bytes).map_err(|reason| Error::Decode {
+        key: key.to_string(),
+        codec: C::name().into_owned(),
+        reason,
+    })
 }
 
 fn millis(ttl: Duration) -> u64 {

@@ -852,9 +852,19 @@ impl<'f> Lowerer<'_, 'f> {
                 "codec",
                 decl.codec
                     .as_ref()
-                    .filter(|_| matches!(type_name, "set" | "zset") || (type_name == "hash" && decl.member.is_none()))
+                    // A set's or sorted set's codec is its members' (`set text`), unless `member` says.
+                    .filter(|_| {
+                        (matches!(type_name, "set" | "zset") && decl.member.is_some())
+                            || (type_name == "hash" && decl.member.is_none())
+                    })
                     .map(|c| c.name.span),
-                &["string", "list", "stream", "hash with `member`"],
+                &[
+                    "string",
+                    "list",
+                    "stream",
+                    "set or zset without `member`",
+                    "hash with `member`",
+                ],
             );
         if type_name == "hash" && decl.member.is_some() && !decl.fields.is_empty() {
             self.report(
@@ -875,10 +885,10 @@ impl<'f> Lowerer<'_, 'f> {
             "list" => RedisType::List { codec, cap },
             "stream" => RedisType::Stream { codec, cap },
             "set" => RedisType::Set {
-                member: member.unwrap_or(Codec::Text),
+                member: member.unwrap_or(codec),
             },
             "zset" => RedisType::Zset {
-                member: member.unwrap_or(Codec::Text),
+                member: member.unwrap_or(codec),
                 score: score.unwrap_or(if decl.keyword == K::Timers || decl.keyword == K::DlqIndex {
                     ScoreKind::Time
                 } else {

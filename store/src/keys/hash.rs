@@ -1,0 +1,176 @@
+//! Hash keys: records with declared fields, and maps keyed by a parameter.
+
+use super::{transaction, Handle};
+use crate::codec::Codec;
+use crate::store::{decode, encode};
+use crate::{Error, Result, Store};
+use std::marker::PhantomData;
+
+/// A struct stored as a hash, one field per declared field (generated code implements it).
+pub trait HashRecord: Sized {
+    /// The fields and their encoded values; `None` values are left out.
+    fn to_fields(&self, key: &str) -> Result<Vec<(&'static str, Vec<u8>)>>;
+    /// The record from the fields Redis returned; unknown fields are ignored.
+    fn from_fields(key: &str, fields: Vec<(String, Vec<u8>)>) -> Result<Self>;
+}
+
+/// A hash key holding a record `R`.
+pub struct HashKey<'s, R> {
+    handle: Handle<'s>,
+    record: PhantomData<R>,
+}
+
+impl<'s, R: HashRecord> HashKey<'s, R> {
+    /// The accessor of `key`, an instance of the key definition at `def`.
+    pub fn new(store: &'s Store, def: usize, key: String) -> Self {
+        Self {
+            handle: Handle { store, def, key },
+            record: PhantomData,
+        }
+    }
+
+    /// The formatted key.
+    pub fn key(&self) -> &str {
+        &self.handle.key
+    }
+
+    /// The whole record, if the key exists (`HGETALL`).
+    pub async fn get(&self) -> Result<Option<R>> {
+        let key = &self.handle.key;
+        let fields: Vec<(String, Vec<u8>)> = self
+            .handle
+            .store
+            .query(redis::cmd("HGETALL").arg(key), key, "HGETALL")
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        R::from_fields(key, fields).map(Some)
+    }
+
+    /// Replaces the whole record and applies the TTL, in one transaction (DEL, HSET, PEXPIRE).
+    pub async fn set(&self, record: &R) -> Result<()> {
+        let Handle { store, def, key } = &self.handle;
+        let fields = record.to_fields(key)?;
+        let mut pipe = transaction();
+        pipe.cmd("DEL").arg(key).ignore();
+        if !fields.is_empty() {
+            let hset = pipe.cmd("HSET").arg(key);
+            for (name, value) in &fields {
+                hset.arg(*name).arg(value);
+            }
+            hset.ignore();
+        }
+        store.push_expire(&mut pipe, *def, key);
+        store.transaction::<()>(&pipe, key).await
+    }
+
+    /// One field, decoded with `C`.
+    pub async fn get_field<C: Codec>(&self, field: &str) -> Result<Option<C::Value>> {
+        let key = &self.handle.key;
+        let bytes: Option<Vec<u8>> = self
+            .handle
+            .store
+            .query(redis::cmd("HGET").arg(key).arg(field), key, "HGET")
+            .await?;
+        bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
+    }
+
+    /// Sets one field and applies the TTL, in one transaction.
+    pub async fn set_field<C: Codec>(&self, field: &str, value: &C::Value) -> Result<()> {
+        let Handle { store, def, key } = &self.handle;
+        let mut pipe = transaction();
+        pipe.cmd("HSET")
+            .arg(key)
+            .arg(field)
+            .arg(encode::<C>(key, value)?)
+            .ignore();
+        store.push_expire(&mut pipe, *def, key);
+        store.transaction::<()>(&pipe, key).await
+    }
+
+    /// Deletes the key; whether it existed.
+    pub async fn delete(&self) -> Result<bool> {
+        self.handle.store.delete(&self.handle.key).await
+    }
+}
+
+/// A hash used as a map: field names encoded with `F`, values with `V`.
+pub struct HashMapKey<'s, F, V> {
+    handle: Handle<'s>,
+    codecs: PhantomData<(F, V)>,
+}
+
+impl<'s, F: Codec, V: Codec> HashMapKey<'s, F, V> {
+    /// The accessor of `key`, an instance of the key definition at `def`.
+    pub fn new(store: &'s Store, def: usize, key: String) -> Self {
+        Self {
+            handle: Handle { store, def, key },
+            codecs: PhantomData,
+        }
+    }
+
+    /// The value of one entry.
+    pub async fn get(&self, field: &F::Value) -> Result<Option<V::Value>> {
+        let key = &self.handle.key;
+        let bytes: Option<Vec<u8>> = self
+            .handle
+            .store
+            .query(redis::cmd("HGET").arg(key).arg(encode::<F>(key, field)?), key, "HGET")
+            .await?;
+        bytes.map(|bytes| decode::<V>(key, &bytes)).transpose()
+    }
+
+    /// Sets one entry and applies the TTL, in one transaction.
+    pub async fn set(&self, field: &F::Value, value: &V::Value) -> Result<()> {
+        let Handle { store, def, key } = &self.handle;
+        let mut pipe = transaction();
+        pipe.cmd("HSET")
+            .arg(key)
+            .arg(encode::<F>(key, field)?)
+            .arg(encode::<V>(key, value)?)
+            .ignore();
+        store.push_expire(&mut pipe, *def, key);
+        store.transaction::<()>(&pipe, key).await
+    }
+
+    /// Removes one entry; whether it existed.
+    pub async fn remove(&self, field: &F::Value) -> Result<bool> {
+        let key = &self.handle.key;
+        let removed: i64 = self
+            .handle
+            .store
+            .query(redis::cmd("HDEL").arg(key).arg(encode::<F>(key, field)?), key, "HDEL")
+            .await?;
+        Ok(removed > 0)
+    }
+
+    /// Every entry.
+    pub async fn entries(&self) -> Result<Vec<(F::Value, V::Value)>> {
+        let key = &self.handle.key;
+        let fields: Vec<(Vec<u8>, Vec<u8>)> = self
+            .handle
+            .store
+            .query(redis::cmd("HGETALL").arg(key), key, "HGETALL")
+            .await?;
+        fields
+            .into_iter()
+            .map(|(f, v)| Ok((decode::<F>(key, &f)?, decode::<V>(key, &v)?)))
+            .collect()
+    }
+
+    /// The number of entries.
+    pub async fn len(&self) -> Result<u64> {
+        let key = &self.handle.key;
+        self.handle.store.query(redis::cmd("HLEN").arg(key), key, "HLEN").await
+    }
+}
+
+/// A decode error for a field of a record (for generated `from_fields`).
+pub fn field_error(key: &str, field: &str, codec: &str, reason: impl Into<String>) -> Error {
+    Error::Decode {
+        key: format!("{key} (field {field})"),
+        codec: codec.to_string(),
+        reason: reason.into(),
+    }
+}
