@@ -320,6 +320,9 @@ impl<'s, C: Codec, S: Score> ZsetKey<'s, C, S> {
     }
 }
 
+/// An `XRANGE` entry: its ID and its field/value pairs.
+type StreamEntry = (String, Vec<(String, Vec<u8>)>);
+
 impl<C: Codec> StreamKey<'_, C> {
     /// Appends an entry (approximately trimmed to the cap) and applies the TTL, atomically;
     /// the entry's ID.
@@ -339,7 +342,7 @@ impl<C: Codec> StreamKey<'_, C> {
     /// Entries with IDs from `start` to `end` (`-` and `+` for the ends), oldest first.
     pub async fn range(&self, start: &str, end: &str) -> Result<Vec<(String, C::Value)>> {
         let key = &self.handle.key;
-        let entries: Vec<(String, Vec<(String, Vec<u8>)>)> = self
+        let entries: Vec<StreamEntry> = self
             .handle
             .store
             .query(redis::cmd("XRANGE").arg(key).arg(start).arg(end), key, "XRANGE")
