@@ -13,12 +13,22 @@ mod codec;
 mod connection;
 mod error;
 mod keys;
+mod param;
 mod store;
 mod ttl;
 
-pub use codec::{Bytes, Codec, Int, Json, Text};
+pub use codec::{Bytes, Codec, Float, Int, Json, Text};
 pub use connection::RedisConnection;
 pub use error::{Error, Result};
-pub use keys::{field_error, HashKey, HashMapKey, HashRecord, ListKey, Score, SetKey, StreamKey, StringKey, ZsetKey};
+pub use keys::{
+    decode_field, encode_field, field_error, HashKey, HashMapKey, HashRecord, ListKey, Score, SetKey, StreamKey,
+    StringKey, ZsetKey,
+};
+pub use param::{format_key, KeyParam, KeyParseError, ParamCodec, ParsedKey, UnixMillis};
 pub use store::{KeyTtl, Store};
+
+// Re-exported so generated code names them without the user's crate depending on them.
+pub use chrono;
+pub use keyschema;
 pub use ttl::ResolvedTtls;
+pub use uuid;

@@ -4,6 +4,7 @@
 //! Servers are found on `PATH` (or through `REDIS_SERVER`); a test that needs Redis and cannot
 //! start it fails with the reason and the server's log. Nothing here ever uses port 6379.
 
+pub mod generated;
 pub mod resp;
 pub mod server;
 

@@ -174,3 +174,17 @@ pub fn field_error(key: &str, field: &str, codec: &str, reason: impl Into<String
         reason: reason.into(),
     }
 }
+
+/// Encodes one field of a record with `C` (generated `to_fields`).
+pub fn encode_field<C: Codec>(key: &str, field: &str, value: &C::Value) -> Result<Vec<u8>> {
+    C::encode(value).map_err(|reason| Error::Encode {
+        key: format!("{key} (field {field})"),
+        codec: C::name().into_owned(),
+        reason,
+    })
+}
+
+/// Decodes one field of a record with `C` (generated `from_fields`).
+pub fn decode_field<C: Codec>(key: &str, field: &str, bytes: &[u8]) -> Result<C::Value> {
+    C::decode(bytes).map_err(|reason| field_error(key, field, &C::name(), reason))
+}

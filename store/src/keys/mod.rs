@@ -6,7 +6,7 @@ mod hash;
 mod string;
 
 pub use collections::{ListKey, Score, SetKey, StreamKey, ZsetKey};
-pub use hash::{field_error, HashKey, HashMapKey, HashRecord};
+pub use hash::{decode_field, encode_field, field_error, HashKey, HashMapKey, HashRecord};
 pub use string::StringKey;
 
 use crate::Store;

@@ -1,0 +1,196 @@
+//! # keyschema-codegen
+//!
+//! Generates a typed Rust store from a keyschema schema, for build scripts, as prost-build does
+//! for `.proto` files. One line in `build.rs`:
+//!
+//! ```no_run
+//! keyschema_codegen::compile(&["schema/cordum.keys"]).unwrap();
+//! ```
+//!
+//! and in the crate, inside a module (JSON value types are looked up in the parent module unless
+//! mapped with [`Config::type_path`]):
+//!
+//! ```ignore
+//! mod cordum {
+//!     include!(concat!(env!("OUT_DIR"), "/cordum.rs"));
+//! }
+//! let store = cordum::CordumStore::connect("redis://127.0.0.1/").await?;
+//! store.job_state(job_id)?.set(&state).await?;   // SET job:state:<jobID> ... PX 604800000
+//! ```
+//!
+//! The generated module holds the schema's text, one type per key that formats and parses
+//! itself (`JobStateKey`), enums for enum parameters, a struct per hash with declared fields,
+//! and the store with one accessor per key. Behaviour lives in `keyschema-store`.
+
+mod generate;
+mod names;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Why generation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A schema file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The generated file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The schema has errors (rendered with positions).
+    #[error("{0}")]
+    Schema(String),
+    /// No output folder: not run from a build script and none given.
+    #[error("OUT_DIR is not set: call this from build.rs, or give a folder with Config::out_dir")]
+    NoOutDir,
+    /// Something the generator does not support yet.
+    #[error("key `{key}`: {what} are not supported by the generator yet")]
+    Unsupported {
+        /// The key definition.
+        key: String,
+        /// What.
+        what: String,
+    },
+    /// The generated code did not parse (a bug of the generator).
+    #[error("the generated code for {schema} does not parse: {message}")]
+    Generated {
+        /// The schema.
+        schema: String,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+/// Generation settings, set with chained calls.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    out_dir: Option<PathBuf>,
+    type_paths: HashMap<String, String>,
+    store_name: Option<String>,
+    format: bool,
+}
+
+impl Config {
+    /// Default settings: output to `OUT_DIR`, formatted.
+    pub fn new() -> Self {
+        Self {
+            format: true,
+            ..Self::default()
+        }
+    }
+
+    /// Writes to `dir` instead of `OUT_DIR`.
+    pub fn out_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Binds a value type named in the schema (`json(JobState)`) to a Rust path
+    /// (`crate::model::JobState`). Unbound names resolve in the including module's parent
+    /// (`super::JobState`).
+    pub fn type_path(&mut self, name: impl AsRef<str>, path: impl AsRef<str>) -> &mut Self {
+        self.type_paths
+            .insert(name.as_ref().to_string(), path.as_ref().to_string());
+        self
+    }
+
+    /// Names the generated store (default: the keyspace's name and `Store`, `CordumStore`).
+    pub fn store_name(&mut self, name: impl AsRef<str>) -> &mut Self {
+        self.store_name = Some(name.as_ref().to_string());
+        self
+    }
+
+    /// Formats the output with prettyplease (the default; needs the `format` feature).
+    pub fn format(&mut self, format: bool) -> &mut Self {
+        self.format = format;
+        self
+    }
+
+    pub(crate) fn resolve_type(&self, name: &str) -> String {
+        self.type_paths
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| format!("super::{name}"))
+    }
+
+    /// Generates one file per schema (`cordum.keys` → `cordum.rs`), rewritten only when its
+    /// content changed so an unchanged schema triggers no rebuild; prints `cargo:rerun-if-changed`.
+    pub fn compile(&self, schemas: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(Error::NoOutDir)?,
+        };
+        let mut written = Vec::new();
+        for path in schemas {
+            let path = path.as_ref();
+            println!("cargo:rerun-if-changed={}", path.display());
+            let source = std::fs::read_to_string(path).map_err(|source| Error::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let code = self.generate(&source, &path.display().to_string())?;
+            let stem = path
+                .file_stem()
+                .map_or_else(|| "schema".into(), |s| s.to_string_lossy().replace('-', "_"));
+            let target = out_dir.join(format!("{stem}.rs"));
+            if std::fs::read_to_string(&target).ok().as_deref() != Some(code.as_str()) {
+                std::fs::write(&target, &code).map_err(|source| Error::Write {
+                    path: target.clone(),
+                    source,
+                })?;
+            }
+            written.push(target);
+        }
+        Ok(written)
+    }
+
+    /// The Rust source for one schema text; `name` is how the header and messages refer to it.
+    pub fn generate(&self, source: &str, name: &str) -> Result<String, Error> {
+        let schema = keyschema::Schema::parse(source, name).map_err(|error| Error::Schema(error.to_string()))?;
+        let generator = generate::Generator {
+            schema: schema.model(),
+            source,
+            source_name: name,
+            config: self,
+        };
+        let code = generator.generate()?;
+        self.finish(code, name)
+    }
+
+    #[cfg(feature = "format")]
+    fn finish(&self, code: String, name: &str) -> Result<String, Error> {
+        let file = syn::parse_file(&code).map_err(|e| Error::Generated {
+            schema: name.to_string(),
+            message: e.to_string(),
+        })?;
+        if !self.format {
+            return Ok(code);
+        }
+        // prettyplease drops the leading `//` comment; put the header back.
+        let header = code.lines().next().unwrap_or_default();
+        Ok(format!("{header}\n\n{}", prettyplease::unparse(&file)))
+    }
+
+    #[cfg(not(feature = "format"))]
+    fn finish(&self, code: String, _name: &str) -> Result<String, Error> {
+        Ok(code)
+    }
+}
+
+/// Generates the stores of `schemas` into `OUT_DIR` with default settings.
+pub fn compile(schemas: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
+    Config::new().compile(schemas)
+}

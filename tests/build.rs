@@ -1,0 +1,14 @@
+//! Generates the typed stores of the example schemas, so that generated code must compile (and
+//! pass clippy) on every test run, and the end-to-end tests use it.
+
+fn main() {
+    let schemas = [
+        "../schema/examples/cordum.keys",
+        "../schema/examples/cordum-cluster.keys",
+        "../schema/examples/catalog.keys",
+    ];
+    if let Err(error) = keyschema_codegen::compile(&schemas) {
+        // A build script reports by panicking; the message is the rendered error.
+        panic!("{error}");
+    }
+}

@@ -1,0 +1,70 @@
+//! The stores generated from the example schemas by `build.rs`, with the value types their
+//! schemas name. Each is included in its own module, as a user of keyschema-codegen would.
+
+use serde::{Deserialize, Serialize};
+
+/// A value type for JSON codecs the tests do not look inside.
+pub type Opaque = serde_json::Value;
+
+/// The job state document (`json(JobState)`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobState {
+    /// The state name.
+    pub state: String,
+    /// Which attempt.
+    pub attempt: u32,
+}
+
+/// A job event (`json(JobEvent)`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// The event's sequence number.
+    pub seq: u32,
+}
+
+/// Job labels (`labels: json(Labels)`).
+pub type Labels = std::collections::BTreeMap<String, String>;
+
+macro_rules! opaque {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("The `", stringify!($name), "` document, left opaque by the tests.")]
+            pub type $name = Opaque;
+        )*
+    };
+}
+
+opaque!(
+    JobRequest,
+    SafetyDecision,
+    OutputDecision,
+    WorkflowDefinition,
+    WorkflowRun,
+    TimelineEvent,
+    SystemConfig,
+    OrgConfig,
+    TeamConfig,
+    WorkflowConfig,
+    StepConfig,
+    ApiKeyRecord,
+    UserRecord,
+    AuthContext,
+    DlqEntry,
+    WorkerSnapshot,
+    Asset,
+);
+
+/// `schema/examples/cordum.keys`.
+pub mod cordum {
+    include!(concat!(env!("OUT_DIR"), "/cordum.rs"));
+}
+
+/// `schema/examples/cordum-cluster.keys`.
+pub mod cordum_cluster {
+    include!(concat!(env!("OUT_DIR"), "/cordum_cluster.rs"));
+}
+
+/// `schema/examples/catalog.keys`.
+pub mod catalog {
+    include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
+}

@@ -1,0 +1,292 @@
+//! The stores generated from the example schemas, against real servers: every key of the Cordum
+//! inventory written and read back through its typed accessor, with the TTL on the server
+//! checked against the policy, on a standalone server and on a cluster; key types that format
+//! and parse themselves; an environment override of a TTL.
+
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
+
+use keyschema_store::{Codec, HashKey, HashRecord, KeyTtl, ListKey, ResolvedTtls, Score, SetKey, StringKey, ZsetKey};
+use keyschema_tests::generated::{catalog, cordum, cordum_cluster, JobEvent, JobState, Labels};
+use keyschema_tests::{shared_cluster, shared_standalone};
+use serde_json::json;
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+type Uuid = keyschema_store::uuid::Uuid;
+type Time = keyschema_store::chrono::DateTime<keyschema_store::chrono::Utc>;
+
+fn uuid() -> Uuid {
+    static COUNTER: AtomicU64 = AtomicU64::new(1);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    Uuid::from_u64_pair(
+        nanos ^ u64::from(std::process::id()),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+    )
+}
+
+fn word() -> String {
+    format!("t{}", uuid().simple())
+}
+
+fn now() -> Time {
+    Time::from_timestamp(1_700_000_000 + (uuid().as_u64_pair().1 as i64 % 1000), 0).unwrap()
+}
+
+/// PTTL on the server agrees with the resolved policy (within the test's own run time).
+async fn assert_ttl(store: &keyschema_store::Store, key: &str, def: usize) {
+    let actual = store.ttl(key).await.unwrap();
+    match store.ttl_of(def) {
+        None => assert_eq!(actual, KeyTtl::Persistent, "{key} must not expire"),
+        Some(expected) => assert!(
+            matches!(actual, KeyTtl::Expires(left) if left <= expected && left + Duration::from_secs(10) > expected),
+            "{key}: PTTL {actual:?}, policy {expected:?}"
+        ),
+    }
+}
+
+async fn string<C: Codec>(store: &keyschema_store::Store, def: usize, access: StringKey<'_, C>, value: C::Value)
+where
+    C::Value: PartialEq + Debug,
+{
+    access.set(&value).await.unwrap();
+    assert_eq!(access.get().await.unwrap().as_ref(), Some(&value), "{}", access.key());
+    assert_ttl(store, access.key(), def).await;
+    assert!(access.delete().await.unwrap());
+}
+
+async fn set<C: Codec>(store: &keyschema_store::Store, def: usize, access: SetKey<'_, C>, member: C::Value)
+where
+    C::Value: PartialEq + Debug,
+{
+    assert_eq!(access.add(std::slice::from_ref(&member)).await.unwrap(), 1);
+    assert!(access.contains(&member).await.unwrap());
+    assert_eq!(access.members().await.unwrap(), vec![member]);
+    assert_ttl(store, access.key(), def).await;
+    access.delete().await.unwrap();
+}
+
+async fn zset<C: Codec, S: Score + PartialEq + Debug + Clone>(
+    store: &keyschema_store::Store,
+    def: usize,
+    access: ZsetKey<'_, C, S>,
+    member: C::Value,
+    score: S,
+) where
+    C::Value: PartialEq + Debug,
+{
+    access.add(&[(member, score.clone())]).await.unwrap();
+    let read = access.range_by_score(&score, &score).await.unwrap();
+    assert_eq!(read.len(), 1, "{}", access.key());
+    assert_eq!(read[0].1, score);
+    assert_ttl(store, access.key(), def).await;
+    access.delete().await.unwrap();
+}
+
+async fn list<C: Codec>(store: &keyschema_store::Store, def: usize, access: ListKey<'_, C>, value: C::Value)
+where
+    C::Value: PartialEq + Debug + Clone,
+{
+    access.push(&[value.clone(), value.clone()]).await.unwrap();
+    assert_eq!(access.range(0, -1).await.unwrap(), vec![value.clone(), value]);
+    assert_ttl(store, access.key(), def).await;
+    access.delete().await.unwrap();
+}
+
+async fn record<R: HashRecord + PartialEq + Debug>(
+    store: &keyschema_store::Store,
+    def: usize,
+    access: HashKey<'_, R>,
+    value: R,
+) {
+    access.set(&value).await.unwrap();
+    assert_eq!(access.get().await.unwrap(), Some(value));
+    assert_ttl(store, access.key(), def).await;
+    access.delete().await.unwrap();
+}
+
+/// Every key of a generated Cordum store (both variants have the same accessors).
+macro_rules! every_cordum_key {
+    ($m:ident, $s:expr) => {{
+        use $m::*;
+        let s = &$s;
+        let st = s.store();
+        let job = JobId::Simple(uuid());
+        let step = JobId::Layout1 { run_id: uuid(), step_id: "build".into(), attempt: 2 };
+        let (run, user_id) = (uuid(), uuid());
+        let json = json!({"any": "document"});
+        string(st, JobStateKey::DEF, s.job_state(job.clone()).unwrap(), JobState { state: "RUNNING".into(), attempt: 1 }).await;
+        string(st, JobStateKey::DEF, s.job_state(step.clone()).unwrap(), JobState { state: "PENDING".into(), attempt: 2 }).await;
+        let labels: Labels = [("team".to_string(), "core".to_string())].into();
+        record(st, JobMetaKey::DEF, s.job_meta(job.clone()).unwrap(), JobMetaRecord { tenant: Some("acme".into()), principal: Some("bob".into()), topic: None, labels: Some(labels) }).await;
+        string(st, JobReqKey::DEF, s.job_req(job.clone()).unwrap(), json.clone()).await;
+        string(st, JobResultPtrKey::DEF, s.job_result_ptr(job.clone()).unwrap(), "mem://1".to_string()).await;
+        list(st, JobEventsKey::DEF, s.job_events(step.clone()).unwrap(), JobEvent { seq: 1 }).await;
+        list(st, JobDecisionsKey::DEF, s.job_decisions(job.clone()).unwrap(), json.clone()).await;
+        string(st, JobOutputDecisionKey::DEF, s.job_output_decision(job.clone()).unwrap(), json.clone()).await;
+        string(st, JobIdempotencyKey::DEF, s.job_idempotency("tenant:a", word()).unwrap(), keyschema_store::KeyParam::to_text(&job)).await;
+        string(st, JobIdempotencyUntenantedKey::DEF, s.job_idempotency_untenanted(word()).unwrap(), "x".to_string()).await;
+        zset(st, JobRecentKey::DEF, s.job_recent().unwrap(), job.clone(), now()).await;
+        zset(st, JobDeadlineKey::DEF, s.job_deadline().unwrap(), step.clone(), now()).await;
+        zset(st, JobIndexKey::DEF, s.job_index(State::Running).unwrap(), job.clone(), now()).await;
+        set(st, JobTenantActiveKey::DEF, s.job_tenant_active(word()).unwrap(), step.clone()).await;
+        set(st, TraceKey::DEF, s.trace(word()).unwrap(), job.clone()).await;
+        let workflow = format!("wf {{{}}}", word());
+        string(st, WfDefKey::DEF, s.wf_def(workflow.clone()).unwrap(), json.clone()).await;
+        zset(st, WfIndexOrgKey::DEF, s.wf_index_org(word()).unwrap(), workflow.clone(), now()).await;
+        zset(st, WfIndexAllKey::DEF, s.wf_index_all().unwrap(), word(), now()).await;
+        string(st, WfRunKey::DEF, s.wf_run(run).unwrap(), json.clone()).await;
+        zset(st, WfRunsKey::DEF, s.wf_runs(workflow.clone()).unwrap(), run, now()).await;
+        zset(st, WfRunsAllKey::DEF, s.wf_runs_all().unwrap(), uuid(), now()).await;
+        zset(st, WfRunsStatusKey::DEF, s.wf_runs_status(Status::TimedOut).unwrap(), run, now()).await;
+        set(st, WfRunsActiveKey::DEF, s.wf_runs_active(word()).unwrap(), run).await;
+        list(st, WfRunTimelineKey::DEF, s.wf_run_timeline(run).unwrap(), json.clone()).await;
+        string(st, WfRunIdempotencyKey::DEF, s.wf_run_idempotency(word()).unwrap(), run.to_string()).await;
+        string(st, CfgSystemKey::DEF, s.cfg_system(word()).unwrap(), json.clone()).await;
+        string(st, CfgOrgKey::DEF, s.cfg_org(word()).unwrap(), json.clone()).await;
+        string(st, CfgTeamKey::DEF, s.cfg_team(word()).unwrap(), json.clone()).await;
+        string(st, CfgWorkflowKey::DEF, s.cfg_workflow(workflow.clone()).unwrap(), json.clone()).await;
+        string(st, CfgStepKey::DEF, s.cfg_step(word()).unwrap(), json.clone()).await;
+        let key_id = word();
+        string(st, AuthKey::DEF, s.auth(key_id.clone()).unwrap(), json.clone()).await;
+        set(st, AuthPrefixKey::DEF, s.auth_prefix("ck_12345678").unwrap(), key_id.clone()).await;
+        set(st, AuthTenantKey::DEF, s.auth_tenant(word()).unwrap(), key_id.clone()).await;
+        string(st, LoginFailedKey::DEF, s.login_failed(word(), "2001:db8::1".parse().unwrap()).unwrap(), 3).await;
+        string(st, LoginFailedGlobalKey::DEF, s.login_failed_global(word()).unwrap(), 7).await;
+        string(st, UserKey::DEF, s.user(word(), "bob:smith").unwrap(), json.clone()).await;
+        string(st, UserIdKey::DEF, s.user_id(user_id).unwrap(), "acme:bob".to_string()).await;
+        string(st, UserEmailKey::DEF, s.user_email(word(), "bob@example.com").unwrap(), "bob".to_string()).await;
+        set(st, UserTenantKey::DEF, s.user_tenant(word()).unwrap(), user_id).await;
+        string(st, SessionKey::DEF, s.session(word()).unwrap(), json.clone()).await;
+        string(st, CtxKey::DEF, s.ctx(job.clone()).unwrap(), vec![0u8, 159, 146, 150]).await;
+        string(st, ResKey::DEF, s.res(step.clone()).unwrap(), b"result".to_vec()).await;
+        string(st, DlqEntryKey::DEF, s.dlq_entry(job.clone()).unwrap(), json.clone()).await;
+        zset(st, DlqIndexKey::DEF, s.dlq_index().unwrap(), job.clone(), now()).await;
+        string(st, CordumSchedulerJobKey::DEF, s.cordum_scheduler_job(job.clone()).unwrap(), word()).await;
+        string(st, CordumReconcilerDefaultKey::DEF, s.cordum_reconciler_default().unwrap(), word()).await;
+        string(st, CordumWfRunLockKey::DEF, s.cordum_wf_run_lock(run).unwrap(), word()).await;
+        string(st, CordumWorkflowEngineReconcilerDefaultKey::DEF, s.cordum_workflow_engine_reconciler_default().unwrap(), word()).await;
+        string(st, CordumSchedulerSnapshotWriterKey::DEF, s.cordum_scheduler_snapshot_writer().unwrap(), word()).await;
+        string(st, CordumDlqCleanupKey::DEF, s.cordum_dlq_cleanup().unwrap(), word()).await;
+        zset(st, CordumWfDelayTimersKey::DEF, s.cordum_wf_delay_timers().unwrap(), run, now()).await;
+        string(st, CordumRlKey::DEF, s.cordum_rl(word(), now()).unwrap(), 1).await;
+        string(st, CordumCbSafetyFailuresKey::DEF, s.cordum_cb_safety_failures().unwrap(), 4).await;
+        string(st, CordumCbSafetyOutputFailuresKey::DEF, s.cordum_cb_safety_output_failures().unwrap(), 5).await;
+        string(st, SysWorkersSnapshotKey::DEF, s.sys_workers_snapshot().unwrap(), json).await;
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cordum_key_on_a_standalone_server() {
+    let store = cordum::CordumStore::connect(&shared_standalone().url()).await.unwrap();
+    every_cordum_key!(cordum, store);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cordum_key_on_a_cluster_in_both_layouts() {
+    let store = cordum::CordumStore::connect_cluster(&shared_cluster().urls())
+        .await
+        .unwrap();
+    every_cordum_key!(cordum, store);
+    let tagged = cordum_cluster::CordumStore::connect_cluster(&shared_cluster().urls())
+        .await
+        .unwrap();
+    every_cordum_key!(cordum_cluster, tagged);
+}
+
+#[test]
+fn key_types_format_and_parse_themselves() {
+    use cordum::*;
+    let id = Uuid::parse_str("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
+    let simple = JobStateKey {
+        job_id: JobId::Simple(id),
+    };
+    assert_eq!(
+        simple.to_key().unwrap(),
+        "job:state:0f8fad5b-d9cb-469f-a165-70867728950e"
+    );
+    assert_eq!(JobStateKey::parse(&simple.to_key().unwrap()).unwrap(), simple);
+    let step = JobEventsKey {
+        job_id: JobId::Layout1 {
+            run_id: id,
+            step_id: "build".into(),
+            attempt: 2,
+        },
+    };
+    assert_eq!(
+        step.to_key().unwrap(),
+        "job:events:0f8fad5b-d9cb-469f-a165-70867728950e:build@2"
+    );
+    assert_eq!(JobEventsKey::parse(&step.to_key().unwrap()).unwrap(), step);
+    let index = JobIndexKey { state: State::Running };
+    assert_eq!(index.to_key().unwrap(), "job:index:running");
+    assert_eq!(JobIndexKey::parse("job:index:running").unwrap(), index);
+    let hostile = JobIdempotencyKey {
+        tenant: "a:b".into(),
+        key: "c{d}".into(),
+    };
+    assert_eq!(hostile.to_key().unwrap(), "job:idempotency:a%3Ab:c%7Bd%7D");
+    assert_eq!(JobIdempotencyKey::parse(&hostile.to_key().unwrap()).unwrap(), hostile);
+    assert!(matches!(
+        JobStateKey::parse("job:meta:0f8fad5b-d9cb-469f-a165-70867728950e"),
+        Err(keyschema_store::KeyParseError::OtherPattern { .. })
+    ));
+    assert!(JobStateKey::parse("job:state:nope").is_err());
+    assert!(
+        JobIdempotencyKey {
+            tenant: String::new(),
+            key: "k".into()
+        }
+        .to_key()
+        .is_err(),
+        "empty values are refused"
+    );
+    // The cluster layout tags each job's keys: one slot for all of them.
+    let tagged = cordum_cluster::JobStateKey {
+        job_id: cordum_cluster::JobId::Simple(id),
+    }
+    .to_key()
+    .unwrap();
+    assert_eq!(tagged, "job:state:{0f8fad5b-d9cb-469f-a165-70867728950e}");
+    let meta = cordum_cluster::JobMetaKey {
+        job_id: cordum_cluster::JobId::Simple(id),
+    }
+    .to_key()
+    .unwrap();
+    assert_eq!(
+        keyschema::key_slot(tagged.as_bytes()),
+        keyschema::key_slot(meta.as_bytes())
+    );
+    assert_eq!(
+        catalog::CatalogIndexByTypeKey {
+            asset_type: "schema".into()
+        }
+        .to_key()
+        .unwrap(),
+        "catalog:index:by_type:schema"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_override_reaches_the_server() {
+    let schema = cordum::schema().model_arc();
+    let ttls = ResolvedTtls::from_lookup(&schema, |var| {
+        (var == "JOB_META_TTL_SECONDS").then(|| "120".to_string())
+    })
+    .unwrap();
+    let connection = keyschema_store::RedisConnection::standalone(&shared_standalone().url())
+        .await
+        .unwrap();
+    let store = cordum::CordumStore::from_store(keyschema_store::Store::with_ttls(connection, schema, ttls));
+    let access = store.job_state(cordum::JobId::Simple(uuid())).unwrap();
+    access
+        .set(&JobState {
+            state: "RUNNING".into(),
+            attempt: 1,
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(access.ttl().await.unwrap(), KeyTtl::Expires(left) if left <= Duration::from_secs(120) && left > Duration::from_secs(110))
+    );
+}
