@@ -100,6 +100,28 @@ impl Codec for Int {
     }
 }
 
+/// A float in decimal.
+pub struct Float;
+
+impl Codec for Float {
+    type Value = f64;
+
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("float")
+    }
+
+    fn encode(value: &f64) -> Result<Vec<u8>, String> {
+        Ok(value.to_string().into_bytes())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<f64, String> {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| format!("{:?} is not a decimal number", String::from_utf8_lossy(bytes)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,27 +142,5 @@ mod tests {
         assert_eq!(Int::decode(b"-42").unwrap(), -42);
         assert!(Int::decode(b"4x").unwrap_err().contains("not a decimal integer"));
         assert!(Text::decode(b"\xff").is_err());
-    }
-}
-
-/// A float in decimal.
-pub struct Float;
-
-impl Codec for Float {
-    type Value = f64;
-
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("float")
-    }
-
-    fn encode(value: &f64) -> Result<Vec<u8>, String> {
-        Ok(value.to_string().into_bytes())
-    }
-
-    fn decode(bytes: &[u8]) -> Result<f64, String> {
-        std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|text| text.parse().ok())
-            .ok_or_else(|| format!("{:?} is not a decimal number", String::from_utf8_lossy(bytes)))
     }
 }
