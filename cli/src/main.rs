@@ -45,6 +45,14 @@ enum Command {
         /// The schema file (default: the bundled Cordum schema).
         schema: Option<String>,
     },
+    /// Generate the typed Rust store of a schema into a folder (what build.rs does with keyschema-codegen).
+    Gen {
+        /// The schema file.
+        schema: String,
+        /// The folder to write `<schema>.rs` into.
+        #[arg(long)]
+        out: String,
+    },
     /// Format a key: `keyschema key job_state jobID=0f8fad5b-d9cb-469f-a165-70867728950e`.
     Key {
         /// The schema file (default: the bundled Cordum schema).
@@ -90,6 +98,8 @@ enum CliError {
     Output(#[from] io::Error),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Codegen(#[from] keyschema_codegen::Error),
 }
 
 fn main() -> ExitCode {
@@ -137,6 +147,12 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Docs { schema } => {
             let (schema, _) = load(schema.as_deref())?;
             out.write_all(schema.docs().as_bytes())?;
+            ExitCode::SUCCESS
+        }
+        Command::Gen { schema, out: folder } => {
+            for path in keyschema_codegen::Config::new().out_dir(&folder).compile(&[&schema])? {
+                writeln!(out, "wrote {}", path.display())?;
+            }
             ExitCode::SUCCESS
         }
         Command::Key { schema, name, params } => {

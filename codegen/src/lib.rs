@@ -134,9 +134,13 @@ impl Config {
             None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(Error::NoOutDir)?,
         };
         let mut written = Vec::new();
+        // Only a build script (which has OUT_DIR) talks to cargo on stdout.
+        let in_build_script = std::env::var_os("OUT_DIR").is_some();
         for path in schemas {
             let path = path.as_ref();
-            println!("cargo:rerun-if-changed={}", path.display());
+            if in_build_script {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
             let source = std::fs::read_to_string(path).map_err(|source| Error::Read {
                 path: path.to_path_buf(),
                 source,
