@@ -1,0 +1,172 @@
+//! Typed store operations against hand-written redis-rs calls doing the same work on the same
+//! connection, against a redis-server started by the bench, measured in the same run; plus
+//! `redis-benchmark -c 50` as the server's own reference and the latency of a typed lookup.
+//!
+//! Run: `cargo bench -p keyschema-store --bench typed_vs_raw`.
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items.
+#![allow(clippy::unwrap_used)] // A benchmark: a failure is a panic with the reason.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use keyschema_store::{RedisConnection, Store, StringKey, Text};
+use keyschema_tests::RedisServer;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+const SCHEMA: &str = "param id int\nitem:<id> string text ttl 1h \"A benchmark value\"\n";
+const TASKS: u64 = 50;
+
+fn key(i: u64) -> String {
+    format!("item:{}", i % 1000)
+}
+
+fn value() -> String {
+    "x".repeat(64)
+}
+
+async fn typed(store: &Store, i: u64) {
+    let access: StringKey<'_, Text> = StringKey::new(store, 0, key(i));
+    access.set(&value()).await.unwrap();
+    let _ = access.get().await.unwrap();
+}
+
+async fn raw(connection: &RedisConnection, i: u64) {
+    let mut connection = connection.clone();
+    let key = key(i);
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(value())
+        .arg("PX")
+        .arg(3_600_000u64)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let _: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut connection).await.unwrap();
+}
+
+fn bench(c: &mut Criterion) {
+    let server = RedisServer::start();
+    let runtime = Runtime::new().unwrap();
+    let schema = keyschema::Schema::parse(SCHEMA, "bench.keys").unwrap().model_arc();
+    let connection = runtime.block_on(RedisConnection::standalone(&server.url())).unwrap();
+    let store = Store::new(connection.clone(), Arc::clone(&schema)).unwrap();
+
+    let mut group = c.benchmark_group("set+get");
+    group.throughput(Throughput::Elements(2));
+    group.bench_function("typed store, one task", |b| {
+        b.to_async(&runtime).iter_custom(|iters| {
+            let store = store.clone();
+            async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    typed(&store, i).await;
+                }
+                start.elapsed()
+            }
+        });
+    });
+    group.bench_function("raw redis-rs, one task", |b| {
+        b.to_async(&runtime).iter_custom(|iters| {
+            let connection = connection.clone();
+            async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    raw(&connection, i).await;
+                }
+                start.elapsed()
+            }
+        });
+    });
+    group.bench_function("typed store, 50 tasks", |b| {
+        b.to_async(&runtime).iter_custom(|iters| {
+            let store = store.clone();
+            async move {
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..TASKS)
+                    .map(|t| {
+                        let store = store.clone();
+                        tokio::spawn(async move {
+                            for i in (t..iters).step_by(TASKS as usize) {
+                                typed(&store, i).await;
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+                start.elapsed()
+            }
+        });
+    });
+    group.bench_function("raw redis-rs, 50 tasks", |b| {
+        b.to_async(&runtime).iter_custom(|iters| {
+            let connection = connection.clone();
+            async move {
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..TASKS)
+                    .map(|t| {
+                        let connection = connection.clone();
+                        tokio::spawn(async move {
+                            for i in (t..iters).step_by(TASKS as usize) {
+                                raw(&connection, i).await;
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+                start.elapsed()
+            }
+        });
+    });
+    group.finish();
+
+    // Latency of one typed lookup, one at a time.
+    let mut samples: Vec<Duration> = runtime.block_on(async {
+        let access: StringKey<'_, Text> = StringKey::new(&store, 0, key(1));
+        access.set(&value()).await.unwrap();
+        let mut samples = Vec::with_capacity(20_000);
+        for _ in 0..20_000 {
+            let start = Instant::now();
+            let _ = access.get().await.unwrap();
+            samples.push(start.elapsed());
+        }
+        samples
+    });
+    samples.sort();
+    println!(
+        "typed lookup latency over {} gets: p50 {:?}, p99 {:?}, max {:?}",
+        samples.len(),
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100],
+        samples[samples.len() - 1]
+    );
+
+    // The server's own reference, same server, same run.
+    match std::process::Command::new("redis-benchmark")
+        .args([
+            "-p",
+            &server.port().to_string(),
+            "-t",
+            "set,get",
+            "-c",
+            "50",
+            "-n",
+            "200000",
+            "-q",
+        ])
+        .output()
+    {
+        Ok(output) => println!(
+            "redis-benchmark -c 50 -t set,get:\n{}",
+            String::from_utf8_lossy(&output.stdout).replace('\r', "\n")
+        ),
+        Err(error) => println!("redis-benchmark not run: {error}"),
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
