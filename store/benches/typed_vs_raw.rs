@@ -124,6 +124,51 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    // Pipelined: batches of 100 writes then 100 reads.
+    let mut group = c.benchmark_group("pipelined, batches of 100");
+    group.throughput(Throughput::Elements(200));
+    group.bench_function("typed store batch", |b| {
+        b.to_async(&runtime).iter(|| {
+            let store = store.clone();
+            async move {
+                let mut writes = store.batch();
+                for i in 0..100 {
+                    writes.set::<Text>(0, &key(i), &value()).unwrap();
+                }
+                writes.execute().await.unwrap();
+                let mut reads = store.batch();
+                let tickets: Vec<_> = (0..100).map(|i| reads.get::<Text>(&key(i))).collect();
+                let replies = reads.execute().await.unwrap();
+                tickets.iter().filter(|t| replies.get(t).unwrap().is_some()).count()
+            }
+        });
+    });
+    group.bench_function("raw redis-rs pipeline", |b| {
+        b.to_async(&runtime).iter(|| {
+            let mut connection = connection.clone();
+            async move {
+                let mut writes = redis::pipe();
+                for i in 0..100 {
+                    writes
+                        .cmd("SET")
+                        .arg(key(i))
+                        .arg(value())
+                        .arg("PX")
+                        .arg(3_600_000u64)
+                        .ignore();
+                }
+                let _: () = writes.query_async(&mut connection).await.unwrap();
+                let mut reads = redis::pipe();
+                for i in 0..100 {
+                    reads.cmd("GET").arg(key(i));
+                }
+                let values: Vec<Option<String>> = reads.query_async(&mut connection).await.unwrap();
+                values.iter().filter(|v| v.is_some()).count()
+            }
+        });
+    });
+    group.finish();
+
     // Latency of one typed lookup, one at a time.
     let mut samples: Vec<Duration> = runtime.block_on(async {
         let access: StringKey<'_, Text> = StringKey::new(&store, 0, key(1));

@@ -9,6 +9,7 @@
 //! hands out the accessors ([`StringKey`], [`HashKey`], [`ListKey`], [`SetKey`], [`ZsetKey`],
 //! [`StreamKey`]) for formatted keys.
 
+mod batch;
 mod codec;
 mod connection;
 mod error;
@@ -17,6 +18,7 @@ mod param;
 mod store;
 mod ttl;
 
+pub use batch::{Batch, BatchReplies, Ticket};
 pub use codec::{Bytes, Codec, Float, Int, Json, Text};
 pub use connection::RedisConnection;
 pub use error::{Error, Result};
