@@ -43,6 +43,12 @@ pub enum Error {
         #[source]
         source: keyschema::TtlError,
     },
+    /// An optimistic write found the value changed since it was read.
+    #[error("conflict on {key}: the value changed since it was read")]
+    Conflict {
+        /// The key.
+        key: String,
+    },
     /// A value could not be encoded.
     #[error("failed to encode value for {key} as {codec}: {reason}")]
     Encode {

@@ -253,3 +253,62 @@ async fn a_restarted_server_gives_errors_while_down_and_works_again_after() {
     }
     assert_eq!(store.get::<Json<JobState>>(&key).await.unwrap(), Some(value));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_and_set_detects_conflicts_and_loses_no_update() {
+    let source = "param id ident\ncounter:{<id>} string json(Counter) ttl 1h \"A counter\"\n";
+    let schema = Schema::parse(source, "cas.keys").unwrap().model_arc();
+    for store in [
+        Store::new(
+            RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
+            Arc::clone(&schema),
+        )
+        .unwrap(),
+        Store::connect_cluster(&shared_cluster().urls(), Arc::clone(&schema))
+            .await
+            .unwrap(),
+    ] {
+        let key = format!("counter:{{{}}}", unique_uuid(7));
+        let conflicts = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (store, key, conflicts) = (store.clone(), key.clone(), Arc::clone(&conflicts));
+                tokio::spawn(async move {
+                    let access: keyschema_store::StringKey<'_, Json<Counter>> =
+                        keyschema_store::StringKey::new(&store, 0, key);
+                    for _ in 0..10 {
+                        loop {
+                            let current = access.get().await.unwrap();
+                            let next = Counter {
+                                n: current.as_ref().map_or(0, |c| c.n) + 1,
+                            };
+                            match access.compare_and_set(current.as_ref(), &next).await {
+                                Ok(()) => break,
+                                Err(Error::Conflict { .. }) => {
+                                    conflicts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                                Err(other) => panic!("{other}"),
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let access: keyschema_store::StringKey<'_, Json<Counter>> =
+            keyschema_store::StringKey::new(&store, 0, key.clone());
+        assert_eq!(access.get().await.unwrap(), Some(Counter { n: 200 }), "no update lost");
+        assert!(
+            conflicts.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            "20 writers must have collided"
+        );
+        assert!(matches!(store.ttl(&key).await.unwrap(), KeyTtl::Expires(_)));
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
+struct Counter {
+    n: u32,
+}

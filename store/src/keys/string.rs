@@ -6,6 +6,21 @@ use crate::store::{decode, encode, KeyTtl};
 use crate::{Result, Store};
 use std::marker::PhantomData;
 
+/// `KEYS[1]`; `ARGV`: has-expected, expected bytes, new bytes, TTL ms (0: none), keep-TTL flag.
+static COMPARE_AND_SET: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        "local current = redis.call('GET', KEYS[1]) \
+         if ARGV[1] == '1' then \
+           if current ~= ARGV[2] then return 0 end \
+         elseif current then return 0 end \
+         local ttl = tonumber(ARGV[4]) \
+         if ttl == 0 then redis.call('SET', KEYS[1], ARGV[3]) \
+         elseif ARGV[5] == '1' and current then redis.call('SET', KEYS[1], ARGV[3], 'KEEPTTL') \
+         else redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl) end \
+         return 1",
+    )
+});
+
 /// A string key whose value is encoded with `C`.
 pub struct StringKey<'s, C> {
     handle: Handle<'s>,
@@ -49,6 +64,42 @@ impl<'s, C: Codec> StringKey<'s, C> {
         }
         let reply: Option<String> = store.query(&cmd, key, "SET").await?;
         Ok(reply.is_some())
+    }
+
+    /// Optimistic concurrency: writes `new` (with the key's TTL) only if the stored value is
+    /// still `expected` (`None`: the key must not exist), checked and written in one script.
+    /// A changed value is [`Error::Conflict`](crate::Error::Conflict): read again and retry.
+    pub async fn compare_and_set(&self, expected: Option<&C::Value>, new: &C::Value) -> Result<()> {
+        let Handle { store, def, key } = &self.handle;
+        let expected = expected.map(|value| encode::<C>(key, value)).transpose()?;
+        let ttl = store
+            .ttl_of(*def)
+            .map_or(0, |ttl| u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        let keep = store
+            .schema()
+            .keys
+            .get(*def)
+            .is_some_and(|k| k.ttl_on_write == keyschema::TtlOnWrite::Keep);
+        let mut invocation = COMPARE_AND_SET.key(key);
+        invocation
+            .arg(u8::from(expected.is_some()))
+            .arg(expected.unwrap_or_default())
+            .arg(encode::<C>(key, new)?)
+            .arg(ttl)
+            .arg(u8::from(keep));
+        let written: i64 = invocation
+            .invoke_async(&mut store.connection())
+            .await
+            .map_err(|source| crate::Error::Command {
+                key: key.clone(),
+                command: "EVALSHA",
+                source,
+            })?;
+        if written == 1 {
+            Ok(())
+        } else {
+            Err(crate::Error::Conflict { key: key.clone() })
+        }
     }
 
     /// Reads and deletes the value in one step (`GETDEL`).
