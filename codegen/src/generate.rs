@@ -75,6 +75,7 @@ impl Generator<'_> {
             }
         }
         self.store(&mut out)?;
+        self.transactions(&mut out)?;
         Ok(out)
     }
 
@@ -533,6 +534,127 @@ impl Generator<'_> {
             RedisType::Zset { .. } => "ZsetKey",
             RedisType::Stream { .. } => "StreamKey",
         }
+    }
+
+    /// Slot groups tagged by one parameter (`{<jobID>}`): a transaction type whose methods write
+    /// only keys of the group, so a transaction can never mix slots.
+    fn transactions(&self, out: &mut String) -> Result<(), Error> {
+        let store = self
+            .config
+            .store_name
+            .clone()
+            .unwrap_or_else(|| format!("{}Store", pascal(&self.schema.keyspace)));
+        for group in self.schema.slot_groups() {
+            let Some(param) = group.template.strip_prefix('<').and_then(|t| t.strip_suffix('>')) else {
+                continue;
+            };
+            let Some(index) = self.schema.param_index(param) else {
+                continue;
+            };
+            let field = snake(param);
+            let field_type = self.rust_type(index);
+            let name = format!("{}Transaction", pascal(param));
+            let keys: Vec<&KeyDef> = group
+                .keys
+                .iter()
+                .map(|&k| &self.schema.keys[k])
+                .filter(|k| k.pattern.params().eq([index]))
+                .collect();
+            line!(out, "");
+            doc(out, &format!("Writes to the keys of one `{{{}}}` slot group, applied together (MULTI/EXEC) with each key's TTL and cap. Only keys of the group can be added, so the transaction cannot fail with CROSSSLOT.", group.template));
+            line!(out, "pub struct {name}<'s> {{");
+            line!(out, "    tx: {RT}::Transaction<'s>,");
+            line!(out, "    {field}: {field_type},");
+            line!(out, "}}");
+            line!(out, "impl {name}<'_> {{");
+            for key in keys {
+                let key_type = format!("{}Key", pascal(&key.name));
+                let (verb, arg, call) = match &key.redis_type {
+                    RedisType::String { codec } => (
+                        "set",
+                        format!("value: &{}", self.value_type(codec, key)?),
+                        format!("set::<{}>", self.codec_type(codec, key)?),
+                    ),
+                    RedisType::Hash { entries: None, .. } => (
+                        "set",
+                        format!("record: &{}Record", pascal(&key.name)),
+                        "set_record".to_string(),
+                    ),
+                    RedisType::List { codec, .. } => (
+                        "push",
+                        format!("values: &[{}]", self.value_type(codec, key)?),
+                        format!("push::<{}>", self.codec_type(codec, key)?),
+                    ),
+                    RedisType::Set { member } => (
+                        "add",
+                        format!("members: &[{}]", self.value_type(member, key)?),
+                        format!("add::<{}>", self.codec_type(member, key)?),
+                    ),
+                    _ => continue,
+                };
+                let value = arg.split(':').next().unwrap_or_default().trim().to_string();
+                line!(out, "");
+                doc(
+                    out,
+                    &format!(
+                        "{} `{}`: {}",
+                        match verb {
+                            "set" => "Writes",
+                            "push" => "Appends to",
+                            _ => "Adds to",
+                        },
+                        key.pattern.template,
+                        key.purpose
+                    ),
+                );
+                line!(
+                    out,
+                    "    pub fn {verb}_{}(&mut self, {arg}) -> {RT}::Result<&mut Self> {{",
+                    key.name
+                );
+                line!(
+                    out,
+                    "        let key = {key_type} {{ {field}: self.{field}.clone() }}.to_key()?;"
+                );
+                line!(out, "        self.tx.{call}({key_type}::DEF, &key, {value})?;");
+                line!(out, "        Ok(self)");
+                line!(out, "    }}");
+                doc(out, &format!("Deletes `{}`.", key.pattern.template));
+                line!(
+                    out,
+                    "    pub fn delete_{}(&mut self) -> {RT}::Result<&mut Self> {{",
+                    key.name
+                );
+                line!(
+                    out,
+                    "        let key = {key_type} {{ {field}: self.{field}.clone() }}.to_key()?;"
+                );
+                line!(out, "        self.tx.delete(&key)?;");
+                line!(out, "        Ok(self)");
+                line!(out, "    }}");
+            }
+            line!(out, "    /// Applies every write at once.");
+            line!(out, "    pub async fn execute(self) -> {RT}::Result<()> {{");
+            line!(out, "        self.tx.execute().await");
+            line!(out, "    }}");
+            line!(out, "}}");
+            line!(out, "impl {store} {{");
+            doc(
+                out,
+                &format!(
+                    "A transaction over the keys of one `{{{}}}` slot group.",
+                    group.template
+                ),
+            );
+            line!(
+                out,
+                "    pub fn {field}_transaction(&self, {field}: {field_type}) -> {name}<'_> {{"
+            );
+            line!(out, "        {name} {{ tx: self.store.transaction(), {field} }}");
+            line!(out, "    }}");
+            line!(out, "}}");
+        }
+        Ok(())
     }
 
     /// The store: connections and one accessor per key.

@@ -49,6 +49,17 @@ pub enum Error {
         /// The key.
         key: String,
     },
+    /// Two keys of one transaction are on different slots (generated transactions cannot do this).
+    #[error("{key} is not on the slot of {first}: a transaction's keys must share a hash tag")]
+    CrossSlot {
+        /// The key added.
+        key: String,
+        /// The transaction's first key.
+        first: String,
+    },
+    /// A key could not be formatted from its values.
+    #[error(transparent)]
+    Format(#[from] keyschema::FormatError),
     /// A value could not be encoded.
     #[error("failed to encode value for {key} as {codec}: {reason}")]
     Encode {

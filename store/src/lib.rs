@@ -16,6 +16,7 @@ mod error;
 mod keys;
 mod param;
 mod store;
+mod transaction;
 mod ttl;
 
 pub use batch::{Batch, BatchReplies, Ticket};
@@ -28,6 +29,7 @@ pub use keys::{
 };
 pub use param::{format_key, KeyParam, KeyParseError, ParamCodec, ParsedKey, UnixMillis};
 pub use store::{KeyTtl, Store};
+pub use transaction::Transaction;
 
 // Re-exported so generated code names them without the user's crate depending on them.
 pub use chrono;

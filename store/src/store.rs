@@ -207,7 +207,7 @@ impl Store {
     }
 
     /// Runs `pipe` as one MULTI/EXEC transaction (all its commands are on `key`'s slot).
-    pub(crate) async fn transaction<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline, key: &str) -> Result<T> {
+    pub(crate) async fn run_atomic<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline, key: &str) -> Result<T> {
         let mut connection = self.connection.clone();
         pipe.query_async(&mut connection)
             .await

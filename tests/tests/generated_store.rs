@@ -290,3 +290,77 @@ async fn an_environment_override_reaches_the_server() {
         matches!(access.ttl().await.unwrap(), KeyTtl::Expires(left) if left <= Duration::from_secs(120) && left > Duration::from_secs(110))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slot_group_transactions_write_a_job_atomically_on_a_cluster() {
+    use cordum_cluster::*;
+    let store = CordumStore::connect_cluster(&shared_cluster().urls()).await.unwrap();
+    let job = JobId::Simple(uuid());
+    let state = JobState {
+        state: "RUNNING".into(),
+        attempt: 1,
+    };
+    let mut tx = store.job_id_transaction(job.clone());
+    tx.set_job_state(&state).unwrap();
+    tx.set_job_meta(&JobMetaRecord {
+        tenant: Some("acme".into()),
+        ..JobMetaRecord::default()
+    })
+    .unwrap();
+    tx.push_job_events(&[JobEvent { seq: 1 }, JobEvent { seq: 2 }]).unwrap();
+    tx.set_ctx(&b"context".to_vec()).unwrap();
+    tx.set_cordum_scheduler_job(&"owner-1".to_string()).unwrap();
+    tx.execute().await.unwrap();
+    assert_eq!(store.job_state(job.clone()).unwrap().get().await.unwrap(), Some(state));
+    assert_eq!(
+        store
+            .job_meta(job.clone())
+            .unwrap()
+            .get()
+            .await
+            .unwrap()
+            .unwrap()
+            .tenant
+            .as_deref(),
+        Some("acme")
+    );
+    assert_eq!(store.job_events(job.clone()).unwrap().len().await.unwrap(), 2);
+    assert_eq!(
+        store.ctx(job.clone()).unwrap().get().await.unwrap(),
+        Some(b"context".to_vec())
+    );
+    let st = store.store();
+    assert_ttl(
+        st,
+        &JobEventsKey { job_id: job.clone() }.to_key().unwrap(),
+        JobEventsKey::DEF,
+    )
+    .await;
+    assert_ttl(
+        st,
+        &CordumSchedulerJobKey { job_id: job.clone() }.to_key().unwrap(),
+        CordumSchedulerJobKey::DEF,
+    )
+    .await;
+
+    let run = uuid();
+    let mut tx = store.run_id_transaction(run);
+    tx.set_wf_run(&json!({"status": "running"}))
+        .unwrap()
+        .push_wf_run_timeline(&[json!({"step": 1})])
+        .unwrap();
+    tx.execute().await.unwrap();
+    assert_eq!(store.wf_run_timeline(run).unwrap().len().await.unwrap(), 1);
+
+    // A hand-built transaction over two slot groups is refused before anything is sent.
+    let first = WfRunKey { run_id: uuid() }.to_key().unwrap();
+    let other = std::iter::repeat_with(|| WfRunKey { run_id: uuid() }.to_key().unwrap())
+        .find(|k| keyschema::key_slot(k.as_bytes()) != keyschema::key_slot(first.as_bytes()))
+        .unwrap();
+    let mut mixed = st.transaction();
+    mixed
+        .set::<keyschema_store::Text>(WfRunKey::DEF, &first, &"a".into())
+        .unwrap();
+    let error = mixed.set::<keyschema_store::Text>(WfRunKey::DEF, &other, &"b".into());
+    assert!(matches!(error, Err(keyschema_store::Error::CrossSlot { .. })));
+}

@@ -76,7 +76,7 @@ impl<C: Codec> ListKey<'_, C> {
                 .ignore();
         }
         store.push_expire(&mut pipe, *def, key);
-        let (len,): (u64,) = store.transaction(&pipe, key).await?;
+        let (len,): (u64,) = store.run_atomic(&pipe, key).await?;
         Ok(len.min(cap_of(store, *def).unwrap_or(u64::MAX)))
     }
 
@@ -108,7 +108,7 @@ impl<C: Codec> SetKey<'_, C> {
             sadd.arg(encode::<C>(key, member)?);
         }
         store.push_expire(&mut pipe, *def, key);
-        let (added,): (u64,) = store.transaction(&pipe, key).await?;
+        let (added,): (u64,) = store.run_atomic(&pipe, key).await?;
         Ok(added)
     }
 
@@ -242,7 +242,7 @@ impl<'s, C: Codec, S: Score> ZsetKey<'s, C, S> {
             pipe.cmd("ZREMRANGEBYRANK").arg(key).arg(0).arg(-keep - 1).ignore();
         }
         store.push_expire(&mut pipe, *def, key);
-        let (added,): (u64,) = store.transaction(&pipe, key).await?;
+        let (added,): (u64,) = store.run_atomic(&pipe, key).await?;
         Ok(added)
     }
 
@@ -335,7 +335,7 @@ impl<C: Codec> StreamKey<'_, C> {
         }
         xadd.arg("*").arg("data").arg(encode::<C>(key, value)?);
         store.push_expire(&mut pipe, *def, key);
-        let (id,): (String,) = store.transaction(&pipe, key).await?;
+        let (id,): (String,) = store.run_atomic(&pipe, key).await?;
         Ok(id)
     }
 

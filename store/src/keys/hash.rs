@@ -62,7 +62,7 @@ impl<'s, R: HashRecord> HashKey<'s, R> {
             hset.ignore();
         }
         store.push_expire(&mut pipe, *def, key);
-        store.transaction::<()>(&pipe, key).await
+        store.run_atomic::<()>(&pipe, key).await
     }
 
     /// One field, decoded with `C`.
@@ -86,7 +86,7 @@ impl<'s, R: HashRecord> HashKey<'s, R> {
             .arg(encode::<C>(key, value)?)
             .ignore();
         store.push_expire(&mut pipe, *def, key);
-        store.transaction::<()>(&pipe, key).await
+        store.run_atomic::<()>(&pipe, key).await
     }
 
     /// Deletes the key; whether it existed.
@@ -131,7 +131,7 @@ impl<'s, F: Codec, V: Codec> HashMapKey<'s, F, V> {
             .arg(encode::<V>(key, value)?)
             .ignore();
         store.push_expire(&mut pipe, *def, key);
-        store.transaction::<()>(&pipe, key).await
+        store.run_atomic::<()>(&pipe, key).await
     }
 
     /// Removes one entry; whether it existed.
