@@ -553,6 +553,8 @@ impl Generator<'_> {
             };
             let field = snake(param);
             let field_type = self.rust_type(index);
+            let copy = self.schema.params[index].layouts.is_empty() && !matches!(self.schema.params[index].ty, ParamType::Text | ParamType::Ident);
+            let value_of_field = if copy { format!("self.{field}") } else { format!("self.{field}.clone()") };
             let name = format!("{}Transaction", pascal(param));
             let keys: Vec<&KeyDef> = group
                 .keys
