@@ -553,8 +553,13 @@ impl Generator<'_> {
             };
             let field = snake(param);
             let field_type = self.rust_type(index);
-            let copy = self.schema.params[index].layouts.is_empty() && !matches!(self.schema.params[index].ty, ParamType::Text | ParamType::Ident);
-            let value_of_field = if copy { format!("self.{field}") } else { format!("self.{field}.clone()") };
+            let copy = self.schema.params[index].layouts.is_empty()
+                && !matches!(self.schema.params[index].ty, ParamType::Text | ParamType::Ident);
+            let value_of_field = if copy {
+                format!("self.{field}")
+            } else {
+                format!("self.{field}.clone()")
+            };
             let name = format!("{}Transaction", pascal(param));
             let keys: Vec<&KeyDef> = group
                 .keys
@@ -616,7 +621,7 @@ impl Generator<'_> {
                 );
                 line!(
                     out,
-                    "        let key = {key_type} {{ {field}: self.{field}.clone() }}.to_key()?;"
+                    "        let key = {key_type} {{ {field}: {value_of_field} }}.to_key()?;"
                 );
                 line!(out, "        self.tx.{call}({key_type}::DEF, &key, {value})?;");
                 line!(out, "        Ok(self)");
@@ -629,7 +634,7 @@ impl Generator<'_> {
                 );
                 line!(
                     out,
-                    "        let key = {key_type} {{ {field}: self.{field}.clone() }}.to_key()?;"
+                    "        let key = {key_type} {{ {field}: {value_of_field} }}.to_key()?;"
                 );
                 line!(out, "        self.tx.delete(&key)?;");
                 line!(out, "        Ok(self)");
