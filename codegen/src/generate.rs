@@ -664,6 +664,54 @@ impl Generator<'_> {
         Ok(())
     }
 
+    /// For a sorted-set index keyed by one enum parameter (`job:index:<state>`), a method that
+    /// moves a member between two of its keys when the indexed entity changes state.
+    fn index_move(&self, out: &mut String, key: &KeyDef) -> Result<(), Error> {
+        let (Some(keyschema::Primitive::Index { of }), RedisType::Zset { member, score, .. }) =
+            (&key.primitive, &key.redis_type)
+        else {
+            return Ok(());
+        };
+        let params: Vec<usize> = key.pattern.params().collect();
+        let [param] = params.as_slice() else { return Ok(()) };
+        if !matches!(self.schema.params[*param].ty, ParamType::Enum { .. })
+            || !self.schema.params[*param].layouts.is_empty()
+        {
+            return Ok(());
+        }
+        let enum_type = self.rust_type(*param);
+        let score_type = match score {
+            ScoreKind::Time => format!("{RT}::chrono::DateTime<{RT}::chrono::Utc>"),
+            ScoreKind::TimeMs => format!("{RT}::UnixMillis"),
+            ScoreKind::Int => "i64".into(),
+            ScoreKind::Float => "f64".into(),
+        };
+        let field = snake(&self.schema.params[*param].name);
+        line!(out, "");
+        doc(
+            out,
+            &format!(
+                "Moves `member` from `{}` under `from` (if any) to the one under `to`, when the `{}` it indexes changes `{}`. Two steps in a fixed order, the keys being on different slots: add to the new index first, then remove from the old; a crash in between leaves the member in both (an audit finds it), never in none.",
+                key.pattern.template, self.schema.keys[*of].name, self.schema.params[*param].name
+            ),
+        );
+        line!(
+            out,
+            "    pub async fn move_{}(&self, member: &{}, from: Option<{enum_type}>, to: {enum_type}, score: {score_type}) -> {RT}::Result<()> {{",
+            key.name,
+            self.value_type(member, key)?
+        );
+        line!(out, "        let target = self.{}(to)?;", key.name);
+        line!(
+            out,
+            "        let source = from.map(|{field}| self.{}({field})).transpose()?;",
+            key.name
+        );
+        line!(out, "        target.move_from(source.as_ref(), member, score).await");
+        line!(out, "    }}");
+        Ok(())
+    }
+
     /// The store: connections and one accessor per key.
     fn store(&self, out: &mut String) -> Result<(), Error> {
         let name = self
@@ -775,6 +823,7 @@ impl Generator<'_> {
                 Self::accessor_new(key)
             );
             line!(out, "    }}");
+            self.index_move(out, key)?;
         }
         line!(out, "}}");
         Ok(())

@@ -178,3 +178,41 @@ async fn every_type_on_a_cluster() {
         exercise(store.clone()).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collections_keep_or_refresh_their_ttl_as_declared() {
+    let source = "param id ident\nkept:{<id>} list text ttl 100s keepttl \"Kept\"\nrenewed:{<id>} set text ttl 100s \"Renewed\"\n";
+    let schema = Schema::parse(source, "ttl.keys").unwrap().model_arc();
+    let store = Store::new(
+        RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
+        schema,
+    )
+    .unwrap();
+    let id = unique("ttl");
+    let kept: ListKey<'_, Text> = ListKey::new(&store, 0, format!("kept:{{{id}}}"));
+    let renewed: SetKey<'_, Text> = SetKey::new(&store, 1, format!("renewed:{{{id}}}"));
+    kept.push(&["a".to_string()]).await.unwrap();
+    renewed.add(&["a".to_string()]).await.unwrap();
+    for key in [kept.key(), renewed.key()] {
+        let _: () = redis::cmd("PEXPIRE")
+            .arg(key)
+            .arg(10_000)
+            .query_async(&mut store.connection())
+            .await
+            .unwrap();
+    }
+    kept.push(&["b".to_string()]).await.unwrap();
+    renewed.add(&["b".to_string()]).await.unwrap();
+    let left = |ttl: KeyTtl| match ttl {
+        KeyTtl::Expires(d) => d,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        left(store.ttl(kept.key()).await.unwrap()) <= Duration::from_secs(10),
+        "keepttl keeps the creation TTL (PEXPIRE NX)"
+    );
+    assert!(
+        left(store.ttl(renewed.key()).await.unwrap()) > Duration::from_secs(90),
+        "the default refreshes it"
+    );
+}

@@ -364,3 +364,62 @@ async fn slot_group_transactions_write_a_job_atomically_on_a_cluster() {
     let error = mixed.set::<keyschema_store::Text>(WfRunKey::DEF, &other, &"b".into());
     assert!(matches!(error, Err(keyschema_store::Error::CrossSlot { .. })));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_change_moves_the_job_between_index_keys() {
+    use cordum::*;
+    for store in [
+        CordumStore::connect(&shared_standalone().url()).await.unwrap(),
+        CordumStore::connect_cluster(&shared_cluster().urls()).await.unwrap(),
+    ] {
+        let job = JobId::Simple(uuid());
+        store.move_job_index(&job, None, State::Pending, now()).await.unwrap();
+        assert_eq!(
+            store
+                .job_index(State::Pending)
+                .unwrap()
+                .range_by_score(&now_min(), &now_max())
+                .await
+                .unwrap()
+                .iter()
+                .filter(|(j, _)| *j == job)
+                .count(),
+            1
+        );
+        store
+            .move_job_index(&job, Some(State::Pending), State::Running, now())
+            .await
+            .unwrap();
+        let in_index = |members: Vec<(JobId, Time)>| members.iter().any(|(j, _)| *j == job);
+        assert!(!in_index(
+            store
+                .job_index(State::Pending)
+                .unwrap()
+                .range_by_score(&now_min(), &now_max())
+                .await
+                .unwrap()
+        ));
+        assert!(in_index(
+            store
+                .job_index(State::Running)
+                .unwrap()
+                .range_by_score(&now_min(), &now_max())
+                .await
+                .unwrap()
+        ));
+        assert_ttl(
+            store.store(),
+            &JobIndexKey { state: State::Running }.to_key().unwrap(),
+            JobIndexKey::DEF,
+        )
+        .await;
+    }
+}
+
+fn now_min() -> Time {
+    Time::from_timestamp(1_699_000_000, 0).unwrap()
+}
+
+fn now_max() -> Time {
+    Time::from_timestamp(1_701_000_000, 0).unwrap()
+}

@@ -318,6 +318,25 @@ impl<'s, C: Codec, S: Score> ZsetKey<'s, C, S> {
     pub async fn delete(&self) -> Result<bool> {
         self.handle.store.delete(&self.handle.key).await
     }
+
+    /// Moves `member` from the index `from` (if any) to this one, as when an entity changes state
+    /// (`job:index:pending` → `job:index:running`). The two keys may be on different slots, so
+    /// the move is two steps in a fixed order: add to the new index first, then remove from the
+    /// old. A crash between them leaves the member in both indexes (found and repaired by an
+    /// audit), never in none.
+    pub async fn move_from(&self, from: Option<&Self>, member: &C::Value, score: S) -> Result<()> {
+        self.add(&[(clone_via_codec::<C>(&self.handle.key, member)?, score)])
+            .await?;
+        if let Some(from) = from.filter(|from| from.handle.key != self.handle.key) {
+            from.remove(&[clone_via_codec::<C>(&from.handle.key, member)?]).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A copy of a value made through its codec (values need not be `Clone`).
+fn clone_via_codec<C: Codec>(key: &str, value: &C::Value) -> Result<C::Value> {
+    decode::<C>(key, &encode::<C>(key, value)?)
 }
 
 /// An `XRANGE` entry: its ID and its field/value pairs.
@@ -358,5 +377,39 @@ impl<C: Codec> StreamKey<'_, C> {
                 Ok((id, decode::<C>(key, &data)?))
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// Members common to every set (search by several indexes, as the catalog's type, owner and
+    /// namespace). One `SINTER` when the sets share a slot or the server is standalone; on a
+    /// cluster across slots, each set is read and intersected here, since Redis cannot.
+    pub async fn intersect<C: Codec>(&self, sets: &[&SetKey<'_, C>]) -> Result<Vec<C::Value>> {
+        let Some(first) = sets.first() else {
+            return Ok(Vec::new());
+        };
+        let one_slot = sets
+            .iter()
+            .all(|s| keyschema::key_slot(s.key().as_bytes()) == keyschema::key_slot(first.key().as_bytes()));
+        if one_slot || matches!(self.connection(), crate::RedisConnection::Standalone(_)) {
+            let mut cmd = redis::cmd("SINTER");
+            for set in sets {
+                cmd.arg(set.key());
+            }
+            let items: Vec<Vec<u8>> = self.query(&cmd, first.key(), "SINTER").await?;
+            return decode_all::<C>(first.key(), items);
+        }
+        let mut common: Option<std::collections::HashSet<Vec<u8>>> = None;
+        for set in sets {
+            let items: Vec<Vec<u8>> = self
+                .query(redis::cmd("SMEMBERS").arg(set.key()), set.key(), "SMEMBERS")
+                .await?;
+            let items: std::collections::HashSet<Vec<u8>> = items.into_iter().collect();
+            common = Some(match common {
+                None => items,
+                Some(common) => common.intersection(&items).cloned().collect(),
+            });
+        }
+        decode_all::<C>(first.key(), common.unwrap_or_default().into_iter().collect())
     }
 }
