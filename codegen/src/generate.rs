@@ -24,8 +24,20 @@ macro_rules! line {
 }
 
 fn doc(out: &mut String, text: &str) {
-    for line in text.lines() {
-        line!(out, "/// {}", line.replace("*/", "* /"));
+    // Wrapped at 96 columns so doc comments read well in the formatted file.
+    for paragraph in text.lines() {
+        let mut line = String::new();
+        for word in paragraph.replace("*/", "* /").split(' ') {
+            if !line.is_empty() && line.len() + word.len() + 1 > 96 {
+                line!(out, "/// {}", line);
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        line!(out, "/// {}", line);
     }
 }
 
