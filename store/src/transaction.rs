@@ -138,6 +138,14 @@ impl<'s> Transaction<'s> {
         if let Some(cap) = self.cap(def) {
             self.pipe.cmd("ZREMRANGEBYRANK").arg(key).arg(0).arg(-cap - 1).ignore();
         }
+        if let Some(before) = crate::keys::expired_before(self.store, def) {
+            self.pipe
+                .cmd("ZREMRANGEBYSCORE")
+                .arg(key)
+                .arg("-inf")
+                .arg(format!("({before}"))
+                .ignore();
+        }
         self.store.push_expire(&mut self.pipe, def, key);
         Ok(self)
     }

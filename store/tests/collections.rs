@@ -216,3 +216,36 @@ async fn collections_keep_or_refresh_their_ttl_as_declared() {
         "the default refreshes it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_index_with_a_ttl_drops_what_is_older_than_it_on_write() {
+    type Time = keyschema_store::chrono::DateTime<keyschema_store::chrono::Utc>;
+    let source = "param id ident\nseen:{<id>} zset text score time ttl 1h \"Seen in the last hour\"\n";
+    let schema = Schema::parse(source, "window.keys").unwrap().model_arc();
+    for store in [
+        Store::new(
+            RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
+            Arc::clone(&schema),
+        )
+        .unwrap(),
+        Store::connect_cluster(&shared_cluster().urls(), Arc::clone(&schema))
+            .await
+            .unwrap(),
+    ] {
+        let seen: ZsetKey<'_, Text, Time> = ZsetKey::new(&store, 0, format!("seen:{{{}}}", unique("w")));
+        let seconds = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        let now = Time::from_timestamp(seconds, 0).unwrap();
+        seen.add(&[("old".to_string(), now - keyschema_store::chrono::Duration::hours(2))])
+            .await
+            .unwrap();
+        seen.add(&[("new".to_string(), now)]).await.unwrap();
+        let members: Vec<String> = seen
+            .range_by_rank(0, -1)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        assert_eq!(members, ["new"], "the member older than the TTL is gone");
+    }
+}

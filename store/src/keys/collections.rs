@@ -15,6 +15,27 @@ fn cap_of(store: &Store, def: usize) -> Option<u64> {
     }
 }
 
+/// For a sorted set scored by time with a TTL, the score below which members are older than the
+/// TTL: trimmed on every write, so a time index never holds what has already expired elsewhere.
+pub(crate) fn expired_before(store: &Store, def: usize) -> Option<f64> {
+    let ttl = store.ttl_of(def)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    let cutoff = now.checked_sub(ttl)?;
+    match store.schema().keys.get(def).map(|k| &k.redis_type) {
+        Some(RedisType::Zset {
+            score: keyschema::ScoreKind::Time,
+            ..
+        }) => Some(cutoff.as_secs_f64()),
+        Some(RedisType::Zset {
+            score: keyschema::ScoreKind::TimeMs,
+            ..
+        }) => Some(cutoff.as_millis() as f64),
+        _ => None,
+    }
+}
+
 fn decode_all<C: Codec>(key: &str, items: Vec<Vec<u8>>) -> Result<Vec<C::Value>> {
     items.iter().map(|bytes| decode::<C>(key, bytes)).collect()
 }
@@ -240,6 +261,13 @@ impl<'s, C: Codec, S: Score> ZsetKey<'s, C, S> {
         if let Some(cap) = cap_of(store, *def) {
             let keep = i64::try_from(cap).unwrap_or(i64::MAX);
             pipe.cmd("ZREMRANGEBYRANK").arg(key).arg(0).arg(-keep - 1).ignore();
+        }
+        if let Some(before) = expired_before(store, *def) {
+            pipe.cmd("ZREMRANGEBYSCORE")
+                .arg(key)
+                .arg("-inf")
+                .arg(format!("({before}"))
+                .ignore();
         }
         store.push_expire(&mut pipe, *def, key);
         let (added,): (u64,) = store.run_atomic(&pipe, key).await?;

@@ -5,6 +5,7 @@ mod collections;
 mod hash;
 mod string;
 
+pub(crate) use collections::expired_before;
 pub use collections::{ListKey, Score, SetKey, StreamKey, ZsetKey};
 pub use hash::{decode_field, encode_field, field_error, HashKey, HashMapKey, HashRecord};
 pub use string::StringKey;
