@@ -414,33 +414,28 @@ impl Generator<'_> {
         line!(out, "}}");
     }
 
-    fn codec_type(&self, codec: &Codec, key: &KeyDef) -> Result<String, Error> {
-        Ok(match codec {
+    fn codec_type(&self, codec: &Codec) -> String {
+        match codec {
             Codec::Json(name) => format!("{RT}::Json<{}>", self.config.resolve_type(name)),
-            Codec::Proto(name) => {
-                return Err(Error::Unsupported {
-                    key: key.name.clone(),
-                    what: format!("proto({name}) codecs (use json or bytes for now)"),
-                })
-            }
+            Codec::Proto(name) => format!("{RT}::Proto<{}>", self.config.resolve_type(name)),
             Codec::Text => format!("{RT}::Text"),
             Codec::Bytes => format!("{RT}::Bytes"),
             Codec::Int => format!("{RT}::Int"),
             Codec::Float => format!("{RT}::Float"),
             Codec::Param(p) => format!("{RT}::ParamCodec<{}>", self.rust_type(*p)),
-        })
+        }
     }
 
-    fn value_type(&self, codec: &Codec, key: &KeyDef) -> Result<String, Error> {
-        Ok(match codec {
+    fn value_type(&self, codec: &Codec) -> String {
+        match codec {
             Codec::Json(name) => self.config.resolve_type(name),
             Codec::Text => "String".into(),
             Codec::Bytes => "Vec<u8>".into(),
             Codec::Int => "i64".into(),
             Codec::Float => "f64".into(),
             Codec::Param(p) => self.rust_type(*p),
-            Codec::Proto(_) => return self.codec_type(codec, key),
-        })
+            Codec::Proto(name) => self.config.resolve_type(name),
+        }
     }
 
     /// The struct of a hash with declared fields.
@@ -459,7 +454,7 @@ impl Generator<'_> {
                 out,
                 "    pub {}: Option<{}>,",
                 snake(&field.name),
-                self.value_type(&field.codec, key)?
+                self.value_type(&field.codec)
             );
         }
         line!(out, "}}");
@@ -470,7 +465,7 @@ impl Generator<'_> {
         );
         line!(out, "        let mut fields = Vec::new();");
         for field in fields {
-            let codec = self.codec_type(&field.codec, key)?;
+            let codec = self.codec_type(&field.codec);
             line!(out, "        if let Some(value) = &self.{} {{", snake(&field.name));
             line!(
                 out,
@@ -490,7 +485,7 @@ impl Generator<'_> {
         line!(out, "        for (name, value) in fields {{");
         line!(out, "            match name.as_str() {{");
         for field in fields {
-            let codec = self.codec_type(&field.codec, key)?;
+            let codec = self.codec_type(&field.codec);
             line!(
                 out,
                 "                {:?} => record.{} = Some({RT}::decode_field::<{codec}>(key, {:?}, &value)?),",
@@ -510,19 +505,19 @@ impl Generator<'_> {
 
     fn accessor_type(&self, key: &KeyDef) -> Result<String, Error> {
         Ok(match &key.redis_type {
-            RedisType::String { codec } => format!("{RT}::StringKey<'_, {}>", self.codec_type(codec, key)?),
+            RedisType::String { codec } => format!("{RT}::StringKey<'_, {}>", self.codec_type(codec)),
             RedisType::Hash {
                 entries: Some(entries), ..
             } => {
                 format!(
                     "{RT}::HashMapKey<'_, {}, {}>",
-                    self.codec_type(&entries.field, key)?,
-                    self.codec_type(&entries.value, key)?
+                    self.codec_type(&entries.field),
+                    self.codec_type(&entries.value)
                 )
             }
             RedisType::Hash { .. } => format!("{RT}::HashKey<'_, {}Record>", pascal(&key.name)),
-            RedisType::List { codec, .. } => format!("{RT}::ListKey<'_, {}>", self.codec_type(codec, key)?),
-            RedisType::Set { member } => format!("{RT}::SetKey<'_, {}>", self.codec_type(member, key)?),
+            RedisType::List { codec, .. } => format!("{RT}::ListKey<'_, {}>", self.codec_type(codec)),
+            RedisType::Set { member } => format!("{RT}::SetKey<'_, {}>", self.codec_type(member)),
             RedisType::Zset { member, score, .. } => {
                 let score = match score {
                     ScoreKind::Time => format!("{RT}::chrono::DateTime<{RT}::chrono::Utc>"),
@@ -530,9 +525,9 @@ impl Generator<'_> {
                     ScoreKind::Int => "i64".into(),
                     ScoreKind::Float => "f64".into(),
                 };
-                format!("{RT}::ZsetKey<'_, {}, {score}>", self.codec_type(member, key)?)
+                format!("{RT}::ZsetKey<'_, {}, {score}>", self.codec_type(member))
             }
-            RedisType::Stream { codec, .. } => format!("{RT}::StreamKey<'_, {}>", self.codec_type(codec, key)?),
+            RedisType::Stream { codec, .. } => format!("{RT}::StreamKey<'_, {}>", self.codec_type(codec)),
         })
     }
 
@@ -591,8 +586,8 @@ impl Generator<'_> {
                 let (verb, arg, call) = match &key.redis_type {
                     RedisType::String { codec } => (
                         "set",
-                        format!("value: &{}", self.value_type(codec, key)?),
-                        format!("set::<{}>", self.codec_type(codec, key)?),
+                        format!("value: &{}", self.value_type(codec)),
+                        format!("set::<{}>", self.codec_type(codec)),
                     ),
                     RedisType::Hash { entries: None, .. } => (
                         "set",
@@ -601,13 +596,13 @@ impl Generator<'_> {
                     ),
                     RedisType::List { codec, .. } => (
                         "push",
-                        format!("values: &[{}]", self.value_type(codec, key)?),
-                        format!("push::<{}>", self.codec_type(codec, key)?),
+                        format!("values: &[{}]", self.value_type(codec)),
+                        format!("push::<{}>", self.codec_type(codec)),
                     ),
                     RedisType::Set { member } => (
                         "add",
-                        format!("members: &[{}]", self.value_type(member, key)?),
-                        format!("add::<{}>", self.codec_type(member, key)?),
+                        format!("members: &[{}]", self.value_type(member)),
+                        format!("add::<{}>", self.codec_type(member)),
                     ),
                     _ => continue,
                 };
@@ -711,7 +706,7 @@ impl Generator<'_> {
             out,
             "    pub async fn move_{}(&self, member: &{}, from: Option<{enum_type}>, to: {enum_type}, score: {score_type}) -> {RT}::Result<()> {{",
             key.name,
-            self.value_type(member, key)?
+            self.value_type(member)
         );
         line!(out, "        let target = self.{}(to)?;", key.name);
         line!(

@@ -58,16 +58,19 @@ fn files_are_written_only_when_they_change() {
 }
 
 #[test]
-fn schema_errors_and_unsupported_codecs_are_reported() {
+fn schema_errors_are_reported_and_proto_codecs_generated() {
     let error = Config::new()
         .generate("k:<nope> string \"K\"\n", "bad.keys")
         .unwrap_err();
     assert!(matches!(error, Error::Schema(_)));
     assert!(error.to_string().contains("bad.keys:1:3"), "{error}");
-    let error = Config::new()
+    let code = Config::new()
         .generate("k string proto(Msg) \"K\"\n", "proto.keys")
-        .unwrap_err();
-    assert!(matches!(error, Error::Unsupported { .. }), "{error}");
+        .unwrap();
+    assert!(
+        code.contains("::keyschema_store::Proto<super::Msg>"),
+        "proto codecs bind to prost messages"
+    );
     assert!(matches!(
         Config::new().compile(&["/nonexistent.keys"]),
         Err(Error::NoOutDir | Error::Read { .. })

@@ -122,6 +122,26 @@ impl Codec for Float {
     }
 }
 
+/// Binary protobuf of a prost message.
+pub struct Proto<T>(PhantomData<T>);
+
+impl<T: prost::Message + Default> Codec for Proto<T> {
+    type Value = T;
+
+    fn name() -> Cow<'static, str> {
+        let full = std::any::type_name::<T>();
+        Cow::Owned(format!("proto({})", full.rsplit("::").next().unwrap_or(full)))
+    }
+
+    fn encode(value: &T) -> Result<Vec<u8>, String> {
+        Ok(value.encode_to_vec())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<T, String> {
+        T::decode(bytes).map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +149,26 @@ mod tests {
     #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
     struct JobState {
         state: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct JobRequest {
+        #[prost(string, tag = "1")]
+        topic: String,
+        #[prost(uint32, tag = "2")]
+        priority: u32,
+    }
+
+    #[test]
+    fn protobuf_round_trips_and_rejects_garbage() {
+        let request = JobRequest {
+            topic: "jobs".into(),
+            priority: 3,
+        };
+        let bytes = Proto::<JobRequest>::encode(&request).unwrap();
+        assert_eq!(Proto::<JobRequest>::decode(&bytes).unwrap(), request);
+        assert_eq!(Proto::<JobRequest>::name(), "proto(JobRequest)");
+        assert!(Proto::<JobRequest>::decode(b"\xff\xff\xff").is_err());
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod transaction;
 mod ttl;
 
 pub use batch::{Batch, BatchReplies, Ticket};
-pub use codec::{Bytes, Codec, Float, Int, Json, Text};
+pub use codec::{Bytes, Codec, Float, Int, Json, Proto, Text};
 pub use connection::RedisConnection;
 pub use error::{Error, Result};
 pub use keys::{
@@ -34,5 +34,6 @@ pub use transaction::Transaction;
 // Re-exported so generated code names them without the user's crate depending on them.
 pub use chrono;
 pub use keyschema;
+pub use prost;
 pub use ttl::ResolvedTtls;
 pub use uuid;
