@@ -56,14 +56,6 @@ pub enum Error {
     /// No output folder: not run from a build script and none given.
     #[error("OUT_DIR is not set: call this from build.rs, or give a folder with Config::out_dir")]
     NoOutDir,
-    /// Something the generator does not support yet.
-    #[error("key `{key}`: {what} are not supported by the generator yet")]
-    Unsupported {
-        /// The key definition.
-        key: String,
-        /// What.
-        what: String,
-    },
     /// The generated code did not parse (a bug of the generator).
     #[error("the generated code for {schema} does not parse: {message}")]
     Generated {

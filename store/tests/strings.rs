@@ -312,3 +312,42 @@ async fn compare_and_set_detects_conflicts_and_loses_no_update() {
 struct Counter {
     n: u32,
 }
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct JobRequest {
+    #[prost(string, tag = "1")]
+    topic: String,
+    #[prost(uint32, tag = "2")]
+    priority: u32,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protobuf_values_round_trip_and_corrupt_ones_fail_typed() {
+    let source = "param id ident\nreq:<id> string proto(JobRequest) ttl 1h \"A request\"\n";
+    let schema = Schema::parse(source, "proto.keys").unwrap().model_arc();
+    let store = Store::new(
+        RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
+        schema,
+    )
+    .unwrap();
+    let key = format!("req:{}", unique_uuid(8));
+    let access: keyschema_store::StringKey<'_, keyschema_store::Proto<JobRequest>> =
+        keyschema_store::StringKey::new(&store, 0, key.clone());
+    let request = JobRequest {
+        topic: "jobs.default".into(),
+        priority: 7,
+    };
+    access.set(&request).await.unwrap();
+    assert_eq!(access.get().await.unwrap(), Some(request));
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(b"\xff\xff\xff\xff".as_slice())
+        .query_async(&mut store.connection())
+        .await
+        .unwrap();
+    let error = access.get().await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Decode { codec, .. } if codec == "proto(JobRequest)"),
+        "{error}"
+    );
+}
