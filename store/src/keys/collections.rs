@@ -40,44 +40,16 @@ fn decode_all<C: Codec>(key: &str, items: Vec<Vec<u8>>) -> Result<Vec<C::Value>>
     items.iter().map(|bytes| decode::<C>(key, bytes)).collect()
 }
 
-macro_rules! accessor {
-    ($name:ident, $doc:literal) => {
-        #[doc = $doc]
-        pub struct $name<'s, C> {
-            handle: Handle<'s>,
-            codec: PhantomData<C>,
-        }
-
-        impl<'s, C: Codec> $name<'s, C> {
-            /// The accessor of `key`, an instance of the key definition at `def`.
-            pub fn new(store: &'s Store, def: usize, key: String) -> Self {
-                Self {
-                    handle: Handle { store, def, key },
-                    codec: PhantomData,
-                }
-            }
-
-            /// The formatted key.
-            pub fn key(&self) -> &str {
-                &self.handle.key
-            }
-
-            /// Deletes the key; whether it existed.
-            pub async fn delete(&self) -> Result<bool> {
-                self.handle.store.delete(&self.handle.key).await
-            }
-        }
-    };
-}
-
 accessor!(
     ListKey,
-    "A list whose elements are encoded with `C`; a declared cap keeps the newest elements."
+    Codec,
+    "A list whose elements are encoded with `T`; a declared cap keeps the newest elements."
 );
-accessor!(SetKey, "A set whose members are encoded with `C`.");
+accessor!(SetKey, Codec, "A set whose members are encoded with `T`.");
 accessor!(
     StreamKey,
-    "A stream whose entries hold one `data` field encoded with `C`."
+    Codec,
+    "A stream whose entries hold one `data` field encoded with `T`."
 );
 
 impl<C: Codec> ListKey<'_, C> {

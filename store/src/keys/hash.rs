@@ -14,26 +14,9 @@ pub trait HashRecord: Sized {
     fn from_fields(key: &str, fields: Vec<(String, Vec<u8>)>) -> Result<Self>;
 }
 
-/// A hash key holding a record `R`.
-pub struct HashKey<'s, R> {
-    handle: Handle<'s>,
-    record: PhantomData<R>,
-}
+accessor!(HashKey, HashRecord, "A hash key holding a record `T`.");
 
-impl<'s, R: HashRecord> HashKey<'s, R> {
-    /// The accessor of `key`, an instance of the key definition at `def`.
-    pub fn new(store: &'s Store, def: usize, key: String) -> Self {
-        Self {
-            handle: Handle { store, def, key },
-            record: PhantomData,
-        }
-    }
-
-    /// The formatted key.
-    pub fn key(&self) -> &str {
-        &self.handle.key
-    }
-
+impl<R: HashRecord> HashKey<'_, R> {
     /// The whole record, if the key exists (`HGETALL`).
     pub async fn get(&self) -> Result<Option<R>> {
         let key = &self.handle.key;
@@ -87,11 +70,6 @@ impl<'s, R: HashRecord> HashKey<'s, R> {
             .ignore();
         store.push_expire(&mut pipe, *def, key);
         store.run_atomic::<()>(&pipe, key).await
-    }
-
-    /// Deletes the key; whether it existed.
-    pub async fn delete(&self) -> Result<bool> {
-        self.handle.store.delete(&self.handle.key).await
     }
 }
 

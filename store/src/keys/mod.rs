@@ -1,6 +1,37 @@
 //! Typed accessors, one per Redis type: what generated code hands out for a formatted key. Every
 //! write applies the key's TTL in the same atomic step (one command, or MULTI/EXEC on the key).
 
+/// Declares an accessor type `$name<'s, T>` with `new`, `key` and `delete`, for `T: $bound`.
+macro_rules! accessor {
+    ($name:ident, $bound:path, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name<'s, T> {
+            handle: super::Handle<'s>,
+            types: std::marker::PhantomData<T>,
+        }
+
+        impl<'s, T: $bound> $name<'s, T> {
+            /// The accessor of `key`, an instance of the key definition at `def`.
+            pub fn new(store: &'s crate::Store, def: usize, key: String) -> Self {
+                Self {
+                    handle: super::Handle { store, def, key },
+                    types: std::marker::PhantomData,
+                }
+            }
+
+            /// The formatted key.
+            pub fn key(&self) -> &str {
+                &self.handle.key
+            }
+
+            /// Deletes the key; whether it existed.
+            pub async fn delete(&self) -> crate::Result<bool> {
+                self.handle.store.delete(&self.handle.key).await
+            }
+        }
+    };
+}
+
 mod collections;
 mod hash;
 mod string;

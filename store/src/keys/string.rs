@@ -3,8 +3,7 @@
 use super::Handle;
 use crate::codec::Codec;
 use crate::store::{decode, encode, KeyTtl};
-use crate::{Result, Store};
-use std::marker::PhantomData;
+use crate::Result;
 
 /// `KEYS[1]`; `ARGV`: has-expected, expected bytes, new bytes, TTL ms (0: none), keep-TTL flag.
 static COMPARE_AND_SET: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
@@ -21,26 +20,9 @@ static COMPARE_AND_SET: std::sync::LazyLock<redis::Script> = std::sync::LazyLock
     )
 });
 
-/// A string key whose value is encoded with `C`.
-pub struct StringKey<'s, C> {
-    handle: Handle<'s>,
-    codec: PhantomData<C>,
-}
+accessor!(StringKey, Codec, "A string key whose value is encoded with `T`.");
 
-impl<'s, C: Codec> StringKey<'s, C> {
-    /// The accessor of `key`, an instance of the key definition at `def`.
-    pub fn new(store: &'s Store, def: usize, key: String) -> Self {
-        Self {
-            handle: Handle { store, def, key },
-            codec: PhantomData,
-        }
-    }
-
-    /// The formatted key.
-    pub fn key(&self) -> &str {
-        &self.handle.key
-    }
-
+impl<C: Codec> StringKey<'_, C> {
     /// The value, if the key exists.
     pub async fn get(&self) -> Result<Option<C::Value>> {
         self.handle.store.get::<C>(&self.handle.key).await
@@ -111,11 +93,6 @@ impl<'s, C: Codec> StringKey<'s, C> {
             .query(redis::cmd("GETDEL").arg(key), key, "GETDEL")
             .await?;
         bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
-    }
-
-    /// Deletes the key; whether it existed.
-    pub async fn delete(&self) -> Result<bool> {
-        self.handle.store.delete(&self.handle.key).await
     }
 
     /// The key's remaining time to live.
