@@ -28,6 +28,24 @@ impl RedisConnection {
         Ok(Self::Standalone(manager))
     }
 
+    /// Connects to one server over TLS (`rediss://host:port`), trusting `root_ca_pem` (a PEM
+    /// certificate authority) instead of the system's store: for private deployments such as the
+    /// Cordum cluster's own CA. A plain `rediss://` URL given to [`RedisConnection::standalone`]
+    /// uses the system's trust store.
+    pub async fn standalone_tls(url: &str, root_ca_pem: &[u8]) -> Result<Self> {
+        let connect = |source| Error::Connect {
+            target: url.to_string(),
+            source,
+        };
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_ca_pem.to_vec()),
+        };
+        let client = redis::Client::build_with_tls(url, certificates).map_err(connect)?;
+        let manager = ConnectionManager::new(client).await.map_err(connect)?;
+        Ok(Self::Standalone(manager))
+    }
+
     /// Connects to a cluster through any of its nodes (`redis://host:port` each).
     pub async fn cluster(nodes: &[impl AsRef<str>]) -> Result<Self> {
         let target = nodes.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(",");

@@ -351,3 +351,23 @@ async fn protobuf_values_round_trip_and_corrupt_ones_fail_typed() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_a_private_ca() {
+    let server = RedisServer::start_with(ServerOptions::tls());
+    let url = format!("rediss://127.0.0.1:{}", server.tls_port().unwrap());
+    let connection = RedisConnection::standalone_tls(&url, &server.ca_pem()).await.unwrap();
+    let store = Store::new(connection, cordum()).unwrap();
+    let key = format!("job:state:{}", unique_uuid(9));
+    let value = JobState {
+        state: "RUNNING".into(),
+        attempt: 3,
+    };
+    store.set::<Json<JobState>>(0, &key, &value).await.unwrap();
+    assert_eq!(store.get::<Json<JobState>>(&key).await.unwrap(), Some(value));
+    // The system's trust store does not know the private CA: the connection is refused.
+    assert!(matches!(
+        RedisConnection::standalone(&url).await,
+        Err(Error::Connect { .. })
+    ));
+}

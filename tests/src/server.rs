@@ -16,6 +16,8 @@ pub struct ServerOptions {
     pub cluster: bool,
     /// Use this port instead of a free one (to restart a server where it was).
     pub port: Option<u16>,
+    /// Also listen with TLS on another port, with a certificate from a CA made for the server.
+    pub tls: bool,
 }
 
 impl ServerOptions {
@@ -24,6 +26,16 @@ impl ServerOptions {
         Self {
             cluster: true,
             port: None,
+            tls: false,
+        }
+    }
+
+    /// A standalone server that also listens with TLS ([`RedisServer::tls_port`]).
+    pub fn tls() -> Self {
+        Self {
+            cluster: false,
+            port: None,
+            tls: true,
         }
     }
 
@@ -32,6 +44,7 @@ impl ServerOptions {
         Self {
             cluster: false,
             port: Some(port),
+            tls: false,
         }
     }
 }
@@ -39,6 +52,7 @@ impl ServerOptions {
 /// A `redis-server` process with its own temporary folder, stopped on drop.
 pub struct RedisServer {
     port: u16,
+    tls_port: Option<u16>,
     dir: PathBuf,
     child: Child,
 }
@@ -119,6 +133,23 @@ impl RedisServer {
             "--logfile".into(),
             dir.join("redis.log").display().to_string(),
         ];
+        let tls_port = options.tls.then(free_port);
+        if let Some(tls_port) = tls_port {
+            make_certificates(&dir);
+            let file = |name: &str| dir.join(name).display().to_string();
+            args.extend([
+                "--tls-port".to_string(),
+                tls_port.to_string(),
+                "--tls-cert-file".into(),
+                file("server.crt"),
+                "--tls-key-file".into(),
+                file("server.key"),
+                "--tls-ca-cert-file".into(),
+                file("ca.crt"),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ]);
+        }
         if options.cluster {
             args.extend(
                 [
@@ -153,7 +184,12 @@ if ! kill -0 "$watch" 2>/dev/null; then rm -rf "$dir"; fi"#;
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn sh to run redis-server");
-        let server = Self { port, dir, child };
+        let server = Self {
+            port,
+            tls_port,
+            dir,
+            child,
+        };
         server.wait_ready();
         server
     }
@@ -161,6 +197,16 @@ if ! kill -0 "$watch" 2>/dev/null; then rm -rf "$dir"; fi"#;
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The TLS port, for servers started with [`ServerOptions::tls`].
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
+    }
+
+    /// The PEM certificate of the CA that signed the TLS certificate.
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.dir.join("ca.crt")).unwrap_or_default()
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -215,6 +261,67 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A CA and a server certificate for 127.0.0.1 in `dir`, made with the `openssl` command.
+fn make_certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl (apt-get install openssl)");
+        assert!(
+            output.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=keyschema test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("write san.ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
 }
 
 /// Six cluster nodes, three primaries with a replica each, created with `redis-cli --cluster create`.
