@@ -633,6 +633,32 @@ impl Generator<'_> {
                 line!(out, "        self.tx.{call}({key_type}::DEF, &key, {value})?;");
                 line!(out, "        Ok(self)");
                 line!(out, "    }}");
+                if let RedisType::String { codec } = &key.redis_type {
+                    doc(
+                        out,
+                        &format!(
+                            "Optimistic concurrency: the transaction applies only if `{}` still holds `value` (`None`: absent) when it runs; otherwise `Error::Conflict` and nothing is written.",
+                            key.pattern.template
+                        ),
+                    );
+                    line!(
+                        out,
+                        "    pub fn expect_{}(&mut self, value: Option<&{}>) -> {RT}::Result<&mut Self> {{",
+                        key.name,
+                        self.value_type(codec)
+                    );
+                    line!(
+                        out,
+                        "        let key = {key_type} {{ {field}: {value_of_field} }}.to_key()?;"
+                    );
+                    line!(
+                        out,
+                        "        self.tx.expect::<{}>(&key, value)?;",
+                        self.codec_type(codec)
+                    );
+                    line!(out, "        Ok(self)");
+                    line!(out, "    }}");
+                }
                 doc(out, &format!("Deletes `{}`.", key.pattern.template));
                 line!(
                     out,

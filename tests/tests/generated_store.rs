@@ -429,3 +429,66 @@ fn now_min() -> Time {
 fn now_max() -> Time {
     now() + keyschema_store::chrono::Duration::days(1)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versioned_updates_of_a_job_lose_nothing_under_contention() {
+    use cordum_cluster::*;
+    let store = CordumStore::connect_cluster(&shared_cluster().urls()).await.unwrap();
+    let job = JobId::Simple(uuid());
+    let conflicts = std::sync::Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, job, conflicts) = (store.clone(), job.clone(), std::sync::Arc::clone(&conflicts));
+            tokio::spawn(async move {
+                for _ in 0..5 {
+                    loop {
+                        // Read, decide, write the state and its event together, if nobody else did.
+                        let current = store.job_state(job.clone()).unwrap().get().await.unwrap();
+                        let attempt = current.as_ref().map_or(0, |s| s.attempt) + 1;
+                        let next = JobState {
+                            state: "RUNNING".into(),
+                            attempt,
+                        };
+                        let mut tx = store.job_id_transaction(job.clone());
+                        tx.expect_job_state(current.as_ref()).unwrap();
+                        tx.set_job_state(&next)
+                            .unwrap()
+                            .push_job_events(&[JobEvent { seq: attempt }])
+                            .unwrap();
+                        match tx.execute().await {
+                            Ok(()) => break,
+                            Err(keyschema_store::Error::Conflict { .. }) => {
+                                conflicts.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(other) => panic!("{other}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let state = store.job_state(job.clone()).unwrap().get().await.unwrap().unwrap();
+    assert_eq!(state.attempt, 40, "every update applied once");
+    let events = store.job_events(job.clone()).unwrap().range(0, -1).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=40).collect::<Vec<_>>(),
+        "events in order, none twice"
+    );
+    assert!(conflicts.load(Ordering::Relaxed) > 0, "8 writers must have collided");
+    assert_ttl(
+        store.store(),
+        &JobStateKey { job_id: job.clone() }.to_key().unwrap(),
+        JobStateKey::DEF,
+    )
+    .await;
+    assert_ttl(
+        store.store(),
+        &JobEventsKey { job_id: job }.to_key().unwrap(),
+        JobEventsKey::DEF,
+    )
+    .await;
+}
