@@ -371,3 +371,33 @@ async fn rediss_with_a_private_ca() {
         Err(Error::Connect { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn username_and_password_urls() {
+    let server = RedisServer::start();
+    let mut admin = server.connect();
+    let reply = admin
+        .cmd(&["ACL", "SETUSER", "app", "on", ">s3cret", "~*", "+@all"])
+        .unwrap();
+    assert_eq!(reply, keyschema_tests::Reply::Status("OK".into()));
+    let url = format!("redis://app:s3cret@127.0.0.1:{}", server.port());
+    let store = Store::connect(&url, cordum()).await.unwrap();
+    let key = format!("job:state:{}", unique_uuid(10));
+    store
+        .set::<Json<JobState>>(
+            0,
+            &key,
+            &JobState {
+                state: "PENDING".into(),
+                attempt: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(store.get::<Json<JobState>>(&key).await.unwrap().is_some());
+    let wrong = format!("redis://app:wrong@127.0.0.1:{}", server.port());
+    assert!(matches!(
+        Store::connect(&wrong, cordum()).await,
+        Err(Error::Connect { .. })
+    ));
+}
