@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
+mod common;
+
 use keyschema::Schema;
 use keyschema_store::{
     field_error, HashKey, HashMapKey, HashRecord, Int, Json, KeyTtl, ListKey, RedisConnection, Result, SetKey, Store,
@@ -222,16 +224,7 @@ async fn a_time_index_with_a_ttl_drops_what_is_older_than_it_on_write() {
     type Time = keyschema_store::chrono::DateTime<keyschema_store::chrono::Utc>;
     let source = "param id ident\nseen:{<id>} zset text score time ttl 1h \"Seen in the last hour\"\n";
     let schema = Schema::parse(source, "window.keys").unwrap().model_arc();
-    for store in [
-        Store::new(
-            RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
-            Arc::clone(&schema),
-        )
-        .unwrap(),
-        Store::connect_cluster(&shared_cluster().urls(), Arc::clone(&schema))
-            .await
-            .unwrap(),
-    ] {
+    for store in common::standalone_and_cluster(&schema).await {
         let seen: ZsetKey<'_, Text, Time> = ZsetKey::new(&store, 0, format!("seen:{{{}}}", unique("w")));
         let seconds = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
         let now = Time::from_timestamp(seconds, 0).unwrap();

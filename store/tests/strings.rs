@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
+mod common;
+
 use keyschema::{examples, Schema};
 use keyschema_store::{Error, Int, Json, KeyTtl, RedisConnection, ResolvedTtls, Store, Text};
 use keyschema_tests::{shared_cluster, shared_standalone, RedisServer, ServerOptions};
@@ -258,16 +260,7 @@ async fn a_restarted_server_gives_errors_while_down_and_works_again_after() {
 async fn compare_and_set_detects_conflicts_and_loses_no_update() {
     let source = "param id ident\ncounter:{<id>} string json(Counter) ttl 1h \"A counter\"\n";
     let schema = Schema::parse(source, "cas.keys").unwrap().model_arc();
-    for store in [
-        Store::new(
-            RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
-            Arc::clone(&schema),
-        )
-        .unwrap(),
-        Store::connect_cluster(&shared_cluster().urls(), Arc::clone(&schema))
-            .await
-            .unwrap(),
-    ] {
+    for store in common::standalone_and_cluster(&schema).await {
         let key = format!("counter:{{{}}}", unique_uuid(7));
         let conflicts = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let tasks: Vec<_> = (0..20)

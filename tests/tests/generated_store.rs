@@ -379,40 +379,26 @@ async fn a_state_change_moves_the_job_between_index_keys() {
         CordumStore::connect_cluster(&shared_cluster().urls()).await.unwrap(),
     ] {
         let job = JobId::Simple(uuid());
+        let indexed = |state: State| {
+            let (store, job) = (&store, &job);
+            async move {
+                let members = store
+                    .job_index(state)
+                    .unwrap()
+                    .range_by_score(&now_min(), &now_max())
+                    .await
+                    .unwrap();
+                members.iter().filter(|(j, _)| j == job).count()
+            }
+        };
         store.move_job_index(&job, None, State::Pending, now()).await.unwrap();
-        assert_eq!(
-            store
-                .job_index(State::Pending)
-                .unwrap()
-                .range_by_score(&now_min(), &now_max())
-                .await
-                .unwrap()
-                .iter()
-                .filter(|(j, _)| *j == job)
-                .count(),
-            1
-        );
+        assert_eq!(indexed(State::Pending).await, 1);
         store
             .move_job_index(&job, Some(State::Pending), State::Running, now())
             .await
             .unwrap();
-        let in_index = |members: Vec<(JobId, Time)>| members.iter().any(|(j, _)| *j == job);
-        assert!(!in_index(
-            store
-                .job_index(State::Pending)
-                .unwrap()
-                .range_by_score(&now_min(), &now_max())
-                .await
-                .unwrap()
-        ));
-        assert!(in_index(
-            store
-                .job_index(State::Running)
-                .unwrap()
-                .range_by_score(&now_min(), &now_max())
-                .await
-                .unwrap()
-        ));
+        assert_eq!(indexed(State::Pending).await, 0, "removed from the old state's index");
+        assert_eq!(indexed(State::Running).await, 1, "added to the new one");
         assert_ttl(
             store.store(),
             &JobIndexKey { state: State::Running }.to_key().unwrap(),
