@@ -6,6 +6,7 @@ fn main() {
         "../schema/examples/cordum.keys",
         "../schema/examples/cordum-cluster.keys",
         "../schema/examples/catalog.keys",
+        "../schema/examples/state.keys",
     ];
     if let Err(error) = keyschema_codegen::compile(&schemas) {
         // A build script reports by panicking; the message is the rendered error.

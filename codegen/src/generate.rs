@@ -4,6 +4,7 @@
 
 use crate::names::{pascal, snake};
 use crate::{Config, Error};
+use keyschema::model_fingerprint;
 use keyschema::{Codec, KeyDef, KeySchema, LayoutPart, Param, ParamType, RedisType, ScoreKind};
 use std::fmt::Write as _;
 
@@ -11,10 +12,14 @@ const RT: &str = "::keyschema_store";
 
 pub(crate) struct Generator<'a> {
     pub(crate) schema: &'a KeySchema,
-    pub(crate) source: &'a str,
+    pub(crate) ambiguities: &'a [(usize, usize)],
     pub(crate) source_name: &'a str,
     pub(crate) config: &'a Config,
 }
+
+/// Every top-level item carries this: the module is a schema's whole API and a service uses a
+/// part of it, so unused items must not warn in the service's crate.
+const ALLOW: &str = "#[allow(dead_code)]";
 
 /// Appends a line; writing to a String cannot fail.
 macro_rules! line {
@@ -59,24 +64,7 @@ impl Generator<'_> {
             self.source_name
         );
         line!(out, "");
-        line!(
-            out,
-            "/// The schema this module was generated from, embedded: keys are formatted and parsed by the"
-        );
-        line!(out, "/// same codec as the `keyschema` CLI.");
-        line!(out, "pub const SCHEMA_SOURCE: &str = {};", raw_string(self.source));
-        line!(out, "");
-        line!(out, "/// The checked schema, parsed once.");
-        line!(out, "pub fn schema() -> &'static {RT}::keyschema::Schema {{");
-        line!(
-            out,
-            "    static SCHEMA: ::std::sync::LazyLock<{RT}::keyschema::Schema> = ::std::sync::LazyLock::new(|| {{"
-        );
-        line!(out, "        // The generator checked this very text, so it parses.");
-        line!(out, "        {RT}::keyschema::Schema::parse(SCHEMA_SOURCE, {:?}).expect(\"keyschema-codegen checked this schema\")", self.source_name);
-        line!(out, "    }});");
-        line!(out, "    &SCHEMA");
-        line!(out, "}}");
+        self.contract(&mut out)?;
         for (index, param) in self.schema.params.iter().enumerate() {
             self.param_type(&mut out, index, param);
         }
@@ -89,6 +77,61 @@ impl Generator<'_> {
         self.store(&mut out)?;
         self.transactions(&mut out)?;
         Ok(out)
+    }
+
+    /// The checked model as the runtime loads it, and `schema()` for the key types.
+    fn contract(&self, out: &mut String) -> Result<(), Error> {
+        let json = serde_json::to_string(self.schema).map_err(|e| Error::Generated {
+            schema: self.source_name.to_string(),
+            message: format!("the model does not serialise: {e}"),
+        })?;
+        let fingerprint = model_fingerprint(&json, keyschema::VERSION);
+        let ambiguities: Vec<String> = self.ambiguities.iter().map(|(a, b)| format!("({a}, {b})")).collect();
+        line!(out, "");
+        doc(out, &format!("The checked model of {}, as keyschema {} generated it. `connect` loads it without parsing or checking the schema again, and refuses it with an error naming both versions when this runtime reads it differently.", self.source_name, keyschema::VERSION));
+        line!(out, "{ALLOW}");
+        line!(out, "pub static GENERATED: {RT}::GeneratedSchema = {RT}::GeneratedSchema::new({:?}, {:?}, {fingerprint:#018x}, {}, &[{}]);", self.source_name, keyschema::VERSION, raw_string(&json), ambiguities.join(", "));
+        line!(out, "");
+        line!(out, "/// The checked schema, loaded once from [`GENERATED`].");
+        line!(out, "///");
+        line!(out, "/// # Panics");
+        line!(
+            out,
+            "/// When this module and the keyschema-store it is built with are different versions; the"
+        );
+        line!(out, "/// store's `connect` reports the same as an error first.");
+        line!(out, "{ALLOW}");
+        line!(out, "pub fn schema() -> &'static {RT}::keyschema::Schema {{");
+        line!(out, "    GENERATED.expect_schema()");
+        line!(out, "}}");
+        Ok(())
+    }
+
+    /// Whether every value of the parameter's Rust type formats: no text to be empty, no
+    /// excluded value, no negative time.
+    fn param_infallible(&self, index: usize) -> bool {
+        let param = &self.schema.params[index];
+        let simple = param.except.is_empty()
+            && matches!(
+                param.ty,
+                ParamType::Uuid | ParamType::Ip | ParamType::Int | ParamType::Enum { .. }
+            );
+        simple
+            && param.layouts.iter().flatten().all(|part| match part {
+                LayoutPart::Param(p) => self.param_infallible(*p),
+                LayoutPart::Literal(_) => true,
+            })
+    }
+
+    /// Whether the key formats from any values of its Rust types, so its accessor cannot fail.
+    fn key_infallible(&self, key: &KeyDef) -> bool {
+        key.pattern.params().all(|p| self.param_infallible(p))
+    }
+
+    /// Whether a parameter's Rust type is `String` (taken as `impl Into<String>`).
+    fn is_string(&self, index: usize) -> bool {
+        let param = &self.schema.params[index];
+        param.layouts.is_empty() && matches!(param.ty, ParamType::Text | ParamType::Ident)
     }
 
     /// The Rust type of a parameter's values.
@@ -134,12 +177,14 @@ impl Generator<'_> {
             out,
             "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]"
         );
+        line!(out, "{ALLOW}");
         line!(out, "pub enum {name} {{");
         for variant in variants {
             doc(out, &format!("`{variant}`."));
             line!(out, "    {},", pascal(variant));
         }
         line!(out, "}}");
+        line!(out, "{ALLOW}");
         line!(out, "impl {name} {{");
         line!(out, "    /// Every variant, in declaration order.");
         line!(
@@ -196,6 +241,7 @@ impl Generator<'_> {
             &format!("Values of the `{}` parameter, in each of its layouts.", param.name),
         );
         line!(out, "#[derive(Debug, Clone, PartialEq, Eq, Hash)]");
+        line!(out, "{ALLOW}");
         line!(out, "pub enum {name} {{");
         line!(out, "    /// The simple form.");
         line!(out, "    Simple({simple}),");
@@ -342,6 +388,7 @@ impl Generator<'_> {
         line!(out, "");
         doc(out, &format!("`{}`: {}", key.pattern.template, key.purpose));
         line!(out, "#[derive(Debug, Clone, PartialEq, Eq, Hash)]");
+        line!(out, "{ALLOW}");
         if params.is_empty() {
             line!(out, "pub struct {name};");
         } else {
@@ -357,18 +404,15 @@ impl Generator<'_> {
             }
             line!(out, "}}");
         }
+        line!(out, "{ALLOW}");
         line!(out, "impl {name} {{");
-        line!(out, "    /// The key definition's index in the schema.");
-        line!(out, "    pub const DEF: usize = {index};");
+        line!(out, "    /// The key definition in the schema.");
+        line!(out, "    pub const ID: {RT}::KeyId = {RT}::KeyId::new({index});");
         line!(out, "    /// The pattern, as written in the schema.");
         line!(out, "    pub const PATTERN: &'static str = {:?};", key.pattern.template);
         line!(
             out,
             "    /// The formatted key: values escaped, so two different keys never share a string."
-        );
-        line!(
-            out,
-            "    pub fn to_key(&self) -> Result<String, {RT}::keyschema::FormatError> {{"
         );
         let values: Vec<String> = params
             .iter()
@@ -379,11 +423,24 @@ impl Generator<'_> {
                 )
             })
             .collect();
-        line!(
-            out,
-            "        {RT}::format_key(schema(), Self::DEF, &[{}])",
-            values.join(", ")
-        );
+        if self.key_infallible(key) {
+            line!(out, "    pub fn to_key(&self) -> String {{");
+            line!(
+                out,
+                "        {RT}::format_infallible_key(schema(), Self::ID, &[{}])",
+                values.join(", ")
+            );
+        } else {
+            line!(
+                out,
+                "    pub fn to_key(&self) -> Result<String, {RT}::keyschema::FormatError> {{"
+            );
+            line!(
+                out,
+                "        {RT}::format_key(schema(), Self::ID, &[{}])",
+                values.join(", ")
+            );
+        }
         line!(out, "    }}");
         line!(out, "    /// Parses a key of this pattern back into its values.");
         line!(
@@ -393,12 +450,12 @@ impl Generator<'_> {
         if params.is_empty() {
             line!(
                 out,
-                "        {RT}::ParsedKey::new(schema(), Self::DEF, key).map(|_| Self)"
+                "        {RT}::ParsedKey::new(schema(), Self::ID, key).map(|_| Self)"
             );
         } else {
             line!(
                 out,
-                "        let mut values = {RT}::ParsedKey::new(schema(), Self::DEF, key)?;"
+                "        let mut values = {RT}::ParsedKey::new(schema(), Self::ID, key)?;"
             );
             line!(out, "        Ok(Self {{");
             for &p in &params {
@@ -423,6 +480,8 @@ impl Generator<'_> {
             Codec::Int => format!("{RT}::Int"),
             Codec::Float => format!("{RT}::Float"),
             Codec::Param(p) => format!("{RT}::ParamCodec<{}>", self.rust_type(*p)),
+            Codec::Custom(path) => self.config.resolve_type(path),
+            Codec::Lz4(inner) => format!("{RT}::Lz4<{}>", self.codec_type(inner)),
         }
     }
 
@@ -435,6 +494,8 @@ impl Generator<'_> {
             Codec::Float => "f64".into(),
             Codec::Param(p) => self.rust_type(*p),
             Codec::Proto(name) => self.config.resolve_type(name),
+            Codec::Custom(_) => format!("<{} as {RT}::Codec>::Value", self.codec_type(codec)),
+            Codec::Lz4(inner) => self.value_type(inner),
         }
     }
 
@@ -447,6 +508,7 @@ impl Generator<'_> {
             &format!("The fields of `{}`: {}", key.pattern.template, key.purpose),
         );
         line!(out, "#[derive(Debug, Clone, PartialEq, Default)]");
+        line!(out, "{ALLOW}");
         line!(out, "pub struct {name} {{");
         for field in fields {
             line!(out, "    /// Field `{}`.", field.name);
@@ -519,13 +581,11 @@ impl Generator<'_> {
             RedisType::List { codec, .. } => format!("{RT}::ListKey<'_, {}>", self.codec_type(codec)),
             RedisType::Set { member } => format!("{RT}::SetKey<'_, {}>", self.codec_type(member)),
             RedisType::Zset { member, score, .. } => {
-                let score = match score {
-                    ScoreKind::Time => format!("{RT}::chrono::DateTime<{RT}::chrono::Utc>"),
-                    ScoreKind::TimeMs => format!("{RT}::UnixMillis"),
-                    ScoreKind::Int => "i64".into(),
-                    ScoreKind::Float => "f64".into(),
-                };
-                format!("{RT}::ZsetKey<'_, {}, {score}>", self.codec_type(member))
+                format!(
+                    "{RT}::ZsetKey<'_, {}, {}>",
+                    self.codec_type(member),
+                    self.score_type(*score)
+                )
             }
             RedisType::Stream { codec, .. } => format!("{RT}::StreamKey<'_, {}>", self.codec_type(codec)),
         })
@@ -543,14 +603,33 @@ impl Generator<'_> {
         }
     }
 
+    /// The store type's name.
+    fn store_name(&self) -> String {
+        self.config
+            .store_name
+            .clone()
+            .unwrap_or_else(|| format!("{}Store", pascal(&self.schema.keyspace)))
+    }
+
+    /// `{key_type} {{ field: value, .. }}.to_key()`, with `?` when formatting can fail.
+    fn to_key(&self, key: &KeyDef, fields: &str) -> String {
+        let key_type = format!("{}Key", pascal(&key.name));
+        let value = if fields.is_empty() {
+            key_type
+        } else {
+            format!("{key_type} {{ {fields} }}")
+        };
+        if self.key_infallible(key) {
+            format!("{value}.to_key()")
+        } else {
+            format!("{value}.to_key()?")
+        }
+    }
+
     /// Slot groups tagged by one parameter (`{<jobID>}`): a transaction type whose methods write
     /// only keys of the group, so a transaction can never mix slots.
     fn transactions(&self, out: &mut String) -> Result<(), Error> {
-        let store = self
-            .config
-            .store_name
-            .clone()
-            .unwrap_or_else(|| format!("{}Store", pascal(&self.schema.keyspace)));
+        let store = self.store_name();
         for group in self.schema.slot_groups() {
             let Some(param) = group.template.strip_prefix('<').and_then(|t| t.strip_suffix('>')) else {
                 continue;
@@ -567,6 +646,7 @@ impl Generator<'_> {
             } else {
                 format!("self.{field}.clone()")
             };
+            let fields = format!("{field}: {value_of_field}");
             let name = format!("{}Transaction", pascal(param));
             let keys: Vec<&KeyDef> = group
                 .keys
@@ -576,108 +656,22 @@ impl Generator<'_> {
                 .collect();
             line!(out, "");
             doc(out, &format!("Writes to the keys of one `{{{}}}` slot group, applied together (MULTI/EXEC) with each key's TTL and cap. Only keys of the group can be added, so the transaction cannot fail with CROSSSLOT.", group.template));
+            line!(out, "{ALLOW}");
             line!(out, "pub struct {name}<'s> {{");
             line!(out, "    tx: {RT}::Transaction<'s>,");
             line!(out, "    {field}: {field_type},");
             line!(out, "}}");
+            line!(out, "{ALLOW}");
             line!(out, "impl {name}<'_> {{");
             for key in keys {
-                let key_type = format!("{}Key", pascal(&key.name));
-                let (verb, arg, call) = match &key.redis_type {
-                    RedisType::String { codec } => (
-                        "set",
-                        format!("value: &{}", self.value_type(codec)),
-                        format!("set::<{}>", self.codec_type(codec)),
-                    ),
-                    RedisType::Hash { entries: None, .. } => (
-                        "set",
-                        format!("record: &{}Record", pascal(&key.name)),
-                        "set_record".to_string(),
-                    ),
-                    RedisType::List { codec, .. } => (
-                        "push",
-                        format!("values: &[{}]", self.value_type(codec)),
-                        format!("push::<{}>", self.codec_type(codec)),
-                    ),
-                    RedisType::Set { member } => (
-                        "add",
-                        format!("members: &[{}]", self.value_type(member)),
-                        format!("add::<{}>", self.codec_type(member)),
-                    ),
-                    _ => continue,
-                };
-                let value = arg.split(':').next().unwrap_or_default().trim().to_string();
-                line!(out, "");
-                doc(
-                    out,
-                    &format!(
-                        "{} `{}`: {}",
-                        match verb {
-                            "set" => "Writes",
-                            "push" => "Appends to",
-                            _ => "Adds to",
-                        },
-                        key.pattern.template,
-                        key.purpose
-                    ),
-                );
-                line!(
-                    out,
-                    "    pub fn {verb}_{}(&mut self, {arg}) -> {RT}::Result<&mut Self> {{",
-                    key.name
-                );
-                line!(
-                    out,
-                    "        let key = {key_type} {{ {field}: {value_of_field} }}.to_key()?;"
-                );
-                line!(out, "        self.tx.{call}({key_type}::DEF, &key, {value})?;");
-                line!(out, "        Ok(self)");
-                line!(out, "    }}");
-                if let RedisType::String { codec } = &key.redis_type {
-                    doc(
-                        out,
-                        &format!(
-                            "Optimistic concurrency: the transaction applies only if `{}` still holds `value` (`None`: absent) when it runs; otherwise `Error::Conflict` and nothing is written.",
-                            key.pattern.template
-                        ),
-                    );
-                    line!(
-                        out,
-                        "    pub fn expect_{}(&mut self, value: Option<&{}>) -> {RT}::Result<&mut Self> {{",
-                        key.name,
-                        self.value_type(codec)
-                    );
-                    line!(
-                        out,
-                        "        let key = {key_type} {{ {field}: {value_of_field} }}.to_key()?;"
-                    );
-                    line!(
-                        out,
-                        "        self.tx.expect::<{}>(&key, value)?;",
-                        self.codec_type(codec)
-                    );
-                    line!(out, "        Ok(self)");
-                    line!(out, "    }}");
-                }
-                doc(out, &format!("Deletes `{}`.", key.pattern.template));
-                line!(
-                    out,
-                    "    pub fn delete_{}(&mut self) -> {RT}::Result<&mut Self> {{",
-                    key.name
-                );
-                line!(
-                    out,
-                    "        let key = {key_type} {{ {field}: {value_of_field} }}.to_key()?;"
-                );
-                line!(out, "        self.tx.delete(&key)?;");
-                line!(out, "        Ok(self)");
-                line!(out, "    }}");
+                self.transaction_methods(out, key, &fields);
             }
             line!(out, "    /// Applies every write at once.");
             line!(out, "    pub async fn execute(self) -> {RT}::Result<()> {{");
             line!(out, "        self.tx.execute().await");
             line!(out, "    }}");
             line!(out, "}}");
+            line!(out, "{ALLOW}");
             line!(out, "impl {store} {{");
             doc(
                 out,
@@ -697,29 +691,126 @@ impl Generator<'_> {
         Ok(())
     }
 
+    /// A transaction's methods for one key of its group: the write its type has, `expect_` for
+    /// strings, and `delete_`.
+    fn transaction_methods(&self, out: &mut String, key: &KeyDef, fields: &str) {
+        /// One write method: its verb, its argument's name and type, and the transaction call.
+        struct WriteMethod {
+            verb: &'static str,
+            doc: &'static str,
+            arg: &'static str,
+            arg_type: String,
+            call: String,
+        }
+        let method = match &key.redis_type {
+            RedisType::String { codec } => WriteMethod {
+                verb: "set",
+                doc: "Writes",
+                arg: "value",
+                arg_type: format!("&{}", self.value_type(codec)),
+                call: format!("set::<{}>", self.codec_type(codec)),
+            },
+            RedisType::Hash { entries: None, .. } => WriteMethod {
+                verb: "set",
+                doc: "Writes",
+                arg: "record",
+                arg_type: format!("&{}Record", pascal(&key.name)),
+                call: "set_record".to_string(),
+            },
+            RedisType::List { codec, .. } => WriteMethod {
+                verb: "push",
+                doc: "Appends to",
+                arg: "values",
+                arg_type: format!("&[{}]", self.value_type(codec)),
+                call: format!("push::<{}>", self.codec_type(codec)),
+            },
+            RedisType::Set { member } => WriteMethod {
+                verb: "add",
+                doc: "Adds to",
+                arg: "members",
+                arg_type: format!("&[{}]", self.value_type(member)),
+                call: format!("add::<{}>", self.codec_type(member)),
+            },
+            _ => return,
+        };
+        let key_type = format!("{}Key", pascal(&key.name));
+        let to_key = self.to_key(key, fields);
+        line!(out, "");
+        doc(
+            out,
+            &format!("{} `{}`: {}", method.doc, key.pattern.template, key.purpose),
+        );
+        line!(
+            out,
+            "    pub fn {}_{}(&mut self, {}: {}) -> {RT}::Result<&mut Self> {{",
+            method.verb,
+            key.name,
+            method.arg,
+            method.arg_type
+        );
+        line!(out, "        let key = {to_key};");
+        line!(
+            out,
+            "        self.tx.{}({key_type}::ID, &key, {})?;",
+            method.call,
+            method.arg
+        );
+        line!(out, "        Ok(self)");
+        line!(out, "    }}");
+        if let RedisType::String { codec } = &key.redis_type {
+            doc(
+                out,
+                &format!(
+                    "Optimistic concurrency: the transaction applies only if `{}` still holds `value` (`None`: absent) when it runs; otherwise `Error::Conflict` and nothing is written.",
+                    key.pattern.template
+                ),
+            );
+            line!(
+                out,
+                "    pub fn expect_{}(&mut self, value: Option<&{}>) -> {RT}::Result<&mut Self> {{",
+                key.name,
+                self.value_type(codec)
+            );
+            line!(out, "        let key = {to_key};");
+            line!(
+                out,
+                "        self.tx.expect::<{}>(&key, value)?;",
+                self.codec_type(codec)
+            );
+            line!(out, "        Ok(self)");
+            line!(out, "    }}");
+        }
+        doc(out, &format!("Deletes `{}`.", key.pattern.template));
+        line!(
+            out,
+            "    pub fn delete_{}(&mut self) -> {RT}::Result<&mut Self> {{",
+            key.name
+        );
+        line!(out, "        let key = {to_key};");
+        line!(out, "        self.tx.delete(&key)?;");
+        line!(out, "        Ok(self)");
+        line!(out, "    }}");
+    }
+
     /// For a sorted-set index keyed by one enum parameter (`job:index:<state>`), a method that
     /// moves a member between two of its keys when the indexed entity changes state.
-    fn index_move(&self, out: &mut String, key: &KeyDef) -> Result<(), Error> {
+    fn index_move(&self, out: &mut String, key: &KeyDef) {
         let (Some(keyschema::Primitive::Index { of }), RedisType::Zset { member, score, .. }) =
             (&key.primitive, &key.redis_type)
         else {
-            return Ok(());
+            return;
         };
         let params: Vec<usize> = key.pattern.params().collect();
-        let [param] = params.as_slice() else { return Ok(()) };
+        let [param] = params.as_slice() else { return };
         if !matches!(self.schema.params[*param].ty, ParamType::Enum { .. })
             || !self.schema.params[*param].layouts.is_empty()
         {
-            return Ok(());
+            return;
         }
         let enum_type = self.rust_type(*param);
-        let score_type = match score {
-            ScoreKind::Time => format!("{RT}::chrono::DateTime<{RT}::chrono::Utc>"),
-            ScoreKind::TimeMs => format!("{RT}::UnixMillis"),
-            ScoreKind::Int => "i64".into(),
-            ScoreKind::Float => "f64".into(),
-        };
+        let score_type = self.score_type(*score);
         let field = snake(&self.schema.params[*param].name);
+        let infallible = self.key_infallible(key);
         line!(out, "");
         doc(
             out,
@@ -734,24 +825,37 @@ impl Generator<'_> {
             key.name,
             self.value_type(member)
         );
-        line!(out, "        let target = self.{}(to)?;", key.name);
-        line!(
-            out,
-            "        let source = from.map(|{field}| self.{}({field})).transpose()?;",
-            key.name
-        );
+        if infallible {
+            line!(out, "        let target = self.{}(to);", key.name);
+            line!(
+                out,
+                "        let source = from.map(|{field}| self.{}({field}));",
+                key.name
+            );
+        } else {
+            line!(out, "        let target = self.{}(to)?;", key.name);
+            line!(
+                out,
+                "        let source = from.map(|{field}| self.{}({field})).transpose()?;",
+                key.name
+            );
+        }
         line!(out, "        target.move_from(source.as_ref(), member, score).await");
         line!(out, "    }}");
-        Ok(())
+    }
+
+    fn score_type(&self, score: ScoreKind) -> String {
+        match score {
+            ScoreKind::Time => format!("{RT}::chrono::DateTime<{RT}::chrono::Utc>"),
+            ScoreKind::TimeMs => format!("{RT}::UnixMillis"),
+            ScoreKind::Int => "i64".into(),
+            ScoreKind::Float => "f64".into(),
+        }
     }
 
     /// The store: connections and one accessor per key.
     fn store(&self, out: &mut String) -> Result<(), Error> {
-        let name = self
-            .config
-            .store_name
-            .clone()
-            .unwrap_or_else(|| format!("{}Store", pascal(&self.schema.keyspace)));
+        let name = self.store_name();
         line!(out, "");
         doc(
             out,
@@ -761,23 +865,39 @@ impl Generator<'_> {
             ),
         );
         line!(out, "#[derive(Clone)]");
+        line!(out, "{ALLOW}");
         line!(out, "pub struct {name} {{");
         line!(out, "    store: {RT}::Store,");
         line!(out, "}}");
+        line!(out, "{ALLOW}");
         line!(out, "impl {name} {{");
         line!(
             out,
-            "    /// Connects to a standalone server; TTLs are resolved from the environment now."
+            "    /// Connects to a standalone server with the default options (timeouts of 1 s); TTLs are"
         );
+        line!(out, "    /// resolved from the environment now.");
         line!(out, "    pub async fn connect(url: &str) -> {RT}::Result<Self> {{");
         line!(
             out,
-            "        Ok(Self {{ store: {RT}::Store::connect(url, schema().model_arc()).await? }})"
+            "        Self::connect_with(url, &{RT}::ConnectionOptions::default()).await"
         );
         line!(out, "    }}");
         line!(
             out,
-            "    /// Connects to a cluster through any of its nodes; TTLs are resolved from the environment now."
+            "    /// Connects to a standalone server (and its replicas, if the options name them)."
+        );
+        line!(
+            out,
+            "    pub async fn connect_with(url: &str, options: &{RT}::ConnectionOptions) -> {RT}::Result<Self> {{"
+        );
+        line!(
+            out,
+            "        Ok(Self {{ store: GENERATED.connect(url, options).await? }})"
+        );
+        line!(out, "    }}");
+        line!(
+            out,
+            "    /// Connects to a cluster through any of its nodes, with the default options."
         );
         line!(
             out,
@@ -785,12 +905,29 @@ impl Generator<'_> {
         );
         line!(
             out,
-            "        Ok(Self {{ store: {RT}::Store::connect_cluster(nodes, schema().model_arc()).await? }})"
+            "        Self::connect_cluster_with(nodes, &{RT}::ConnectionOptions::default()).await"
+        );
+        line!(out, "    }}");
+        line!(out, "    /// Connects to a cluster through any of its nodes.");
+        line!(out, "    pub async fn connect_cluster_with(nodes: &[impl AsRef<str>], options: &{RT}::ConnectionOptions) -> {RT}::Result<Self> {{");
+        line!(
+            out,
+            "        Ok(Self {{ store: GENERATED.connect_cluster(nodes, options).await? }})"
         );
         line!(out, "    }}");
         line!(
             out,
-            "    /// Wraps a store made by hand (TTLs resolved by the caller). Its schema must be this module's."
+            "    /// The store over a connection made by hand; TTLs are resolved from the environment now."
+        );
+        line!(
+            out,
+            "    pub fn from_connection(connection: {RT}::RedisConnection) -> {RT}::Result<Self> {{"
+        );
+        line!(out, "        Ok(Self {{ store: GENERATED.store(connection)? }})");
+        line!(out, "    }}");
+        line!(
+            out,
+            "    /// Wraps a store made by hand (policies resolved by the caller). Its schema must be this module's."
         );
         line!(out, "    pub fn from_store(store: {RT}::Store) -> Self {{");
         line!(out, "        Self {{ store }}");
@@ -800,65 +937,77 @@ impl Generator<'_> {
         line!(out, "        &self.store");
         line!(out, "    }}");
         for key in &self.schema.keys {
-            let key_type = format!("{}Key", pascal(&key.name));
-            let params: Vec<usize> = key.pattern.params().collect();
-            line!(out, "");
-            doc(out, &key.purpose);
-            line!(out, "    ///");
-            doc(
-                out,
-                &format!(
-                    "`{}`: {}, TTL {}.",
-                    key.pattern.template,
-                    key.redis_type.display_name(),
-                    key.ttl
-                ),
-            );
-            let args: Vec<String> = params
-                .iter()
-                .map(|&p| {
-                    let ty = self.rust_type(p);
-                    let ty = if ty == "String" {
-                        "impl Into<String>".to_string()
-                    } else {
-                        ty
-                    };
-                    format!("{}: {ty}", snake(&self.schema.params[p].name))
-                })
-                .collect();
-            line!(
-                out,
-                "    pub fn {}(&self, {}) -> Result<{}, {RT}::keyschema::FormatError> {{",
-                snake(&key.name),
-                args.join(", "),
-                self.accessor_type(key)?
-            );
-            let fields: Vec<String> = params
-                .iter()
-                .map(|&p| {
-                    let field = snake(&self.schema.params[p].name);
-                    if self.rust_type(p) == "String" {
-                        format!("{field}: {field}.into()")
-                    } else {
-                        field
-                    }
-                })
-                .collect();
-            let value = if params.is_empty() {
-                key_type.clone()
-            } else {
-                format!("{key_type} {{ {} }}", fields.join(", "))
-            };
-            line!(out, "        let key = {value}.to_key()?;");
-            line!(
-                out,
-                "        Ok({RT}::{}::new(&self.store, {key_type}::DEF, key))",
-                Self::accessor_new(key)
-            );
-            line!(out, "    }}");
-            self.index_move(out, key)?;
+            self.accessor(out, key)?;
+            self.index_move(out, key);
         }
         line!(out, "}}");
+        Ok(())
+    }
+
+    /// `store.job_state(job_id)`: the accessor of one key, directly when its key cannot fail to
+    /// format, else a `Result`.
+    fn accessor(&self, out: &mut String, key: &KeyDef) -> Result<(), Error> {
+        let key_type = format!("{}Key", pascal(&key.name));
+        let params: Vec<usize> = key.pattern.params().collect();
+        line!(out, "");
+        doc(out, &key.purpose);
+        line!(out, "    ///");
+        doc(
+            out,
+            &format!(
+                "`{}`: {}, TTL {}.",
+                key.pattern.template,
+                key.redis_type.display_name(),
+                key.ttl
+            ),
+        );
+        let args: Vec<String> = params
+            .iter()
+            .map(|&p| {
+                let ty = if self.is_string(p) {
+                    "impl Into<String>".to_string()
+                } else {
+                    self.rust_type(p)
+                };
+                format!("{}: {ty}", snake(&self.schema.params[p].name))
+            })
+            .collect();
+        let fields: Vec<String> = params
+            .iter()
+            .map(|&p| {
+                let field = snake(&self.schema.params[p].name);
+                if self.is_string(p) {
+                    format!("{field}: {field}.into()")
+                } else {
+                    field
+                }
+            })
+            .collect();
+        let accessor = self.accessor_type(key)?;
+        let new = format!(
+            "{RT}::{}::new(&self.store, {key_type}::ID, key)",
+            Self::accessor_new(key)
+        );
+        if self.key_infallible(key) {
+            line!(
+                out,
+                "    pub fn {}(&self, {}) -> {accessor} {{",
+                snake(&key.name),
+                args.join(", ")
+            );
+            line!(out, "        let key = {};", self.to_key(key, &fields.join(", ")));
+            line!(out, "        {new}");
+        } else {
+            line!(
+                out,
+                "    pub fn {}(&self, {}) -> Result<{accessor}, {RT}::keyschema::FormatError> {{",
+                snake(&key.name),
+                args.join(", ")
+            );
+            line!(out, "        let key = {};", self.to_key(key, &fields.join(", ")));
+            line!(out, "        Ok({new})");
+        }
+        line!(out, "    }}");
         Ok(())
     }
 }

@@ -15,12 +15,14 @@
 //!     include!(concat!(env!("OUT_DIR"), "/cordum.rs"));
 //! }
 //! let store = cordum::CordumStore::connect("redis://127.0.0.1/").await?;
-//! store.job_state(job_id)?.set(&state).await?;   // SET job:state:<jobID> ... PX 604800000
+//! store.job_state(job_id).set(&state).await?;   // SET job:state:<jobID> ... PX 604800000
 //! ```
 //!
-//! The generated module holds the schema's text, one type per key that formats and parses
-//! itself (`JobStateKey`), enums for enum parameters, a struct per hash with declared fields,
-//! and the store with one accessor per key. Behaviour lives in `keyschema-store`.
+//! The generated module holds the checked model (`GENERATED`, loaded at connect without parsing
+//! or checking the schema again, and refused with a clear error if the runtime is another
+//! keyschema version), one type per key that formats and parses itself (`JobStateKey`), enums
+//! for enum parameters, a struct per hash with declared fields, and the store with one accessor
+//! per key. Behaviour lives in `keyschema-store`.
 
 mod generate;
 mod names;
@@ -90,9 +92,9 @@ impl Config {
         self
     }
 
-    /// Binds a value type named in the schema (`json(JobState)`) to a Rust path
-    /// (`crate::model::JobState`). Unbound names resolve in the including module's parent
-    /// (`super::JobState`).
+    /// Binds a value type or codec named in the schema (`json(JobState)`, `codec(StateCodec)`)
+    /// to a Rust path (`crate::model::JobState`). Unbound names resolve in the including
+    /// module's parent (`super::JobState`); names that are already paths stay as written.
     pub fn type_path(&mut self, name: impl AsRef<str>, path: impl AsRef<str>) -> &mut Self {
         self.type_paths
             .insert(name.as_ref().to_string(), path.as_ref().to_string());
@@ -111,11 +113,14 @@ impl Config {
         self
     }
 
+    /// The Rust path of a type the schema names: as mapped, as written when it is already a
+    /// path (`crate::state::StateCodec`), or in the including module's parent.
     pub(crate) fn resolve_type(&self, name: &str) -> String {
-        self.type_paths
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| format!("super::{name}"))
+        match self.type_paths.get(name) {
+            Some(path) => path.clone(),
+            None if name.contains("::") => name.to_string(),
+            None => format!("super::{name}"),
+        }
     }
 
     /// Generates one file per schema (`cordum.keys` → `cordum.rs`), rewritten only when its
@@ -158,7 +163,7 @@ impl Config {
         let schema = keyschema::Schema::parse(source, name).map_err(|error| Error::Schema(error.to_string()))?;
         let generator = generate::Generator {
             schema: schema.model(),
-            source,
+            ambiguities: schema.ambiguities(),
             source_name: name,
             config: self,
         };

@@ -12,12 +12,43 @@ fn example(name: &str) -> String {
 
 #[test]
 fn snapshots_of_the_example_stores() {
-    for name in ["catalog.keys", "cordum.keys"] {
+    // cordum-cluster: hash-tagged slot groups and their transactions; state: lz4, a codec of the
+    // service's own, and TTLs chosen per write.
+    for name in ["catalog.keys", "cordum.keys", "cordum-cluster.keys", "state.keys"] {
         let code = Config::new()
             .generate(&example(name), &format!("schema/examples/{name}"))
             .unwrap();
         insta::assert_snapshot!(name.replace('.', "_"), code);
     }
+}
+
+#[test]
+fn accessors_whose_key_cannot_fail_return_the_handle_directly() {
+    let code = Config::new().generate(&example("cordum.keys"), "cordum.keys").unwrap();
+    let compact: String = code.split_whitespace().collect();
+    // An enum-keyed index formats from any value; a text-keyed key may be refused (empty text).
+    assert!(
+        compact.contains("pubfnjob_index(&self,state:State,)->::keyschema_store::ZsetKey<"),
+        "enum keys are infallible"
+    );
+    assert!(compact.contains("pubfnjob_idempotency(&self,tenant:implInto<String>,key:implInto<String>,)->Result<"));
+    assert!(
+        !code.contains("SCHEMA_SOURCE"),
+        "the schema text is not parsed at start-up"
+    );
+    assert!(code.contains("pub static GENERATED: ::keyschema_store::GeneratedSchema"));
+}
+
+#[test]
+fn compressed_and_service_codecs_bind_to_their_types() {
+    let compact = |code: String| code.split_whitespace().collect::<String>();
+    let code = compact(Config::new().generate(&example("state.keys"), "state.keys").unwrap());
+    assert!(code.contains("::keyschema_store::Lz4<::keyschema_store::Json<super::DatasourceContext>>"));
+    assert!(code.contains("::keyschema_store::StringKey<'_,super::OffsetCodec>"));
+    let mut config = Config::new();
+    config.type_path("OffsetCodec", "crate::codecs::Offset");
+    let mapped = compact(config.generate(&example("state.keys"), "state.keys").unwrap());
+    assert!(mapped.contains("::keyschema_store::StringKey<'_,crate::codecs::Offset>"));
 }
 
 #[test]

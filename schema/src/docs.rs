@@ -142,15 +142,7 @@ fn key_table(out: &mut String, schema: &KeySchema, keys: &[usize]) {
 
 fn type_cell(schema: &KeySchema, key: &KeyDef) -> String {
     let mut cell = key.redis_type.display_name().to_string();
-    let codec = |codec: &Codec| match codec {
-        Codec::Json(t) => format!("json({t})"),
-        Codec::Proto(t) => format!("proto({t})"),
-        Codec::Text => "text".into(),
-        Codec::Bytes => "bytes".into(),
-        Codec::Int => "int".into(),
-        Codec::Float => "float".into(),
-        Codec::Param(p) => format!("`<{}>`", schema.params[*p].name),
-    };
+    let codec = |codec: &Codec| codec.display_with(&|p| format!("`<{}>`", schema.params[p].name));
     let detail = match &key.redis_type {
         RedisType::String { codec: c }
         | RedisType::List { codec: c, cap: None }

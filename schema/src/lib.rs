@@ -26,6 +26,7 @@ mod check;
 pub mod codec;
 pub mod diagnostics;
 mod docs;
+mod fingerprint;
 mod lint;
 mod lower;
 mod matcher;
@@ -40,6 +41,7 @@ pub use diagnostics::{
     positioned, render, Code, ColumnUnit, Diagnostic, LineIndex, Position, PositionedDiagnostic, Severity, Span,
 };
 pub use docs::inventory_markdown;
+pub use fingerprint::{fingerprint, model_fingerprint};
 pub use lint::{LintProblem, LintResult, LintValue, MAX_KEY_LEN};
 pub use matcher::{KeyMatch, MatchFailure, Matcher, MAX_SEGMENTS};
 pub use model::*;
@@ -47,6 +49,10 @@ pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
 pub use values::DecodedValues;
 
 use std::sync::Arc;
+
+/// The version of this crate. Generated code records the version that generated it, and the
+/// runtime compares it at connect.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The largest schema source accepted, in bytes.
 pub const MAX_SOURCE_LEN: usize = 4 * 1024 * 1024;
@@ -59,6 +65,9 @@ pub mod examples {
     pub const CORDUM_CLUSTER: &str = include_str!("../examples/cordum-cluster.keys");
     /// `catalog.keys`: an asset catalog with set indexes, a time index and a lineage graph.
     pub const CATALOG: &str = include_str!("../examples/catalog.keys");
+    /// `state.keys`: a stateful consumer's context backed up to Redis, LZ4-compressed, with a TTL
+    /// chosen per write, and a value in a codec of the service's own.
+    pub const STATE: &str = include_str!("../examples/state.keys");
 }
 
 /// A schema that failed to check: its diagnostics, errors and warnings, in source order.
@@ -85,14 +94,22 @@ impl SchemaError {
 pub struct Schema {
     model: Arc<KeySchema>,
     matcher: Matcher,
+    ambiguities: Vec<(usize, usize)>,
     warnings: Vec<Diagnostic>,
     file_name: String,
 }
 
 /// The result of checking a source: the model when there is no error, and every diagnostic.
 struct Analysis {
-    model: Option<(Arc<KeySchema>, Matcher)>,
+    model: Option<Checked>,
     diagnostics: Vec<Diagnostic>,
+}
+
+/// A model without errors, its matcher, and the pairs of keys the checker found ambiguous.
+struct Checked {
+    model: Arc<KeySchema>,
+    matcher: Matcher,
+    ambiguities: Vec<(usize, usize)>,
 }
 
 fn analyze(source: &str) -> Analysis {
@@ -126,7 +143,11 @@ fn analyze(source: &str) -> Analysis {
     diagnostics.sort_by_key(|d| (d.span.start, d.severity));
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     Analysis {
-        model: (!has_errors).then_some((model, matcher)),
+        model: (!has_errors).then_some(Checked {
+            model,
+            matcher,
+            ambiguities: pairs,
+        }),
         diagnostics,
     }
 }
@@ -139,9 +160,14 @@ impl Schema {
     pub fn parse(source: &str, file_name: &str) -> Result<Self, SchemaError> {
         let analysis = analyze(source);
         match analysis.model {
-            Some((model, matcher)) => Ok(Self {
+            Some(Checked {
                 model,
                 matcher,
+                ambiguities,
+            }) => Ok(Self {
+                model,
+                matcher,
+                ambiguities,
                 warnings: analysis.diagnostics,
                 file_name: file_name.to_string(),
             }),
@@ -151,6 +177,28 @@ impl Schema {
                 diagnostics: analysis.diagnostics,
             }),
         }
+    }
+
+    /// A schema from a model that was checked before, with the pairs of keys the checker found
+    /// ambiguous ([`Schema::ambiguities`]): what generated code embeds, so a service's start-up
+    /// compiles the matcher and does no parsing and no checking. The caller vouches that the
+    /// model came from [`Schema::parse`]; nothing here checks it again.
+    pub fn from_checked_model(model: KeySchema, ambiguities: Vec<(usize, usize)>, file_name: &str) -> Self {
+        let model = Arc::new(model);
+        let mut matcher = Matcher::new(Arc::clone(&model));
+        matcher.set_ambiguities(&ambiguities);
+        Self {
+            model,
+            matcher,
+            ambiguities,
+            warnings: Vec::new(),
+            file_name: file_name.to_string(),
+        }
+    }
+
+    /// The pairs of keys (by index in [`KeySchema::keys`]) whose patterns can match one key.
+    pub fn ambiguities(&self) -> &[(usize, usize)] {
+        &self.ambiguities
     }
 
     /// Every diagnostic of `source`, errors and warnings, without building a schema.

@@ -32,6 +32,8 @@ const CASES: &[(&str, &str)] = &[
     ("missing_purpose", "param id int\na:<id> string\n"),
     ("empty_schema", "# nothing here\nkeyspace empty\n"),
     ("bad_separator", "keyspace k separator \"ab\"\nparam id int\na:<id> string \"A\"\n"),
+    ("zero_ttls", "ttl none_really = 0s\na string ttl 0ms \"A\"\nb string ttl env(B_TTL, 0s) \"B\"\nc string ttl 0 * 5s \"C\"\nd string ttl none_really \"D\"\n"),
+    ("codecs_and_per_write_ttls", "a string lz4(json(State)) ttl per_write(max = 1h) \"A\"\nb string lz4() \"B\"\nc string codec \"C\"\nd string ttl per_write(max = none) \"D\"\ne string ttl per_write(1h) \"E\"\nf string lz4(lz4(lz4(lz4(lz4(text))))) \"F\"\n"),
     ("composite_layouts", "param run uuid\nparam step ident\nparam n int\nparam job uuid | <run>:<step>@<n> | <step>@<n>\nparam bad uuid | <nope>\njob:<job> string \"J\"\nparam job2 ident | <step>\njob2:<job2> string \"J2\"\n"),
 ];
 

@@ -1,13 +1,15 @@
 //! Batches: many typed operations sent at once for throughput. On a standalone server a batch is
 //! one pipeline; on a cluster it is split by hash slot (computed with `keyschema::key_slot`) into
 //! one pipeline per slot, sent concurrently, so no batch can fail with CROSSSLOT. A batch is not a
-//! transaction: each command applies on its own.
+//! transaction: each operation applies on its own, but a write of several commands (a value and
+//! its `keepttl` expiry, a list and its trim) is wrapped in MULTI/EXEC inside the pipeline, so
+//! each write is still whole.
 
 use crate::codec::Codec;
-use crate::connection::RedisConnection;
+use crate::policy::KeyId;
 use crate::store::{decode, encode};
+use crate::write::Write;
 use crate::{Error, Result, Store};
-use keyschema::TtlOnWrite;
 use std::marker::PhantomData;
 
 /// A read queued in a batch; redeem it with [`BatchReplies::get`].
@@ -16,17 +18,32 @@ pub struct Ticket<C> {
     codec: PhantomData<C>,
 }
 
-struct Queued {
-    slot: u16,
-    key: String,
-    command: &'static str,
-    cmd: redis::Cmd,
-}
-
 /// Typed operations to send together.
 pub struct Batch<'s> {
     store: &'s Store,
     queued: Vec<Queued>,
+}
+
+/// One queued operation.
+enum Queued {
+    Read { key: String, cmd: redis::Cmd },
+    Write(Write),
+}
+
+impl Queued {
+    fn key(&self) -> &str {
+        match self {
+            Self::Read { key, .. } => key,
+            Self::Write(write) => &write.key,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Read { .. } => "GET",
+            Self::Write(write) => write.name(),
+        }
+    }
 }
 
 /// The replies of a batch, in the order the operations were queued.
@@ -45,40 +62,67 @@ impl Store {
     }
 }
 
-impl<'s> Batch<'s> {
-    fn push(&mut self, key: &str, command: &'static str, cmd: redis::Cmd) -> usize {
-        self.queued.push(Queued {
-            slot: keyschema::key_slot(key.as_bytes()),
-            key: key.to_string(),
-            command,
-            cmd,
-        });
-        self.queued.len() - 1
+/// The pipeline of one slot (or of the whole batch on a standalone server).
+struct SlotPipeline {
+    slot: u16,
+    pipe: redis::Pipeline,
+    /// Per queued operation in it: its index in the batch and where its answer is.
+    answers: Vec<(usize, Answer)>,
+    /// How many replies the pipeline gives.
+    replies: usize,
+}
+
+impl SlotPipeline {
+    /// Adds one operation: a single command as it is; several in MULTI/EXEC, so a write stays
+    /// whole. Every reply is kept, so positions are counted as the server answers.
+    fn add(&mut self, index: usize, queued: &Queued) {
+        match queued {
+            Queued::Read { cmd, .. } => self.single(index, cmd.clone()),
+            Queued::Write(write) if write.commands.len() == 1 => {
+                self.single(index, write.commands[0].to_cmd(&write.key));
+            }
+            Queued::Write(write) => {
+                self.pipe.cmd("MULTI");
+                for command in &write.commands {
+                    self.pipe.add_command(command.to_cmd(&write.key));
+                }
+                self.pipe.cmd("EXEC");
+                // MULTI's OK, each command's QUEUED, then EXEC's array of every reply.
+                let exec = self.replies + 1 + write.commands.len();
+                self.answers.push((
+                    index,
+                    Answer::InExec {
+                        exec,
+                        index: write.answer,
+                    },
+                ));
+                self.replies = exec + 1;
+            }
+        }
     }
 
-    /// Queues a string write with the key definition's TTL (`SET ... PX`). Keys whose schema
-    /// says `keepttl` are refused here: keeping a TTL needs a script per key; use
-    /// [`Store::set`] for them.
-    pub fn set<C: Codec>(&mut self, def: usize, key: &str, value: &C::Value) -> Result<&mut Self> {
-        if self
-            .store
-            .schema()
-            .keys
-            .get(def)
-            .is_some_and(|k| k.ttl_on_write == TtlOnWrite::Keep)
-        {
-            return Err(Error::Encode {
-                key: key.to_string(),
-                codec: C::name().into_owned(),
-                reason: "keys declared `keepttl` are written one at a time (Store::set), not in a batch".into(),
-            });
-        }
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(encode::<C>(key, value)?);
-        if let Some(ttl) = self.store.ttl_of(def) {
-            cmd.arg("PX").arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
-        }
-        self.push(key, "SET", cmd);
+    fn single(&mut self, index: usize, cmd: redis::Cmd) {
+        self.pipe.add_command(cmd);
+        self.answers.push((index, Answer::At(self.replies)));
+        self.replies += 1;
+    }
+}
+
+/// Where a queued operation's answer is in a pipeline's replies.
+enum Answer {
+    /// The reply at this position.
+    At(usize),
+    /// Element `index` of the `EXEC` reply at `exec`.
+    InExec { exec: usize, index: usize },
+}
+
+impl Batch<'_> {
+    /// Queues a string write with the key definition's TTL (`SET ... PX`, or under `keepttl`
+    /// `SET ... KEEPTTL` and `PEXPIRE ... NX` together).
+    pub fn set<C: Codec>(&mut self, id: KeyId, key: &str, value: &C::Value) -> Result<&mut Self> {
+        let policy = self.store.policy(id);
+        let write = Write::set(policy, key, encode::<C>(key, value)?, policy.ttl);
+        self.queued.push(Queued::Write(write));
         Ok(self)
     }
 
@@ -86,8 +130,12 @@ impl<'s> Batch<'s> {
     pub fn get<C: Codec>(&mut self, key: &str) -> Ticket<C> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(key);
+        self.queued.push(Queued::Read {
+            key: key.to_string(),
+            cmd,
+        });
         Ticket {
-            index: self.push(key, "GET", cmd),
+            index: self.queued.len() - 1,
             codec: PhantomData,
         }
     }
@@ -106,44 +154,56 @@ impl<'s> Batch<'s> {
     pub async fn execute(self) -> Result<BatchReplies> {
         let connection = self.store.connection();
         let count = self.queued.len();
-        let mut keys = Vec::with_capacity(count);
         // One pipeline on a standalone server; one per slot on a cluster.
-        let cluster = matches!(connection, RedisConnection::Cluster(_));
-        let mut groups: Vec<(u16, Vec<usize>, redis::Pipeline)> = Vec::new();
-        for (index, queued) in self.queued.into_iter().enumerate() {
-            let slot = if cluster { queued.slot } else { 0 };
-            let group = match groups.iter().position(|(s, _, _)| *s == slot) {
+        let cluster = connection.is_cluster();
+        let mut groups: Vec<SlotPipeline> = Vec::new();
+        for (index, queued) in self.queued.iter().enumerate() {
+            let slot = if cluster {
+                keyschema::key_slot(queued.key().as_bytes())
+            } else {
+                0
+            };
+            let group = match groups.iter().position(|group| group.slot == slot) {
                 Some(group) => group,
                 None => {
-                    groups.push((slot, Vec::new(), redis::pipe()));
+                    groups.push(SlotPipeline {
+                        slot,
+                        pipe: redis::pipe(),
+                        answers: Vec::new(),
+                        replies: 0,
+                    });
                     groups.len() - 1
                 }
             };
-            let (_, members, pipe) = &mut groups[group];
-            members.push(index);
-            pipe.add_command(queued.cmd);
-            keys.push((queued.key, queued.command));
+            groups[group].add(index, queued);
         }
-        let sends = groups.into_iter().map(|(_, members, pipe)| {
-            let mut connection = connection.clone();
-            let (key, command) = keys[members[0]].clone();
+        let queued = &self.queued;
+        let sends = groups.into_iter().map(|SlotPipeline { pipe, answers, .. }| {
+            let connection = connection.clone();
             async move {
-                let replies: Vec<redis::Value> = pipe
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(|source| Error::Command { key, command, source })?;
-                Ok::<_, Error>((members, replies))
+                let first = &queued[answers[0].0];
+                let mut sender = connection.clone();
+                let replies: Vec<redis::Value> = connection
+                    .within_deadline(first.key(), first.name(), pipe.query_async(&mut sender))
+                    .await?;
+                Ok::<_, Error>((answers, replies))
             }
         });
         let mut values = vec![redis::Value::Nil; count];
-        for result in futures_join_all(sends).await {
-            let (members, replies) = result?;
-            for (index, value) in members.into_iter().zip(replies) {
-                values[index] = value;
+        for result in join_all(sends).await {
+            let (answers, mut replies) = result?;
+            for (index, answer) in answers {
+                values[index] = match answer {
+                    Answer::At(at) => std::mem::replace(&mut replies[at], redis::Value::Nil),
+                    Answer::InExec { exec, index } => match std::mem::replace(&mut replies[exec], redis::Value::Nil) {
+                        redis::Value::Array(mut items) if index < items.len() => items.swap_remove(index),
+                        other => other,
+                    },
+                };
             }
         }
         Ok(BatchReplies {
-            keys: keys.into_iter().map(|(key, _)| key).collect(),
+            keys: self.queued.iter().map(|queued| queued.key().to_string()).collect(),
             values,
         })
     }
@@ -166,7 +226,7 @@ impl BatchReplies {
 }
 
 /// Awaits every future concurrently (a tiny `join_all`, to avoid a dependency for one function).
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {

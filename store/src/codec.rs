@@ -142,6 +142,41 @@ impl<T: prost::Message + Default> Codec for Proto<T> {
     }
 }
 
+/// Another codec's bytes compressed with LZ4 (`lz4(json(T))`): the uncompressed length (4 bytes,
+/// little-endian) and an LZ4 block. A stored value that is not such a block, or that claims more
+/// than LZ4 can expand it to, is a decode error, never a large allocation.
+pub struct Lz4<C>(PhantomData<C>);
+
+/// LZ4 expands at most about 255 times (one literal-length byte per 255 bytes of a run).
+const LZ4_MAX_RATIO: usize = 255;
+
+impl<C: Codec> Codec for Lz4<C> {
+    type Value = C::Value;
+
+    fn name() -> Cow<'static, str> {
+        Cow::Owned(format!("lz4({})", C::name()))
+    }
+
+    fn encode(value: &C::Value) -> Result<Vec<u8>, String> {
+        Ok(lz4_flex::block::compress_prepend_size(&C::encode(value)?))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<C::Value, String> {
+        let Some((size, block)) = bytes.split_first_chunk::<4>() else {
+            return Err(format!("{} bytes is too short for an LZ4 value", bytes.len()));
+        };
+        let size = u32::from_le_bytes(*size) as usize;
+        if size > block.len().saturating_mul(LZ4_MAX_RATIO).saturating_add(16) {
+            return Err(format!(
+                "corrupt LZ4 value: claims {size} bytes from a {}-byte block",
+                block.len()
+            ));
+        }
+        let plain = lz4_flex::block::decompress(block, size).map_err(|e| format!("corrupt LZ4 value: {e}"))?;
+        C::decode(&plain)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +204,25 @@ mod tests {
         assert_eq!(Proto::<JobRequest>::decode(&bytes).unwrap(), request);
         assert_eq!(Proto::<JobRequest>::name(), "proto(JobRequest)");
         assert!(Proto::<JobRequest>::decode(b"\xff\xff\xff").is_err());
+    }
+
+    #[test]
+    fn lz4_round_trips_and_rejects_corrupt_values_without_allocating_their_claim() {
+        let state = JobState {
+            state: "RUNNING".repeat(100),
+        };
+        let bytes = Lz4::<Json<JobState>>::encode(&state).unwrap();
+        assert!(bytes.len() < 100, "compressed to {} bytes", bytes.len());
+        assert_eq!(Lz4::<Json<JobState>>::decode(&bytes).unwrap(), state);
+        assert_eq!(Lz4::<Json<JobState>>::name(), "lz4(json(JobState))");
+        // A claim of 4 GiB from a few bytes is refused before any allocation.
+        let error = Lz4::<Bytes>::decode(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3]).unwrap_err();
+        assert!(error.contains("corrupt LZ4 value"), "{error}");
+        assert!(Lz4::<Bytes>::decode(&[1, 0]).unwrap_err().contains("too short"));
+        let mut flipped = bytes.clone();
+        flipped[6] ^= 0xff;
+        flipped.truncate(flipped.len() - 3);
+        assert!(Lz4::<Json<JobState>>::decode(&flipped).is_err());
     }
 
     #[test]

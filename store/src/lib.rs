@@ -12,22 +12,26 @@
 mod batch;
 mod codec;
 mod connection;
+mod contract;
 mod error;
 mod keys;
 mod param;
+mod policy;
 mod store;
 mod transaction;
-mod ttl;
+mod write;
 
 pub use batch::{Batch, BatchReplies, Ticket};
-pub use codec::{Bytes, Codec, Float, Int, Json, Proto, Text};
-pub use connection::RedisConnection;
+pub use codec::{Bytes, Codec, Float, Int, Json, Lz4, Proto, Text};
+pub use connection::{ConnectionOptions, RedisConnection};
+pub use contract::GeneratedSchema;
 pub use error::{Error, Result};
 pub use keys::{
     decode_field, encode_field, field_error, HashKey, HashMapKey, HashRecord, ListKey, Score, SetKey, StreamKey,
     StringKey, ZsetKey,
 };
-pub use param::{format_key, KeyParam, KeyParseError, ParamCodec, ParsedKey, UnixMillis};
+pub use param::{format_infallible_key, format_key, KeyParam, KeyParseError, ParamCodec, ParsedKey, UnixMillis};
+pub use policy::{KeyId, KeyPolicies, KeyPolicy};
 pub use store::{KeyTtl, Store};
 pub use transaction::Transaction;
 
@@ -35,5 +39,6 @@ pub use transaction::Transaction;
 pub use chrono;
 pub use keyschema;
 pub use prost;
-pub use ttl::ResolvedTtls;
+/// For commands the schema does not describe, on [`Store::connection`].
+pub use redis;
 pub use uuid;

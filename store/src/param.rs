@@ -2,6 +2,7 @@
 //! parameter values and back, and how parameter values are stored as members of an index.
 
 use crate::codec::Codec;
+use crate::policy::KeyId;
 use chrono::{DateTime, Utc};
 use keyschema::ParamValue;
 use std::borrow::Cow;
@@ -182,16 +183,33 @@ impl crate::keys::Score for UnixMillis {
     }
 }
 
-/// Formats the key of definition `def` of `schema` from its values (generated `to_key`).
+/// Formats the key of definition `id` of `schema` from its values (generated `to_key`).
 pub fn format_key(
     schema: &keyschema::Schema,
-    def: usize,
+    id: KeyId,
     values: &[ParamValue<'_>],
 ) -> Result<String, keyschema::FormatError> {
     let model = schema.model();
     let mut out = String::new();
-    model.write_key(&model.keys[def], values, &mut out)?;
+    model.write_key(&model.keys[id.index()], values, &mut out)?;
     Ok(out)
+}
+
+/// Formats a key whose values cannot be refused (uuid, ip, int and enum parameters without
+/// `except`, or none at all): generated code calls this only for such keys, which the
+/// generator decided from the checked model that `connect` verified.
+pub fn format_infallible_key(schema: &keyschema::Schema, id: KeyId, values: &[ParamValue<'_>]) -> String {
+    let model = schema.model();
+    let mut out = String::new();
+    if let Err(error) = model.write_key(&model.keys[id.index()], values, &mut out) {
+        // Unreachable for the keys generated code calls this for; a wrong call is a bug in the
+        // generator, said loudly rather than written as a wrong key.
+        panic!(
+            "keyschema-codegen bug: `{}` was generated as infallible: {error}",
+            model.keys[id.index()].name
+        );
+    }
+    out
 }
 
 /// A key being parsed into a generated key type: its values, taken in pattern order.
@@ -202,8 +220,9 @@ pub struct ParsedKey<'k> {
 }
 
 impl<'k> ParsedKey<'k> {
-    /// Matches `key` and checks it belongs to definition `def` (generated `parse`).
-    pub fn new(schema: &keyschema::Schema, def: usize, key: &'k str) -> Result<Self, KeyParseError> {
+    /// Matches `key` and checks it belongs to definition `id` (generated `parse`).
+    pub fn new(schema: &keyschema::Schema, id: KeyId, key: &'k str) -> Result<Self, KeyParseError> {
+        let def = id.index();
         let expected = &schema.model().keys[def].pattern.template;
         let found = schema
             .matcher()

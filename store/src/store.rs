@@ -1,11 +1,13 @@
-//! [`Store`]: a connection, the schema, and the resolved TTLs; the operations generated code calls.
+//! [`Store`]: a connection, the schema, and every key's resolved policy; the operations
+//! generated code calls, each bounded by the connection's deadline.
 
 use crate::codec::Codec;
-use crate::connection::RedisConnection;
+use crate::connection::{ConnectionOptions, RedisConnection, Route};
 use crate::error::{Error, Result};
-use crate::ttl::ResolvedTtls;
-use keyschema::{KeySchema, TtlOnWrite};
-use std::sync::{Arc, LazyLock};
+use crate::policy::{KeyId, KeyPolicies, KeyPolicy};
+use crate::write::Write;
+use keyschema::KeySchema;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A key's remaining time to live, as `PTTL` answers.
@@ -19,54 +21,59 @@ pub enum KeyTtl {
     Expires(Duration),
 }
 
-/// A connection to standalone Redis or a cluster, with the schema and its resolved TTLs. Cheap to
-/// clone; clones share the connection.
+/// A connection to standalone Redis or a cluster, with the schema and its keys' policies. Cheap
+/// to clone; clones share the connection.
 #[derive(Clone)]
 pub struct Store {
     connection: RedisConnection,
     schema: Arc<KeySchema>,
-    ttls: Arc<ResolvedTtls>,
+    policies: Arc<KeyPolicies>,
 }
 
-/// Writes a value and keeps the key's TTL if it exists, or sets `ARGV[2]` ms if it is new:
-/// `SET ... KEEPTTL` alone would leave a new key without any TTL.
-static SET_KEEP_TTL: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        "if redis.call('EXISTS', KEYS[1]) == 1 then \
-           return redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL') \
-         else \
-           return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) \
-         end",
-    )
-});
-
 impl Store {
-    /// A store over a connection, TTLs resolved from the environment (an error now if a variable
-    /// has a bad value).
+    /// A store over a connection, policies resolved from the environment (an error now if a
+    /// variable has a bad value).
     pub fn new(connection: RedisConnection, schema: Arc<KeySchema>) -> Result<Self> {
-        let ttls = ResolvedTtls::from_env(&schema)?;
-        Ok(Self::with_ttls(connection, schema, ttls))
+        let policies = KeyPolicies::from_env(&schema)?;
+        Ok(Self::with_policies(connection, schema, policies))
     }
 
-    /// A store with TTLs resolved by the caller.
-    pub fn with_ttls(connection: RedisConnection, schema: Arc<KeySchema>, ttls: ResolvedTtls) -> Self {
+    /// A store with policies resolved by the caller ([`KeyPolicies::from_lookup`]).
+    pub fn with_policies(connection: RedisConnection, schema: Arc<KeySchema>, policies: KeyPolicies) -> Self {
         Self {
             connection,
             schema,
-            ttls: Arc::new(ttls),
+            policies: Arc::new(policies),
         }
     }
 
-    /// Connects to a standalone server (`redis://`, `rediss://`, with user and password).
+    /// Connects to a standalone server (`redis://`, `rediss://`, with user and password) with
+    /// the default [`ConnectionOptions`].
     pub async fn connect(url: &str, schema: Arc<KeySchema>) -> Result<Self> {
-        let ttls = ResolvedTtls::from_env(&schema)?;
-        Ok(Self::with_ttls(RedisConnection::standalone(url).await?, schema, ttls))
+        Self::connect_with(url, schema, &ConnectionOptions::default()).await
+    }
+
+    /// Connects to a standalone server (and its replicas, if the options name them).
+    pub async fn connect_with(url: &str, schema: Arc<KeySchema>, options: &ConnectionOptions) -> Result<Self> {
+        let policies = KeyPolicies::from_env(&schema)?;
+        let connection = RedisConnection::standalone_with(url, options).await?;
+        Ok(Self::with_policies(connection, schema, policies))
+    }
+
+    /// Connects to a cluster through any of its nodes, with the default [`ConnectionOptions`].
+    pub async fn connect_cluster(nodes: &[impl AsRef<str>], schema: Arc<KeySchema>) -> Result<Self> {
+        Self::connect_cluster_with(nodes, schema, &ConnectionOptions::default()).await
     }
 
     /// Connects to a cluster through any of its nodes.
-    pub async fn connect_cluster(nodes: &[impl AsRef<str>], schema: Arc<KeySchema>) -> Result<Self> {
-        let ttls = ResolvedTtls::from_env(&schema)?;
-        Ok(Self::with_ttls(RedisConnection::cluster(nodes).await?, schema, ttls))
+    pub async fn connect_cluster_with(
+        nodes: &[impl AsRef<str>],
+        schema: Arc<KeySchema>,
+        options: &ConnectionOptions,
+    ) -> Result<Self> {
+        let policies = KeyPolicies::from_env(&schema)?;
+        let connection = RedisConnection::cluster_with(nodes, options).await?;
+        Ok(Self::with_policies(connection, schema, policies))
     }
 
     /// The schema.
@@ -79,160 +86,93 @@ impl Store {
         self.connection.clone()
     }
 
-    /// The resolved TTL of the key definition at `index`.
-    pub fn ttl_of(&self, index: usize) -> Option<Duration> {
-        self.ttls.of(index)
+    /// The policy of key definition `id`.
+    pub fn policy(&self, id: KeyId) -> &KeyPolicy {
+        self.policies.get(id)
     }
 
-    /// Writes a string value for the key definition at `def`, applying its TTL in the same
-    /// command: `SET key value PX ttl`, or keeping an existing TTL when the schema says `keepttl`.
-    pub async fn set<C: Codec>(&self, def: usize, key: &str, value: &C::Value) -> Result<()> {
-        let bytes = encode::<C>(key, value)?;
-        let keep = self
-            .schema
-            .keys
-            .get(def)
-            .is_some_and(|k| k.ttl_on_write == TtlOnWrite::Keep);
-        let mut connection = self.connection.clone();
-        let command_error = |source| Error::Command {
-            key: key.to_string(),
-            command: "SET",
-            source,
-        };
-        match (self.ttls.of(def), keep) {
-            (Some(ttl), true) => {
-                let _: () = SET_KEEP_TTL
-                    .key(key)
-                    .arg(bytes)
-                    .arg(millis(ttl))
-                    .invoke_async(&mut connection)
-                    .await
-                    .map_err(command_error)?;
-            }
-            (Some(ttl), false) => {
-                let _: () = redis::cmd("SET")
-                    .arg(key)
-                    .arg(bytes)
-                    .arg("PX")
-                    .arg(millis(ttl))
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(command_error)?;
-            }
-            (None, _) => {
-                let _: () = redis::cmd("SET")
-                    .arg(key)
-                    .arg(bytes)
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(command_error)?;
-            }
-        }
-        Ok(())
+    /// The resolved TTL of key definition `id` (the bound, for keys that choose it per write).
+    pub fn ttl_of(&self, id: KeyId) -> Option<Duration> {
+        self.policies.ttl(id)
+    }
+
+    /// Writes a string value for key definition `id`, applying its TTL in the same command:
+    /// `SET key value PX ttl`, or keeping an existing TTL when the schema says `keepttl`.
+    pub async fn set<C: Codec>(&self, id: KeyId, key: &str, value: &C::Value) -> Result<()> {
+        let policy = self.policy(id);
+        let write = Write::set(policy, key, encode::<C>(key, value)?, policy.ttl);
+        self.apply(&write).await.map(drop)
     }
 
     /// Reads a string value; `None` when the key does not exist.
     pub async fn get<C: Codec>(&self, key: &str) -> Result<Option<C::Value>> {
-        let mut connection = self.connection.clone();
-        let bytes: Option<Vec<u8>> =
-            redis::cmd("GET")
-                .arg(key)
-                .query_async(&mut connection)
-                .await
-                .map_err(|source| Error::Command {
-                    key: key.to_string(),
-                    command: "GET",
-                    source,
-                })?;
-        bytes
-            .map(|bytes| {
-                C::decode(&bytes).map_err(|reason| Error::Decode {
-                    key: key.to_string(),
-                    codec: C::name().into_owned(),
-                    reason,
-                })
-            })
-            .transpose()
+        let bytes: Option<Vec<u8>> = self.read(redis::cmd("GET").arg(key), key, "GET").await?;
+        bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
     }
 
     /// Deletes a key; whether it existed.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        let mut connection = self.connection.clone();
-        let removed: i64 = redis::cmd("DEL")
-            .arg(key)
-            .query_async(&mut connection)
-            .await
-            .map_err(|source| Error::Command {
-                key: key.to_string(),
-                command: "DEL",
-                source,
-            })?;
+        let removed: i64 = self.write_value(&Write::delete(key)).await?;
         Ok(removed > 0)
     }
 
     /// The key's remaining time to live.
     pub async fn ttl(&self, key: &str) -> Result<KeyTtl> {
-        let mut connection = self.connection.clone();
-        let millis: i64 = redis::cmd("PTTL")
-            .arg(key)
-            .query_async(&mut connection)
-            .await
-            .map_err(|source| Error::Command {
-                key: key.to_string(),
-                command: "PTTL",
-                source,
-            })?;
+        let millis: i64 = self.read(redis::cmd("PTTL").arg(key), key, "PTTL").await?;
         Ok(match millis {
             -2 => KeyTtl::Missing,
             -1 => KeyTtl::Persistent,
-            ms => KeyTtl::Expires(Duration::from_millis(ms.max(0) as u64)),
+            ms => KeyTtl::Expires(Duration::from_millis(ms.max(0).unsigned_abs())),
         })
     }
 }
 
 impl Store {
-    /// Runs one command on `key`, naming it in the error.
-    pub(crate) async fn query<T: redis::FromRedisValue>(
+    /// Runs a read on `key` (on a replica when the connection has them).
+    pub(crate) async fn read<T: redis::FromRedisValue>(
         &self,
         cmd: &redis::Cmd,
         key: &str,
         command: &'static str,
     ) -> Result<T> {
-        let mut connection = self.connection.clone();
-        cmd.query_async(&mut connection).await.map_err(|source| Error::Command {
-            key: key.to_string(),
-            command,
-            source,
-        })
+        self.connection.query(Route::Read, cmd, key, command).await
     }
 
-    /// Runs `pipe` as one MULTI/EXEC transaction (all its commands are on `key`'s slot).
-    pub(crate) async fn run_atomic<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline, key: &str) -> Result<T> {
-        let mut connection = self.connection.clone();
-        pipe.query_async(&mut connection)
-            .await
-            .map_err(|source| Error::Command {
-                key: key.to_string(),
-                command: "MULTI",
-                source,
-            })
+    /// Runs a command that must see the primary's data (`GETDEL`, a script), not a replica's.
+    pub(crate) async fn on_primary<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+        key: &str,
+        command: &'static str,
+    ) -> Result<T> {
+        self.connection.query(Route::Write, cmd, key, command).await
     }
 
-    /// Adds the TTL of key definition `def` to a transaction on `key`: `PEXPIRE key ms`, or with
-    /// `NX` (Redis 7.0) when the schema says `keepttl`, so only a new key gets one.
-    pub(crate) fn push_expire(&self, pipe: &mut redis::Pipeline, def: usize, key: &str) {
-        if let Some(ttl) = self.ttls.of(def) {
-            let keep = self
-                .schema
-                .keys
-                .get(def)
-                .is_some_and(|k| k.ttl_on_write == TtlOnWrite::Keep);
-            let command = pipe.cmd("PEXPIRE").arg(key).arg(millis(ttl));
-            if keep {
-                command.arg("NX");
-            }
-            command.ignore();
+    /// Applies one write: a single command as it is, several as one MULTI/EXEC. The answer is
+    /// the reply of the write's answering command.
+    pub(crate) async fn apply(&self, write: &Write) -> Result<redis::Value> {
+        if let [command] = write.commands.as_slice() {
+            let cmd = command.to_cmd(&write.key);
+            return self
+                .connection
+                .query(Route::Write, &cmd, &write.key, command.name)
+                .await;
         }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        write.append_to(&mut pipe, true);
+        let mut connection = self.connection.clone();
+        let (answer,): (redis::Value,) = self
+            .connection
+            .within_deadline(&write.key, write.name(), pipe.query_async(&mut connection))
+            .await?;
+        Ok(answer)
+    }
+
+    /// Applies one write and converts its answer.
+    pub(crate) async fn write_value<T: redis::FromRedisValue>(&self, write: &Write) -> Result<T> {
+        let answer = self.apply(write).await?;
+        redis::from_redis_value(answer).map_err(|e| Error::command(&write.key, write.name(), e.into()))
     }
 }
 
@@ -252,9 +192,4 @@ pub(crate) fn decode<C: Codec>(key: &str, bytes: &[u8]) -> Result<C::Value> {
         codec: C::name().into_owned(),
         reason,
     })
-}
-
-fn millis(ttl: Duration) -> u64 {
-    // TTLs come from u64 milliseconds, so they fit.
-    ttl.as_millis().min(u128::from(u64::MAX)) as u64
 }

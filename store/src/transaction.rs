@@ -4,15 +4,17 @@
 
 use crate::codec::Codec;
 use crate::keys::{HashRecord, Score};
+use crate::policy::KeyId;
 use crate::store::encode;
+use crate::write::{Arg, Write};
 use crate::{Error, Result, Store};
-use keyschema::{RedisType, TtlOnWrite};
 
 /// Writes to keys of one slot, sent as one MULTI/EXEC, or, when the transaction expects values
-/// ([`Transaction::expect`]), as one script that checks them before writing.
+/// ([`Transaction::expect`]), as one script that checks them before writing. The transaction
+/// keeps its writes as built by the write path and renders either form from them.
 pub struct Transaction<'s> {
     store: &'s Store,
-    pipe: redis::Pipeline,
+    writes: Vec<Write>,
     first: Option<(u16, String)>,
     expectations: Vec<(String, Option<Vec<u8>>)>,
 }
@@ -58,18 +60,16 @@ return 1
 impl Store {
     /// An empty transaction.
     pub fn transaction(&self) -> Transaction<'_> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
         Transaction {
             store: self,
-            pipe,
+            writes: Vec::new(),
             first: None,
             expectations: Vec::new(),
         }
     }
 }
 
-impl<'s> Transaction<'s> {
+impl Transaction<'_> {
     fn check(&mut self, key: &str) -> Result<()> {
         let slot = keyschema::key_slot(key.as_bytes());
         match &self.first {
@@ -85,110 +85,52 @@ impl<'s> Transaction<'s> {
         Ok(())
     }
 
-    fn keep_ttl(&self, def: usize) -> bool {
-        self.store
-            .schema()
-            .keys
-            .get(def)
-            .is_some_and(|k| k.ttl_on_write == TtlOnWrite::Keep)
-    }
-
-    fn cap(&self, def: usize) -> Option<i64> {
-        match self.store.schema().keys.get(def).map(|k| &k.redis_type) {
-            Some(RedisType::List { cap, .. } | RedisType::Zset { cap, .. }) => {
-                cap.map(|c| i64::try_from(c).unwrap_or(i64::MAX))
-            }
-            _ => None,
-        }
-    }
-
-    /// Writes a string value (its TTL refreshed, or kept under `keepttl`).
-    pub fn set<C: Codec>(&mut self, def: usize, key: &str, value: &C::Value) -> Result<&mut Self> {
-        self.check(key)?;
-        let bytes = encode::<C>(key, value)?;
-        if self.keep_ttl(def) {
-            // KEEPTTL, then PEXPIRE NX: a new key gets its TTL, an existing one keeps its own.
-            self.pipe.cmd("SET").arg(key).arg(bytes).arg("KEEPTTL").ignore();
-            self.store.push_expire(&mut self.pipe, def, key);
-        } else {
-            let set = self.pipe.cmd("SET").arg(key).arg(bytes);
-            if let Some(ttl) = self.store.ttl_of(def) {
-                set.arg("PX").arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
-            }
-            set.ignore();
-        }
+    /// Adds a write built by the write path.
+    pub(crate) fn push_write(&mut self, write: Write) -> Result<&mut Self> {
+        self.check(&write.key)?;
+        self.writes.push(write);
         Ok(self)
+    }
+
+    /// Writes a string value of key definition `id` with its TTL.
+    pub fn set<C: Codec>(&mut self, id: KeyId, key: &str, value: &C::Value) -> Result<&mut Self> {
+        let policy = self.store.policy(id);
+        self.push_write(Write::set(policy, key, encode::<C>(key, value)?, policy.ttl))
     }
 
     /// Replaces a hash record.
-    pub fn set_record<R: HashRecord>(&mut self, def: usize, key: &str, record: &R) -> Result<&mut Self> {
-        self.check(key)?;
-        let fields = record.to_fields(key)?;
-        self.pipe.cmd("DEL").arg(key).ignore();
-        if !fields.is_empty() {
-            let hset = self.pipe.cmd("HSET").arg(key);
-            for (name, value) in &fields {
-                hset.arg(*name).arg(value);
-            }
-            hset.ignore();
-        }
-        self.store.push_expire(&mut self.pipe, def, key);
-        Ok(self)
+    pub fn set_record<R: HashRecord>(&mut self, id: KeyId, key: &str, record: &R) -> Result<&mut Self> {
+        let policy = self.store.policy(id);
+        self.push_write(Write::replace_record(policy, key, record.to_fields(key)?, policy.ttl))
     }
 
     /// Appends to a list, trimmed to its cap.
-    pub fn push<C: Codec>(&mut self, def: usize, key: &str, values: &[C::Value]) -> Result<&mut Self> {
-        self.check(key)?;
-        let rpush = self.pipe.cmd("RPUSH").arg(key);
-        for value in values {
-            rpush.arg(encode::<C>(key, value)?);
-        }
-        rpush.ignore();
-        if let Some(cap) = self.cap(def) {
-            self.pipe.cmd("LTRIM").arg(key).arg(-cap).arg(-1).ignore();
-        }
-        self.store.push_expire(&mut self.pipe, def, key);
-        Ok(self)
+    pub fn push<C: Codec>(&mut self, id: KeyId, key: &str, values: &[C::Value]) -> Result<&mut Self> {
+        let policy = self.store.policy(id);
+        let values = values.iter().map(|v| encode::<C>(key, v)).collect::<Result<_>>()?;
+        self.push_write(Write::push(policy, key, values, policy.ttl))
     }
 
     /// Adds members to a set.
-    pub fn add<C: Codec>(&mut self, def: usize, key: &str, members: &[C::Value]) -> Result<&mut Self> {
-        self.check(key)?;
-        let sadd = self.pipe.cmd("SADD").arg(key);
-        for member in members {
-            sadd.arg(encode::<C>(key, member)?);
-        }
-        sadd.ignore();
-        self.store.push_expire(&mut self.pipe, def, key);
-        Ok(self)
+    pub fn add<C: Codec>(&mut self, id: KeyId, key: &str, members: &[C::Value]) -> Result<&mut Self> {
+        let policy = self.store.policy(id);
+        let members = members.iter().map(|m| encode::<C>(key, m)).collect::<Result<_>>()?;
+        self.push_write(Write::add(policy, key, members, policy.ttl))
     }
 
     /// Adds scored members to a sorted set, trimmed to its cap.
     pub fn add_scored<C: Codec, S: Score>(
         &mut self,
-        def: usize,
+        id: KeyId,
         key: &str,
         members: &[(C::Value, S)],
     ) -> Result<&mut Self> {
-        self.check(key)?;
-        let zadd = self.pipe.cmd("ZADD").arg(key);
-        for (member, score) in members {
-            zadd.arg(score.to_score()).arg(encode::<C>(key, member)?);
-        }
-        zadd.ignore();
-        if let Some(cap) = self.cap(def) {
-            self.pipe.cmd("ZREMRANGEBYRANK").arg(key).arg(0).arg(-cap - 1).ignore();
-        }
-        if let Some(before) = crate::keys::expired_before(self.store, def) {
-            self.pipe
-                .cmd("ZREMRANGEBYSCORE")
-                .arg(key)
-                .arg("-inf")
-                .arg(format!("({before}"))
-                .ignore();
-        }
-        self.store.push_expire(&mut self.pipe, def, key);
-        Ok(self)
+        let policy = self.store.policy(id);
+        let members = members
+            .iter()
+            .map(|(m, s)| Ok((s.to_score(), encode::<C>(key, m)?)))
+            .collect::<Result<_>>()?;
+        self.push_write(Write::add_scored(policy, key, members, policy.ttl))
     }
 
     /// Optimistic concurrency: the transaction applies only if the string at `key` still holds
@@ -203,19 +145,47 @@ impl<'s> Transaction<'s> {
 
     /// Deletes a key.
     pub fn delete(&mut self, key: &str) -> Result<&mut Self> {
-        self.check(key)?;
-        self.pipe.cmd("DEL").arg(key).ignore();
-        Ok(self)
+        self.push_write(Write::delete(key))
     }
 
     /// Applies every write at once: MULTI/EXEC, or the checking script when values are expected.
     pub async fn execute(self) -> Result<()> {
-        let Some((_, first)) = self.first else { return Ok(()) };
+        let Some((_, first)) = &self.first else { return Ok(()) };
+        let connection = self.store.connection();
         if self.expectations.is_empty() {
-            return self.store.run_atomic::<()>(&self.pipe, &first).await;
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for write in &self.writes {
+                write.append_to(&mut pipe, false);
+            }
+            let mut sender = connection.clone();
+            return connection
+                .within_deadline(first, "MULTI", pipe.query_async::<()>(&mut sender))
+                .await;
         }
-        let mut keys: Vec<&str> = Vec::new();
-        let index_of = |key: &str, keys: &mut Vec<String>| -> usize {
+        let (keys, argv) = self.script_arguments();
+        let mut invocation = CHECKED.prepare_invoke();
+        for key in &keys {
+            invocation.key(key.as_str());
+        }
+        for arg in &argv {
+            invocation.arg(arg.as_slice());
+        }
+        let mut sender = connection.clone();
+        let applied: i64 = connection
+            .within_deadline(first, "EVALSHA", invocation.invoke_async(&mut sender))
+            .await?;
+        if applied == 1 {
+            Ok(())
+        } else {
+            Err(Error::Conflict { key: first.clone() })
+        }
+    }
+
+    /// `KEYS` (every key the transaction touches, once) and `ARGV` for [`CHECKED`].
+    fn script_arguments(&self) -> (Vec<String>, Vec<Vec<u8>>) {
+        let mut keys: Vec<String> = Vec::new();
+        let mut index_of = |key: &str| -> usize {
             match keys.iter().position(|k| k == key) {
                 Some(i) => i + 1,
                 None => {
@@ -224,10 +194,9 @@ impl<'s> Transaction<'s> {
                 }
             }
         };
-        let mut all_keys: Vec<String> = Vec::new();
         let mut argv: Vec<Vec<u8>> = vec![self.expectations.len().to_string().into_bytes()];
         for (key, expected) in &self.expectations {
-            argv.push(index_of(key, &mut all_keys).to_string().into_bytes());
+            argv.push(index_of(key).to_string().into_bytes());
             argv.push(if expected.is_some() {
                 b"1".to_vec()
             } else {
@@ -235,55 +204,21 @@ impl<'s> Transaction<'s> {
             });
             argv.push(expected.clone().unwrap_or_default());
         }
-        // The keys the commands touch: every written key went through `check`, and is the
-        // second argument (the first after the command name) of its command.
-        for cmd in self.pipe.cmd_iter() {
-            let args: Vec<&[u8]> = cmd
-                .args_iter()
-                .filter_map(|arg| match arg {
-                    redis::Arg::Simple(bytes) => Some(bytes),
-                    // Transactions hold no cursor commands.
-                    _ => None,
-                })
-                .collect();
-            if args.len() > 1 {
-                if let Ok(key) = std::str::from_utf8(args[1]) {
-                    index_of(key, &mut all_keys);
-                }
-            }
-            argv.push(args.len().to_string().into_bytes());
-            for arg in args {
-                match all_keys.iter().position(|k| k.as_bytes() == arg) {
-                    Some(i) => argv.push(format!("k{}", i + 1).into_bytes()),
-                    None => {
-                        let mut tagged = Vec::with_capacity(arg.len() + 1);
-                        tagged.push(b'v');
-                        tagged.extend_from_slice(arg);
-                        argv.push(tagged);
-                    }
+        for write in &self.writes {
+            let key = format!("k{}", index_of(&write.key)).into_bytes();
+            for command in &write.commands {
+                argv.push((command.args.len() + 1).to_string().into_bytes());
+                argv.push([b"v", command.name.as_bytes()].concat());
+                for arg in &command.args {
+                    argv.push(match arg {
+                        Arg::Key => key.clone(),
+                        Arg::Bytes(bytes) => [b"v", bytes.as_slice()].concat(),
+                        Arg::Word(word) => [b"v", word.as_bytes()].concat(),
+                        Arg::Int(n) => format!("v{n}").into_bytes(),
+                    });
                 }
             }
         }
-        keys.extend(all_keys.iter().map(String::as_str));
-        let mut invocation = CHECKED.prepare_invoke();
-        for key in &keys {
-            invocation.key(*key);
-        }
-        for arg in &argv {
-            invocation.arg(arg.as_slice());
-        }
-        let applied: i64 = invocation
-            .invoke_async(&mut self.store.connection())
-            .await
-            .map_err(|source| Error::Command {
-                key: first.clone(),
-                command: "EVALSHA",
-                source,
-            })?;
-        if applied == 1 {
-            Ok(())
-        } else {
-            Err(Error::Conflict { key: first })
-        }
+        (keys, argv)
     }
 }

@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
 use keyschema::Schema;
-use keyschema_store::{Error, Json, KeyTtl, RedisConnection, Store, Text};
+use keyschema_store::{Json, KeyId, KeyTtl, RedisConnection, Store, Text};
 use keyschema_tests::{shared_cluster, shared_standalone};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const SCHEMA: &str =
     "param id ident\nitem:<id> string json(Item) ttl 1h \"An item\"\nkept:<id> string ttl 1h keepttl \"Kept\"\n";
@@ -21,7 +21,9 @@ async fn exercise(store: Store) {
     let keys: Vec<String> = (0..300).map(|i| format!("item:b{run}-{i}")).collect();
     let mut batch = store.batch();
     for (n, key) in keys.iter().enumerate() {
-        batch.set::<Json<Item>>(0, key, &Item { n: n as u32 }).unwrap();
+        batch
+            .set::<Json<Item>>(KeyId::new(0), key, &Item { n: n as u32 })
+            .unwrap();
     }
     assert_eq!(batch.len(), 300);
     batch.execute().await.unwrap();
@@ -36,12 +38,36 @@ async fn exercise(store: Store) {
     assert_eq!(replies.get(&missing).unwrap(), None);
     assert!(matches!(store.ttl(&keys[7]).await.unwrap(), KeyTtl::Expires(_)));
 
-    let refused = store
-        .batch()
-        .set::<Text>(1, "kept:x", &"v".to_string())
-        .map(|_| ())
-        .unwrap_err();
-    assert!(matches!(refused, Error::Encode { .. }), "{refused}");
+    // A `keepttl` key in a batch: SET KEEPTTL and PEXPIRE NX go together (MULTI/EXEC inside the
+    // pipeline), so a new key gets the TTL and an existing one keeps its own, beside plain writes
+    // and reads whose replies stay in order.
+    let kept = format!("kept:b{run}");
+    let kept_ticket;
+    let plain = format!("item:b{run}-after");
+    {
+        let mut batch = store.batch();
+        batch.set::<Text>(KeyId::new(1), &kept, &"v1".to_string()).unwrap();
+        batch.set::<Json<Item>>(KeyId::new(0), &plain, &Item { n: 1 }).unwrap();
+        kept_ticket = batch.get::<Text>(&kept);
+        let replies = batch.execute().await.unwrap();
+        assert_eq!(replies.get(&kept_ticket).unwrap().as_deref(), Some("v1"));
+    }
+    let _: () = redis::cmd("PEXPIRE")
+        .arg(&kept)
+        .arg(10_000)
+        .query_async(&mut store.connection())
+        .await
+        .unwrap();
+    let mut batch = store.batch();
+    batch.set::<Text>(KeyId::new(1), &kept, &"v2".to_string()).unwrap();
+    let read = batch.get::<Text>(&kept);
+    let replies = batch.execute().await.unwrap();
+    assert_eq!(replies.get(&read).unwrap().as_deref(), Some("v2"));
+    assert!(
+        matches!(store.ttl(&kept).await.unwrap(), KeyTtl::Expires(d) if d <= Duration::from_secs(10)),
+        "keepttl kept the shorter TTL"
+    );
+    assert!(matches!(store.ttl(&plain).await.unwrap(), KeyTtl::Expires(d) if d > Duration::from_secs(3500)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@
 mod common;
 
 use keyschema::{examples, Schema};
-use keyschema_store::{Error, Int, Json, KeyTtl, RedisConnection, ResolvedTtls, Store, Text};
+use keyschema_store::{Error, Int, Json, KeyPolicies, KeyTtl, RedisConnection, Store, Text};
 use keyschema_tests::{shared_cluster, shared_standalone, RedisServer, ServerOptions};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,8 +36,8 @@ fn unique_uuid(salt: u64) -> String {
     )
 }
 
-fn key_index(schema: &keyschema::KeySchema, name: &str) -> usize {
-    schema.keys.iter().position(|k| k.name == name).unwrap()
+fn key_index(schema: &keyschema::KeySchema, name: &str) -> keyschema_store::KeyId {
+    keyschema_store::KeyId::of(schema, name).unwrap()
 }
 
 fn expires_within(ttl: KeyTtl, low: Duration, high: Duration) -> bool {
@@ -47,10 +47,10 @@ fn expires_within(ttl: KeyTtl, low: Duration, high: Duration) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn string_values_read_back_with_the_declared_ttl() {
     let schema = cordum();
-    let store = Store::with_ttls(
+    let store = Store::with_policies(
         RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
         Arc::clone(&schema),
-        ResolvedTtls::from_lookup(&schema, |_| None).unwrap(),
+        KeyPolicies::from_lookup(&schema, |_| None).unwrap(),
     );
     let def = key_index(&schema, "job_state");
     let key = format!("job:state:{}", unique_uuid(1));
@@ -82,8 +82,8 @@ async fn string_values_read_back_with_the_declared_ttl() {
 async fn environment_overrides_apply_and_bad_values_fail_at_start_up() {
     let schema = cordum();
     let ttls =
-        ResolvedTtls::from_lookup(&schema, |var| (var == "JOB_META_TTL_SECONDS").then(|| "60".to_string())).unwrap();
-    let store = Store::with_ttls(
+        KeyPolicies::from_lookup(&schema, |var| (var == "JOB_META_TTL_SECONDS").then(|| "60".to_string())).unwrap();
+    let store = Store::with_policies(
         RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
         Arc::clone(&schema),
         ttls,
@@ -106,16 +106,16 @@ async fn environment_overrides_apply_and_bad_values_fail_at_start_up() {
         Duration::from_secs(60)
     ));
     // CORDUM_DLQ_ENTRY_TTL_DAYS is in days.
-    let ttls = ResolvedTtls::from_lookup(&schema, |var| {
+    let ttls = KeyPolicies::from_lookup(&schema, |var| {
         (var == "CORDUM_DLQ_ENTRY_TTL_DAYS").then(|| "2".to_string())
     })
     .unwrap();
     assert_eq!(
-        ttls.of(key_index(&schema, "dlq_entry")),
+        ttls.ttl(key_index(&schema, "dlq_entry")),
         Some(Duration::from_secs(2 * 86_400))
     );
-    let error = ResolvedTtls::from_lookup(&schema, |var| (var == "JOB_META_TTL_SECONDS").then(|| "7d".to_string()))
-        .unwrap_err();
+    let error =
+        KeyPolicies::from_lookup(&schema, |var| (var == "JOB_META_TTL_SECONDS").then(|| "7d".to_string())).unwrap_err();
     assert!(matches!(error, Error::Ttl { .. }));
     assert!(
         error
@@ -137,6 +137,7 @@ async fn keepttl_keeps_the_creation_ttl_and_refresh_renews_it() {
     .unwrap();
     let id = unique_uuid(4);
     for (def, key, renewed) in [(0, format!("session:{id}"), false), (1, format!("refresh:{id}"), true)] {
+        let def = keyschema_store::KeyId::new(def);
         store.set::<Text>(def, &key, &"first".to_string()).await.unwrap();
         assert!(expires_within(
             store.ttl(&key).await.unwrap(),
@@ -268,7 +269,7 @@ async fn compare_and_set_detects_conflicts_and_loses_no_update() {
                 let (store, key, conflicts) = (store.clone(), key.clone(), Arc::clone(&conflicts));
                 tokio::spawn(async move {
                     let access: keyschema_store::StringKey<'_, Json<Counter>> =
-                        keyschema_store::StringKey::new(&store, 0, key);
+                        keyschema_store::StringKey::new(&store, keyschema_store::KeyId::new(0), key);
                     for _ in 0..10 {
                         loop {
                             let current = access.get().await.unwrap();
@@ -291,7 +292,7 @@ async fn compare_and_set_detects_conflicts_and_loses_no_update() {
             task.await.unwrap();
         }
         let access: keyschema_store::StringKey<'_, Json<Counter>> =
-            keyschema_store::StringKey::new(&store, 0, key.clone());
+            keyschema_store::StringKey::new(&store, keyschema_store::KeyId::new(0), key.clone());
         assert_eq!(access.get().await.unwrap(), Some(Counter { n: 200 }), "no update lost");
         assert!(
             conflicts.load(std::sync::atomic::Ordering::Relaxed) > 0,
@@ -325,7 +326,7 @@ async fn protobuf_values_round_trip_and_corrupt_ones_fail_typed() {
     .unwrap();
     let key = format!("req:{}", unique_uuid(8));
     let access: keyschema_store::StringKey<'_, keyschema_store::Proto<JobRequest>> =
-        keyschema_store::StringKey::new(&store, 0, key.clone());
+        keyschema_store::StringKey::new(&store, keyschema_store::KeyId::new(0), key.clone());
     let request = JobRequest {
         topic: "jobs.default".into(),
         priority: 7,
@@ -356,7 +357,10 @@ async fn rediss_with_a_private_ca() {
         state: "RUNNING".into(),
         attempt: 3,
     };
-    store.set::<Json<JobState>>(0, &key, &value).await.unwrap();
+    store
+        .set::<Json<JobState>>(keyschema_store::KeyId::new(0), &key, &value)
+        .await
+        .unwrap();
     assert_eq!(store.get::<Json<JobState>>(&key).await.unwrap(), Some(value));
     // The system's trust store does not know the private CA: the connection is refused.
     assert!(matches!(
@@ -378,7 +382,7 @@ async fn username_and_password_urls() {
     let key = format!("job:state:{}", unique_uuid(10));
     store
         .set::<Json<JobState>>(
-            0,
+            keyschema_store::KeyId::new(0),
             &key,
             &JobState {
                 state: "PENDING".into(),

@@ -68,3 +68,39 @@ pub mod cordum_cluster {
 pub mod catalog {
     include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
 }
+
+/// The processing context of one datasource instance (`lz4(json(DatasourceContext))`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasourceContext {
+    /// When the context was last updated, in Unix milliseconds (checked for staleness).
+    pub updated_ms: i64,
+    /// Prior values per datapoint.
+    pub prior: std::collections::BTreeMap<String, f64>,
+}
+
+/// A codec of the service's own (`codec(OffsetCodec)`): an offset as 8 big-endian bytes.
+pub struct OffsetCodec;
+
+impl keyschema_store::Codec for OffsetCodec {
+    type Value = u64;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "codec(OffsetCodec)".into()
+    }
+
+    fn encode(value: &u64) -> Result<Vec<u8>, String> {
+        Ok(value.to_be_bytes().to_vec())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<u64, String> {
+        let bytes: [u8; 8] = bytes
+            .try_into()
+            .map_err(|_| format!("an offset is 8 bytes, not {}", bytes.len()))?;
+        Ok(u64::from_be_bytes(bytes))
+    }
+}
+
+/// `schema/examples/state.keys`.
+pub mod state {
+    include!(concat!(env!("OUT_DIR"), "/state.rs"));
+}

@@ -18,6 +18,8 @@ pub struct ServerOptions {
     pub port: Option<u16>,
     /// Also listen with TLS on another port, with a certificate from a CA made for the server.
     pub tls: bool,
+    /// Start as a replica of the server on this loopback port (`--replicaof`).
+    pub replica_of: Option<u16>,
 }
 
 impl ServerOptions {
@@ -25,26 +27,31 @@ impl ServerOptions {
     pub fn cluster() -> Self {
         Self {
             cluster: true,
-            port: None,
-            tls: false,
+            ..Self::default()
         }
     }
 
     /// A standalone server that also listens with TLS ([`RedisServer::tls_port`]).
     pub fn tls() -> Self {
         Self {
-            cluster: false,
-            port: None,
             tls: true,
+            ..Self::default()
         }
     }
 
     /// A standalone server on a given port (to restart one where it was).
     pub fn on_port(port: u16) -> Self {
         Self {
-            cluster: false,
             port: Some(port),
-            tls: false,
+            ..Self::default()
+        }
+    }
+
+    /// A replica of the standalone server on `primary_port`.
+    pub fn replica_of(primary_port: u16) -> Self {
+        Self {
+            replica_of: Some(primary_port),
+            ..Self::default()
         }
     }
 }
@@ -150,6 +157,9 @@ impl RedisServer {
                 "no".into(),
             ]);
         }
+        if let Some(primary) = options.replica_of {
+            args.extend(["--replicaof".to_string(), "127.0.0.1".into(), primary.to_string()]);
+        }
         if options.cluster {
             args.extend(
                 [
@@ -242,6 +252,49 @@ if ! kill -0 "$watch" 2>/dev/null; then rm -rf "$dir"; fi"#;
                     self.log()
                 );
             }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A section of `INFO` (`replication`, `commandstats`, `server`).
+    pub fn info(&self, section: &str) -> String {
+        self.connect()
+            .cmd(&["INFO", section])
+            .ok()
+            .and_then(|reply| reply.as_text())
+            .unwrap_or_default()
+    }
+
+    /// How many times the server ran `command` (lowercase, as `INFO commandstats` names it).
+    pub fn calls(&self, command: &str) -> u64 {
+        let prefix = format!("cmdstat_{command}:calls=");
+        self.info("commandstats")
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|calls| calls.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The redis-server process id (from `INFO server`).
+    pub fn pid(&self) -> u32 {
+        self.info("server")
+            .lines()
+            .find_map(|line| line.strip_prefix("process_id:"))
+            .and_then(|pid| pid.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no process_id in INFO server on port {}", self.port))
+    }
+
+    /// Waits until this replica's link to its primary is up and it has the primary's data.
+    pub fn wait_replica_synced(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !self.info("replication").contains("master_link_status:up") {
+            assert!(
+                Instant::now() < deadline,
+                "replica on port {} did not sync within 15 s; its log:\n{}",
+                self.port,
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -381,7 +434,23 @@ impl RedisCluster {
                     .and_then(|r| r.as_text())
                     .is_some_and(|r| r.contains("role:slave"))
             });
-            if ready && replicas.count() == 3 {
+            // Every node's CLUSTER SLOTS must list a replica for every range, or a client that reads
+            // from replicas (or a test of failover) sees a cluster without them: gossip spreads
+            // the replicas' roles a moment after replication starts.
+            let slots_list_replicas = || {
+                self.nodes
+                    .iter()
+                    .all(|node| match node.connect().cmd(&["CLUSTER", "SLOTS"]) {
+                        Ok(Reply::Array(Some(ranges))) => {
+                            ranges.len() == 3
+                                && ranges
+                                    .iter()
+                                    .all(|range| matches!(range, Reply::Array(Some(parts)) if parts.len() >= 4))
+                        }
+                        _ => false,
+                    })
+            };
+            if ready && replicas.count() == 3 && slots_list_replicas() {
                 return;
             }
             if Instant::now() > deadline {

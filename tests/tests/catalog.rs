@@ -17,7 +17,6 @@ async fn register(store: &CatalogStore, id: &str, kind: &str, owner: &str, modif
     let namespace = id.rsplit_once('.').map_or(id, |(ns, _)| ns).to_string();
     store
         .catalog_assets()
-        .unwrap()
         .set(&id.to_string(), &json!({"asset_id": id, "type": kind, "owner": owner}))
         .await
         .unwrap();
@@ -41,7 +40,6 @@ async fn register(store: &CatalogStore, id: &str, kind: &str, owner: &str, modif
         .unwrap();
     store
         .catalog_index_by_modified()
-        .unwrap()
         .add(&[(id.to_string(), Time::from_timestamp(modified, 0).unwrap())])
         .await
         .unwrap();
@@ -100,7 +98,7 @@ async fn exercise(store: CatalogStore) {
     register(&store, &d, "prompt", "platform", 1_734_839_100).await;
 
     // Lookup by id.
-    let asset = store.catalog_assets().unwrap().get(&a).await.unwrap().unwrap();
+    let asset = store.catalog_assets().get(&a).await.unwrap().unwrap();
     assert_eq!(asset["owner"], "platform");
 
     // Search: type ∩ owner ∩ namespace.
@@ -119,7 +117,7 @@ async fn exercise(store: CatalogStore) {
     assert_eq!(found, BTreeSet::from([a.clone(), b.clone()]));
 
     // The time index: assets modified in a window.
-    let modified = store.catalog_index_by_modified().unwrap();
+    let modified = store.catalog_index_by_modified();
     let window = modified
         .range_by_score(
             &Time::from_timestamp(1_734_838_850, 0).unwrap(),

@@ -446,11 +446,26 @@ impl<'f> Lowerer<'_, 'f> {
         Some(match expr {
             ast::TtlExpr::None(_) => TtlPolicy::None,
             ast::TtlExpr::Duration(text) => TtlPolicy::Fixed {
-                millis: self.duration(text)?,
+                millis: self.nonzero_duration(text)?,
             },
+            ast::TtlExpr::PerWrite { max, span } => {
+                let bound = self.ttl(max, depth + 1)?;
+                if matches!(bound, TtlPolicy::None | TtlPolicy::PerWrite { .. }) {
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidOption,
+                            *span,
+                            "the bound of `per_write` must be a duration",
+                        )
+                        .with_hint("write `per_write(max = 1h)` or `per_write(max = env(VAR, 1h))`"),
+                    );
+                    return None;
+                }
+                TtlPolicy::PerWrite { max: Box::new(bound) }
+            }
             ast::TtlExpr::Named(name) => self.named_ttl(name, depth)?,
             ast::TtlExpr::Env { var, default, unit, .. } => {
-                let default = self.duration(default)?;
+                let default = self.nonzero_duration(default)?;
                 let unit = match unit {
                     None => TimeUnit::Seconds,
                     Some(unit) => match TimeUnit::from_name(&unit.value) {
@@ -475,12 +490,12 @@ impl<'f> Lowerer<'_, 'f> {
                 }
             }
             ast::TtlExpr::Multiple { factor, base } => {
-                let Ok(value) = factor.value.parse::<u32>() else {
+                let Some(value) = factor.value.parse::<u32>().ok().filter(|&f| f > 0) else {
                     self.report(
                         Diagnostic::new(
                             Code::InvalidDuration,
                             factor.span,
-                            format!("`{}` is not a whole number", factor.value),
+                            format!("`{}` is not a positive whole number", factor.value),
                         )
                         .with_hint("write a factor such as `2 * env(POLL_SECONDS, 5s)`"),
                     );
@@ -535,9 +550,31 @@ impl<'f> Lowerer<'_, 'f> {
         parsed
     }
 
+    /// A TTL's duration: zero is refused, since `PEXPIRE key 0` deletes the key it should keep.
+    fn nonzero_duration(&mut self, text: &ast::Spanned<String>) -> Option<Millis> {
+        let millis = self.duration(text)?;
+        if millis.0 == 0 {
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidDuration,
+                    text.span,
+                    format!("a TTL of `{}` deletes every key it is applied to", text.value),
+                )
+                .with_hint("write `none` for keys that never expire, or a positive duration such as `60s`"),
+            );
+            return None;
+        }
+        Some(millis)
+    }
+
     fn codec(&mut self, schema: &KeySchema, expr: &ast::CodecExpr, allow_param: bool) -> Option<Codec> {
         let name = expr.name.value.as_str();
-        let needs_arg = matches!(name, "json" | "proto");
+        if let Some(inner) = &expr.inner {
+            // Only `lz4` wraps; a compressed parameter member would not be its text form.
+            let inner = self.codec(schema, inner, false)?;
+            return Some(Codec::Lz4(Box::new(inner)));
+        }
+        let needs_arg = matches!(name, "json" | "proto" | "codec");
         match (&expr.arg, needs_arg) {
             (None, true) => {
                 self.report(
@@ -564,13 +601,14 @@ impl<'f> Lowerer<'_, 'f> {
             "bytes" => Codec::Bytes,
             "int" => Codec::Int,
             "float" => Codec::Float,
+            "codec" => Codec::Custom(arg()),
             other => match schema.param_index(other) {
                 Some(index) if allow_param => Codec::Param(index),
                 _ => {
                     let hint = if allow_param {
-                        "members are a codec (json(T), proto(T), text, bytes, int, float) or a declared parameter"
+                        "members are a codec (json(T), proto(T), text, bytes, int, float, codec(path::Type), lz4(CODEC)) or a declared parameter"
                     } else {
-                        "codecs: json(T), proto(T), text, bytes, int, float"
+                        "codecs: json(T), proto(T), text, bytes, int, float, codec(path::Type), lz4(CODEC)"
                     };
                     self.report(
                         Diagnostic::new(

@@ -2,10 +2,10 @@
 
 use super::ttl::TtlPolicy;
 use crate::diagnostics::Span;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A piece of a key pattern.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum PatternPart {
     /// Literal bytes, separators and hash-tag braces included.
@@ -15,7 +15,7 @@ pub enum PatternPart {
 }
 
 /// The hash tag of a pattern: the part Redis hashes to pick the slot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HashTag {
     /// The text between the braces as written (`<jobID>`): keys with equal templates form a
     /// [`SlotGroup`](crate::SlotGroup).
@@ -25,7 +25,7 @@ pub struct HashTag {
 }
 
 /// A key pattern: literal text and typed placeholders.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyPattern {
     /// The pattern as it is in effect (`job:{<jobID>}:state`), group tags applied.
     pub template: String,
@@ -46,7 +46,7 @@ impl KeyPattern {
 }
 
 /// How a value is stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "type", rename_all = "snake_case")]
 pub enum Codec {
     /// serde_json of the named type.
@@ -63,10 +63,33 @@ pub enum Codec {
     Float,
     /// The value of a parameter (an index member that names another key's parameter).
     Param(usize),
+    /// A codec the service defines: a Rust path to a type implementing the store's `Codec`
+    /// trait (`codec(crate::state::StateCodec)`).
+    Custom(String),
+    /// Another codec's bytes compressed with LZ4 (`lz4(json(DeviceState))`).
+    Lz4(Box<Self>),
+}
+
+impl Codec {
+    /// The codec as written in the language (`json(JobState)`, `lz4(json(State))`); parameters
+    /// are named through `param_name`.
+    pub fn display_with(&self, param_name: &dyn Fn(usize) -> String) -> String {
+        match self {
+            Self::Json(t) => format!("json({t})"),
+            Self::Proto(t) => format!("proto({t})"),
+            Self::Text => "text".into(),
+            Self::Bytes => "bytes".into(),
+            Self::Int => "int".into(),
+            Self::Float => "float".into(),
+            Self::Param(p) => param_name(*p),
+            Self::Custom(path) => format!("codec({path})"),
+            Self::Lz4(inner) => format!("lz4({})", inner.display_with(param_name)),
+        }
+    }
 }
 
 /// What a sorted set's score means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScoreKind {
     /// Unix time in seconds.
@@ -93,7 +116,7 @@ impl ScoreKind {
 }
 
 /// A declared hash field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HashField {
     /// The field name in Redis.
     pub name: String,
@@ -102,7 +125,7 @@ pub struct HashField {
 }
 
 /// The fields and values of a hash used as a map (`hash member assetID json(Asset)`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HashEntries {
     /// What field names are (usually a parameter).
     pub field: Codec,
@@ -111,7 +134,7 @@ pub struct HashEntries {
 }
 
 /// The Redis type of a key and what its values are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RedisType {
     /// A string value.
@@ -193,7 +216,7 @@ impl RedisType {
 }
 
 /// The coordination pattern a key implements; later layers give each its runtime.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Primitive {
     /// A leader lease or mutual-exclusion lock (SET NX PX, released by owner token).
@@ -240,7 +263,7 @@ impl Primitive {
 }
 
 /// Whether a write refreshes the TTL or keeps the one set when the key was created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TtlOnWrite {
     /// Every write sets the TTL again (the default).
@@ -250,7 +273,7 @@ pub enum TtlOnWrite {
 }
 
 /// A declared key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyDef {
     /// The name code uses (`job_state`), derived from the literals or set with `as`.
     pub name: String,
@@ -276,7 +299,7 @@ pub struct KeyDef {
 }
 
 /// A group of keys with shared defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     /// Its name.
     pub name: String,
@@ -287,7 +310,7 @@ pub struct Group {
 }
 
 /// A service and the keys it uses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
     /// Its name.
     pub name: String,

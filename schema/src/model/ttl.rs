@@ -1,10 +1,10 @@
 //! TTL policies and durations.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A duration in milliseconds, written in the language as `500ms`, `60s`, `15m`, `24h`, `7d`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Millis(pub u64);
 
@@ -43,7 +43,7 @@ impl fmt::Display for Millis {
 }
 
 /// The unit of a number: of an environment variable's value, or of a duration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeUnit {
     /// Milliseconds.
@@ -116,7 +116,7 @@ impl TimeUnit {
 }
 
 /// How long a key lives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TtlPolicy {
     /// The key never expires.
@@ -142,6 +142,12 @@ pub enum TtlPolicy {
         /// The policy multiplied.
         base: Box<Self>,
     },
+    /// Chosen by each write, at most `max` (`per_write(max = 6h)`); a write that chooses none
+    /// gets `max`.
+    PerWrite {
+        /// The bound, itself a policy (a duration or an environment variable).
+        max: Box<Self>,
+    },
 }
 
 /// Why an environment variable could not give a TTL.
@@ -161,6 +167,14 @@ pub enum TtlError {
     /// The value is too large.
     #[error("environment variable {var}={value:?} overflows a duration")]
     Overflow {
+        /// The variable.
+        var: String,
+        /// Its value.
+        value: String,
+    },
+    /// The value is zero: every write would delete the key at once (`PEXPIRE key 0`).
+    #[error("environment variable {var}={value:?} gives a TTL of zero, which deletes every key it is applied to; unset it for the default, or give a positive number")]
+    Zero {
         /// The variable.
         var: String,
         /// Its value.
@@ -194,9 +208,16 @@ impl TtlPolicy {
                         var: var.clone(),
                         value: value.clone(),
                     })?;
+                    if millis == 0 {
+                        return Err(TtlError::Zero {
+                            var: var.clone(),
+                            value: value.clone(),
+                        });
+                    }
                     Some(Millis(millis))
                 }
             },
+            Self::PerWrite { max } => max.resolve(lookup)?,
             Self::Multiple { factor, base } => match base.resolve(lookup)? {
                 None => None,
                 Some(Millis(millis)) => Some(Millis(millis.checked_mul(u64::from(*factor)).ok_or_else(|| {
@@ -213,7 +234,7 @@ impl TtlPolicy {
     pub fn env_var(&self) -> Option<&str> {
         match self {
             Self::Env { var, .. } => Some(var),
-            Self::Multiple { base, .. } => base.env_var(),
+            Self::Multiple { base, .. } | Self::PerWrite { max: base } => base.env_var(),
             _ => None,
         }
     }
@@ -221,6 +242,11 @@ impl TtlPolicy {
     /// Whether keys under this policy never expire.
     pub fn is_none(&self) -> bool {
         matches!(self, Self::None)
+    }
+
+    /// Whether each write chooses the TTL (within a bound).
+    pub fn is_per_write(&self) -> bool {
+        matches!(self, Self::PerWrite { .. })
     }
 }
 
@@ -238,6 +264,7 @@ impl fmt::Display for TtlPolicy {
                 }
                 other => write!(f, "{factor}×{other}"),
             },
+            Self::PerWrite { max } => write!(f, "per write, at most {max}"),
         }
     }
 }
@@ -275,5 +302,25 @@ mod tests {
             base: Box::new(policy),
         };
         assert_eq!(twice.resolve(|_| Some("1".into())), Ok(Some(Millis(2 * 86_400_000))));
+    }
+
+    #[test]
+    fn a_zero_from_the_environment_is_an_error() {
+        let policy = TtlPolicy::Env {
+            var: "TTL".into(),
+            default: Millis(1000),
+            unit: TimeUnit::Seconds,
+        };
+        assert!(matches!(
+            policy.resolve(|_| Some("0".into())),
+            Err(TtlError::Zero { .. })
+        ));
+        let per_write = TtlPolicy::PerWrite { max: Box::new(policy) };
+        assert!(matches!(
+            per_write.resolve(|_| Some(" 0 ".into())),
+            Err(TtlError::Zero { .. })
+        ));
+        assert_eq!(per_write.resolve(|_| None), Ok(Some(Millis(1000))));
+        assert_eq!(per_write.to_string(), "per write, at most 1s (`TTL`)");
     }
 }

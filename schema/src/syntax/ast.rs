@@ -96,13 +96,20 @@ pub enum TtlExpr {
         /// What is multiplied.
         base: Box<Self>,
     },
+    /// `per_write(max = EXPR)`: each write chooses its TTL, at most EXPR.
+    PerWrite {
+        /// The bound.
+        max: Box<Self>,
+        /// The whole expression.
+        span: Span,
+    },
 }
 
 impl TtlExpr {
     /// Where the expression is.
     pub fn span(&self) -> Span {
         match self {
-            Self::None(span) | Self::Env { span, .. } => *span,
+            Self::None(span) | Self::Env { span, .. } | Self::PerWrite { span, .. } => *span,
             Self::Duration(s) | Self::Named(s) => s.span,
             Self::Multiple { factor, base } => factor.span.to(base.span()),
         }
@@ -167,13 +174,16 @@ pub struct KeyDecl {
     pub span: Span,
 }
 
-/// A codec or a parameter name: `json(JobState)`, `text`, `jobID`.
+/// A codec or a parameter name: `json(JobState)`, `text`, `jobID`, `lz4(json(State))`,
+/// `codec(crate::StateCodec)`.
 #[derive(Debug, Clone)]
 pub struct CodecExpr {
-    /// `json`, `proto`, `text`... or a parameter name.
+    /// `json`, `proto`, `text`, `lz4`, `codec`... or a parameter name.
     pub name: Spanned<String>,
-    /// The type argument of `json(T)`/`proto(T)`.
+    /// The type argument of `json(T)`/`proto(T)`, or the path of `codec(PATH)`.
     pub arg: Option<Spanned<String>>,
+    /// The codec a wrapper such as `lz4(...)` compresses.
+    pub inner: Option<Box<Self>>,
 }
 
 /// A declared hash field.

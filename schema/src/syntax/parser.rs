@@ -34,7 +34,11 @@ struct Parser {
 
 /// Words that end a key's attribute list or that cannot be key patterns.
 const KEY_TYPES: &[&str] = &["string", "hash", "list", "set", "zset", "stream"];
-const CODECS: &[&str] = &["json", "proto", "text", "bytes", "int", "float"];
+const CODECS: &[&str] = &["json", "proto", "text", "bytes", "int", "float", "lz4", "codec"];
+/// Codecs that wrap another codec: `lz4(json(T))`.
+const WRAPPERS: &[&str] = &["lz4"];
+/// How deeply wrappers may nest (`lz4(lz4(...))` is pointless; the bound keeps recursion small).
+const MAX_WRAPPER_DEPTH: u32 = 4;
 
 impl Parser {
     fn peek(&self) -> &Token {
@@ -320,10 +324,26 @@ impl Parser {
 
     fn ttl_expr(&mut self) -> PResult<TtlExpr> {
         const HINT: &str = "a TTL is `none`, a duration (`60s`, `15m`, `24h`, `7d`), a TTL name, \
-                            `env(VAR, 7d)` or `2 * EXPR`";
+                            `env(VAR, 7d)`, `2 * EXPR` or `per_write(max = EXPR)`";
         let word = self.word("a TTL", HINT)?;
         if word.value == "none" {
             return Ok(TtlExpr::None(word.span));
+        }
+        if word.value == "per_write" {
+            const PER_WRITE: &str = "write `per_write(max = 1h)`: each write chooses its TTL, at most 1h";
+            self.open_paren(PER_WRITE)?;
+            let max = self.word("`max`", PER_WRITE)?;
+            if max.value != "max" {
+                return Err(self.error(max.span, format!("unknown per_write option `{}`", max.value), PER_WRITE));
+            }
+            self.expect(TokenKind::Eq, "`=`", PER_WRITE)?;
+            let bound = self.ttl_expr()?;
+            let end = self.peek().span;
+            self.close_paren("close `per_write(` with `)`")?;
+            return Ok(TtlExpr::PerWrite {
+                max: Box::new(bound),
+                span: word.span.to(end),
+            });
         }
         if word.value == "env" {
             self.open_paren(HINT)?;
@@ -369,14 +389,37 @@ impl Parser {
     }
 
     fn codec(&mut self) -> PResult<CodecExpr> {
-        let name = self.word("a codec", "codecs: json(Type), proto(Type), text, bytes, int, float")?;
+        self.codec_at(0)
+    }
+
+    fn codec_at(&mut self, depth: u32) -> PResult<CodecExpr> {
+        const HINT: &str = "codecs: json(Type), proto(Type), text, bytes, int, float, codec(path::Type), lz4(CODEC)";
+        let name = self.word("a codec", HINT)?;
+        if WRAPPERS.contains(&name.value.as_str()) {
+            if depth >= MAX_WRAPPER_DEPTH {
+                return Err(self.error(
+                    name.span,
+                    "codec wrappers nested too deeply",
+                    "write one wrapper: `lz4(json(T))`",
+                ));
+            }
+            let hint = format!("write `{}(json(TypeName))`", name.value);
+            self.open_paren(&hint)?;
+            let inner = self.codec_at(depth + 1)?;
+            self.close_paren("close the wrapper with `)`")?;
+            return Ok(CodecExpr {
+                name,
+                arg: None,
+                inner: Some(Box::new(inner)),
+            });
+        }
         let mut arg = None;
         if self.peek_kind() == TokenKind::LParen {
             self.open_paren("write `json(TypeName)`")?;
             arg = Some(self.word("a type name", "write `json(TypeName)`")?);
             self.close_paren("close the type with `)`")?;
         }
-        Ok(CodecExpr { name, arg })
+        Ok(CodecExpr { name, arg, inner: None })
     }
 
     fn keyword_of(word: &str) -> Option<KeyKeyword> {

@@ -1,10 +1,9 @@
 //! Hash keys: records with declared fields, and maps keyed by a parameter.
 
-use super::{transaction, Handle};
 use crate::codec::Codec;
 use crate::store::{decode, encode};
-use crate::{Error, Result, Store};
-use std::marker::PhantomData;
+use crate::write::Write;
+use crate::{Error, Result};
 
 /// A struct stored as a hash, one field per declared field (generated code implements it).
 pub trait HashRecord: Sized {
@@ -14,7 +13,7 @@ pub trait HashRecord: Sized {
     fn from_fields(key: &str, fields: Vec<(String, Vec<u8>)>) -> Result<Self>;
 }
 
-accessor!(HashKey, HashRecord, "A hash key holding a record `T`.");
+accessor!(HashKey<R> where HashRecord; "A hash key holding a record `R`.");
 
 impl<R: HashRecord> HashKey<'_, R> {
     /// The whole record, if the key exists (`HGETALL`).
@@ -23,7 +22,7 @@ impl<R: HashRecord> HashKey<'_, R> {
         let fields: Vec<(String, Vec<u8>)> = self
             .handle
             .store
-            .query(redis::cmd("HGETALL").arg(key), key, "HGETALL")
+            .read(redis::cmd("HGETALL").arg(key), key, "HGETALL")
             .await?;
         if fields.is_empty() {
             return Ok(None);
@@ -33,19 +32,9 @@ impl<R: HashRecord> HashKey<'_, R> {
 
     /// Replaces the whole record and applies the TTL, in one transaction (DEL, HSET, PEXPIRE).
     pub async fn set(&self, record: &R) -> Result<()> {
-        let Handle { store, def, key } = &self.handle;
-        let fields = record.to_fields(key)?;
-        let mut pipe = transaction();
-        pipe.cmd("DEL").arg(key).ignore();
-        if !fields.is_empty() {
-            let hset = pipe.cmd("HSET").arg(key);
-            for (name, value) in &fields {
-                hset.arg(*name).arg(value);
-            }
-            hset.ignore();
-        }
-        store.push_expire(&mut pipe, *def, key);
-        store.run_atomic::<()>(&pipe, key).await
+        let h = &self.handle;
+        let write = Write::replace_record(h.policy, &h.key, record.to_fields(&h.key)?, h.ttl);
+        h.store.apply(&write).await.map(drop)
     }
 
     /// One field, decoded with `C`.
@@ -54,72 +43,51 @@ impl<R: HashRecord> HashKey<'_, R> {
         let bytes: Option<Vec<u8>> = self
             .handle
             .store
-            .query(redis::cmd("HGET").arg(key).arg(field), key, "HGET")
+            .read(redis::cmd("HGET").arg(key).arg(field), key, "HGET")
             .await?;
         bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
     }
 
     /// Sets one field and applies the TTL, in one transaction.
     pub async fn set_field<C: Codec>(&self, field: &str, value: &C::Value) -> Result<()> {
-        let Handle { store, def, key } = &self.handle;
-        let mut pipe = transaction();
-        pipe.cmd("HSET")
-            .arg(key)
-            .arg(field)
-            .arg(encode::<C>(key, value)?)
-            .ignore();
-        store.push_expire(&mut pipe, *def, key);
-        store.run_atomic::<()>(&pipe, key).await
+        let h = &self.handle;
+        let fields = vec![(field.as_bytes().to_vec(), encode::<C>(&h.key, value)?)];
+        h.store
+            .apply(&Write::set_fields(h.policy, &h.key, fields, h.ttl))
+            .await
+            .map(drop)
     }
 }
 
-/// A hash used as a map: field names encoded with `F`, values with `V`.
-pub struct HashMapKey<'s, F, V> {
-    handle: Handle<'s>,
-    codecs: PhantomData<(F, V)>,
-}
+accessor!(HashMapKey<F, V> where Codec, Codec; "A hash used as a map: field names encoded with `F`, values with `V`.");
 
-impl<'s, F: Codec, V: Codec> HashMapKey<'s, F, V> {
-    /// The accessor of `key`, an instance of the key definition at `def`.
-    pub fn new(store: &'s Store, def: usize, key: String) -> Self {
-        Self {
-            handle: Handle { store, def, key },
-            codecs: PhantomData,
-        }
-    }
-
+impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     /// The value of one entry.
     pub async fn get(&self, field: &F::Value) -> Result<Option<V::Value>> {
         let key = &self.handle.key;
         let bytes: Option<Vec<u8>> = self
             .handle
             .store
-            .query(redis::cmd("HGET").arg(key).arg(encode::<F>(key, field)?), key, "HGET")
+            .read(redis::cmd("HGET").arg(key).arg(encode::<F>(key, field)?), key, "HGET")
             .await?;
         bytes.map(|bytes| decode::<V>(key, &bytes)).transpose()
     }
 
     /// Sets one entry and applies the TTL, in one transaction.
     pub async fn set(&self, field: &F::Value, value: &V::Value) -> Result<()> {
-        let Handle { store, def, key } = &self.handle;
-        let mut pipe = transaction();
-        pipe.cmd("HSET")
-            .arg(key)
-            .arg(encode::<F>(key, field)?)
-            .arg(encode::<V>(key, value)?)
-            .ignore();
-        store.push_expire(&mut pipe, *def, key);
-        store.run_atomic::<()>(&pipe, key).await
+        let h = &self.handle;
+        let fields = vec![(encode::<F>(&h.key, field)?, encode::<V>(&h.key, value)?)];
+        h.store
+            .apply(&Write::set_fields(h.policy, &h.key, fields, h.ttl))
+            .await
+            .map(drop)
     }
 
     /// Removes one entry; whether it existed.
     pub async fn remove(&self, field: &F::Value) -> Result<bool> {
-        let key = &self.handle.key;
-        let removed: i64 = self
-            .handle
-            .store
-            .query(redis::cmd("HDEL").arg(key).arg(encode::<F>(key, field)?), key, "HDEL")
-            .await?;
+        let h = &self.handle;
+        let write = Write::remove("HDEL", &h.key, vec![encode::<F>(&h.key, field)?]);
+        let removed: i64 = h.store.write_value(&write).await?;
         Ok(removed > 0)
     }
 
@@ -129,7 +97,7 @@ impl<'s, F: Codec, V: Codec> HashMapKey<'s, F, V> {
         let fields: Vec<(Vec<u8>, Vec<u8>)> = self
             .handle
             .store
-            .query(redis::cmd("HGETALL").arg(key), key, "HGETALL")
+            .read(redis::cmd("HGETALL").arg(key), key, "HGETALL")
             .await?;
         fields
             .into_iter()
@@ -140,7 +108,7 @@ impl<'s, F: Codec, V: Codec> HashMapKey<'s, F, V> {
     /// The number of entries.
     pub async fn len(&self) -> Result<u64> {
         let key = &self.handle.key;
-        self.handle.store.query(redis::cmd("HLEN").arg(key), key, "HLEN").await
+        self.handle.store.read(redis::cmd("HLEN").arg(key), key, "HLEN").await
     }
 }
 

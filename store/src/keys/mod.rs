@@ -1,20 +1,22 @@
-//! Typed accessors, one per Redis type: what generated code hands out for a formatted key. Every
-//! write applies the key's TTL in the same atomic step (one command, or MULTI/EXEC on the key).
+//! Typed accessors, one per Redis type: what generated code hands out for a formatted key. Each
+//! builds its writes through the one write path ([`crate::write`]), so every write applies the
+//! key's policy (TTL, cap, time window) in the same atomic step.
 
-/// Declares an accessor type `$name<'s, T>` with `new`, `key` and `delete`, for `T: $bound`.
+/// Declares an accessor type `$name<'s, T...>` with what every accessor has: `new`, `key`,
+/// `with_ttl`, `delete` and `ttl`.
 macro_rules! accessor {
-    ($name:ident, $bound:path, $doc:literal) => {
+    ($name:ident<$($t:ident),+> where $($bound:path),+; $doc:literal) => {
         #[doc = $doc]
-        pub struct $name<'s, T> {
+        pub struct $name<'s, $($t),+> {
             handle: super::Handle<'s>,
-            types: std::marker::PhantomData<T>,
+            types: std::marker::PhantomData<($($t,)+)>,
         }
 
-        impl<'s, T: $bound> $name<'s, T> {
-            /// The accessor of `key`, an instance of the key definition at `def`.
-            pub fn new(store: &'s crate::Store, def: usize, key: String) -> Self {
+        impl<'s, $($t: $bound),+> $name<'s, $($t),+> {
+            /// The accessor of `key`, an instance of key definition `id`.
+            pub fn new(store: &'s crate::Store, id: crate::KeyId, key: String) -> Self {
                 Self {
-                    handle: super::Handle { store, def, key },
+                    handle: super::Handle::new(store, id, key),
                     types: std::marker::PhantomData,
                 }
             }
@@ -24,9 +26,22 @@ macro_rules! accessor {
                 &self.handle.key
             }
 
+            /// The same key, its writes applying `ttl` instead of the declared one: for keys
+            /// declared `ttl per_write(max = ...)`, within that bound. Any other key, a zero TTL
+            /// or one over the bound is [`Error::TtlNotAllowed`](crate::Error::TtlNotAllowed).
+            pub fn with_ttl(mut self, ttl: std::time::Duration) -> crate::Result<Self> {
+                self.handle.ttl = self.handle.policy.ttl_for(&self.handle.key, Some(ttl))?;
+                Ok(self)
+            }
+
             /// Deletes the key; whether it existed.
             pub async fn delete(&self) -> crate::Result<bool> {
                 self.handle.store.delete(&self.handle.key).await
+            }
+
+            /// The key's remaining time to live.
+            pub async fn ttl(&self) -> crate::Result<crate::KeyTtl> {
+                self.handle.store.ttl(&self.handle.key).await
             }
         }
     };
@@ -36,24 +51,48 @@ mod collections;
 mod hash;
 mod string;
 
-pub(crate) use collections::expired_before;
 pub use collections::{ListKey, Score, SetKey, StreamKey, ZsetKey};
 pub use hash::{decode_field, encode_field, field_error, HashKey, HashMapKey, HashRecord};
 pub use string::StringKey;
 
-use crate::Store;
+use crate::codec::Codec;
+use crate::policy::{KeyId, KeyPolicy};
+use crate::store::{decode, encode};
+use crate::{Result, Store};
+use std::time::Duration;
 
-/// What every accessor holds: the store, the key definition and the formatted key.
+/// What every accessor holds: the store, the key's policy, the formatted key and the TTL its
+/// writes apply.
 #[derive(Clone)]
 pub(crate) struct Handle<'s> {
     pub(crate) store: &'s Store,
-    pub(crate) def: usize,
+    pub(crate) policy: &'s KeyPolicy,
     pub(crate) key: String,
+    pub(crate) ttl: Option<Duration>,
 }
 
-/// A MULTI/EXEC transaction on one key.
-fn transaction() -> redis::Pipeline {
-    let mut pipe = redis::pipe();
-    pipe.atomic();
-    pipe
+impl<'s> Handle<'s> {
+    fn new(store: &'s Store, id: KeyId, key: String) -> Self {
+        let policy = store.policy(id);
+        Self {
+            store,
+            policy,
+            key,
+            ttl: policy.ttl,
+        }
+    }
+
+    /// Encodes every value with `C`.
+    fn encode_all<'v, C: Codec>(&self, values: impl IntoIterator<Item = &'v C::Value>) -> Result<Vec<Vec<u8>>>
+    where
+        C::Value: 'v,
+    {
+        values.into_iter().map(|value| encode::<C>(&self.key, value)).collect()
+    }
+
+    /// Reads with `cmd` and decodes every item with `C`.
+    async fn read_all<C: Codec>(&self, cmd: &redis::Cmd, command: &'static str) -> Result<Vec<C::Value>> {
+        let items: Vec<Vec<u8>> = self.store.read(cmd, &self.key, command).await?;
+        items.iter().map(|bytes| decode::<C>(&self.key, bytes)).collect()
+    }
 }

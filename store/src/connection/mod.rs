@@ -1,0 +1,221 @@
+//! One connection type over standalone Redis (multiplexed and reconnecting, optionally with
+//! replicas for reads) and Redis Cluster, every call bounded by the options' deadline.
+
+mod options;
+mod replicas;
+
+pub use options::ConnectionOptions;
+
+use crate::error::{Error, Result};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, Value};
+use replicas::ReplicaSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A connection to a standalone server (with optional read replicas) or to a cluster. Cloning
+/// is cheap and clones share the connection (every kind multiplexes: many tasks, one socket per
+/// node).
+#[derive(Clone)]
+pub struct RedisConnection {
+    kind: Kind,
+    deadline: Duration,
+}
+
+#[derive(Clone)]
+enum Kind {
+    /// redis-rs's `ConnectionManager`: multiplexed, reconnecting by itself.
+    Standalone(ConnectionManager),
+    /// redis-rs's async cluster connection (slot routing, MOVED/ASK, failover).
+    Cluster(ClusterConnection),
+    /// A primary for writes and replicas for reads.
+    Replicated {
+        primary: ConnectionManager,
+        replicas: Arc<ReplicaSet>,
+    },
+}
+
+/// Whether a command only reads (it may go to a replica) or writes (always the primary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Read,
+    Write,
+}
+
+fn manager_config(options: &ConnectionOptions) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(options.connection_timeout))
+        .set_response_timeout(Some(options.response_timeout))
+        .set_number_of_retries(options.number_of_retries as usize)
+        .set_min_delay(options.min_delay)
+        .set_max_delay(options.max_delay)
+}
+
+fn open_client(url: &str, options: &ConnectionOptions) -> redis::RedisResult<redis::Client> {
+    match &options.root_ca_pem {
+        None => redis::Client::open(url),
+        Some(pem) => redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            },
+        ),
+    }
+}
+
+impl RedisConnection {
+    /// Connects to one server with the default options: `redis://[user:password@]host:port[/db]`
+    /// or `rediss://...`.
+    pub async fn standalone(url: &str) -> Result<Self> {
+        Self::standalone_with(url, &ConnectionOptions::default()).await
+    }
+
+    /// Connects to one server over TLS (`rediss://host:port`), trusting `root_ca_pem` (a PEM
+    /// certificate authority) instead of the system's store: for private deployments such as the
+    /// Cordum cluster's own CA. A plain `rediss://` URL given to [`RedisConnection::standalone`]
+    /// uses the system's trust store.
+    pub async fn standalone_tls(url: &str, root_ca_pem: &[u8]) -> Result<Self> {
+        Self::standalone_with(url, &ConnectionOptions::default().root_ca_pem(root_ca_pem)).await
+    }
+
+    /// Connects to one server with `options`; with [`ConnectionOptions::replicas`], reads go to
+    /// the replicas. The primary must answer now (within the connection timeout); replicas are
+    /// connected on first use, so one that is down does not stop a service from starting.
+    pub async fn standalone_with(url: &str, options: &ConnectionOptions) -> Result<Self> {
+        let connect = |target: &str, source| Error::Connect {
+            target: target.to_string(),
+            source,
+        };
+        let client = open_client(url, options).map_err(|e| connect(url, e))?;
+        let primary = ConnectionManager::new_with_config(client, manager_config(options))
+            .await
+            .map_err(|e| connect(url, e))?;
+        let kind = if options.replicas.is_empty() {
+            Kind::Standalone(primary)
+        } else {
+            let mut replicas = Vec::with_capacity(options.replicas.len());
+            for replica in &options.replicas {
+                let client = open_client(replica, options).map_err(|e| connect(replica, e))?;
+                let manager = ConnectionManager::new_lazy_with_config(client, manager_config(options))
+                    .map_err(|e| connect(replica, e))?;
+                replicas.push((replica.clone(), manager));
+            }
+            Kind::Replicated {
+                primary,
+                replicas: Arc::new(ReplicaSet::new(replicas, options.max_delay)),
+            }
+        };
+        Ok(Self {
+            kind,
+            deadline: options.deadline(),
+        })
+    }
+
+    /// Connects to a cluster through any of its nodes (`redis://host:port` each), with the
+    /// default options.
+    pub async fn cluster(nodes: &[impl AsRef<str>]) -> Result<Self> {
+        Self::cluster_with(nodes, &ConnectionOptions::default()).await
+    }
+
+    /// Connects to a cluster with `options` (timeouts, retries, reads from replicas).
+    pub async fn cluster_with(nodes: &[impl AsRef<str>], options: &ConnectionOptions) -> Result<Self> {
+        let nodes: Vec<&str> = nodes.iter().map(AsRef::as_ref).collect();
+        let connect = |source| Error::Connect {
+            target: nodes.join(","),
+            source,
+        };
+        let mut builder = redis::cluster::ClusterClient::builder(nodes.iter().copied())
+            .connection_timeout(options.connection_timeout)
+            .response_timeout(options.response_timeout)
+            .retries(options.number_of_retries)
+            .min_retry_wait(u64::try_from(options.min_delay.as_millis()).unwrap_or(u64::MAX))
+            .max_retry_wait(u64::try_from(options.max_delay.as_millis()).unwrap_or(u64::MAX));
+        if options.read_from_replicas {
+            // Round robin rather than random: an even spread, and every replica is exercised.
+            builder = builder.read_routing_strategy(redis::cluster_read_routing::RoundRobinReplicaStrategy::default());
+        }
+        let client = builder.build().map_err(connect)?;
+        let connection = client.get_async_connection().await.map_err(connect)?;
+        Ok(Self {
+            kind: Kind::Cluster(connection),
+            deadline: options.deadline(),
+        })
+    }
+
+    /// Whether this is a cluster connection.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.kind, Kind::Cluster(_))
+    }
+
+    /// The longest one call waits before it fails with [`Error::TimedOut`].
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Runs `cmd` on `key` within the deadline, on a replica when `route` allows it.
+    pub(crate) async fn query<T: FromRedisValue>(
+        &self,
+        route: Route,
+        cmd: &Cmd,
+        key: &str,
+        command: &'static str,
+    ) -> Result<T> {
+        let reply = async {
+            match (&self.kind, route) {
+                (Kind::Replicated { primary, replicas }, Route::Read) => replicas.read(primary, cmd).await,
+                _ => cmd.query_async(&mut self.clone()).await,
+            }
+        };
+        self.within_deadline(key, command, reply).await
+    }
+
+    /// Bounds `call` by the deadline, naming `key` and `command` in the error.
+    pub(crate) async fn within_deadline<T>(
+        &self,
+        key: &str,
+        command: &'static str,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.deadline, call).await {
+            Ok(reply) => reply.map_err(|source| Error::command(key, command, source)),
+            Err(_) => Err(Error::TimedOut {
+                key: key.to_string(),
+                command,
+                after: self.deadline,
+            }),
+        }
+    }
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match &mut self.kind {
+            Kind::Standalone(connection) => connection.req_packed_command(cmd),
+            Kind::Cluster(connection) => connection.req_packed_command(cmd),
+            Kind::Replicated { primary, .. } => primary.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match &mut self.kind {
+            Kind::Standalone(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Kind::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Kind::Replicated { primary, .. } => primary.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match &self.kind {
+            Kind::Standalone(connection) => connection.get_db(),
+            Kind::Cluster(connection) => connection.get_db(),
+            Kind::Replicated { primary, .. } => primary.get_db(),
+        }
+    }
+}

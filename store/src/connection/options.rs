@@ -1,0 +1,123 @@
+//! Connection settings: timeouts, reconnect backoff, replicas. Names follow redis-rs's own
+//! (`connection_timeout`, `response_timeout`, `number_of_retries`, `min_delay`, `max_delay`).
+
+use std::time::Duration;
+
+/// How the store connects and how long it waits. The defaults fail fast, so a service can fall
+/// back (serve uncached, use a local breaker) instead of stalling while Redis is down or hung:
+///
+/// | setting | default | why |
+/// |---|---|---|
+/// | `connection_timeout` | 1 s | a connect on a LAN or loopback takes milliseconds; a second means the host is gone |
+/// | `response_timeout` | 1 s | the store's commands are small; a server silent for a second is hung or overloaded |
+/// | `number_of_retries` | 2 | reconnect attempts per failure, so a call never queues behind a long backoff |
+/// | `min_delay` .. `max_delay` | 50 ms .. 500 ms | exponential backoff between attempts, with jitter, capped |
+///
+/// A call waits at most `connection_timeout + response_timeout` (2 s by default) and then fails
+/// with [`Error::TimedOut`](crate::Error::TimedOut); the connection goes on reconnecting by itself.
+///
+/// ```
+/// use keyschema_store::ConnectionOptions;
+/// use std::time::Duration;
+///
+/// let options = ConnectionOptions::default()
+///     .response_timeout(Duration::from_millis(250))
+///     .replicas(["redis://10.0.0.2:6379", "redis://10.0.0.3:6379"]);
+/// assert_eq!(options.deadline(), Duration::from_millis(1250));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ConnectionOptions {
+    /// How long one connection attempt may take.
+    pub connection_timeout: Duration,
+    /// How long a command may wait for its reply once sent.
+    pub response_timeout: Duration,
+    /// Reconnect attempts after a failure (standalone), or retries of a redirected command
+    /// (cluster).
+    pub number_of_retries: u32,
+    /// The first delay between reconnect attempts.
+    pub min_delay: Duration,
+    /// The longest delay between reconnect attempts.
+    pub max_delay: Duration,
+    /// On a cluster, send reads to replicas (redis-rs `read_from_replicas`). Replicas lag the
+    /// primary (replication is asynchronous): read-your-writes is lost.
+    pub read_from_replicas: bool,
+    /// On a standalone primary, replica URLs: reads are spread over them (round robin), writes
+    /// go to the primary, and a read falls back to the primary while a replica is unreachable.
+    pub replicas: Vec<String>,
+    /// A PEM certificate authority trusted for `rediss://` instead of the system's store
+    /// (standalone servers and their replicas; a cluster over TLS is not supported yet).
+    pub root_ca_pem: Option<Vec<u8>>,
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> Self {
+        Self {
+            connection_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(1),
+            number_of_retries: 2,
+            min_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(500),
+            read_from_replicas: false,
+            replicas: Vec::new(),
+            root_ca_pem: None,
+        }
+    }
+}
+
+impl ConnectionOptions {
+    /// Sets [`ConnectionOptions::connection_timeout`].
+    #[must_use]
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ConnectionOptions::response_timeout`].
+    #[must_use]
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ConnectionOptions::number_of_retries`].
+    #[must_use]
+    pub fn number_of_retries(mut self, retries: u32) -> Self {
+        self.number_of_retries = retries;
+        self
+    }
+
+    /// Sets the reconnect backoff: from `min` doubling up to `max`.
+    #[must_use]
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.min_delay = min;
+        self.max_delay = max.max(min);
+        self
+    }
+
+    /// Sends a cluster's reads to replicas.
+    #[must_use]
+    pub fn read_from_replicas(mut self, on: bool) -> Self {
+        self.read_from_replicas = on;
+        self
+    }
+
+    /// Replicas of a standalone primary, for reads.
+    #[must_use]
+    pub fn replicas(mut self, urls: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.replicas = urls.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Trusts `pem` (a certificate authority) for `rediss://` URLs.
+    #[must_use]
+    pub fn root_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_ca_pem = Some(pem.into());
+        self
+    }
+
+    /// The longest a call waits: a connection attempt and then the reply.
+    pub fn deadline(&self) -> Duration {
+        self.connection_timeout + self.response_timeout
+    }
+}

@@ -1,0 +1,305 @@
+//! The one write path. Every write of the store (an accessor's, a batch's, a transaction's, a
+//! script's) is built here from the key's [`KeyPolicy`]: the write itself, then what the policy
+//! adds (trim to the cap, drop what the time window expired, the TTL). Callers only choose how
+//! to send it: one command, MULTI/EXEC, inside a pipeline, or as a script's arguments.
+
+use crate::policy::KeyPolicy;
+use std::time::Duration;
+
+/// An argument of a command.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    /// The write's key (a script receives it in `KEYS`).
+    Key,
+    /// A value.
+    Bytes(Vec<u8>),
+    /// A keyword or a number already in text form.
+    Word(&'static str),
+    /// An integer.
+    Int(i64),
+}
+
+/// One Redis command on the write's key.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Command {
+    pub(crate) name: &'static str,
+    pub(crate) args: Vec<Arg>,
+}
+
+impl Command {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            args: vec![Arg::Key],
+        }
+    }
+
+    fn arg(mut self, arg: Arg) -> Self {
+        self.args.push(arg);
+        self
+    }
+
+    /// The command for redis-rs, `key` in place of [`Arg::Key`].
+    pub(crate) fn to_cmd(&self, key: &str) -> redis::Cmd {
+        let mut cmd = redis::cmd(self.name);
+        for arg in &self.args {
+            match arg {
+                Arg::Key => cmd.arg(key),
+                Arg::Bytes(bytes) => cmd.arg(bytes.as_slice()),
+                Arg::Word(word) => cmd.arg(*word),
+                Arg::Int(n) => cmd.arg(*n),
+            };
+        }
+        cmd
+    }
+}
+
+/// A write on one key: its commands, applied together, and which one answers for the write.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Write {
+    pub(crate) key: String,
+    pub(crate) commands: Vec<Command>,
+    /// The command whose reply is the write's result (`RPUSH`'s length, `XADD`'s id).
+    pub(crate) answer: usize,
+}
+
+fn millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Write {
+    fn new(key: &str, commands: Vec<Command>) -> Self {
+        Self {
+            key: key.to_string(),
+            commands,
+            answer: 0,
+        }
+    }
+
+    /// The command that answers, for error messages.
+    pub(crate) fn name(&self) -> &'static str {
+        self.commands.get(self.answer).map_or("MULTI", |c| c.name)
+    }
+
+    /// The TTL step every write ends with: `PEXPIRE key ms`, with `NX` under `keepttl`, so an
+    /// existing TTL stays and a key without one (new, or written before the schema said so)
+    /// gets it. This is the store's one `keepttl` behaviour, on every path.
+    fn expire(mut self, policy: &KeyPolicy, ttl: Option<Duration>) -> Self {
+        if let Some(ttl) = ttl {
+            let expire = Command::new("PEXPIRE").arg(Arg::Int(millis(ttl)));
+            self.commands.push(if policy.keep_ttl {
+                expire.arg(Arg::Word("NX"))
+            } else {
+                expire
+            });
+        }
+        self
+    }
+
+    /// A string value. With a refreshed TTL this is one command (`SET key value PX ms`).
+    pub(crate) fn set(policy: &KeyPolicy, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Self {
+        let set = Command::new("SET").arg(Arg::Bytes(value));
+        match ttl {
+            Some(ttl) if !policy.keep_ttl => Self::new(key, vec![set.arg(Arg::Word("PX")).arg(Arg::Int(millis(ttl)))]),
+            _ if policy.keep_ttl => Self::new(key, vec![set.arg(Arg::Word("KEEPTTL"))]).expire(policy, ttl),
+            _ => Self::new(key, vec![set]),
+        }
+    }
+
+    /// A string value only if the key does not exist (`SET NX PX`): a new key, so its TTL is
+    /// set whatever `keepttl` says. Answers `OK` or nil.
+    pub(crate) fn set_if_absent(key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Self {
+        let mut set = Command::new("SET").arg(Arg::Bytes(value)).arg(Arg::Word("NX"));
+        if let Some(ttl) = ttl {
+            set = set.arg(Arg::Word("PX")).arg(Arg::Int(millis(ttl)));
+        }
+        Self::new(key, vec![set])
+    }
+
+    /// A whole hash record, replacing what was there.
+    pub(crate) fn replace_record(
+        policy: &KeyPolicy,
+        key: &str,
+        fields: Vec<(&'static str, Vec<u8>)>,
+        ttl: Option<Duration>,
+    ) -> Self {
+        let mut commands = vec![Command::new("DEL")];
+        if !fields.is_empty() {
+            let mut hset = Command::new("HSET");
+            for (name, value) in fields {
+                hset = hset.arg(Arg::Word(name)).arg(Arg::Bytes(value));
+            }
+            commands.push(hset);
+        }
+        Self::new(key, commands).expire(policy, ttl)
+    }
+
+    /// Fields of a hash (`HSET`); answers how many were new.
+    pub(crate) fn set_fields(
+        policy: &KeyPolicy,
+        key: &str,
+        fields: Vec<(Vec<u8>, Vec<u8>)>,
+        ttl: Option<Duration>,
+    ) -> Self {
+        let mut hset = Command::new("HSET");
+        for (name, value) in fields {
+            hset = hset.arg(Arg::Bytes(name)).arg(Arg::Bytes(value));
+        }
+        Self::new(key, vec![hset]).expire(policy, ttl)
+    }
+
+    /// Appends to a list, keeping the newest `cap` elements; answers the length before the trim.
+    pub(crate) fn push(policy: &KeyPolicy, key: &str, values: Vec<Vec<u8>>, ttl: Option<Duration>) -> Self {
+        let mut commands = vec![values
+            .into_iter()
+            .fold(Command::new("RPUSH"), |cmd, value| cmd.arg(Arg::Bytes(value)))];
+        if let Some(cap) = policy.cap {
+            commands.push(Command::new("LTRIM").arg(Arg::Int(-count(cap))).arg(Arg::Int(-1)));
+        }
+        Self::new(key, commands).expire(policy, ttl)
+    }
+
+    /// Adds set members; answers how many were new.
+    pub(crate) fn add(policy: &KeyPolicy, key: &str, members: Vec<Vec<u8>>, ttl: Option<Duration>) -> Self {
+        let sadd = members
+            .into_iter()
+            .fold(Command::new("SADD"), |cmd, member| cmd.arg(Arg::Bytes(member)));
+        Self::new(key, vec![sadd]).expire(policy, ttl)
+    }
+
+    /// Adds scored members to a sorted set, keeping the `cap` highest scores and, for a time
+    /// index with a TTL, dropping members older than the TTL; answers how many were new.
+    pub(crate) fn add_scored(
+        policy: &KeyPolicy,
+        key: &str,
+        members: Vec<(f64, Vec<u8>)>,
+        ttl: Option<Duration>,
+    ) -> Self {
+        let mut zadd = Command::new("ZADD");
+        for (score, member) in members {
+            zadd = zadd
+                .arg(Arg::Bytes(score.to_string().into_bytes()))
+                .arg(Arg::Bytes(member));
+        }
+        let mut commands = vec![zadd];
+        if let Some(cap) = policy.cap {
+            commands.push(
+                Command::new("ZREMRANGEBYRANK")
+                    .arg(Arg::Int(0))
+                    .arg(Arg::Int(-count(cap) - 1)),
+            );
+        }
+        if let Some(before) = policy.expired_before() {
+            commands.push(
+                Command::new("ZREMRANGEBYSCORE")
+                    .arg(Arg::Word("-inf"))
+                    .arg(Arg::Bytes(format!("({before}").into_bytes())),
+            );
+        }
+        Self::new(key, commands).expire(policy, ttl)
+    }
+
+    /// Appends a stream entry with one `data` field, approximately trimmed to the cap; answers
+    /// the entry's id.
+    pub(crate) fn append(policy: &KeyPolicy, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Self {
+        let mut xadd = Command::new("XADD");
+        if let Some(cap) = policy.cap {
+            xadd = xadd
+                .arg(Arg::Word("MAXLEN"))
+                .arg(Arg::Word("~"))
+                .arg(Arg::Int(count(cap)));
+        }
+        let xadd = xadd.arg(Arg::Word("*")).arg(Arg::Word("data")).arg(Arg::Bytes(value));
+        Self::new(key, vec![xadd]).expire(policy, ttl)
+    }
+
+    /// Deletes the key; answers how many keys were removed.
+    pub(crate) fn delete(key: &str) -> Self {
+        Self::new(key, vec![Command::new("DEL")])
+    }
+
+    /// Removes members of a set (`SREM`) or sorted set (`ZREM`), or fields of a hash (`HDEL`).
+    /// Nothing is added, so no TTL is applied.
+    pub(crate) fn remove(command: &'static str, key: &str, items: Vec<Vec<u8>>) -> Self {
+        let cmd = items
+            .into_iter()
+            .fold(Command::new(command), |cmd, item| cmd.arg(Arg::Bytes(item)));
+        Self::new(key, vec![cmd])
+    }
+
+    /// Appends the write's commands to `pipe`, every reply ignored but the answer's.
+    pub(crate) fn append_to(&self, pipe: &mut redis::Pipeline, keep_answer: bool) {
+        for (index, command) in self.commands.iter().enumerate() {
+            pipe.add_command(command.to_cmd(&self.key));
+            if !(keep_answer && index == self.answer) {
+                pipe.ignore();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::KeyPolicies;
+
+    fn policy(source: &str) -> KeyPolicy {
+        let schema = keyschema::Schema::parse(source, "t.keys").unwrap();
+        KeyPolicies::from_lookup(schema.model(), |_| None)
+            .unwrap()
+            .get(crate::KeyId::new(0))
+            .clone()
+    }
+
+    fn rendered(write: &Write) -> Vec<String> {
+        write
+            .commands
+            .iter()
+            .map(|c| {
+                let args: Vec<String> = c
+                    .args
+                    .iter()
+                    .map(|a| match a {
+                        Arg::Key => write.key.clone(),
+                        Arg::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                        Arg::Word(w) => (*w).to_string(),
+                        Arg::Int(n) => n.to_string(),
+                    })
+                    .collect();
+                format!("{} {}", c.name, args.join(" "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_string_with_a_ttl_is_one_command_and_keepttl_adds_pexpire_nx() {
+        let fixed = policy("keyspace t\na string text ttl 60s \"x\"\n");
+        let write = Write::set(&fixed, "a", b"v".to_vec(), fixed.ttl);
+        assert_eq!(rendered(&write), ["SET a v PX 60000"]);
+        let keep = policy("keyspace t\na string text ttl 60s keepttl \"x\"\n");
+        let write = Write::set(&keep, "a", b"v".to_vec(), keep.ttl);
+        assert_eq!(rendered(&write), ["SET a v KEEPTTL", "PEXPIRE a 60000 NX"]);
+        let none = policy("keyspace t\na string text ttl none \"x\"\n");
+        assert_eq!(rendered(&Write::set(&none, "a", b"v".to_vec(), None)), ["SET a v"]);
+    }
+
+    #[test]
+    fn collections_trim_to_their_cap_then_expire() {
+        let list = policy("keyspace t\nl list text cap 10 ttl 1h \"x\"\n");
+        let write = Write::push(&list, "l", vec![b"1".to_vec(), b"2".to_vec()], list.ttl);
+        assert_eq!(rendered(&write), ["RPUSH l 1 2", "LTRIM l -10 -1", "PEXPIRE l 3600000"]);
+        let zset = policy("keyspace t\nz zset member text score int cap 3 ttl 1h \"x\"\n");
+        let write = Write::add_scored(&zset, "z", vec![(1.5, b"m".to_vec())], zset.ttl);
+        assert_eq!(
+            rendered(&write),
+            ["ZADD z 1.5 m", "ZREMRANGEBYRANK z 0 -4", "PEXPIRE z 3600000"]
+        );
+        let stream = policy("keyspace t\ns stream text cap 100 ttl none \"x\"\n");
+        let write = Write::append(&stream, "s", b"e".to_vec(), None);
+        assert_eq!(rendered(&write), ["XADD s MAXLEN ~ 100 * data e"]);
+    }
+}

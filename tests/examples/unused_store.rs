@@ -1,0 +1,30 @@
+//! A service crate that includes generated stores and uses almost none of them: it must build
+//! without a warning under `#![deny(warnings)]` and clippy (`scripts/test` builds every example
+//! with clippy `-D warnings`), whatever subset of the module a service calls. It also uses the
+//! re-exported `chrono` and `uuid` the way generated methods need (`Utc::now()`, `Uuid::new_v4()`).
+
+#![deny(warnings)]
+
+// The value types the schemas name, as a service defines them (here: the test crate's).
+use keyschema_tests::generated::*;
+
+mod cordum {
+    include!(concat!(env!("OUT_DIR"), "/cordum.rs"));
+}
+
+mod collector {
+    include!(concat!(env!("OUT_DIR"), "/state.rs"));
+}
+
+fn main() {
+    let now = keyschema_store::chrono::Utc::now();
+    let job = keyschema_store::uuid::Uuid::new_v4();
+    let key = cordum::JobIndexKey {
+        state: cordum::State::Running,
+    }
+    .to_key();
+    println!(
+        "{key} {job} {now} {}",
+        collector::CtxPartitionOffsetKey { partition: 3 }.to_key()
+    );
+}
