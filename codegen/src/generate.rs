@@ -3,7 +3,7 @@
 //! generated code only names types and calls it.
 
 use crate::names::{pascal, snake};
-use crate::{Config, Error};
+use crate::{model_literal, Config, Error};
 use keyschema::model_fingerprint;
 use keyschema::{Codec, KeyDef, KeySchema, LayoutPart, Param, ParamType, RedisType, ScoreKind};
 use std::fmt::Write as _;
@@ -46,15 +46,6 @@ fn doc(out: &mut String, text: &str) {
     }
 }
 
-/// A raw string literal that holds `text` whatever it contains.
-fn raw_string(text: &str) -> String {
-    let mut hashes = String::from("#");
-    while text.contains(&format!("\"{hashes}")) {
-        hashes.push('#');
-    }
-    format!("r{hashes}\"{text}\"{hashes}")
-}
-
 impl Generator<'_> {
     pub(crate) fn generate(&self) -> Result<String, Error> {
         let mut out = String::new();
@@ -81,16 +72,23 @@ impl Generator<'_> {
 
     /// The checked model as the runtime loads it, and `schema()` for the key types.
     fn contract(&self, out: &mut String) -> Result<(), Error> {
-        let json = serde_json::to_string(self.schema).map_err(|e| Error::Generated {
-            schema: self.source_name.to_string(),
-            message: format!("the model does not serialise: {e}"),
-        })?;
-        let fingerprint = model_fingerprint(&json, keyschema::VERSION);
+        let fingerprint = model_fingerprint(self.schema, keyschema::VERSION);
         let ambiguities: Vec<String> = self.ambiguities.iter().map(|(a, b)| format!("({a}, {b})")).collect();
         line!(out, "");
-        doc(out, &format!("The checked model of {}, as keyschema {} generated it. `connect` loads it without parsing or checking the schema again, and refuses it with an error naming both versions when this runtime reads it differently.", self.source_name, keyschema::VERSION));
+        doc(out, &format!("The checked model of {}, as keyschema {} generated it. `connect` builds it from these constructors (no parsing, no checking) and refuses it with an error naming both versions when this runtime is another keyschema version or the model was edited.", self.source_name, keyschema::VERSION));
         line!(out, "{ALLOW}");
-        line!(out, "pub static GENERATED: {RT}::GeneratedSchema = {RT}::GeneratedSchema::new({:?}, {:?}, {fingerprint:#018x}, {}, &[{}]);", self.source_name, keyschema::VERSION, raw_string(&json), ambiguities.join(", "));
+        line!(
+            out,
+            "pub static GENERATED: {RT}::GeneratedSchema = {RT}::GeneratedSchema::new({:?}, {:?}, {fingerprint:#018x}, checked_model, &[{}]);",
+            self.source_name,
+            keyschema::VERSION,
+            ambiguities.join(", ")
+        );
+        line!(out, "");
+        line!(out, "/// The checked model, built from constructors.");
+        line!(out, "fn checked_model() -> {RT}::keyschema::KeySchema {{");
+        line!(out, "    {}", model_literal::function_body(self.schema));
+        line!(out, "}}");
         line!(out, "");
         line!(out, "/// The checked schema, loaded once from [`GENERATED`].");
         line!(out, "///");

@@ -18,13 +18,14 @@
 //! store.job_state(job_id).set(&state).await?;   // SET job:state:<jobID> ... PX 604800000
 //! ```
 //!
-//! The generated module holds the checked model (`GENERATED`, loaded at connect without parsing
-//! or checking the schema again, and refused with a clear error if the runtime is another
-//! keyschema version), one type per key that formats and parses itself (`JobStateKey`), enums
+//! The generated module holds the checked model (`GENERATED`: built from constructors at
+//! connect, without parsing or checking the schema again, and refused with a clear error if the
+//! runtime is another keyschema version), one type per key that formats and parses itself (`JobStateKey`), enums
 //! for enum parameters, a struct per hash with declared fields, and the store with one accessor
 //! per key. Behaviour lives in `keyschema-store`.
 
 mod generate;
+mod model_literal;
 mod names;
 
 use std::collections::HashMap;

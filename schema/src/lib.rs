@@ -93,7 +93,9 @@ impl SchemaError {
 #[derive(Debug)]
 pub struct Schema {
     model: Arc<KeySchema>,
-    matcher: Matcher,
+    /// Compiled when first needed: a schema loaded from a checked model (a service's start-up)
+    /// may only format keys, which needs no matcher.
+    matcher: std::sync::OnceLock<Matcher>,
     ambiguities: Vec<(usize, usize)>,
     warnings: Vec<Diagnostic>,
     file_name: String,
@@ -166,7 +168,7 @@ impl Schema {
                 ambiguities,
             }) => Ok(Self {
                 model,
-                matcher,
+                matcher: matcher.into(),
                 ambiguities,
                 warnings: analysis.diagnostics,
                 file_name: file_name.to_string(),
@@ -181,15 +183,12 @@ impl Schema {
 
     /// A schema from a model that was checked before, with the pairs of keys the checker found
     /// ambiguous ([`Schema::ambiguities`]): what generated code embeds, so a service's start-up
-    /// compiles the matcher and does no parsing and no checking. The caller vouches that the
+    /// does no parsing and no checking (the matcher is compiled when a key is first parsed). The caller vouches that the
     /// model came from [`Schema::parse`]; nothing here checks it again.
     pub fn from_checked_model(model: KeySchema, ambiguities: Vec<(usize, usize)>, file_name: &str) -> Self {
-        let model = Arc::new(model);
-        let mut matcher = Matcher::new(Arc::clone(&model));
-        matcher.set_ambiguities(&ambiguities);
         Self {
-            model,
-            matcher,
+            model: Arc::new(model),
+            matcher: std::sync::OnceLock::new(),
             ambiguities,
             warnings: Vec::new(),
             file_name: file_name.to_string(),
@@ -216,9 +215,13 @@ impl Schema {
         Arc::clone(&self.model)
     }
 
-    /// The compiled matcher.
+    /// The compiled matcher (compiled on first use for a schema from a checked model).
     pub fn matcher(&self) -> &Matcher {
-        &self.matcher
+        self.matcher.get_or_init(|| {
+            let mut matcher = Matcher::new(Arc::clone(&self.model));
+            matcher.set_ambiguities(&self.ambiguities);
+            matcher
+        })
     }
 
     /// The warnings found when checking.
@@ -233,13 +236,13 @@ impl Schema {
 
     /// Everything the schema says about `key`.
     pub fn lint(&self, key: &str) -> LintResult {
-        lint::lint(&self.model, &self.matcher, key)
+        lint::lint(&self.model, self.matcher(), key)
     }
 
     /// Lints raw bytes: keys longer than [`MAX_KEY_LEN`] or not UTF-8 get a problem (`K004`,
     /// `K005`) instead of a match.
     pub fn lint_bytes(&self, key: &[u8]) -> LintResult {
-        lint::lint_bytes(&self.model, &self.matcher, key)
+        lint::lint_bytes(&self.model, self.matcher(), key)
     }
 
     /// The inventory as Markdown.

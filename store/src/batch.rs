@@ -182,10 +182,7 @@ impl Batch<'_> {
             let connection = connection.clone();
             async move {
                 let first = &queued[answers[0].0];
-                let mut sender = connection.clone();
-                let replies: Vec<redis::Value> = connection
-                    .within_deadline(first.key(), first.name(), pipe.query_async(&mut sender))
-                    .await?;
+                let replies: Vec<redis::Value> = connection.pipeline(&pipe, first.key(), first.name()).await?;
                 Ok::<_, Error>((answers, replies))
             }
         });

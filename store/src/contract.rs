@@ -1,8 +1,8 @@
 //! The contract between a generated module and this runtime. A generated module carries the
-//! checked model it was generated from (as JSON), the pairs of ambiguous keys the checker found,
-//! the keyschema version that generated it and a fingerprint of both. Loading it does no parsing
-//! of the schema language and no checking: it reads the model back, checks the fingerprint
-//! against this runtime's own reading of it, and compiles the matcher.
+//! checked model it was generated from (as constructors), the pairs of ambiguous keys the
+//! checker found, the keyschema version that generated it and a fingerprint of both. Loading it
+//! does no parsing and no checking: it builds the model, checks the version and the
+//! fingerprint; the matcher is compiled when a key is first parsed.
 
 use crate::connection::{ConnectionOptions, RedisConnection};
 use crate::error::{Error, Result};
@@ -15,27 +15,27 @@ pub struct GeneratedSchema {
     source_name: &'static str,
     generated_by: &'static str,
     fingerprint: u64,
-    model_json: &'static str,
+    model: fn() -> KeySchema,
     ambiguities: &'static [(u32, u32)],
     loaded: OnceLock<Result<Schema, String>>,
 }
 
 impl GeneratedSchema {
     /// What generated code writes: the schema file's name, the keyschema version that generated
-    /// the module, the fingerprint ([`keyschema::model_fingerprint`]), the model as JSON, and the ambiguous
-    /// pairs of keys.
+    /// the module, the fingerprint ([`keyschema::model_fingerprint`]), the function that builds
+    /// the checked model, and the ambiguous pairs of keys.
     pub const fn new(
         source_name: &'static str,
         generated_by: &'static str,
         fingerprint: u64,
-        model_json: &'static str,
+        model: fn() -> KeySchema,
         ambiguities: &'static [(u32, u32)],
     ) -> Self {
         Self {
             source_name,
             generated_by,
             fingerprint,
-            model_json,
+            model,
             ambiguities,
             loaded: OnceLock::new(),
         }
@@ -51,20 +51,35 @@ impl GeneratedSchema {
         self.fingerprint
     }
 
-    fn load(&self) -> Result<Schema, String> {
+    /// Loads the schema afresh, uncached: what [`GeneratedSchema::schema`] does once (read the
+    /// model back, compare fingerprints, compile the matcher). For measuring start-up.
+    pub fn load(&self) -> Result<Schema> {
+        self.read().map_err(|reason| self.contract_error(reason))
+    }
+
+    fn contract_error(&self, reason: String) -> Error {
+        Error::Contract {
+            source_name: self.source_name.to_string(),
+            generated_by: self.generated_by.to_string(),
+            runtime: keyschema::VERSION.to_string(),
+            reason,
+        }
+    }
+
+    fn read(&self) -> Result<Schema, String> {
         if self.generated_by != keyschema::VERSION {
             return Err(format!(
                 "the module records keyschema {} and fingerprint {:016x}",
                 self.generated_by, self.fingerprint
             ));
         }
-        let model: KeySchema =
-            serde_json::from_str(self.model_json).map_err(|e| format!("its model does not read back: {e}"))?;
-        let reread = serde_json::to_string(&model).map_err(|e| format!("its model does not serialise: {e}"))?;
-        let fingerprint = model_fingerprint(&reread, keyschema::VERSION);
+        // The recorded fingerprint covers the model and the generating version: this runtime's
+        // version over the same model gives the same number only if nothing differs.
+        let model = (self.model)();
+        let fingerprint = model_fingerprint(&model, keyschema::VERSION);
         if fingerprint != self.fingerprint {
             return Err(format!(
-                "the module records fingerprint {:016x}, this runtime reads its model as {fingerprint:016x}",
+                "the module records fingerprint {:016x}, this runtime computes {fingerprint:016x} (was it edited by hand?)",
                 self.fingerprint
             ));
         }
@@ -81,14 +96,9 @@ impl GeneratedSchema {
     /// both versions when they do not agree.
     pub fn schema(&'static self) -> Result<&'static Schema> {
         self.loaded
-            .get_or_init(|| self.load())
+            .get_or_init(|| self.read())
             .as_ref()
-            .map_err(|reason| Error::Contract {
-                source_name: self.source_name.to_string(),
-                generated_by: self.generated_by.to_string(),
-                runtime: keyschema::VERSION.to_string(),
-                reason: reason.clone(),
-            })
+            .map_err(|reason| self.contract_error(reason.clone()))
     }
 
     /// The schema, for generated key types that format and parse keys without a store.
@@ -130,7 +140,26 @@ impl GeneratedSchema {
 mod tests {
     use super::*;
 
-    static BROKEN: GeneratedSchema = GeneratedSchema::new("t.keys", "0.0.0-other", 1, "{}", &[]);
+    fn tiny() -> KeySchema {
+        KeySchema {
+            keyspace: "k".into(),
+            separator: ':',
+            params: Vec::new(),
+            keys: Vec::new(),
+            groups: Vec::new(),
+            services: Vec::new(),
+        }
+    }
+
+    fn other() -> KeySchema {
+        KeySchema {
+            keyspace: "j".into(),
+            ..tiny()
+        }
+    }
+
+    static BROKEN: GeneratedSchema = GeneratedSchema::new("t.keys", "0.0.0-other", 1, tiny, &[]);
+    static EDITED: GeneratedSchema = GeneratedSchema::new("t.keys", keyschema::VERSION, 1, tiny, &[]);
 
     #[test]
     fn a_module_from_another_version_is_refused_naming_both() {
@@ -141,5 +170,16 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("regenerate"), "{error}");
+    }
+
+    #[test]
+    fn a_model_edited_by_hand_is_refused() {
+        let error = EDITED.schema().unwrap_err().to_string();
+        assert!(error.contains("edited by hand"), "{error}");
+        let fingerprint = model_fingerprint(&tiny(), keyschema::VERSION);
+        let good = GeneratedSchema::new("t.keys", keyschema::VERSION, fingerprint, tiny, &[]);
+        assert_eq!(good.load().unwrap().model().keyspace, "k");
+        let bad = GeneratedSchema::new("t.keys", keyschema::VERSION, fingerprint, other, &[]);
+        assert!(matches!(bad.load(), Err(Error::Contract { .. })));
     }
 }

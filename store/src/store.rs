@@ -161,11 +161,7 @@ impl Store {
         let mut pipe = redis::pipe();
         pipe.atomic();
         write.append_to(&mut pipe, true);
-        let mut connection = self.connection.clone();
-        let (answer,): (redis::Value,) = self
-            .connection
-            .within_deadline(&write.key, write.name(), pipe.query_async(&mut connection))
-            .await?;
+        let (answer,): (redis::Value,) = self.connection.pipeline(&pipe, &write.key, write.name()).await?;
         Ok(answer)
     }
 

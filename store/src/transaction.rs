@@ -158,10 +158,7 @@ impl Transaction<'_> {
             for write in &self.writes {
                 write.append_to(&mut pipe, false);
             }
-            let mut sender = connection.clone();
-            return connection
-                .within_deadline(first, "MULTI", pipe.query_async::<()>(&mut sender))
-                .await;
+            return connection.pipeline::<()>(&pipe, first, "MULTI").await;
         }
         let (keys, argv) = self.script_arguments();
         let mut invocation = CHECKED.prepare_invoke();
@@ -171,10 +168,7 @@ impl Transaction<'_> {
         for arg in &argv {
             invocation.arg(arg.as_slice());
         }
-        let mut sender = connection.clone();
-        let applied: i64 = connection
-            .within_deadline(first, "EVALSHA", invocation.invoke_async(&mut sender))
-            .await?;
+        let applied: i64 = connection.script(&invocation, first).await?;
         if applied == 1 {
             Ok(())
         } else {

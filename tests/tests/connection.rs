@@ -64,7 +64,7 @@ async fn a_stopped_server_costs_at_most_the_deadline_and_the_store_recovers_by_i
             options.deadline()
         );
         assert!(
-            matches!(error, Error::Command { .. } | Error::TimedOut { .. }),
+            matches!(error, Error::Unavailable { .. } | Error::OutcomeUnknown { .. }),
             "{error}"
         );
     }

@@ -5,7 +5,7 @@ use crate::diagnostics::Span;
 use serde::{Deserialize, Serialize};
 
 /// A piece of a key pattern.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum PatternPart {
     /// Literal bytes, separators and hash-tag braces included.
@@ -15,7 +15,7 @@ pub enum PatternPart {
 }
 
 /// The hash tag of a pattern: the part Redis hashes to pick the slot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct HashTag {
     /// The text between the braces as written (`<jobID>`): keys with equal templates form a
     /// [`SlotGroup`](crate::SlotGroup).
@@ -25,7 +25,7 @@ pub struct HashTag {
 }
 
 /// A key pattern: literal text and typed placeholders.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct KeyPattern {
     /// The pattern as it is in effect (`job:{<jobID>}:state`), group tags applied.
     pub template: String,
@@ -46,7 +46,7 @@ impl KeyPattern {
 }
 
 /// How a value is stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(tag = "kind", content = "type", rename_all = "snake_case")]
 pub enum Codec {
     /// serde_json of the named type.
@@ -89,7 +89,7 @@ impl Codec {
 }
 
 /// What a sorted set's score means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum ScoreKind {
     /// Unix time in seconds.
@@ -116,7 +116,7 @@ impl ScoreKind {
 }
 
 /// A declared hash field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct HashField {
     /// The field name in Redis.
     pub name: String,
@@ -125,7 +125,7 @@ pub struct HashField {
 }
 
 /// The fields and values of a hash used as a map (`hash member assetID json(Asset)`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct HashEntries {
     /// What field names are (usually a parameter).
     pub field: Codec,
@@ -134,7 +134,7 @@ pub struct HashEntries {
 }
 
 /// The Redis type of a key and what its values are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RedisType {
     /// A string value.
@@ -216,7 +216,7 @@ impl RedisType {
 }
 
 /// The coordination pattern a key implements; later layers give each its runtime.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Primitive {
     /// A leader lease or mutual-exclusion lock (SET NX PX, released by owner token).
@@ -263,7 +263,7 @@ impl Primitive {
 }
 
 /// Whether a write refreshes the TTL or keeps the one set when the key was created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum TtlOnWrite {
     /// Every write sets the TTL again (the default).
@@ -298,8 +298,29 @@ pub struct KeyDef {
     pub span: Span,
 }
 
+/// Everything but where the key is declared: two schemas that differ only by layout or comments
+/// describe the same keys.
+impl std::hash::Hash for KeyDef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let Self {
+            name,
+            pattern,
+            redis_type,
+            ttl,
+            ttl_on_write,
+            purpose,
+            group,
+            primitive,
+            owner,
+            span: _,
+        } = self;
+        (name, pattern, redis_type, ttl, ttl_on_write, purpose).hash(state);
+        (group, primitive, owner).hash(state);
+    }
+}
+
 /// A group of keys with shared defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct Group {
     /// Its name.
     pub name: String,
@@ -310,7 +331,7 @@ pub struct Group {
 }
 
 /// A service and the keys it uses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct Service {
     /// Its name.
     pub name: String,

@@ -11,7 +11,7 @@ pub use ttl::*;
 use serde::{Deserialize, Serialize};
 
 /// A whole keyspace: parameters, keys, groups and services, names resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct KeySchema {
     /// The keyspace's name.
     pub keyspace: String,
@@ -29,7 +29,7 @@ pub struct KeySchema {
 
 /// Keys sharing one hash-tag template: equal parameter values put them on one slot, so they may
 /// be used together in one transaction, pipeline-as-unit or script on a cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct SlotGroup {
     /// The tag template (`<jobID>`).
     pub template: String,

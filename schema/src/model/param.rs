@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The type of a parameter value, which fixes the one form it takes in a key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ParamType {
     /// Any non-empty string; the separator, `{`, `}`, `%` and control bytes are percent-escaped.
@@ -28,7 +28,7 @@ pub enum ParamType {
 }
 
 /// How an enum's variants are written in keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum EnumCase {
     /// As declared.
@@ -102,7 +102,7 @@ impl ParamType {
 }
 
 /// A piece of an alternative layout of a composite parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum LayoutPart {
     /// Literal text (may contain the separator).
@@ -112,7 +112,7 @@ pub enum LayoutPart {
 }
 
 /// A declared parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct Param {
     /// Its name (`jobID`).
     pub name: String,

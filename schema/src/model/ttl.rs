@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A duration in milliseconds, written in the language as `500ms`, `60s`, `15m`, `24h`, `7d`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
 #[serde(transparent)]
 pub struct Millis(pub u64);
 
@@ -43,7 +43,7 @@ impl fmt::Display for Millis {
 }
 
 /// The unit of a number: of an environment variable's value, or of a duration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeUnit {
     /// Milliseconds.
@@ -116,7 +116,7 @@ impl TimeUnit {
 }
 
 /// How long a key lives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TtlPolicy {
     /// The key never expires.

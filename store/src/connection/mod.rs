@@ -1,5 +1,7 @@
 //! One connection type over standalone Redis (multiplexed and reconnecting, optionally with
-//! replicas for reads) and Redis Cluster, every call bounded by the options' deadline.
+//! replicas for reads) and Redis Cluster. Every call is bounded by redis-rs's own timeouts as the
+//! options set them ([`ConnectionOptions::deadline`]); failures are classified by what is known
+//! of their outcome ([`Error::command`]).
 
 mod options;
 mod replicas;
@@ -129,6 +131,9 @@ impl RedisConnection {
         let mut builder = redis::cluster::ClusterClient::builder(nodes.iter().copied())
             .connection_timeout(options.connection_timeout)
             .response_timeout(options.response_timeout)
+            // One attempt is bounded by the response timeout; a request and its retries
+            // (redirections, reconnection to a promoted replica) by the deadline.
+            .overall_response_timeout(Some(options.deadline()))
             .retries(options.number_of_retries)
             .min_retry_wait(u64::try_from(options.min_delay.as_millis()).unwrap_or(u64::MAX))
             .max_retry_wait(u64::try_from(options.max_delay.as_millis()).unwrap_or(u64::MAX));
@@ -149,7 +154,7 @@ impl RedisConnection {
         matches!(self.kind, Kind::Cluster(_))
     }
 
-    /// The longest one call waits before it fails with [`Error::TimedOut`].
+    /// The longest one call waits ([`ConnectionOptions::deadline`]).
     pub fn deadline(&self) -> Duration {
         self.deadline
     }
@@ -162,30 +167,35 @@ impl RedisConnection {
         key: &str,
         command: &'static str,
     ) -> Result<T> {
-        let reply = async {
-            match (&self.kind, route) {
-                (Kind::Replicated { primary, replicas }, Route::Read) => replicas.read(primary, cmd).await,
-                _ => cmd.query_async(&mut self.clone()).await,
-            }
+        let reply = match (&self.kind, route) {
+            (Kind::Replicated { primary, replicas }, Route::Read) => replicas.read(primary, cmd).await,
+            _ => cmd.query_async(&mut self.clone()).await,
         };
-        self.within_deadline(key, command, reply).await
+        reply.map_err(|source| Error::command(key, command, source))
     }
 
-    /// Bounds `call` by the deadline, naming `key` and `command` in the error.
-    pub(crate) async fn within_deadline<T>(
+    /// Sends a pipeline (a transaction or a batch), naming `key` and `command` in the error.
+    pub(crate) async fn pipeline<T: FromRedisValue>(
         &self,
+        pipe: &Pipeline,
         key: &str,
         command: &'static str,
-        call: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T> {
-        match tokio::time::timeout(self.deadline, call).await {
-            Ok(reply) => reply.map_err(|source| Error::command(key, command, source)),
-            Err(_) => Err(Error::TimedOut {
-                key: key.to_string(),
-                command,
-                after: self.deadline,
-            }),
-        }
+        pipe.query_async(&mut self.clone())
+            .await
+            .map_err(|source| Error::command(key, command, source))
+    }
+
+    /// Runs a script, naming `key` in the error.
+    pub(crate) async fn script<T: FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+        key: &str,
+    ) -> Result<T> {
+        invocation
+            .invoke_async(&mut self.clone())
+            .await
+            .map_err(|source| Error::command(key, "EVALSHA", source))
     }
 }
 

@@ -10,11 +10,13 @@ use std::time::Duration;
 /// |---|---|---|
 /// | `connection_timeout` | 1 s | a connect on a LAN or loopback takes milliseconds; a second means the host is gone |
 /// | `response_timeout` | 1 s | the store's commands are small; a server silent for a second is hung or overloaded |
-/// | `number_of_retries` | 2 | reconnect attempts per failure, so a call never queues behind a long backoff |
-/// | `min_delay` .. `max_delay` | 50 ms .. 500 ms | exponential backoff between attempts, with jitter, capped |
+/// | `number_of_retries` | 0 | reconnect attempts after a failed one; with none, the next call starts the next attempt, so a call never queues behind a backoff and a server that is back is found by the next call |
+/// | `min_delay` .. `max_delay` | 50 ms .. 500 ms | exponential backoff with jitter between the retries, when there are any |
 ///
-/// A call waits at most `connection_timeout + response_timeout` (2 s by default) and then fails
-/// with [`Error::TimedOut`](crate::Error::TimedOut); the connection goes on reconnecting by itself.
+/// A call waits at most [`ConnectionOptions::deadline`] (2 s by default: one connection attempt
+/// and the reply) and then fails with [`Error::Unavailable`](crate::Error::Unavailable) (it did
+/// not run) or [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) (it was sent, and may have
+/// run). redis-rs enforces these bounds itself, so a call pays no timer of the store's own.
 ///
 /// ```
 /// use keyschema_store::ConnectionOptions;
@@ -55,7 +57,7 @@ impl Default for ConnectionOptions {
         Self {
             connection_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(1),
-            number_of_retries: 2,
+            number_of_retries: 0,
             min_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(500),
             read_from_replicas: false,
@@ -116,8 +118,21 @@ impl ConnectionOptions {
         self
     }
 
-    /// The longest a call waits: a connection attempt and then the reply.
+    /// The longest a call waits: the connection attempts of one reconnection (each at most
+    /// `connection_timeout`, with the backoff delays between them) and then the reply. With a
+    /// standalone primary and replicas, a read that finds its replica unreachable then asks the
+    /// primary: twice this.
     pub fn deadline(&self) -> Duration {
-        self.connection_timeout + self.response_timeout
+        let attempts = self.number_of_retries + 1;
+        let delays = (0..self.number_of_retries)
+            .map(|n| {
+                let factor = 2u32.checked_pow(n).unwrap_or(u32::MAX);
+                self.min_delay.saturating_mul(factor).min(self.max_delay)
+            })
+            .fold(Duration::ZERO, Duration::saturating_add);
+        self.connection_timeout
+            .saturating_mul(attempts)
+            .saturating_add(delays)
+            .saturating_add(self.response_timeout)
     }
 }
