@@ -99,6 +99,29 @@ pub enum Error {
         /// The key.
         key: String,
     },
+    /// The write was applied on the primary, but fewer replicas than asked acknowledged it within
+    /// the durability timeout ([`Store::durable`](crate::Store::durable)): a failover now could
+    /// lose it.
+    #[error("{key} was written, but {acknowledged} of {wanted} replica(s) acknowledged it in time")]
+    NotDurable {
+        /// The key.
+        key: String,
+        /// How many replicas acknowledged.
+        acknowledged: u64,
+        /// How many were asked for.
+        wanted: u32,
+    },
+    /// A key holds another Redis type than the schema says (found by a transaction's checks
+    /// before it wrote anything).
+    #[error("{key} holds a {found}, not a {expected}: nothing was written")]
+    WrongType {
+        /// The key.
+        key: String,
+        /// The type the schema declares.
+        expected: String,
+        /// The type found.
+        found: String,
+    },
     /// Two keys of one transaction are on different slots (generated transactions cannot do this).
     #[error("{key} is not on the slot of {first}: a transaction's keys must share a hash tag")]
     CrossSlot {
@@ -147,6 +170,27 @@ impl Error {
         } else {
             Self::Command { key, command, source }
         }
+    }
+
+    /// Whether the command was refused before it ran for a reason that passes: a cluster
+    /// redirection or failover in progress, or a server loading its data. Retrying is safe.
+    pub(crate) fn is_transient(&self) -> bool {
+        use redis::{ErrorKind, ServerErrorKind};
+        let Self::Unavailable { source, .. } = self else {
+            return false;
+        };
+        matches!(
+            source.kind(),
+            ErrorKind::Server(
+                ServerErrorKind::ClusterDown
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::BusyLoading
+                    | ServerErrorKind::Moved
+                    | ServerErrorKind::Ask
+                    | ServerErrorKind::ExecAbort
+            ) | ErrorKind::ClusterConnectionNotFound
+        )
     }
 
     /// Whether a write that failed with this error may have been applied all the same.

@@ -32,7 +32,7 @@ pub use keys::{
 };
 pub use param::{format_infallible_key, format_key, KeyParam, KeyParseError, ParamCodec, ParsedKey, UnixMillis};
 pub use policy::{KeyId, KeyPolicies, KeyPolicy};
-pub use store::{KeyTtl, Store};
+pub use store::{Durability, KeyTtl, Store};
 pub use transaction::Transaction;
 
 // Re-exported so generated code names them without the user's crate depending on them.

@@ -28,6 +28,32 @@ pub struct Store {
     connection: RedisConnection,
     schema: Arc<KeySchema>,
     policies: Arc<KeyPolicies>,
+    durability: Option<Durability>,
+}
+
+/// A Lua script kept with its source: invoked by hash (`EVALSHA`, reloaded on `NOSCRIPT`), or
+/// sent whole (`EVAL`) inside a pipeline.
+pub(crate) struct StoredScript {
+    pub(crate) source: &'static str,
+    pub(crate) script: redis::Script,
+}
+
+impl StoredScript {
+    pub(crate) fn new(source: &'static str) -> Self {
+        Self {
+            source,
+            script: redis::Script::new(source),
+        }
+    }
+}
+
+/// What a write waits for before it is acknowledged: `WAIT replicas timeout` after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Durability {
+    /// How many replicas must have the write.
+    pub replicas: u32,
+    /// How long to wait for them.
+    pub timeout: Duration,
 }
 
 impl Store {
@@ -44,6 +70,7 @@ impl Store {
             connection,
             schema,
             policies: Arc::new(policies),
+            durability: None,
         }
     }
 
@@ -74,6 +101,25 @@ impl Store {
         let policies = KeyPolicies::from_env(&schema)?;
         let connection = RedisConnection::cluster_with(nodes, options).await?;
         Ok(Self::with_policies(connection, schema, policies))
+    }
+
+    /// The same store (sharing its connection) whose writes are acknowledged only once
+    /// `replicas` replicas have them (`WAIT replicas timeout` after each write, transaction and
+    /// script, in the same pipeline, so it runs on the node that ran the write). Replication is asynchronous: without this, a write acknowledged by a primary that
+    /// then fails over can be lost; with it, fewer acknowledgements than asked within `timeout`
+    /// are [`Error::NotDurable`] (the write is on the primary, not yet safe). It does not make a
+    /// write survive everything (a replica can still lose it on a later failure), and it costs a
+    /// round trip and the replication delay per write.
+    pub fn durable(&self, replicas: u32, timeout: Duration) -> Self {
+        Self {
+            durability: Some(Durability { replicas, timeout }),
+            ..self.clone()
+        }
+    }
+
+    /// The durability asked of writes, if any.
+    pub fn durability(&self) -> Option<Durability> {
+        self.durability
     }
 
     /// The schema.
@@ -148,21 +194,131 @@ impl Store {
         self.connection.query(Route::Write, cmd, key, command).await
     }
 
-    /// Applies one write: a single command as it is, several as one MULTI/EXEC. The answer is
-    /// the reply of the write's answering command.
+    /// Applies one write: a single command as it is, several as one MULTI/EXEC; retried while
+    /// a cluster refuses it before it runs; with a durability wait, `WAIT` follows in the same
+    /// pipeline. The answer is the reply of the write's answering command.
     pub(crate) async fn apply(&self, write: &Write) -> Result<redis::Value> {
+        let key = write.key.as_str();
+        if let Some(durability) = self.durability {
+            let mut pipe = redis::pipe();
+            let answer_at = if let [command] = write.commands.as_slice() {
+                pipe.add_command(command.to_cmd(key));
+                None
+            } else {
+                pipe.cmd("MULTI");
+                for command in &write.commands {
+                    pipe.add_command(command.to_cmd(key));
+                }
+                pipe.cmd("EXEC");
+                Some(1 + write.commands.len())
+            };
+            let mut replies = self.durable_pipeline(pipe, durability, key, write.name()).await?;
+            return Ok(match answer_at {
+                None => replies.swap_remove(0),
+                Some(exec) => match replies.swap_remove(exec) {
+                    redis::Value::Array(mut items) if write.answer < items.len() => items.swap_remove(write.answer),
+                    other => other,
+                },
+            });
+        }
         if let [command] = write.commands.as_slice() {
-            let cmd = command.to_cmd(&write.key);
+            let cmd = command.to_cmd(key);
             return self
-                .connection
-                .query(Route::Write, &cmd, &write.key, command.name)
+                .retrying(|| self.connection.query(Route::Write, &cmd, key, command.name))
                 .await;
         }
         let mut pipe = redis::pipe();
         pipe.atomic();
         write.append_to(&mut pipe, true);
-        let (answer,): (redis::Value,) = self.connection.pipeline(&pipe, &write.key, write.name()).await?;
+        let (answer,): (redis::Value,) = self
+            .retrying(|| self.connection.pipeline(&pipe, key, write.name()))
+            .await?;
         Ok(answer)
+    }
+
+    /// Runs a stored script whose keys share `key`'s slot, retried like a write; with a
+    /// durability wait, as `EVAL` followed by `WAIT` in one pipeline.
+    pub(crate) async fn run_script(
+        &self,
+        script: &StoredScript,
+        keys: &[String],
+        argv: &[Vec<u8>],
+        key: &str,
+    ) -> Result<redis::Value> {
+        if let Some(durability) = self.durability {
+            let mut pipe = redis::pipe();
+            let eval = pipe.cmd("EVAL").arg(script.source).arg(keys.len());
+            for k in keys {
+                eval.arg(k.as_str());
+            }
+            for arg in argv {
+                eval.arg(arg.as_slice());
+            }
+            let mut replies = self.durable_pipeline(pipe, durability, key, "EVAL").await?;
+            return Ok(replies.swap_remove(0));
+        }
+        let mut invocation = script.script.prepare_invoke();
+        for k in keys {
+            invocation.key(k.as_str());
+        }
+        for arg in argv {
+            invocation.arg(arg.as_slice());
+        }
+        self.retrying(|| self.connection.script(&invocation, key)).await
+    }
+
+    /// Sends `pipe` followed by `WAIT`, on one connection to the node that runs the write, so
+    /// the wait covers exactly that node's copy of it; the replies before WAIT's, or
+    /// [`Error::NotDurable`].
+    async fn durable_pipeline(
+        &self,
+        mut pipe: redis::Pipeline,
+        Durability { replicas, timeout }: Durability,
+        key: &str,
+        command: &'static str,
+    ) -> Result<Vec<redis::Value>> {
+        pipe.cmd("WAIT")
+            .arg(replicas)
+            .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        let mut replies: Vec<redis::Value> = self.retrying(|| self.connection.pipeline(&pipe, key, command)).await?;
+        // A command that failed inside the pipeline fails the write.
+        if let Some(redis::Value::ServerError(error)) =
+            replies.iter().find(|r| matches!(r, redis::Value::ServerError(_)))
+        {
+            return Err(Error::command(key, command, error.clone().into()));
+        }
+        let acknowledged = match replies.pop() {
+            Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
+            _ => 0,
+        };
+        if acknowledged < u64::from(replicas) {
+            return Err(Error::NotDurable {
+                key: key.to_string(),
+                acknowledged,
+                wanted: replicas,
+            });
+        }
+        Ok(replies)
+    }
+
+    /// Runs `call` again while it fails with an error that guarantees it did not run and that
+    /// passes (a redirection, a failover in progress), for at most the retry budget.
+    pub(crate) async fn retrying<T, F, Fut>(&self, call: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match call().await {
+                Err(error) if error.is_transient() && started.elapsed() + pause < self.connection.retry_budget() => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Applies one write and converts its answer.

@@ -19,16 +19,27 @@ pub struct Transaction<'s> {
     expectations: Vec<(String, Option<Vec<u8>>)>,
 }
 
-/// Checks expected values, then runs the queued commands. `ARGV`: the number of expectations;
-/// per expectation a key index, `1`/`0` (a value is expected / the key must be absent) and the
-/// value; then per command its argument count and its arguments, each tagged `k<index>` (a key,
-/// so that every key is passed in KEYS) or `v<bytes>`.
-static CHECKED: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
-    redis::Script::new(
-        r"
-local n = tonumber(ARGV[1])
-local i = 2
-for _ = 1, n do
+/// Checks every key's type and every expected value, then runs the queued commands: a wrongly
+/// typed key or a changed value writes nothing. `ARGV`: the number of type checks and per check a
+/// key index and the type `TYPE` must answer (or `none`); the number of expectations and per
+/// expectation a key index, `1`/`0` (a value is expected / the key must be absent) and the value;
+/// then per command its argument count and its arguments, each tagged `k<index>` (a key, so that
+/// every key is passed in KEYS) or `v<bytes>`. Answers 1 (applied), 0 (a conflict) or
+/// `{key index, type found}`.
+const CHECKED_SOURCE: &str = r"
+local i = 1
+local checks = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, checks do
+  local found = redis.call('TYPE', KEYS[tonumber(ARGV[i])])['ok']
+  if found ~= 'none' and found ~= ARGV[i + 1] then
+    return {tonumber(ARGV[i]), found}
+  end
+  i = i + 2
+end
+local expectations = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, expectations do
   local current = redis.call('GET', KEYS[tonumber(ARGV[i])])
   if ARGV[i + 1] == '1' then
     if current ~= ARGV[i + 2] then return 0 end
@@ -53,9 +64,10 @@ while i <= #ARGV do
   redis.call(unpack(args))
 end
 return 1
-",
-    )
-});
+";
+
+static CHECKED: std::sync::LazyLock<crate::store::StoredScript> =
+    std::sync::LazyLock::new(|| crate::store::StoredScript::new(CHECKED_SOURCE));
 
 impl Store {
     /// An empty transaction.
@@ -148,32 +160,46 @@ impl Transaction<'_> {
         self.push_write(Write::delete(key))
     }
 
-    /// Applies every write at once: MULTI/EXEC, or the checking script when values are expected.
+    /// Applies every write at once, all or nothing: one script checks that every key has its
+    /// schema type and every expected value is still there, then writes. A wrongly typed key is
+    /// [`Error::WrongType`] and a changed value [`Error::Conflict`]; in both cases nothing is
+    /// written. (MULTI/EXEC would not do: a command failing inside EXEC, such as `WRONGTYPE`,
+    /// leaves the others applied.)
     pub async fn execute(self) -> Result<()> {
         let Some((_, first)) = &self.first else { return Ok(()) };
-        let connection = self.store.connection();
-        if self.expectations.is_empty() {
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            for write in &self.writes {
-                write.append_to(&mut pipe, false);
-            }
-            return connection.pipeline::<()>(&pipe, first, "MULTI").await;
-        }
         let (keys, argv) = self.script_arguments();
-        let mut invocation = CHECKED.prepare_invoke();
-        for key in &keys {
-            invocation.key(key.as_str());
+        let answer = self.store.run_script(&CHECKED, &keys, &argv, first).await?;
+        match answer {
+            redis::Value::Int(1) => Ok(()),
+            redis::Value::Int(_) => Err(Error::Conflict { key: first.clone() }),
+            redis::Value::Array(found) => {
+                let (index, found): (usize, String) = redis::from_redis_value(redis::Value::Array(found))
+                    .map_err(|e| Error::command(first, "EVALSHA", e.into()))?;
+                let key = keys
+                    .get(index.saturating_sub(1))
+                    .cloned()
+                    .unwrap_or_else(|| first.clone());
+                let expected = self.expected_type(&key).unwrap_or("string").to_string();
+                Err(Error::WrongType { key, expected, found })
+            }
+            other => Err(Error::command(
+                first,
+                "EVALSHA",
+                redis::RedisError::from((
+                    redis::ErrorKind::UnexpectedReturnType,
+                    "unexpected reply",
+                    format!("{other:?}"),
+                )),
+            )),
         }
-        for arg in &argv {
-            invocation.arg(arg.as_slice());
+    }
+
+    /// The type a key of this transaction must have.
+    fn expected_type(&self, key: &str) -> Option<&'static str> {
+        if self.expectations.iter().any(|(k, _)| k == key) {
+            return Some("string");
         }
-        let applied: i64 = connection.script(&invocation, first).await?;
-        if applied == 1 {
-            Ok(())
-        } else {
-            Err(Error::Conflict { key: first.clone() })
-        }
+        self.writes.iter().find(|w| w.key == key).and_then(|w| w.expected_type)
     }
 
     /// `KEYS` (every key the transaction touches, once) and `ARGV` for [`CHECKED`].
@@ -188,7 +214,23 @@ impl Transaction<'_> {
                 }
             }
         };
-        let mut argv: Vec<Vec<u8>> = vec![self.expectations.len().to_string().into_bytes()];
+        // Type checks: expected keys are strings (GET them), written keys as their commands need.
+        let mut checks: Vec<(usize, &'static str)> = Vec::new();
+        for (key, _) in &self.expectations {
+            checks.push((index_of(key), "string"));
+        }
+        for write in &self.writes {
+            if let Some(redis_type) = write.expected_type {
+                checks.push((index_of(&write.key), redis_type));
+            }
+        }
+        checks.dedup();
+        let mut argv: Vec<Vec<u8>> = vec![checks.len().to_string().into_bytes()];
+        for (index, redis_type) in checks {
+            argv.push(index.to_string().into_bytes());
+            argv.push(redis_type.as_bytes().to_vec());
+        }
+        argv.push(self.expectations.len().to_string().into_bytes());
         for (key, expected) in &self.expectations {
             argv.push(index_of(key).to_string().into_bytes());
             argv.push(if expected.is_some() {

@@ -61,6 +61,9 @@ pub(crate) struct Write {
     pub(crate) commands: Vec<Command>,
     /// The command whose reply is the write's result (`RPUSH`'s length, `XADD`'s id).
     pub(crate) answer: usize,
+    /// The Redis type the key must have (or not exist) for the commands to succeed, as `TYPE`
+    /// names it; `None` when they succeed on any key (`DEL`, a record replaced whole).
+    pub(crate) expected_type: Option<&'static str>,
 }
 
 fn millis(ttl: Duration) -> i64 {
@@ -77,7 +80,13 @@ impl Write {
             key: key.to_string(),
             commands,
             answer: 0,
+            expected_type: None,
         }
+    }
+
+    fn typed(mut self, redis_type: &'static str) -> Self {
+        self.expected_type = Some(redis_type);
+        self
     }
 
     /// The command that answers, for error messages.
@@ -149,7 +158,7 @@ impl Write {
         for (name, value) in fields {
             hset = hset.arg(Arg::Bytes(name)).arg(Arg::Bytes(value));
         }
-        Self::new(key, vec![hset]).expire(policy, ttl)
+        Self::new(key, vec![hset]).expire(policy, ttl).typed("hash")
     }
 
     /// Appends to a list, keeping the newest `cap` elements; answers the length before the trim.
@@ -160,7 +169,7 @@ impl Write {
         if let Some(cap) = policy.cap {
             commands.push(Command::new("LTRIM").arg(Arg::Int(-count(cap))).arg(Arg::Int(-1)));
         }
-        Self::new(key, commands).expire(policy, ttl)
+        Self::new(key, commands).expire(policy, ttl).typed("list")
     }
 
     /// Adds set members; answers how many were new.
@@ -168,7 +177,7 @@ impl Write {
         let sadd = members
             .into_iter()
             .fold(Command::new("SADD"), |cmd, member| cmd.arg(Arg::Bytes(member)));
-        Self::new(key, vec![sadd]).expire(policy, ttl)
+        Self::new(key, vec![sadd]).expire(policy, ttl).typed("set")
     }
 
     /// Adds scored members to a sorted set, keeping the `cap` highest scores and, for a time
@@ -200,7 +209,7 @@ impl Write {
                     .arg(Arg::Bytes(format!("({before}").into_bytes())),
             );
         }
-        Self::new(key, commands).expire(policy, ttl)
+        Self::new(key, commands).expire(policy, ttl).typed("zset")
     }
 
     /// Appends a stream entry with one `data` field, approximately trimmed to the cap; answers
@@ -214,7 +223,7 @@ impl Write {
                 .arg(Arg::Int(count(cap)));
         }
         let xadd = xadd.arg(Arg::Word("*")).arg(Arg::Word("data")).arg(Arg::Bytes(value));
-        Self::new(key, vec![xadd]).expire(policy, ttl)
+        Self::new(key, vec![xadd]).expire(policy, ttl).typed("stream")
     }
 
     /// Deletes the key; answers how many keys were removed.
@@ -228,7 +237,12 @@ impl Write {
         let cmd = items
             .into_iter()
             .fold(Command::new(command), |cmd, item| cmd.arg(Arg::Bytes(item)));
-        Self::new(key, vec![cmd])
+        let redis_type = match command {
+            "HDEL" => "hash",
+            "SREM" => "set",
+            _ => "zset",
+        };
+        Self::new(key, vec![cmd]).typed(redis_type)
     }
 
     /// Appends the write's commands to `pipe`, every reply ignored but the answer's.

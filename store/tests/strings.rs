@@ -168,6 +168,59 @@ async fn keepttl_keeps_the_creation_ttl_and_refresh_renews_it() {
     }
 }
 
+/// One `keepttl` behaviour on every path: a key that exists without a TTL (written before the
+/// schema said so) gets the declared TTL, and one that has a TTL keeps it, whether written by
+/// `set`, `compare_and_set`, a batch or a transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepttl_is_one_behaviour_on_every_write_path() {
+    let source = "param id ident\nsession:{<id>} string ttl 100s keepttl \"Kept\"\n";
+    let schema = Schema::parse(source, "keep.keys").unwrap().model_arc();
+    let store = Store::new(
+        RedisConnection::standalone(&shared_standalone().url()).await.unwrap(),
+        Arc::clone(&schema),
+    )
+    .unwrap();
+    let session = keyschema_store::KeyId::new(0);
+    let paths = ["set", "compare_and_set", "batch", "transaction"];
+    for (n, path) in paths.iter().enumerate() {
+        for had_ttl in [false, true] {
+            let key = format!("session:{{{}-{n}-{had_ttl}}}", unique_uuid(40 + n as u64));
+            // The key exists: persistent, or with 10 s left.
+            let mut seed = redis::cmd("SET");
+            seed.arg(&key).arg("old");
+            if had_ttl {
+                seed.arg("PX").arg(10_000);
+            }
+            let _: () = seed.query_async(&mut store.connection()).await.unwrap();
+            let value = "new".to_string();
+            match *path {
+                "set" => store.set::<Text>(session, &key, &value).await.unwrap(),
+                "compare_and_set" => keyschema_store::StringKey::<Text>::new(&store, session, key.clone())
+                    .compare_and_set(Some(&"old".to_string()), &value)
+                    .await
+                    .unwrap(),
+                "batch" => {
+                    let mut batch = store.batch();
+                    batch.set::<Text>(session, &key, &value).unwrap();
+                    batch.execute().await.unwrap();
+                }
+                _ => {
+                    let mut tx = store.transaction();
+                    tx.set::<Text>(session, &key, &value).unwrap();
+                    tx.execute().await.unwrap();
+                }
+            }
+            assert_eq!(store.get::<Text>(&key).await.unwrap().as_deref(), Some("new"), "{path}");
+            let ttl = store.ttl(&key).await.unwrap();
+            let (low, high) = if had_ttl { (5, 10) } else { (95, 100) };
+            assert!(
+                expires_within(ttl, Duration::from_secs(low), Duration::from_secs(high)),
+                "{path}, had a TTL: {had_ttl}: {ttl:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_value_is_a_decode_error_naming_key_and_codec() {
     let schema = cordum();

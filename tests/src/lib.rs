@@ -9,4 +9,4 @@ pub mod resp;
 pub mod server;
 
 pub use resp::{Connection, Reply};
-pub use server::{shared_cluster, shared_standalone, RedisCluster, RedisServer, ServerOptions};
+pub use server::{shared_cluster, shared_standalone, RedisCluster, RedisServer, ServerOptions, Shard};

@@ -20,6 +20,9 @@ pub struct ServerOptions {
     pub tls: bool,
     /// Start as a replica of the server on this loopback port (`--replicaof`).
     pub replica_of: Option<u16>,
+    /// Persist every write to an append-only file before answering (`appendfsync always`), so
+    /// a restart in the same folder keeps every acknowledged write.
+    pub aof: bool,
 }
 
 impl ServerOptions {
@@ -47,6 +50,14 @@ impl ServerOptions {
         }
     }
 
+    /// A standalone server that persists every write before answering it.
+    pub fn aof() -> Self {
+        Self {
+            aof: true,
+            ..Self::default()
+        }
+    }
+
     /// A replica of the standalone server on `primary_port`.
     pub fn replica_of(primary_port: u16) -> Self {
         Self {
@@ -61,7 +72,9 @@ pub struct RedisServer {
     port: u16,
     tls_port: Option<u16>,
     dir: PathBuf,
+    args: Vec<String>,
     child: Child,
+    pid: u32,
 }
 
 /// The `redis-server` binary: `REDIS_SERVER`, or on `PATH`.
@@ -134,7 +147,9 @@ impl RedisServer {
             "--save".into(),
             String::new(),
             "--appendonly".into(),
-            "no".into(),
+            if options.aof { "yes" } else { "no" }.into(),
+            "--appendfsync".into(),
+            "always".into(),
             "--dir".into(),
             dir.display().to_string(),
             "--logfile".into(),
@@ -173,35 +188,43 @@ impl RedisServer {
                 .map(String::from),
             );
         }
-        // A shell watchdog stops the server when the test process dies, even on abort, so shared
-        // servers (kept in statics, never dropped) do not outlive the test run.
-        let script = r#"server="$1"; watch="$2"; dir="$3"; shift 3
-"$server" "$@" & pid=$!
-trap 'kill $pid 2>/dev/null' EXIT TERM INT
-while kill -0 "$watch" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
-kill $pid 2>/dev/null; wait $pid
-if ! kill -0 "$watch" 2>/dev/null; then rm -rf "$dir"; fi"#;
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg("sh")
-            .arg(server_binary())
-            .arg(std::process::id().to_string())
-            .arg(&dir)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn sh to run redis-server");
-        let server = Self {
+        let child = spawn(&dir, &args);
+        let mut server = Self {
             port,
             tls_port,
             dir,
+            args,
             child,
+            pid: 0,
         };
         server.wait_ready();
+        server.pid = server.read_pid();
         server
+    }
+
+    /// Kills the server with SIGKILL, as a crash would (nothing flushed, no goodbye).
+    pub fn kill(&mut self) {
+        let _ = Command::new("kill").arg("-KILL").arg(self.pid.to_string()).status();
+        let _ = self.child.wait();
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the server process: `STOP` hangs it as a stuck host
+    /// would, its sockets open and silent.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {} failed", self.pid);
+    }
+
+    /// Starts the server again, on the same port, in the same folder, with the same options
+    /// (an AOF server comes back with its data), and waits until it answers PING.
+    pub fn restart(&mut self) {
+        self.child = spawn(&self.dir, &self.args);
+        self.wait_ready();
+        self.pid = self.read_pid();
     }
 
     /// The port it listens on.
@@ -276,8 +299,12 @@ if ! kill -0 "$watch" 2>/dev/null; then rm -rf "$dir"; fi"#;
             .unwrap_or(0)
     }
 
-    /// The redis-server process id (from `INFO server`).
+    /// The redis-server process id.
     pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn read_pid(&self) -> u32 {
         self.info("server")
             .lines()
             .find_map(|line| line.strip_prefix("process_id:"))
@@ -301,6 +328,8 @@ if ! kill -0 "$watch" 2>/dev/null; then rm -rf "$dir"; fi"#;
 
     /// Stops the server now (SHUTDOWN NOSAVE), as a crash would.
     pub fn stop(&mut self) {
+        // A server hung with SIGSTOP would never answer SHUTDOWN.
+        let _ = Command::new("kill").arg("-CONT").arg(self.pid.to_string()).status();
         if let Ok(mut connection) = Connection::connect(self.port) {
             let _ = connection.cmd(&["SHUTDOWN", "NOSAVE"]);
         }
@@ -314,6 +343,30 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Runs `redis-server ARGS` under a shell watchdog that stops the server when the test process
+/// dies, even on abort, so shared servers (kept in statics, never dropped) do not outlive the run.
+fn spawn(dir: &Path, args: &[String]) -> Child {
+    let script = r#"server="$1"; watch="$2"; dir="$3"; shift 3
+"$server" "$@" & pid=$!
+trap 'kill $pid 2>/dev/null' EXIT TERM INT
+while kill -0 "$watch" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
+kill $pid 2>/dev/null; wait $pid
+if ! kill -0 "$watch" 2>/dev/null; then rm -rf "$dir"; fi"#;
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(server_binary())
+        .arg(std::process::id().to_string())
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sh to run redis-server")
 }
 
 /// A CA and a server certificate for 127.0.0.1 in `dir`, made with the `openssl` command.
@@ -375,6 +428,25 @@ fn make_certificates(dir: &Path) {
         "-extfile",
         "san.ext",
     ]);
+}
+
+/// One shard of a cluster: its slot ranges, its primary and its replicas (node indexes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shard {
+    /// Inclusive slot ranges.
+    pub slots: Vec<(u16, u16)>,
+    /// The primary's index.
+    pub primary: usize,
+    /// The replicas' indexes.
+    pub replicas: Vec<usize>,
+}
+
+impl Shard {
+    /// Whether the shard serves `key`.
+    pub fn serves(&self, key: &str) -> bool {
+        let slot = keyschema::key_slot(key.as_bytes());
+        self.slots.iter().any(|&(start, end)| (start..=end).contains(&slot))
+    }
 }
 
 /// Six cluster nodes, three primaries with a replica each, created with `redis-cli --cluster create`.
@@ -468,6 +540,46 @@ impl RedisCluster {
     /// The nodes.
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
+    }
+
+    /// The nodes, for faults (kill, restart, pause).
+    pub fn nodes_mut(&mut self) -> &mut [RedisServer] {
+        &mut self.nodes
+    }
+
+    /// Every shard as node `asked` sees the cluster now: its slot ranges, and the indexes (in
+    /// [`RedisCluster::nodes`]) of its primary and replicas.
+    pub fn shards(&self, asked: usize) -> Vec<Shard> {
+        let reply = self.nodes[asked]
+            .connect()
+            .cmd(&["CLUSTER", "SLOTS"])
+            .expect("CLUSTER SLOTS");
+        let Reply::Array(Some(ranges)) = reply else {
+            panic!("CLUSTER SLOTS answered {reply:?}")
+        };
+        let index_of = |node: &Reply| -> Option<usize> {
+            let Reply::Array(Some(parts)) = node else { return None };
+            let port = parts.get(1)?.as_int()?;
+            self.nodes.iter().position(|n| i64::from(n.port()) == port)
+        };
+        let mut shards: Vec<Shard> = Vec::new();
+        for range in ranges {
+            let Reply::Array(Some(parts)) = range else { continue };
+            let (Some(start), Some(end)) = (parts[0].as_int(), parts[1].as_int()) else {
+                continue;
+            };
+            let Some(primary) = index_of(&parts[2]) else { continue };
+            let slots = (u16::try_from(start).unwrap_or(0), u16::try_from(end).unwrap_or(0));
+            match shards.iter_mut().find(|shard| shard.primary == primary) {
+                Some(shard) => shard.slots.push(slots),
+                None => shards.push(Shard {
+                    slots: vec![slots],
+                    primary,
+                    replicas: parts[3..].iter().filter_map(index_of).collect(),
+                }),
+            }
+        }
+        shards
     }
 
     /// `host:port` of every node.

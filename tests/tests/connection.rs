@@ -6,7 +6,6 @@
 
 use keyschema_store::{ConnectionOptions, Error, KeyId, Store, Text};
 use keyschema_tests::{shared_cluster, RedisServer, ServerOptions};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -31,17 +30,6 @@ fn fast() -> ConnectionOptions {
 
 /// A generous margin over the deadline for a loaded 2-core machine.
 const MARGIN: Duration = Duration::from_millis(700);
-
-/// Sends `signal` to a process (the server's pid is read before it is stopped: a stopped server
-/// cannot answer INFO).
-fn signal(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{signal} failed");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_server_costs_at_most_the_deadline_and_the_store_recovers_by_itself() {
@@ -106,12 +94,11 @@ async fn a_hung_server_costs_at_most_the_deadline() {
     let key = unique("hung");
     store.set::<Text>(ITEM, &key, &"v".to_string()).await.unwrap();
 
-    let pid = server.pid();
-    signal(pid, "STOP");
+    server.signal("STOP");
     let started = Instant::now();
     let error = store.get::<Text>(&key).await;
     let took = started.elapsed();
-    signal(pid, "CONT");
+    server.signal("CONT");
     let error = error.unwrap_err();
     assert!(took < options.deadline() + MARGIN, "took {took:?}: {error}");
     assert!(

@@ -5,16 +5,17 @@
 
 mod options;
 mod replicas;
+mod topology;
 
 pub use options::ConnectionOptions;
 
 use crate::error::{Error, Result};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, Value};
 use replicas::ReplicaSet;
 use std::sync::Arc;
 use std::time::Duration;
+use topology::ClusterHandle;
 
 /// A connection to a standalone server (with optional read replicas) or to a cluster. Cloning
 /// is cheap and clones share the connection (every kind multiplexes: many tasks, one socket per
@@ -23,14 +24,16 @@ use std::time::Duration;
 pub struct RedisConnection {
     kind: Kind,
     deadline: Duration,
+    retry_budget: Duration,
 }
 
 #[derive(Clone)]
 enum Kind {
     /// redis-rs's `ConnectionManager`: multiplexed, reconnecting by itself.
     Standalone(ConnectionManager),
-    /// redis-rs's async cluster connection (slot routing, MOVED/ASK, failover).
-    Cluster(ClusterConnection),
+    /// redis-rs's async cluster connection (slot routing, MOVED/ASK, failover), replaced by a
+    /// fresh one when a node stops answering.
+    Cluster(Arc<ClusterHandle>),
     /// A primary for writes and replicas for reads.
     Replicated {
         primary: ConnectionManager,
@@ -112,6 +115,7 @@ impl RedisConnection {
         Ok(Self {
             kind,
             deadline: options.deadline(),
+            retry_budget: options.retry_budget,
         })
     }
 
@@ -134,7 +138,10 @@ impl RedisConnection {
             // One attempt is bounded by the response timeout; a request and its retries
             // (redirections, reconnection to a promoted replica) by the deadline.
             .overall_response_timeout(Some(options.deadline()))
-            .retries(options.number_of_retries)
+            // No retries inside redis-rs: it retries a request whose response timed out, so a
+            // write that did run (an RPUSH, a transaction) can run twice; the fault tests saw it.
+            // The store retries what certainly did not run (MOVED, TRYAGAIN, CLUSTERDOWN...).
+            .retries(0)
             .min_retry_wait(u64::try_from(options.min_delay.as_millis()).unwrap_or(u64::MAX))
             .max_retry_wait(u64::try_from(options.max_delay.as_millis()).unwrap_or(u64::MAX));
         if options.read_from_replicas {
@@ -143,9 +150,11 @@ impl RedisConnection {
         }
         let client = builder.build().map_err(connect)?;
         let connection = client.get_async_connection().await.map_err(connect)?;
+        let handle = ClusterHandle::new(client, connection, options.response_timeout);
         Ok(Self {
-            kind: Kind::Cluster(connection),
+            kind: Kind::Cluster(Arc::new(handle)),
             deadline: options.deadline(),
+            retry_budget: options.retry_budget,
         })
     }
 
@@ -157,6 +166,11 @@ impl RedisConnection {
     /// The longest one call waits ([`ConnectionOptions::deadline`]).
     pub fn deadline(&self) -> Duration {
         self.deadline
+    }
+
+    /// How long a write refused before it ran is retried.
+    pub(crate) fn retry_budget(&self) -> Duration {
+        self.retry_budget
     }
 
     /// Runs `cmd` on `key` within the deadline, on a replica when `route` allows it.
@@ -171,7 +185,18 @@ impl RedisConnection {
             (Kind::Replicated { primary, replicas }, Route::Read) => replicas.read(primary, cmd).await,
             _ => cmd.query_async(&mut self.clone()).await,
         };
-        reply.map_err(|source| Error::command(key, command, source))
+        reply.map_err(|source| self.failed(key, command, source))
+    }
+
+    /// The error of a failed call; on a cluster, a request that timed out also makes the
+    /// connection read the topology again (its node may have been replaced while it hung).
+    fn failed(&self, key: &str, command: &'static str, source: redis::RedisError) -> Error {
+        if let Kind::Cluster(handle) = &self.kind {
+            if source.is_timeout() {
+                handle.refresh_soon();
+            }
+        }
+        Error::command(key, command, source)
     }
 
     /// Sends a pipeline (a transaction or a batch), naming `key` and `command` in the error.
@@ -183,7 +208,7 @@ impl RedisConnection {
     ) -> Result<T> {
         pipe.query_async(&mut self.clone())
             .await
-            .map_err(|source| Error::command(key, command, source))
+            .map_err(|source| self.failed(key, command, source))
     }
 
     /// Runs a script, naming `key` in the error.
@@ -195,7 +220,7 @@ impl RedisConnection {
         invocation
             .invoke_async(&mut self.clone())
             .await
-            .map_err(|source| Error::command(key, "EVALSHA", source))
+            .map_err(|source| self.failed(key, "EVALSHA", source))
     }
 }
 
@@ -203,7 +228,10 @@ impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match &mut self.kind {
             Kind::Standalone(connection) => connection.req_packed_command(cmd),
-            Kind::Cluster(connection) => connection.req_packed_command(cmd),
+            Kind::Cluster(handle) => {
+                let mut connection = handle.connection();
+                Box::pin(async move { connection.req_packed_command(cmd).await })
+            }
             Kind::Replicated { primary, .. } => primary.req_packed_command(cmd),
         }
     }
@@ -216,7 +244,10 @@ impl ConnectionLike for RedisConnection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match &mut self.kind {
             Kind::Standalone(connection) => connection.req_packed_commands(pipeline, offset, count),
-            Kind::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Kind::Cluster(handle) => {
+                let mut connection = handle.connection();
+                Box::pin(async move { connection.req_packed_commands(pipeline, offset, count).await })
+            }
             Kind::Replicated { primary, .. } => primary.req_packed_commands(pipeline, offset, count),
         }
     }
@@ -224,7 +255,7 @@ impl ConnectionLike for RedisConnection {
     fn get_db(&self) -> i64 {
         match &self.kind {
             Kind::Standalone(connection) => connection.get_db(),
-            Kind::Cluster(connection) => connection.get_db(),
+            Kind::Cluster(handle) => handle.connection().get_db(),
             Kind::Replicated { primary, .. } => primary.get_db(),
         }
     }
