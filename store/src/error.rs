@@ -145,25 +145,29 @@ pub enum Error {
     },
 }
 
+/// Whether the server refused the command before running it, for a reason that passes: a
+/// cluster redirection or failover in progress, or a server loading its data.
+fn refused_for_now(source: &redis::RedisError) -> bool {
+    use redis::{ErrorKind, ServerErrorKind};
+    matches!(
+        source.kind(),
+        ErrorKind::Server(
+            ServerErrorKind::ClusterDown
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::BusyLoading
+                | ServerErrorKind::Moved
+                | ServerErrorKind::Ask
+                | ServerErrorKind::ExecAbort
+        ) | ErrorKind::ClusterConnectionNotFound
+    )
+}
+
 impl Error {
     /// A failed command, naming its key, classified by what is known of its outcome.
     pub(crate) fn command(key: &str, command: &'static str, source: redis::RedisError) -> Self {
-        use redis::{ErrorKind, ServerErrorKind};
         let key = key.to_string();
-        let not_run = source.is_connection_refusal()
-            || matches!(
-                source.kind(),
-                ErrorKind::Server(
-                    ServerErrorKind::ClusterDown
-                        | ServerErrorKind::TryAgain
-                        | ServerErrorKind::MasterDown
-                        | ServerErrorKind::BusyLoading
-                        | ServerErrorKind::Moved
-                        | ServerErrorKind::Ask
-                        | ServerErrorKind::ExecAbort
-                ) | ErrorKind::ClusterConnectionNotFound
-            );
-        if not_run {
+        if source.is_connection_refusal() || refused_for_now(&source) {
             Self::Unavailable { key, command, source }
         } else if source.is_timeout() || source.is_io_error() || source.is_connection_dropped() {
             Self::OutcomeUnknown { key, command, source }
@@ -172,25 +176,10 @@ impl Error {
         }
     }
 
-    /// Whether the command was refused before it ran for a reason that passes: a cluster
-    /// redirection or failover in progress, or a server loading its data. Retrying is safe.
+    /// Whether the command was refused before it ran for a reason that passes (see
+    /// `refused_for_now`): retrying, against the new owner, is safe.
     pub(crate) fn is_transient(&self) -> bool {
-        use redis::{ErrorKind, ServerErrorKind};
-        let Self::Unavailable { source, .. } = self else {
-            return false;
-        };
-        matches!(
-            source.kind(),
-            ErrorKind::Server(
-                ServerErrorKind::ClusterDown
-                    | ServerErrorKind::TryAgain
-                    | ServerErrorKind::MasterDown
-                    | ServerErrorKind::BusyLoading
-                    | ServerErrorKind::Moved
-                    | ServerErrorKind::Ask
-                    | ServerErrorKind::ExecAbort
-            ) | ErrorKind::ClusterConnectionNotFound
-        )
+        matches!(self, Self::Unavailable { source, .. } if refused_for_now(source))
     }
 
     /// Whether a write that failed with this error may have been applied all the same.
@@ -211,3 +200,35 @@ impl Error {
 
 /// The store's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::{ErrorKind, ServerErrorKind};
+
+    fn error(kind: ErrorKind) -> Error {
+        Error::command("k", "SET", redis::RedisError::from((kind, "test")))
+    }
+
+    #[test]
+    fn failures_are_classified_by_what_is_known_of_their_outcome() {
+        let moved = error(ErrorKind::Server(ServerErrorKind::Moved));
+        assert!(matches!(moved, Error::Unavailable { .. }) && moved.is_transient() && moved.is_unavailable());
+        let down = error(ErrorKind::Server(ServerErrorKind::ClusterDown));
+        assert!(down.is_transient() && !down.outcome_unknown());
+        let io = Error::command(
+            "k",
+            "SET",
+            redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out")),
+        );
+        assert!(io.outcome_unknown() && !io.is_transient() && io.is_unavailable());
+        let refused = Error::command(
+            "k",
+            "SET",
+            redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused")),
+        );
+        assert!(matches!(refused, Error::Unavailable { .. }) && !refused.is_transient());
+        let wrong = error(ErrorKind::Server(ServerErrorKind::ResponseError));
+        assert!(matches!(wrong, Error::Command { .. }) && !wrong.is_unavailable());
+    }
+}
