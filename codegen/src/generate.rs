@@ -653,7 +653,7 @@ impl Generator<'_> {
                 .filter(|k| k.pattern.params().eq([index]))
                 .collect();
             line!(out, "");
-            doc(out, &format!("Writes to the keys of one `{{{}}}` slot group, applied together (MULTI/EXEC) with each key's TTL and cap. Only keys of the group can be added, so the transaction cannot fail with CROSSSLOT.", group.template));
+            doc(out, &format!("Writes to the keys of one `{{{}}}` slot group, applied all or nothing (one script checks types and expected values, then writes) with each key's TTL and cap. Only keys of the group can be added, so the transaction cannot fail with CROSSSLOT.", group.template));
             line!(out, "{ALLOW}");
             line!(out, "pub struct {name}<'s> {{");
             line!(out, "    tx: {RT}::Transaction<'s>,");

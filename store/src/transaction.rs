@@ -1,6 +1,7 @@
-//! Transactions over one slot group: writes to keys sharing a hash tag, applied together by
-//! MULTI/EXEC, each with its key's TTL and cap. Generated code builds them per slot group, so
-//! their keys share a slot by construction; the check here is a guard for hand-built ones.
+//! Transactions over one slot group: writes to keys sharing a hash tag, each with its key's TTL
+//! and cap, applied all or nothing by one script that checks types and expected values first.
+//! Generated code builds them per slot group, so their keys share a slot by construction; the
+//! check here is a guard for hand-built ones.
 
 use crate::codec::Codec;
 use crate::keys::{HashRecord, Score};
@@ -9,9 +10,9 @@ use crate::store::encode;
 use crate::write::{Arg, Write};
 use crate::{Error, Result, Store};
 
-/// Writes to keys of one slot, sent as one MULTI/EXEC, or, when the transaction expects values
-/// ([`Transaction::expect`]), as one script that checks them before writing. The transaction
-/// keeps its writes as built by the write path and renders either form from them.
+/// Writes to keys of one slot, sent as one script that checks every key's type and every
+/// expected value ([`Transaction::expect`]) before writing. The transaction keeps its writes as
+/// built by the write path and renders the script's arguments from them.
 pub struct Transaction<'s> {
     store: &'s Store,
     writes: Vec<Write>,
