@@ -204,7 +204,11 @@ impl RedisServer {
 
     /// Kills the server with SIGKILL, as a crash would (nothing flushed, no goodbye).
     pub fn kill(&mut self) {
-        let _ = Command::new("kill").arg("-KILL").arg(self.pid.to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(self.pid.to_string())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.wait();
     }
 
@@ -329,7 +333,11 @@ impl RedisServer {
     /// Stops the server now (SHUTDOWN NOSAVE), as a crash would.
     pub fn stop(&mut self) {
         // A server hung with SIGSTOP would never answer SHUTDOWN.
-        let _ = Command::new("kill").arg("-CONT").arg(self.pid.to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-CONT")
+            .arg(self.pid.to_string())
+            .stderr(Stdio::null())
+            .status();
         if let Ok(mut connection) = Connection::connect(self.port) {
             let _ = connection.cmd(&["SHUTDOWN", "NOSAVE"]);
         }
