@@ -85,3 +85,26 @@ fn json_positions_count_utf16_units() {
     let position = index.position(diagnostics[0].span.start);
     assert_eq!((position.line, position.column), (2, 3));
 }
+
+#[test]
+fn deeply_nested_ttl_expressions_are_an_error_not_a_stack_overflow() {
+    // 18,000 factors (72 KB) used to overflow the parser's stack and abort the process.
+    let factors = "1 * ".repeat(18_000);
+    let source = format!("ttl a = {factors}1s\nk string ttl a \"K\"\n");
+    let diagnostics = Schema::check(&source);
+    assert!(
+        diagnostics.iter().any(|d| d.message.contains("nested too deeply")),
+        "{diagnostics:?}"
+    );
+    let nested = format!(
+        "k string ttl {}1s{} \"K\"\n",
+        "per_write(max = ".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    assert!(Schema::check(&nested).iter().any(|d| d.code == Code::Syntax));
+    // A few factors are fine.
+    assert_eq!(
+        codes("ttl a = 2 * 3 * env(POLL, 5s)\nk string ttl a \"K\"\n"),
+        Vec::<&str>::new()
+    );
+}

@@ -37,6 +37,8 @@ const KEY_TYPES: &[&str] = &["string", "hash", "list", "set", "zset", "stream"];
 const CODECS: &[&str] = &["json", "proto", "text", "bytes", "int", "float", "lz4", "codec"];
 /// Codecs that wrap another codec: `lz4(json(T))`.
 const WRAPPERS: &[&str] = &["lz4"];
+/// How deeply TTL expressions may nest (factors and `per_write` bounds).
+const MAX_TTL_DEPTH: u32 = 16;
 /// How deeply wrappers may nest (`lz4(lz4(...))` is pointless; the bound keeps recursion small).
 const MAX_WRAPPER_DEPTH: u32 = 4;
 
@@ -323,9 +325,22 @@ impl Parser {
     }
 
     fn ttl_expr(&mut self) -> PResult<TtlExpr> {
+        self.ttl_expr_at(0)
+    }
+
+    /// A TTL expression nested `depth` deep (`2 * 3 * ...`, `per_write(max = ...)`): bounded, so
+    /// a hostile schema cannot exhaust the stack.
+    fn ttl_expr_at(&mut self, depth: u32) -> PResult<TtlExpr> {
         const HINT: &str = "a TTL is `none`, a duration (`60s`, `15m`, `24h`, `7d`), a TTL name, \
                             `env(VAR, 7d)`, `2 * EXPR` or `per_write(max = EXPR)`";
         let word = self.word("a TTL", HINT)?;
+        if depth >= MAX_TTL_DEPTH {
+            return Err(self.error(
+                word.span,
+                "TTL expression nested too deeply",
+                "multiply once (`6 * env(POLL_SECONDS, 5s)`) or name a TTL: `ttl lease = ...`",
+            ));
+        }
         if word.value == "none" {
             return Ok(TtlExpr::None(word.span));
         }
@@ -337,7 +352,7 @@ impl Parser {
                 return Err(self.error(max.span, format!("unknown per_write option `{}`", max.value), PER_WRITE));
             }
             self.expect(TokenKind::Eq, "`=`", PER_WRITE)?;
-            let bound = self.ttl_expr()?;
+            let bound = self.ttl_expr_at(depth + 1)?;
             let end = self.peek().span;
             self.close_paren("close `per_write(` with `)`")?;
             return Ok(TtlExpr::PerWrite {
@@ -375,7 +390,7 @@ impl Parser {
         }
         if self.peek_kind() == TokenKind::Star {
             self.bump();
-            let base = self.ttl_expr()?;
+            let base = self.ttl_expr_at(depth + 1)?;
             return Ok(TtlExpr::Multiple {
                 factor: word,
                 base: Box::new(base),
