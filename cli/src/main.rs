@@ -102,12 +102,24 @@ enum CliError {
     Codegen(#[from] keyschema_codegen::Error),
 }
 
+impl CliError {
+    /// Whether the output's reader went away (directly, or under the JSON encoder).
+    fn is_broken_pipe(&self) -> bool {
+        match self {
+            Self::Output(error) => error.kind() == io::ErrorKind::BrokenPipe,
+            Self::Json(error) => error.io_error_kind() == Some(io::ErrorKind::BrokenPipe),
+            _ => false,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => code,
-        // A closed pipe (`keyschema lint | head`) is not an error worth a message.
-        Err(CliError::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        // A closed pipe (`keyschema lint | head`, `keyschema export | head`) ends the command
+        // quietly, as Unix tools do.
+        Err(error) if error.is_broken_pipe() => ExitCode::SUCCESS,
         Err(error) => {
             let _ = writeln!(io::stderr(), "error: {error}");
             ExitCode::from(2)

@@ -196,3 +196,21 @@ fn gen_writes_the_typed_store() {
     assert!(code.contains("pub struct CatalogStore"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    for args in [&["export"][..], &["docs"][..]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keyschema"))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command writes, as `| head` does after a line.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        assert_eq!(text(&output.stderr), "", "{args:?}");
+    }
+}
