@@ -64,6 +64,27 @@ fn value_text(value: &LintValue) -> String {
     }
 }
 
+/// `text` safe for a terminal: control characters (ESC, NUL, C1 controls...) written as JSON
+/// escapes (`\u001b`, `\n`), so a key cannot move the cursor or change colours.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\u{:04x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `key  →  name  pattern  slot  type  ttl  params`, or the key and its problems.
 pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -> io::Result<()> {
     let paint = Paint { color };
@@ -75,12 +96,12 @@ pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -
             let params: Vec<String> = result
                 .params
                 .iter()
-                .map(|(k, v)| format!("{k}={}", value_text(v)))
+                .map(|(k, v)| format!("{k}={}", printable(&value_text(v))))
                 .collect();
             writeln!(
                 out,
                 "{}  {} {}  slot {}  {}  {}  {}",
-                paint.wrap("1", &result.key),
+                paint.wrap("1", &printable(&result.key)),
                 paint.wrap("32", name),
                 paint.wrap("2", pattern),
                 result.slot,
@@ -97,7 +118,12 @@ pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -
             }
         }
         _ => {
-            writeln!(out, "{}  slot {}", paint.wrap("1", &result.key), result.slot)?;
+            writeln!(
+                out,
+                "{}  slot {}",
+                paint.wrap("1", &printable(&result.key)),
+                result.slot
+            )?;
         }
     }
     for problem in &result.problems {
@@ -105,7 +131,7 @@ pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -
             out,
             "    {} {}",
             paint.wrap("31", &format!("{}:", problem.code)),
-            problem.message
+            printable(&problem.message)
         )?;
     }
     Ok(())

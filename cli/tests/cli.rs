@@ -214,3 +214,13 @@ fn a_closed_stdout_ends_the_command_quietly() {
         assert_eq!(text(&output.stderr), "", "{args:?}");
     }
 }
+
+#[test]
+fn lint_text_never_prints_control_bytes_from_keys() {
+    // ESC could recolour or move the cursor of the terminal; NUL and C1 controls likewise.
+    let output = keyschema(&["lint"], b"job:state:\x1b[31mred\x00x\ncfg:org:a\xc2\x9bb\n");
+    let out = text(&output.stdout);
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert!(out.contains("\\u001b[31mred\\u0000x"), "{out}");
+    assert!(out.contains("cfg:org:a\\u009bb"), "{out}");
+}
