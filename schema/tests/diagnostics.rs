@@ -108,3 +108,22 @@ fn deeply_nested_ttl_expressions_are_an_error_not_a_stack_overflow() {
         Vec::<&str>::new()
     );
 }
+
+#[test]
+fn a_long_chain_of_ttl_names_is_not_a_cycle_and_a_hostile_one_is_bounded() {
+    let chain = |n: usize| {
+        let mut source: String = (0..n).map(|i| format!("ttl a{i} = a{}\n", i + 1)).collect();
+        source.push_str(&format!("ttl a{n} = 1s\nk string ttl a0 \"K\"\n"));
+        source
+    };
+    // 18 names deep used to be reported as a cycle.
+    assert_eq!(codes(&chain(18)), Vec::<&str>::new());
+    let deep = Schema::check(&chain(20_000));
+    assert!(
+        deep.iter().any(|d| d.message.contains("chained more than 64")),
+        "{deep:?}"
+    );
+    let cycle = Schema::check("ttl a = b\nttl b = c\nttl c = a\nk string ttl a \"K\"\n");
+    assert_eq!(cycle.len(), 1, "{cycle:?}");
+    assert!(cycle[0].message.contains("a → b → c → a"), "{}", cycle[0].message);
+}

@@ -24,11 +24,15 @@ pub(crate) struct Lowered {
     pub param_spans: Vec<Span>,
 }
 
+/// How many TTL names may refer to one another in a chain (`ttl a = b`, `ttl b = c`...).
+const MAX_TTL_CHAIN: u32 = 64;
+
 pub(crate) fn lower(file: &ast::File, diagnostics: &mut Vec<Diagnostic>) -> Lowered {
     let mut lowerer = Lowerer {
         diagnostics,
         ttl_decls: HashMap::new(),
         ttl_cache: HashMap::new(),
+        ttl_resolving: Vec::new(),
     };
     lowerer.run(file)
 }
@@ -38,6 +42,8 @@ struct Lowerer<'a, 'f> {
     ttl_decls: HashMap<&'f str, &'f ast::TtlDecl>,
     /// Declared TTLs once resolved (`None`: resolving failed and was reported).
     ttl_cache: HashMap<&'f str, Option<TtlPolicy>>,
+    /// The TTL names being resolved, outermost first: a name met again is a cycle.
+    ttl_resolving: Vec<&'f str>,
 }
 
 /// Group defaults a key inherits.
@@ -435,12 +441,16 @@ impl<'f> Lowerer<'_, 'f> {
     }
 
     fn ttl(&mut self, expr: &'f ast::TtlExpr, depth: u32) -> Option<TtlPolicy> {
-        if depth > 16 {
-            self.report(Diagnostic::new(
-                Code::UnknownTtl,
-                expr.span(),
-                "TTL definitions refer to each other in a cycle",
-            ));
+        // Bounds the recursion on a hostile chain of names (a cycle is found by name below).
+        if depth > MAX_TTL_CHAIN {
+            self.report(
+                Diagnostic::new(
+                    Code::UnknownTtl,
+                    expr.span(),
+                    format!("TTL definitions are chained more than {MAX_TTL_CHAIN} names deep"),
+                )
+                .with_hint("give one of the TTLs in the chain its duration directly"),
+            );
             return None;
         }
         Some(match expr {
@@ -525,7 +535,25 @@ impl<'f> Lowerer<'_, 'f> {
             self.report(diagnostic.with_hint(hint));
             return None;
         };
+        if let Some(start) = self.ttl_resolving.iter().position(|n| *n == decl.name.value) {
+            let cycle: Vec<&str> = self.ttl_resolving[start..]
+                .iter()
+                .copied()
+                .chain([decl.name.value.as_str()])
+                .collect();
+            self.report(
+                Diagnostic::new(
+                    Code::UnknownTtl,
+                    name.span,
+                    format!("TTL definitions refer to each other in a cycle: {}", cycle.join(" → ")),
+                )
+                .with_hint("give one of them a duration"),
+            );
+            return None;
+        }
+        self.ttl_resolving.push(&decl.name.value);
         let policy = self.ttl(&decl.expr, depth + 1);
+        self.ttl_resolving.pop();
         self.ttl_cache.insert(&decl.name.value, policy.clone());
         policy
     }
