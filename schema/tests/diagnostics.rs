@@ -127,3 +127,11 @@ fn a_long_chain_of_ttl_names_is_not_a_cycle_and_a_hostile_one_is_bounded() {
     assert_eq!(cycle.len(), 1, "{cycle:?}");
     assert!(cycle[0].message.contains("a → b → c → a"), "{}", cycle[0].message);
 }
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    // It used to be read as part of the first word: `unknown key attribute 'id'`.
+    let source = "\u{feff}keyspace k\nparam id int\nk:<id> string \"K\"\n";
+    assert_eq!(codes(source), Vec::<&str>::new());
+    assert!(Schema::parse(source, "bom.keys").is_ok());
+}

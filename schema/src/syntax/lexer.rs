@@ -59,6 +59,10 @@ pub fn lex(source: &str) -> (Vec<Token>, Vec<Diagnostic>) {
     let mut tokens = Vec::new();
     let mut diagnostics = Vec::new();
     let mut chars = source.char_indices().peekable();
+    // A UTF-8 byte-order mark, as some editors write, is not part of the schema.
+    if source.starts_with('\u{feff}') {
+        chars.next();
+    }
     while let Some(&(start, c)) = chars.peek() {
         let single = |kind| Token {
             kind,
