@@ -224,3 +224,14 @@ fn lint_text_never_prints_control_bytes_from_keys() {
     assert!(out.contains("\\u001b[31mred\\u0000x"), "{out}");
     assert!(out.contains("cfg:org:a\\u009bb"), "{out}");
 }
+
+#[test]
+fn an_unknown_key_name_suggests_the_nearest() {
+    let output = keyschema(&["key", "job_stat", "jobID=0f8fad5b-d9cb-469f-a165-70867728950e"], b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("no key named `job_stat`; did you mean `job_state`?"),
+        "{}",
+        text(&output.stderr)
+    );
+}

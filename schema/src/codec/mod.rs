@@ -19,8 +19,13 @@ use std::borrow::Cow;
 #[non_exhaustive]
 pub enum FormatError {
     /// No key has this name.
-    #[error("no key named `{0}`")]
-    UnknownKey(String),
+    #[error("no key named `{name}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    UnknownKey {
+        /// The name asked for.
+        name: String,
+        /// The nearest key name, if one is close.
+        suggestion: Option<String>,
+    },
     /// A parameter of the pattern has no value.
     #[error("key `{key}` needs a value for `{param}`")]
     MissingParam {
@@ -109,9 +114,10 @@ impl KeySchema {
     /// Formats the key named `name` from values written as a person would (`jobID=...`,
     /// `state=RUNNING`): what `keyschema key` does.
     pub fn format_key_from_text(&self, name: &str, values: &[(&str, &str)]) -> Result<String, FormatError> {
-        let key = self
-            .key(name)
-            .ok_or_else(|| FormatError::UnknownKey(name.to_string()))?;
+        let key = self.key(name).ok_or_else(|| FormatError::UnknownKey {
+            name: name.to_string(),
+            suggestion: crate::util::closest(name, self.keys.iter().map(|k| k.name.as_str())).map(str::to_string),
+        })?;
         let param_names: Vec<&str> = key.pattern.params().map(|i| self.params[i].name.as_str()).collect();
         if let Some((unexpected, _)) = values.iter().find(|(n, _)| !param_names.contains(n)) {
             return Err(FormatError::UnexpectedParam {
