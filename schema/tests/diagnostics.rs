@@ -135,3 +135,20 @@ fn a_byte_order_mark_is_accepted() {
     assert_eq!(codes(source), Vec::<&str>::new());
     assert!(Schema::parse(source, "bom.keys").is_ok());
 }
+
+#[test]
+fn a_misspelled_keyword_is_named_with_the_keyword_meant() {
+    // Used to be blamed on the next word: `unknown key attribute 'userID'`.
+    let diagnostics = Schema::check("parm userID uuid\nlok app:leader ttl 5s \"L\"\nk string \"K\"\n");
+    let messages: Vec<(&str, Option<&str>)> = diagnostics
+        .iter()
+        .map(|d| (d.message.as_str(), d.hint.as_deref()))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            ("unknown keyword `parm`", Some("did you mean `param`?")),
+            ("unknown keyword `lok`", Some("did you mean `lock`?")),
+        ]
+    );
+}

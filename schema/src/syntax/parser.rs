@@ -437,6 +437,32 @@ impl Parser {
         Ok(CodecExpr { name, arg, inner: None })
     }
 
+    /// The keyword a plain key's "pattern" was probably meant to be (`parm` for `param`, `lok`
+    /// for `lock`): a short bare word, close to a keyword.
+    fn misspelled_keyword(keyword: KeyKeyword, pattern: &str) -> Option<&'static str> {
+        const KEYWORDS: &[&str] = &[
+            "keyspace",
+            "separator",
+            "param",
+            "ttl",
+            "group",
+            "dlq",
+            "service",
+            "key",
+            "lock",
+            "ratelimit",
+            "breaker",
+            "idempotency",
+            "timers",
+            "index",
+        ];
+        let bare = pattern.len() <= 32 && pattern.bytes().all(|b| b.is_ascii_alphabetic());
+        if keyword != KeyKeyword::Key || !bare {
+            return None;
+        }
+        crate::util::closest(pattern, KEYWORDS.iter().copied())
+    }
+
     fn keyword_of(word: &str) -> Option<KeyKeyword> {
         Some(match word {
             "key" => KeyKeyword::Key,
@@ -517,12 +543,20 @@ impl Parser {
                     "owner" => key.owner = Some(self.word("an owner", "write `owner NAME`")?),
                     "fields" => key.fields = self.fields()?,
                     _ => {
+                        if let Some(keyword) = Self::misspelled_keyword(keyword, &key.pattern.value) {
+                            // `parm userID uuid`: the first word is the mistake, not the second.
+                            return Err(self.error(
+                                key.pattern.span,
+                                format!("unknown keyword `{}`", key.pattern.value),
+                                format!("did you mean `{keyword}`?"),
+                            ));
+                        }
                         return Err(self.error(
                             token.span,
                             format!("unknown key attribute `{word}`"),
                             "attributes: a Redis type (string, hash, list, set, zset, stream), a codec, \
                              ttl, keepttl, as, cap, member, score, fields, of, owner, \"purpose\"",
-                        ))
+                        ));
                     }
                 }
             }
