@@ -31,8 +31,9 @@ mod names;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Why generation failed.
-#[derive(Debug, thiserror::Error)]
+/// Why generation failed. `Debug` prints what `Display` does, so a build script's
+/// `compile(...).unwrap()` shows the rendered diagnostics (file:line:col, caret, hint).
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A schema file could not be read.
@@ -54,8 +55,8 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The schema has errors (rendered with positions).
-    #[error("{0}")]
-    Schema(String),
+    #[error(transparent)]
+    Schema(#[from] keyschema::SchemaError),
     /// No output folder: not run from a build script and none given.
     #[error("OUT_DIR is not set: call this from build.rs, or give a folder with Config::out_dir")]
     NoOutDir,
@@ -69,6 +70,12 @@ pub enum Error {
     },
 }
 
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// Generation settings, set with chained calls.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -76,6 +83,7 @@ pub struct Config {
     type_paths: HashMap<String, String>,
     store_name: Option<String>,
     format: bool,
+    quiet: bool,
 }
 
 impl Config {
@@ -105,6 +113,13 @@ impl Config {
     /// Names the generated store (default: the keyspace's name and `Store`, `CordumStore`).
     pub fn store_name(&mut self, name: impl AsRef<str>) -> &mut Self {
         self.store_name = Some(name.as_ref().to_string());
+        self
+    }
+
+    /// Does not print the checker's warnings as `cargo:warning=` lines in a build script (they
+    /// are printed by default), for schemas whose warnings are known and accepted.
+    pub fn quiet(&mut self, quiet: bool) -> &mut Self {
+        self.quiet = quiet;
         self
     }
 
@@ -143,7 +158,15 @@ impl Config {
                 path: path.to_path_buf(),
                 source,
             })?;
-            let code = self.generate(&source, &path.display().to_string())?;
+            let name = path.display().to_string();
+            let schema = keyschema::Schema::parse(&source, &name)?;
+            if in_build_script && !self.quiet && !schema.warnings().is_empty() {
+                // The checker's warnings, one `cargo:warning=` line each line of the rendering.
+                for line in keyschema::render(schema.warnings(), &source, &name).lines() {
+                    println!("cargo:warning={line}");
+                }
+            }
+            let code = self.generate_from(&schema, &name)?;
             let stem = path
                 .file_stem()
                 .map_or_else(|| "schema".into(), |s| s.to_string_lossy().replace('-', "_"));
@@ -161,7 +184,10 @@ impl Config {
 
     /// The Rust source for one schema text; `name` is how the header and messages refer to it.
     pub fn generate(&self, source: &str, name: &str) -> Result<String, Error> {
-        let schema = keyschema::Schema::parse(source, name).map_err(|error| Error::Schema(error.to_string()))?;
+        self.generate_from(&keyschema::Schema::parse(source, name)?, name)
+    }
+
+    fn generate_from(&self, schema: &keyschema::Schema, name: &str) -> Result<String, Error> {
         let generator = generate::Generator {
             schema: schema.model(),
             ambiguities: schema.ambiguities(),

@@ -95,6 +95,12 @@ fn schema_errors_are_reported_and_proto_codecs_generated() {
         .unwrap_err();
     assert!(matches!(error, Error::Schema(_)));
     assert!(error.to_string().contains("bad.keys:1:3"), "{error}");
+    // `.unwrap()` in a build script prints Debug: the rendered diagnostics, real line breaks.
+    let debug = format!("{error:?}");
+    assert!(
+        debug.contains("bad.keys:1:3") && debug.contains('\n') && !debug.contains("\\n"),
+        "{debug}"
+    );
     let code = Config::new()
         .generate("k string proto(Msg) \"K\"\n", "proto.keys")
         .unwrap();
