@@ -352,21 +352,17 @@ fn excerpt(out: &mut String, index: &LineIndex<'_>, file_name: &str, span: Span,
     let arrow = if primary { "-->" } else { ":::" };
     let _ = writeln!(out, "{:gutter$}{arrow} {file_name}:{}:{}", "", start.line, start.column);
     let _ = writeln!(out, "{:gutter$} |", "");
-    let _ = writeln!(out, "{} | {}", start.line, text.replace('\t', " "));
     let width = if end.line == start.line {
-        (end.column.saturating_sub(start.column)).max(1)
+        (end.column.saturating_sub(start.column)).max(1) as usize
     } else {
         1
     };
+    // A long line is shown as a window around the span, so a hostile line is not copied into
+    // every diagnostic on it.
+    let (shown, pad, width) = window(text, start.column as usize - 1, width);
+    let _ = writeln!(out, "{} | {}", start.line, shown.replace('\t', " "));
     let marker = if primary { "^" } else { "-" };
-    let _ = write!(
-        out,
-        "{:gutter$} | {:pad$}{}",
-        "",
-        "",
-        marker.repeat(width as usize),
-        pad = start.column as usize - 1
-    );
+    let _ = write!(out, "{:gutter$} | {:pad$}{}", "", "", marker.repeat(width), pad = pad);
     match label {
         Some(label) => {
             let _ = writeln!(out, " {label}");
@@ -374,6 +370,31 @@ fn excerpt(out: &mut String, index: &LineIndex<'_>, file_name: &str, span: Span,
         None => out.push('\n'),
     }
 }
+
+/// The part of `line` shown for a span at character `column` (0-based) of `width` characters:
+/// the whole line when short; else about [`WINDOW`] characters around the span, elided with `…`.
+/// Returns the text, the span's column in it and its (clipped) width.
+fn window(line: &str, column: usize, width: usize) -> (String, usize, usize) {
+    let length = line.chars().count();
+    if length <= WINDOW {
+        return (line.to_string(), column, width);
+    }
+    let from = column.saturating_sub(WINDOW / 3);
+    let to = (from + WINDOW).min(length);
+    let mut shown = String::new();
+    if from > 0 {
+        shown.push('…');
+    }
+    shown.extend(line.chars().skip(from).take(to - from));
+    if to < length {
+        shown.push('…');
+    }
+    let pad = column - from + usize::from(from > 0);
+    (shown, pad, width.min(to.saturating_sub(column)).max(1))
+}
+
+/// How many characters of a long source line a diagnostic shows.
+const WINDOW: usize = 120;
 
 #[cfg(test)]
 mod tests {

@@ -143,6 +143,7 @@ fn analyze(source: &str) -> Analysis {
     );
     matcher.set_ambiguities(&pairs);
     diagnostics.sort_by_key(|d| (d.span.start, d.severity));
+    let diagnostics = cap_repeats(diagnostics, source);
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     Analysis {
         model: (!has_errors).then_some(Checked {
@@ -152,6 +153,50 @@ fn analyze(source: &str) -> Analysis {
         }),
         diagnostics,
     }
+}
+
+/// How many diagnostics of one code one declaration (one line) reports before a summary.
+const MAX_REPEATS: usize = 20;
+
+/// Keeps the first [`MAX_REPEATS`] diagnostics of each code on each line and replaces the rest
+/// with one summary, so a hostile line cannot multiply the output (or its memory).
+fn cap_repeats(diagnostics: Vec<Diagnostic>, source: &str) -> Vec<Diagnostic> {
+    let newlines: Vec<usize> = source
+        .bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    let line_of = |d: &Diagnostic| newlines.partition_point(|&at| at < d.span.start as usize);
+    let mut counts: std::collections::HashMap<(&'static str, usize), usize> = std::collections::HashMap::new();
+    let mut kept: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len().min(1024));
+    let mut summaries: Vec<(usize, (&'static str, usize))> = Vec::new();
+    for diagnostic in diagnostics {
+        let group = (diagnostic.code.as_str(), line_of(&diagnostic));
+        let count = counts.entry(group).or_insert(0);
+        *count += 1;
+        if *count <= MAX_REPEATS {
+            kept.push(diagnostic);
+        } else if *count == MAX_REPEATS + 1 {
+            summaries.push((kept.len(), group));
+            kept.push(diagnostic);
+        }
+    }
+    for (at, group) in summaries.into_iter().rev() {
+        let more = counts[&group] - MAX_REPEATS;
+        let first = &kept[at];
+        let summary = Diagnostic::new(
+            first.code,
+            first.span,
+            format!("… and {more} more {} diagnostic(s) on this line", first.code.as_str()),
+        )
+        .with_hint("fix the ones above first; the rest are likely the same mistake");
+        kept[at] = Diagnostic {
+            severity: first.severity,
+            ..summary
+        };
+    }
+    kept
 }
 
 impl Schema {

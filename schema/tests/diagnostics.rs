@@ -152,3 +152,31 @@ fn a_misspelled_keyword_is_named_with_the_keyword_meant() {
         ]
     );
 }
+
+#[test]
+fn repeated_diagnostics_are_capped_and_long_lines_shown_as_a_window() {
+    // 10,000 repeats of one placeholder (40 KB) used to print 9,999 diagnostics, 601 MB.
+    let source = format!("param t text\nk:{} string \"K\"\n", "<t>".repeat(10_000));
+    let diagnostics = Schema::check(&source);
+    assert_eq!(diagnostics.len(), 1, "{}", diagnostics.len());
+    let rendered = render(&diagnostics, &source, "amp.keys");
+    assert!(rendered.len() < 1_000, "{} bytes", rendered.len());
+    assert!(
+        rendered.contains("2 | k:<t><t>") && rendered.contains('…'),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("\n  |      ^^^\n"),
+        "the caret stays under the span: {rendered}"
+    );
+    // Fifty different mistakes on one line: twenty, then one summary.
+    let params: String = (0..50).map(|i| format!("<x{i}>")).collect();
+    let source = format!("k:{params} string \"K\"\n");
+    let diagnostics = Schema::check(&source);
+    assert_eq!(diagnostics.len(), 21);
+    assert!(
+        diagnostics[20].message.contains("and 30 more E004"),
+        "{}",
+        diagnostics[20].message
+    );
+}

@@ -663,11 +663,15 @@ impl<'f> Lowerer<'_, 'f> {
         let mut parts = Vec::new();
         let mut ok = true;
         let mut seen = Vec::new();
+        let mut reported = Vec::new();
         for part in &raw_parts {
             match part {
                 pattern::RawPart::Literal(text) => parts.push(PatternPart::Literal(text.clone())),
                 pattern::RawPart::Param { name, span } => match schema.param_index(name) {
+                    // Each repeated name is reported once, however often it repeats.
+                    Some(_) if reported.contains(name) => ok = false,
                     Some(_) if seen.contains(name) => {
+                        reported.push(name);
                         self.report(
                             Diagnostic::new(
                                 Code::DuplicateName,
