@@ -38,7 +38,9 @@ export interface LintResult {
   params: { [name: string]: LintValue };
   slot: number;
   type: string | null;
+  /** Whole seconds, rounded down (compatibility); prefer `ttl_ms`. */
   ttl_seconds: number | null;
+  ttl_ms: number | null;
   also_matches: string[];
   problems: { code: string; message: string }[];
 }

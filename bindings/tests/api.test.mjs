@@ -10,12 +10,13 @@ const ID = "0f8fad5b-d9cb-469f-a165-70867728950e";
 
 test("lint returns the fields of `keyschema lint --format json`", () => {
   const result = cordum.lint(`job:state:${ID}`);
-  assert.deepEqual(Object.keys(result), ["key", "name", "pattern", "params", "slot", "type", "ttl_seconds", "also_matches", "problems"]);
+  assert.deepEqual(Object.keys(result), ["key", "name", "pattern", "params", "slot", "type", "ttl_seconds", "ttl_ms", "also_matches", "problems"]);
   assert.equal(result.name, "job_state");
   assert.equal(result.pattern, "job:state:<jobID>");
   assert.deepEqual(result.params, { jobID: ID });
   assert.equal(result.type, "string");
   assert.equal(result.ttl_seconds, 604800);
+  assert.equal(result.ttl_ms, 604800000);
   assert.deepEqual(result.problems, []);
   const step = cordum.lint(`job:events:${ID}:build@2`);
   assert.deepEqual(step.params, { jobID: { runID: ID, stepID: "build", attempt: 2 } });

@@ -112,10 +112,10 @@ function formatValue(value) {
   }
   return String(value);
 }
-function formatTtl(seconds) {
-  if (seconds === null) return "none";
-  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60]]) if (seconds % size === 0) return `${seconds / size}${unit}`;
-  return `${seconds}s`;
+function formatTtl(ms) {
+  if (ms === null) return "none";
+  for (const [unit, size] of [["d", 86400000], ["h", 3600000], ["m", 60000], ["s", 1000]]) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
 }
 function updateKeys() {
   const tbody = $("results").querySelector("tbody");
@@ -136,7 +136,7 @@ function updateKeys() {
     const problems = r.problems.map((p) => `${p.code}: ${p.message}`).concat(r.also_matches.map((p) => `also matches ${p}`)).join("; ");
     rows.push(`<tr class="${r.problems.length ? "bad" : ""}"><td class="key">${escapeHtml(r.key)}</td><td class="pattern">${escapeHtml(r.pattern ?? "")}</td>` +
       `<td>${escapeHtml(params)}</td><td class="slot">${r.slot}</td><td>${escapeHtml(r.type ?? "")}</td>` +
-      `<td>${r.pattern ? formatTtl(r.ttl_seconds) : ""}</td><td class="problems">${escapeHtml(problems)}</td></tr>`);
+      `<td>${r.pattern ? formatTtl(r.ttl_ms) : ""}</td><td class="problems">${escapeHtml(problems)}</td></tr>`);
   }
   // Thousands of rows render at once as one string.
   tbody.innerHTML = rows.join("");

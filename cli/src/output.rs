@@ -91,8 +91,8 @@ pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -
     match (&result.name, &result.pattern) {
         (Some(name), Some(pattern)) => {
             let ttl = result
-                .ttl_seconds
-                .map_or_else(|| "no ttl".to_string(), |s| format!("ttl {}", Millis(s * 1000)));
+                .ttl_ms
+                .map_or_else(|| "no ttl".to_string(), |ms| format!("ttl {}", Millis(ms)));
             let params: Vec<String> = result
                 .params
                 .iter()

@@ -111,6 +111,7 @@ fn lint_prints_json_lines_and_exits_1_on_problems() {
     assert_eq!(lines[0]["pattern"], "job:state:<jobID>");
     assert_eq!(lines[0]["type"], "string");
     assert_eq!(lines[0]["ttl_seconds"], 604_800);
+    assert_eq!(lines[0]["ttl_ms"], 604_800_000_u64);
     assert_eq!(lines[0]["params"]["jobID"], "0f8fad5b-d9cb-469f-a165-70867728950e");
     assert!(lines[0]["problems"].as_array().unwrap().is_empty());
     assert_eq!(lines[1]["problems"][0]["code"], "K001");
@@ -122,6 +123,7 @@ fn lint_prints_json_lines_and_exits_1_on_problems() {
         "slot",
         "type",
         "ttl_seconds",
+        "ttl_ms",
         "problems",
     ] {
         assert!(lines[1].get(field).is_some(), "{field}");
@@ -233,5 +235,23 @@ fn an_unknown_key_name_suggests_the_nearest() {
         text(&output.stderr).contains("no key named `job_stat`; did you mean `job_state`?"),
         "{}",
         text(&output.stderr)
+    );
+}
+
+#[test]
+fn lint_carries_milliseconds_so_sub_second_ttls_are_not_rounded_away() {
+    let schema = temp_file(
+        "ms.keys",
+        b"ttl t = 1500ms\nk string ttl t \"K\"\nh string ttl 500ms \"H\"\n",
+    );
+    let schema = schema.to_str().unwrap();
+    let output = keyschema(&["lint", "--schema", schema], b"k\nh\n");
+    let out = text(&output.stdout);
+    assert!(out.contains("ttl 1500ms") && out.contains("ttl 500ms"), "{out}");
+    let json = keyschema(&["lint", "--schema", schema, "--format", "json"], b"h\n");
+    let result: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        (result["ttl_ms"].as_u64(), result["ttl_seconds"].as_u64()),
+        (Some(500), Some(0))
     );
 }

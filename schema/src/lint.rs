@@ -64,8 +64,11 @@ pub struct LintResult {
     /// The expected Redis type.
     #[serde(rename = "type")]
     pub redis_type: Option<String>,
-    /// The TTL in seconds under the declared defaults; `None` for keys that never expire.
+    /// The TTL in whole seconds under the declared defaults, rounded down (kept for
+    /// compatibility: `500ms` reads 0); `None` for keys that never expire. Prefer `ttl_ms`.
     pub ttl_seconds: Option<u64>,
+    /// The TTL in milliseconds under the declared defaults; `None` for keys that never expire.
+    pub ttl_ms: Option<u64>,
     /// Other patterns that match this key too: an ambiguity in the schema.
     pub also_matches: Vec<String>,
     /// What is wrong; empty when the key is valid.
@@ -109,6 +112,7 @@ pub(crate) fn lint(schema: &KeySchema, matcher: &Matcher, key: &str) -> LintResu
                 slot: found.slot,
                 redis_type: Some(def.redis_type.name().to_string()),
                 ttl_seconds: def.ttl.default_millis().map(|m| m.as_secs()),
+                ttl_ms: def.ttl.default_millis().map(|m| m.0),
                 also_matches: found
                     .also_matches
                     .iter()
@@ -125,6 +129,7 @@ pub(crate) fn lint(schema: &KeySchema, matcher: &Matcher, key: &str) -> LintResu
             slot: key_slot(key.as_bytes()),
             redis_type: None,
             ttl_seconds: None,
+            ttl_ms: None,
             also_matches: Vec::new(),
             problems: vec![LintProblem {
                 code: failure.code.to_string(),
@@ -147,6 +152,7 @@ pub(crate) fn lint_bytes(schema: &KeySchema, matcher: &Matcher, key: &[u8]) -> L
         slot: key_slot(key),
         redis_type: None,
         ttl_seconds: None,
+        ttl_ms: None,
         also_matches: Vec::new(),
         problems: vec![LintProblem {
             code: code.to_string(),
