@@ -43,58 +43,131 @@ pub(crate) fn check(
         .map(|variant| variant_nfa(schema, variant, separator))
         .collect();
     let mut pairs: Vec<(usize, usize)> = Vec::new();
-    for i in 0..variants.len() {
-        for j in i + 1..variants.len() {
-            let (a, b) = (&variants[i], &variants[j]);
-            let pair = (a.key.min(b.key), a.key.max(b.key));
-            if !injective[a.key] || !injective[b.key] || pairs.contains(&pair) || first_literals_differ(a, b) {
-                continue;
-            }
-            let witness = nfa::shortest_common(&automata[i], &automata[j], |bytes| {
-                std::str::from_utf8(bytes)
-                    .is_ok_and(|key| matcher.variant_matches(a, key) && matcher.variant_matches(b, key))
-            });
-            let Some(witness) = witness else { continue };
-            let witness = String::from_utf8_lossy(&witness).into_owned();
-            let template = |k: usize| &schema.keys[k].pattern.template;
-            if a.key == b.key {
-                if std::mem::replace(&mut injective[a.key], false) {
-                    diagnostics.push(
-                        Diagnostic::new(
-                            Code::NonInjectivePattern,
-                            key_spans[a.key].pattern,
-                            format!("the layouts of a composite parameter overlap: `{witness}` decodes two ways"),
-                        )
-                        .with_hint("make the layouts' literals or types tell them apart"),
-                    );
-                }
-                continue;
-            }
-            pairs.push(pair);
-            let winner = matcher.find(&witness).map_or(pair.0, |k| k);
-            let (first, second) = pair;
-            diagnostics.push(
-                Diagnostic::new(
-                    Code::AmbiguousPatterns,
-                    key_spans[second].pattern,
-                    format!("`{}` and `{}` can match the same key: `{witness}`", template(second), template(first)),
-                )
-                .with_label(key_spans[first].pattern, "the other pattern")
-                .with_hint(format!(
-                    "the matcher picks `{}` for that key (the most specific); to rule it out, narrow a parameter's type \
-                     or exclude the literal (`text except(...)`)",
-                    template(winner)
-                )),
-            );
+    let mut found: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
+    for (i, j) in candidate_pairs(variants) {
+        let (a, b) = (&variants[i], &variants[j]);
+        let pair = (a.key.min(b.key), a.key.max(b.key));
+        if !injective[a.key] || !injective[b.key] || found.contains(&pair) || !may_overlap(a, b) {
+            continue;
         }
+        let witness = nfa::shortest_common(&automata[i], &automata[j], |bytes| {
+            std::str::from_utf8(bytes)
+                .is_ok_and(|key| matcher.variant_matches(a, key) && matcher.variant_matches(b, key))
+        });
+        let Some(witness) = witness else { continue };
+        let witness = String::from_utf8_lossy(&witness).into_owned();
+        let template = |k: usize| &schema.keys[k].pattern.template;
+        if a.key == b.key {
+            if std::mem::replace(&mut injective[a.key], false) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::NonInjectivePattern,
+                        key_spans[a.key].pattern,
+                        format!("the layouts of a composite parameter overlap: `{witness}` decodes two ways"),
+                    )
+                    .with_hint("make the layouts' literals or types tell them apart"),
+                );
+            }
+            continue;
+        }
+        pairs.push(pair);
+        found.insert(pair);
+        let winner = matcher.find(&witness).map_or(pair.0, |k| k);
+        let (first, second) = pair;
+        diagnostics.push(
+            Diagnostic::new(
+                Code::AmbiguousPatterns,
+                key_spans[second].pattern,
+                format!(
+                    "`{}` and `{}` can match the same key: `{witness}`",
+                    template(second),
+                    template(first)
+                ),
+            )
+            .with_label(key_spans[first].pattern, "the other pattern")
+            .with_hint(format!(
+                "the matcher picks `{}` for that key (the most specific); to rule it out, narrow a parameter's type \
+                 or exclude the literal (`text except(...)`)",
+                template(winner)
+            )),
+        );
     }
     hazards(schema, key_spans, param_spans, diagnostics);
     pairs
 }
 
-/// The two variants start with different literal segments: they cannot match one key.
-fn first_literals_differ(a: &Variant, b: &Variant) -> bool {
-    matches!((a.segments.first(), b.segments.first()), (Some(Segment::Literal(x)), Some(Segment::Literal(y))) if x != y)
+/// Whether two variants may match one key, decided from their segments alone. Segments are cut
+/// at separators and values escape the separator, so without a spanning parameter a key has as
+/// many segments as the variant, and a literal segment matches only itself: two variants with
+/// different segment counts, or different literals at one position, never share a key. With a
+/// spanning parameter, only the automata can tell.
+fn may_overlap(a: &Variant, b: &Variant) -> bool {
+    let spans = |v: &Variant| v.segments.iter().any(|s| matches!(s, Segment::Spanning(_)));
+    if spans(a) || spans(b) {
+        return true;
+    }
+    a.segments.len() == b.segments.len()
+        && a.segments.iter().zip(&b.segments).all(|pair| match pair {
+            (Segment::Literal(x), Segment::Literal(y)) => x == y,
+            _ => true,
+        })
+}
+
+/// The pairs `(i, j)`, `i < j`, of variants worth comparing, in ascending order (the order the
+/// pairwise loop used, so the output is the same): variants grouped by segment count and first
+/// literal, so a large schema does not pay for every pair; spanning variants meet every other.
+fn candidate_pairs(variants: &[Variant]) -> Vec<(usize, usize)> {
+    use std::collections::HashMap;
+    let mut spanning: Vec<usize> = Vec::new();
+    /// Variants of one segment count: by first literal, and those starting with a parameter.
+    #[derive(Default)]
+    struct SameLength<'v> {
+        literals: HashMap<&'v [u8], Vec<usize>>,
+        wild: Vec<usize>,
+    }
+    let mut by_count: HashMap<usize, SameLength<'_>> = HashMap::new();
+    for (index, variant) in variants.iter().enumerate() {
+        if variant.segments.iter().any(|s| matches!(s, Segment::Spanning(_))) {
+            spanning.push(index);
+            continue;
+        }
+        let group = by_count.entry(variant.segments.len()).or_default();
+        match variant.segments.first() {
+            Some(Segment::Literal(first)) => group.literals.entry(first).or_default().push(index),
+            _ => group.wild.push(index),
+        }
+    }
+    let mut candidates: Vec<(usize, usize)> = Vec::new();
+    let mut pair = |x: usize, y: usize| {
+        if x != y {
+            candidates.push((x.min(y), x.max(y)));
+        }
+    };
+    for SameLength { literals, wild } in by_count.values() {
+        for group in literals.values() {
+            for (n, &x) in group.iter().enumerate() {
+                for &y in &group[n + 1..] {
+                    pair(x, y);
+                }
+                for &y in wild {
+                    pair(x, y);
+                }
+            }
+        }
+        for (n, &x) in wild.iter().enumerate() {
+            for &y in &wild[n + 1..] {
+                pair(x, y);
+            }
+        }
+    }
+    for &x in &spanning {
+        for y in 0..variants.len() {
+            pair(x, y);
+        }
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    candidates
 }
 
 fn variant_nfa(schema: &KeySchema, variant: &Variant, separator: u8) -> Nfa {
