@@ -207,18 +207,30 @@ impl Report {
     }
 }
 
+/// A store on `cluster`, its first shard, and 8 tasks of load running for a second before the
+/// caller's fault and `after` it.
+async fn first_shard_under_load(
+    cluster: &RedisCluster,
+    options: &ConnectionOptions,
+    after: Duration,
+) -> (Store, keyschema_tests::Shard, tokio::task::JoinHandle<Vec<Op>>) {
+    let store = Store::connect_cluster_with(&cluster.urls(), schema(), options)
+        .await
+        .unwrap();
+    let shard = cluster.shards(0).remove(0);
+    let until = Instant::now() + Duration::from_secs(1) + after;
+    let loader = tokio::spawn(load(store.clone(), 8, until));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    (store, shard, loader)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_primary_killed_under_load() {
     let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
     let mut cluster = RedisCluster::start();
     let options = options();
-    let store = Store::connect_cluster_with(&cluster.urls(), schema(), &options)
-        .await
-        .unwrap();
-    let shard = cluster.shards(0).remove(0);
-    let until = Instant::now() + Duration::from_secs(1) + NODE_TIMEOUT + Duration::from_secs(8);
-    let loader = tokio::spawn(load(store.clone(), 8, until));
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (store, shard, loader) =
+        first_shard_under_load(&cluster, &options, NODE_TIMEOUT + Duration::from_secs(8)).await;
     let fault = Instant::now();
     cluster.nodes_mut()[shard.primary].kill();
     let ops = loader.await.unwrap();
@@ -295,13 +307,8 @@ async fn a_whole_shard_down_fails_fast_with_a_typed_error() {
     let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
     let mut cluster = RedisCluster::start();
     let options = options();
-    let store = Store::connect_cluster_with(&cluster.urls(), schema(), &options)
-        .await
-        .unwrap();
-    let shard = cluster.shards(0).remove(0);
-    let until = Instant::now() + Duration::from_secs(1) + NODE_TIMEOUT + Duration::from_secs(4);
-    let loader = tokio::spawn(load(store.clone(), 8, until));
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (_store, shard, loader) =
+        first_shard_under_load(&cluster, &options, NODE_TIMEOUT + Duration::from_secs(4)).await;
     let fault = Instant::now();
     for node in std::iter::once(shard.primary).chain(shard.replicas.iter().copied()) {
         cluster.nodes_mut()[node].kill();
