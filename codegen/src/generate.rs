@@ -934,6 +934,20 @@ impl Generator<'_> {
         line!(out, "    pub fn store(&self) -> &{RT}::Store {{");
         line!(out, "        &self.store");
         line!(out, "    }}");
+        line!(
+            out,
+            "    /// The same store (sharing its connection) whose writes wait for `replicas` replicas"
+        );
+        line!(
+            out,
+            "    /// (`WAIT`), or fail with `Error::NotDurable` after `timeout`."
+        );
+        line!(
+            out,
+            "    pub fn durable(&self, replicas: u32, timeout: ::std::time::Duration) -> Self {{"
+        );
+        line!(out, "        Self {{ store: self.store.durable(replicas, timeout) }}");
+        line!(out, "    }}");
         for key in &self.schema.keys {
             self.accessor(out, key)?;
             self.index_move(out, key);

@@ -146,6 +146,29 @@ async fn compressed_values_service_codecs_and_chosen_ttls_on_a_cluster() {
     exercise(CollectorStore::connect_cluster(&shared_cluster().urls()).await.unwrap()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_write_without_enough_replicas_is_reported_and_kept_on_the_primary() {
+    // The shared standalone server has no replica: WAIT 1 answers 0 after its timeout.
+    let store = CollectorStore::connect(&shared_standalone().url())
+        .await
+        .unwrap()
+        .durable(1, Duration::from_millis(50));
+    let state = store.ctx_version(unique("durable")).unwrap();
+    match state.set(&3).await {
+        Err(Error::NotDurable {
+            acknowledged, wanted, ..
+        }) => assert_eq!((acknowledged, wanted), (0, 1)),
+        other => panic!("expected NotDurable, got {other:?}"),
+    }
+    assert_eq!(state.get().await.unwrap(), Some(3), "the write is on the primary");
+    // A transaction (a script) waits the same way.
+    let mut tx = store.store().transaction();
+    tx.set::<keyschema_store::Int>(keyschema_tests::generated::state::CtxVersionKey::ID, state.key(), &4)
+        .unwrap();
+    assert!(matches!(tx.execute().await, Err(Error::NotDurable { .. })));
+    assert_eq!(state.get().await.unwrap(), Some(4));
+}
+
 #[test]
 fn the_generated_contract_builds_the_model_without_parsing_and_matches_this_runtime() {
     let schema = GENERATED.schema().unwrap();
