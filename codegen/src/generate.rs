@@ -28,6 +28,8 @@ macro_rules! line {
     }};
 }
 
+mod primitives;
+
 fn doc(out: &mut String, text: &str) {
     // Wrapped at 96 columns so doc comments read well in the formatted file.
     for paragraph in text.lines() {
@@ -564,6 +566,9 @@ impl Generator<'_> {
     }
 
     fn accessor_type(&self, key: &KeyDef) -> Result<String, Error> {
+        if let Some((handle, _)) = self.primitive_handle(key) {
+            return Ok(handle);
+        }
         Ok(match &key.redis_type {
             RedisType::String { codec } => format!("{RT}::StringKey<'_, {}>", self.codec_type(codec)),
             RedisType::Hash {
@@ -589,7 +594,10 @@ impl Generator<'_> {
         })
     }
 
-    fn accessor_new(key: &KeyDef) -> &'static str {
+    fn accessor_new(&self, key: &KeyDef) -> &'static str {
+        if let Some((_, new)) = self.primitive_handle(key) {
+            return new;
+        }
         match &key.redis_type {
             RedisType::String { .. } => "StringKey",
             RedisType::Hash { entries: Some(_), .. } => "HashMapKey",
@@ -952,6 +960,7 @@ impl Generator<'_> {
             self.accessor(out, key)?;
             self.index_move(out, key);
         }
+        self.dead_letter_queues(out);
         line!(out, "}}");
         Ok(())
     }
@@ -959,6 +968,10 @@ impl Generator<'_> {
     /// `store.job_state(job_id)`: the accessor of one key, directly when its key cannot fail to
     /// format, else a `Result`.
     fn accessor(&self, out: &mut String, key: &KeyDef) -> Result<(), Error> {
+        if let Some(window) = self.rate_window(key) {
+            self.windowed_rate_limit(out, key, window);
+            return Ok(());
+        }
         let key_type = format!("{}Key", pascal(&key.name));
         let params: Vec<usize> = key.pattern.params().collect();
         line!(out, "");
@@ -998,7 +1011,7 @@ impl Generator<'_> {
         let accessor = self.accessor_type(key)?;
         let new = format!(
             "{RT}::{}::new(&self.store, {key_type}::ID, key)",
-            Self::accessor_new(key)
+            self.accessor_new(key)
         );
         if self.key_infallible(key) {
             line!(

@@ -4,6 +4,7 @@
 //! Every struct is destructured exhaustively, so a field added to the model fails to compile here
 //! rather than going missing from generated code.
 
+use keyschema::{BreakerPolicy, Companion, Fallback, LockHold, RateAlgorithm, RateLimitPolicy};
 use keyschema::{
     Codec, EnumCase, Group, HashEntries, HashField, HashTag, KeyDef, KeyPattern, KeySchema, LayoutPart, Millis, Param,
     ParamType, PatternPart, Primitive, RedisType, ScoreKind, Service, TimeUnit, TtlOnWrite, TtlPolicy,
@@ -137,6 +138,12 @@ structs!(
         purpose,
         reads,
         writes
+    },
+    RateLimitPolicy { algorithm, fallback },
+    BreakerPolicy {
+        threshold,
+        open_for,
+        close_after
     },
 );
 
@@ -344,14 +351,62 @@ impl ToRust for TtlOnWrite {
 impl ToRust for Primitive {
     fn to_rust(&self, out: &mut String) {
         match self {
-            Self::Lock => unit(out, "Primitive", "Lock"),
-            Self::RateLimit => unit(out, "Primitive", "RateLimit"),
-            Self::Breaker => unit(out, "Primitive", "Breaker"),
+            Self::Lock { hold } => fields(out, "Primitive", "Lock", &[("hold", hold)]),
+            Self::RateLimit(policy) => tuple(out, "Primitive", "RateLimit", policy),
+            Self::Breaker(policy) => tuple(out, "Primitive", "Breaker", policy),
             Self::Idempotency => unit(out, "Primitive", "Idempotency"),
-            Self::Timers => unit(out, "Primitive", "Timers"),
+            Self::Timers { visibility } => fields(out, "Primitive", "Timers", &[("visibility", visibility)]),
             Self::DlqEntry { queue } => fields(out, "Primitive", "DlqEntry", &[("queue", queue)]),
-            Self::DlqIndex { queue } => fields(out, "Primitive", "DlqIndex", &[("queue", queue)]),
+            Self::DlqIndex { queue, cleanup } => {
+                fields(out, "Primitive", "DlqIndex", &[("queue", queue), ("cleanup", cleanup)])
+            }
+            Self::Companion { of, role } => fields(out, "Primitive", "Companion", &[("of", of), ("role", role)]),
             Self::Index { of } => fields(out, "Primitive", "Index", &[("of", of)]),
+        }
+    }
+}
+
+impl ToRust for LockHold {
+    fn to_rust(&self, out: &mut String) {
+        let variant = match self {
+            Self::Release => "Release",
+            Self::Lease => "Lease",
+        };
+        unit(out, "LockHold", variant);
+    }
+}
+
+impl ToRust for Companion {
+    fn to_rust(&self, out: &mut String) {
+        let variant = match self {
+            Self::Fence => "Fence",
+            Self::BreakerState => "BreakerState",
+        };
+        unit(out, "Companion", variant);
+    }
+}
+
+impl ToRust for Fallback {
+    fn to_rust(&self, out: &mut String) {
+        let variant = match self {
+            Self::Open => "Open",
+            Self::Closed => "Closed",
+            Self::Local => "Local",
+        };
+        unit(out, "Fallback", variant);
+    }
+}
+
+impl ToRust for RateAlgorithm {
+    fn to_rust(&self, out: &mut String) {
+        match self {
+            Self::Window { limit } => fields(out, "RateAlgorithm", "Window", &[("limit", limit)]),
+            Self::Gcra { rate, period, burst } => fields(
+                out,
+                "RateAlgorithm",
+                "Gcra",
+                &[("rate", rate), ("period", period), ("burst", burst)],
+            ),
         }
     }
 }

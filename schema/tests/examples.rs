@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
-use keyschema::{examples, Code, Codec, ParamType, ParamValue, Primitive, RedisType, Schema};
+use keyschema::{
+    examples, BreakerPolicy, Code, Codec, Companion, Fallback, LockHold, Millis, ParamType, ParamValue, Primitive,
+    RateAlgorithm, RateLimitPolicy, RedisType, Schema,
+};
 use std::collections::BTreeSet;
 
 const INVENTORY: &str = include_str!("fixtures/cordum-inventory.txt");
@@ -168,13 +171,62 @@ fn cordum_primitives_and_relations_are_declared() {
     let schema = Schema::parse(examples::CORDUM, "cordum.keys").unwrap();
     let model = schema.model();
     let primitive = |name: &str| model.key(name).unwrap().primitive.clone();
-    assert_eq!(primitive("cordum_reconciler_default"), Some(Primitive::Lock));
-    assert_eq!(primitive("cordum_rl"), Some(Primitive::RateLimit));
-    assert_eq!(primitive("cordum_cb_safety_failures"), Some(Primitive::Breaker));
+    let index = |name: &str| model.keys.iter().position(|k| k.name == name).unwrap();
+    assert_eq!(
+        primitive("cordum_reconciler_default"),
+        Some(Primitive::Lock { hold: LockHold::Lease })
+    );
+    assert_eq!(
+        primitive("cordum_scheduler_snapshot_writer"),
+        Some(Primitive::Lock {
+            hold: LockHold::Release
+        })
+    );
+    assert_eq!(
+        primitive("cordum_rl"),
+        Some(Primitive::RateLimit(RateLimitPolicy {
+            algorithm: RateAlgorithm::Window { limit: 100 },
+            fallback: Fallback::Local
+        }))
+    );
+    assert_eq!(
+        primitive("cordum_cb_safety_failures"),
+        Some(Primitive::Breaker(BreakerPolicy {
+            threshold: 5,
+            open_for: Millis(30_000),
+            close_after: 1
+        }))
+    );
     assert_eq!(primitive("job_idempotency"), Some(Primitive::Idempotency));
-    assert_eq!(primitive("cordum_wf_delay_timers"), Some(Primitive::Timers));
+    assert_eq!(
+        primitive("cordum_wf_delay_timers"),
+        Some(Primitive::Timers {
+            visibility: Millis(30_000)
+        })
+    );
     assert!(matches!(primitive("dlq_entry"), Some(Primitive::DlqEntry { .. })));
-    assert!(matches!(primitive("dlq_index"), Some(Primitive::DlqIndex { .. })));
+    assert_eq!(
+        primitive("dlq_index"),
+        Some(Primitive::DlqIndex {
+            queue: "dead_letters".into(),
+            cleanup: Some(index("cordum_dlq_cleanup"))
+        })
+    );
+    // Implicit keys: every lock's fence counter and every breaker's state, on the key's slot.
+    let fence = model.key("cordum_reconciler_default_fence").unwrap();
+    assert_eq!(fence.pattern.template, "{cordum:reconciler:default}:fence");
+    assert_eq!(
+        fence.primitive,
+        Some(Primitive::Companion {
+            of: index("cordum_reconciler_default"),
+            role: Companion::Fence
+        })
+    );
+    assert_eq!(
+        keyschema::key_slot(b"{cordum:reconciler:default}:fence"),
+        keyschema::key_slot(b"cordum:reconciler:default")
+    );
+    assert!(model.key("cordum_cb_safety_failures_state").is_some());
     let job_state = model.keys.iter().position(|k| k.name == "job_state").unwrap();
     assert_eq!(primitive("job_index"), Some(Primitive::Index { of: job_state }));
     assert!(matches!(
@@ -229,7 +281,17 @@ fn cluster_variant_puts_each_job_and_each_run_in_one_slot_group() {
         .iter()
         .find(|g| g.template == "<runID>")
         .expect("a {<runID>} slot group");
-    assert_eq!(run.keys.len(), 3);
+    // The run, its timeline, its operation lock and that lock's fence counter.
+    let run_keys: BTreeSet<&str> = run.keys.iter().map(|&k| model.keys[k].name.as_str()).collect();
+    assert_eq!(
+        run_keys,
+        BTreeSet::from([
+            "wf_run",
+            "wf_run_timeline",
+            "cordum_wf_run_lock",
+            "cordum_wf_run_lock_fence"
+        ])
+    );
     // Same job, same slot, whatever the key.
     let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
     let slots: BTreeSet<u16> = ["job_state", "job_meta", "ctx", "dlq_entry"]

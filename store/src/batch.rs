@@ -140,6 +140,20 @@ impl Batch<'_> {
         }
     }
 
+    /// Queues `EXISTS key`; redeem it with [`BatchReplies::exists`].
+    pub fn exists(&mut self, key: &str) -> Ticket<crate::Int> {
+        let mut cmd = redis::cmd("EXISTS");
+        cmd.arg(key);
+        self.queued.push(Queued::Read {
+            key: key.to_string(),
+            cmd,
+        });
+        Ticket {
+            index: self.queued.len() - 1,
+            codec: PhantomData,
+        }
+    }
+
     /// The number of queued operations.
     pub fn len(&self) -> usize {
         self.queued.len()
@@ -207,6 +221,11 @@ impl Batch<'_> {
 }
 
 impl BatchReplies {
+    /// Whether the key of a queued [`Batch::exists`] existed.
+    pub fn exists(&self, ticket: &Ticket<crate::Int>) -> bool {
+        matches!(self.values[ticket.index], redis::Value::Int(1..))
+    }
+
     /// The value a queued read returned; `None` when the key did not exist.
     pub fn get<C: Codec>(&self, ticket: &Ticket<C>) -> Result<Option<C::Value>> {
         let key = &self.keys[ticket.index];

@@ -130,6 +130,45 @@ pub enum Error {
         /// The transaction's first key.
         first: String,
     },
+    /// A guarded write was refused: a newer fencing token than its own has been issued for the
+    /// lock, so another holder may be writing. Nothing was written.
+    #[error("write to {key} refused: fencing token {token} is stale (lock counter {counter} has {current})")]
+    Fenced {
+        /// The first key of the refused write.
+        key: String,
+        /// The lock's fencing counter key.
+        counter: String,
+        /// The write's token.
+        token: u64,
+        /// The newest token issued.
+        current: u64,
+    },
+    /// A lock or lease was not free within the time given to wait for it.
+    #[error("{key} is held by another owner; waited {waited:?}")]
+    NotAcquired {
+        /// The lock's key.
+        key: String,
+        /// How long was waited.
+        waited: std::time::Duration,
+    },
+    /// The lock was lost while work ran under it (a renewal failed or found another owner); the
+    /// work was cancelled.
+    #[error("the lock {key} was lost while the work ran; the work was cancelled")]
+    LockLost {
+        /// The lock's key.
+        key: String,
+    },
+    /// The server answered a script with something it never answers: a bug, or a key holding
+    /// what the schema does not describe.
+    #[error("{command} on {key} gave an unexpected reply: {reply}")]
+    UnexpectedReply {
+        /// The key.
+        key: String,
+        /// The command.
+        command: &'static str,
+        /// The reply, printed.
+        reply: String,
+    },
     /// A key could not be formatted from its values.
     #[error(transparent)]
     Format(#[from] keyschema::FormatError),
@@ -173,6 +212,15 @@ impl Error {
             Self::OutcomeUnknown { key, command, source }
         } else {
             Self::Command { key, command, source }
+        }
+    }
+
+    /// A reply the caller does not understand.
+    pub(crate) fn unexpected(key: &str, command: &'static str, reply: &redis::Value) -> Self {
+        Self::UnexpectedReply {
+            key: key.to_string(),
+            command,
+            reply: format!("{reply:?}"),
         }
     }
 

@@ -14,9 +14,11 @@ mod codec;
 mod connection;
 mod contract;
 mod error;
+#[macro_use]
 mod keys;
 mod param;
 mod policy;
+mod primitives;
 mod store;
 mod transaction;
 mod write;
@@ -32,6 +34,12 @@ pub use keys::{
 };
 pub use param::{format_infallible_key, format_key, KeyParam, KeyParseError, ParamCodec, ParsedKey, UnixMillis};
 pub use policy::{KeyId, KeyPolicies, KeyPolicy};
+pub use primitives::scripts;
+pub use primitives::{
+    Breaker, BreakerError, BreakerState, BreakerStatus, Claim, ClaimedTimer, DeadLetter, DeadLetterQueue, Decision,
+    DecisionSource, Delivery, Fence, IdempotencyKey, LeaderLease, Lease, LeaseLost, Lock, LockGuard, Permit, RateLimit,
+    TimerQueue,
+};
 pub use store::{Durability, KeyTtl, Store};
 pub use transaction::Transaction;
 

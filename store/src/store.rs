@@ -29,6 +29,7 @@ pub struct Store {
     schema: Arc<KeySchema>,
     policies: Arc<KeyPolicies>,
     durability: Option<Durability>,
+    primitives: Arc<crate::primitives::Shared>,
 }
 
 /// A Lua script kept with its source: invoked by hash (`EVALSHA`, reloaded on `NOSCRIPT`), or
@@ -71,6 +72,7 @@ impl Store {
             schema,
             policies: Arc::new(policies),
             durability: None,
+            primitives: Arc::default(),
         }
     }
 
@@ -120,6 +122,16 @@ impl Store {
     /// The durability asked of writes, if any.
     pub fn durability(&self) -> Option<Durability> {
         self.durability
+    }
+
+    /// What the primitives fall back on when Redis cannot be reached.
+    pub(crate) fn local(&self) -> &crate::primitives::LocalState {
+        &self.primitives.local
+    }
+
+    /// What the primitives share.
+    pub(crate) fn shared(&self) -> &Arc<crate::primitives::Shared> {
+        &self.primitives
     }
 
     /// The schema.

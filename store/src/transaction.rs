@@ -18,15 +18,17 @@ pub struct Transaction<'s> {
     writes: Vec<Write>,
     first: Option<(u16, String)>,
     expectations: Vec<(String, Option<Vec<u8>>)>,
+    fence: Option<crate::primitives::Fence>,
 }
 
 /// Checks every key's type and every expected value, then runs the queued commands: a wrongly
 /// typed key or a changed value writes nothing. `ARGV`: the number of type checks and per check a
 /// key index and the type `TYPE` must answer (or `none`); the number of expectations and per
-/// expectation a key index, `1`/`0` (a value is expected / the key must be absent) and the value;
+/// expectation a key index, `1`/`0`/`f` (a value is expected / the key must be absent / a fencing
+/// counter must not exceed the value) and the value;
 /// then per command its argument count and its arguments, each tagged `k<index>` (a key, so that
-/// every key is passed in KEYS) or `v<bytes>`. Answers 1 (applied), 0 (a conflict) or
-/// `{key index, type found}`.
+/// every key is passed in KEYS) or `v<bytes>`. Answers 1 (applied), 0 (a conflict),
+/// `{0, newest token}` (a stale fence) or `{key index, type found}`.
 const CHECKED_SOURCE: &str = r"
 local i = 1
 local checks = tonumber(ARGV[i])
@@ -44,6 +46,8 @@ for _ = 1, expectations do
   local current = redis.call('GET', KEYS[tonumber(ARGV[i])])
   if ARGV[i + 1] == '1' then
     if current ~= ARGV[i + 2] then return 0 end
+  elseif ARGV[i + 1] == 'f' then
+    if (tonumber(current) or 0) > tonumber(ARGV[i + 2]) then return {0, current} end
   elseif current then
     return 0
   end
@@ -78,6 +82,7 @@ impl Store {
             writes: Vec::new(),
             first: None,
             expectations: Vec::new(),
+            fence: None,
         }
     }
 }
@@ -156,6 +161,17 @@ impl Transaction<'_> {
         Ok(self)
     }
 
+    /// Guards the transaction with a lock's fencing token: the server refuses it
+    /// ([`Error::Fenced`]) once a newer token has been issued for that lock, so a holder whose
+    /// lock expired while it was paused cannot overwrite the work of the next holder. The
+    /// counter must share the transaction's slot: on a cluster, guard keys of the lock's slot
+    /// group (`cordum:wf:run:lock:{<runID>}` guards `wf:run:{<runID>}`).
+    pub fn fenced(&mut self, fence: &crate::primitives::Fence) -> Result<&mut Self> {
+        self.check(&fence.counter)?;
+        self.fence = Some(fence.clone());
+        Ok(self)
+    }
+
     /// Deletes a key.
     pub fn delete(&mut self, key: &str) -> Result<&mut Self> {
         self.push_write(Write::delete(key))
@@ -172,6 +188,15 @@ impl Transaction<'_> {
         let answer = self.store.run_script(&CHECKED, &keys, &argv, first).await?;
         match answer {
             redis::Value::Int(1) => Ok(()),
+            redis::Value::Array(ref items) if crate::primitives::int_at(items, 0) == 0 => {
+                let fence = self.fence.as_ref();
+                Err(Error::Fenced {
+                    key: first.clone(),
+                    counter: fence.map(|f| f.counter.clone()).unwrap_or_default(),
+                    token: fence.map_or(0, |f| f.token),
+                    current: u64::try_from(crate::primitives::int_at(items, 1)).unwrap_or(0),
+                })
+            }
             redis::Value::Int(_) => Err(Error::Conflict { key: first.clone() }),
             redis::Value::Array(found) => {
                 let (index, found): (usize, String) = redis::from_redis_value(redis::Value::Array(found))
@@ -197,7 +222,7 @@ impl Transaction<'_> {
 
     /// The type a key of this transaction must have.
     fn expected_type(&self, key: &str) -> Option<&'static str> {
-        if self.expectations.iter().any(|(k, _)| k == key) {
+        if self.expectations.iter().any(|(k, _)| k == key) || self.fence.as_ref().is_some_and(|f| f.counter == key) {
             return Some("string");
         }
         self.writes.iter().find(|w| w.key == key).and_then(|w| w.expected_type)
@@ -217,7 +242,12 @@ impl Transaction<'_> {
         };
         // Type checks: expected keys are strings (GET them), written keys as their commands need.
         let mut checks: Vec<(usize, &'static str)> = Vec::new();
-        for (key, _) in &self.expectations {
+        for key in self
+            .expectations
+            .iter()
+            .map(|(key, _)| key)
+            .chain(self.fence.iter().map(|f| &f.counter))
+        {
             checks.push((index_of(key), "string"));
         }
         for write in &self.writes {
@@ -231,7 +261,16 @@ impl Transaction<'_> {
             argv.push(index.to_string().into_bytes());
             argv.push(redis_type.as_bytes().to_vec());
         }
-        argv.push(self.expectations.len().to_string().into_bytes());
+        argv.push(
+            (self.expectations.len() + usize::from(self.fence.is_some()))
+                .to_string()
+                .into_bytes(),
+        );
+        if let Some(fence) = &self.fence {
+            argv.push(index_of(&fence.counter).to_string().into_bytes());
+            argv.push(b"f".to_vec());
+            argv.push(fence.token.to_string().into_bytes());
+        }
         for (key, expected) in &self.expectations {
             argv.push(index_of(key).to_string().into_bytes());
             argv.push(if expected.is_some() {

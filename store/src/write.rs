@@ -129,6 +129,26 @@ impl Write {
         Self::new(key, vec![set])
     }
 
+    /// An idempotency claim: the value only if the key does not exist, answering the value
+    /// already there (`SET key value NX GET PX ms`, Redis 7.0+): nil means the claim is ours.
+    pub(crate) fn claim(key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Self {
+        let mut write = Self::set_if_absent(key, value, ttl);
+        if let Some(set) = write.commands.first_mut() {
+            set.args.insert(3, Arg::Word("GET"));
+        }
+        write.typed("string")
+    }
+
+    /// A new value for an existing key, keeping its TTL (`SET key value XX KEEPTTL`): an
+    /// idempotency key's final result. Answers `OK`, or nil when the key is gone.
+    pub(crate) fn replace_keeping_ttl(key: &str, value: Vec<u8>) -> Self {
+        let set = Command::new("SET")
+            .arg(Arg::Bytes(value))
+            .arg(Arg::Word("XX"))
+            .arg(Arg::Word("KEEPTTL"));
+        Self::new(key, vec![set])
+    }
+
     /// A whole hash record, replacing what was there.
     pub(crate) fn replace_record(
         policy: &KeyPolicy,

@@ -5,7 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
-use keyschema_store::{Codec, HashKey, HashRecord, KeyPolicies, KeyTtl, ListKey, Score, SetKey, StringKey, ZsetKey};
+use keyschema_store::{
+    BreakerState, Claim, Codec, HashKey, HashRecord, IdempotencyKey, KeyPolicies, KeyTtl, Lease, ListKey, Lock,
+    RateLimit, Score, SetKey, StringKey, ZsetKey,
+};
 use keyschema_tests::generated::{catalog, cordum, cordum_cluster, JobEvent, JobState, Labels};
 use keyschema_tests::{shared_cluster, shared_standalone};
 use serde_json::json;
@@ -123,6 +126,61 @@ async fn record<R: HashRecord + PartialEq + Debug>(
     access.delete().await.unwrap();
 }
 
+async fn idempotency<C: Codec>(
+    store: &keyschema_store::Store,
+    def: keyschema_store::KeyId,
+    access: IdempotencyKey<'_, C>,
+    value: C::Value,
+) where
+    C::Value: PartialEq + Debug,
+{
+    assert_eq!(access.claim(&value).await.unwrap(), Claim::First);
+    assert_eq!(access.claim(&value).await.unwrap(), Claim::Duplicate(value));
+    assert_ttl(store, access.key(), def).await;
+    access.delete().await.unwrap();
+}
+
+/// A lock of the schema: taken once, refused while held, its TTL and fence counter on the server.
+async fn lock(store: &keyschema_store::Store, def: keyschema_store::KeyId, lock: Lock<'_>) {
+    let guard = lock.try_acquire().await.unwrap().expect("a free lock is taken");
+    assert!(lock.try_acquire().await.unwrap().is_none(), "{} is held", lock.key());
+    assert_ttl(store, lock.key(), def).await;
+    let counter: Option<u64> = store
+        .get::<keyschema_store::Int>(guard.fence().counter_key())
+        .await
+        .unwrap()
+        .map(|n| n as u64);
+    assert_eq!(counter, Some(guard.fence().token()));
+    assert!(guard.release().await.unwrap());
+    assert!(lock
+        .try_acquire()
+        .await
+        .unwrap()
+        .expect("released")
+        .release()
+        .await
+        .unwrap());
+}
+
+async fn lease(store: &keyschema_store::Store, def: keyschema_store::KeyId, lease: Lease<'_>) {
+    let held = lease.try_acquire().await.unwrap().expect("a free lease is taken");
+    assert!(lease.try_acquire().await.unwrap().is_none());
+    assert_ttl(store, lease.key(), def).await;
+    assert!(held.step_down().await.unwrap());
+}
+
+async fn rate_limit(store: &keyschema_store::Store, def: keyschema_store::KeyId, limit: RateLimit<'_>) {
+    let decision = limit.hit().await.unwrap();
+    assert!(decision.allowed);
+    assert_eq!(decision.remaining, limit.limit() - 1);
+    let key = limit.current_key().unwrap();
+    // The window of a per-second key may have turned; its TTL is checked when it still exists.
+    if store.ttl(&key).await.unwrap() != KeyTtl::Missing {
+        assert_ttl(store, &key, def).await;
+    }
+    limit.reset().await.unwrap();
+}
+
 /// Every key of a generated Cordum store (both variants have the same accessors).
 macro_rules! every_cordum_key {
     ($m:ident, $s:expr) => {{
@@ -142,8 +200,8 @@ macro_rules! every_cordum_key {
         list(st, JobEventsKey::ID, s.job_events(step.clone()).unwrap(), JobEvent { seq: 1 }).await;
         list(st, JobDecisionsKey::ID, s.job_decisions(job.clone()).unwrap(), json.clone()).await;
         string(st, JobOutputDecisionKey::ID, s.job_output_decision(job.clone()).unwrap(), json.clone()).await;
-        string(st, JobIdempotencyKey::ID, s.job_idempotency("tenant:a", word()).unwrap(), keyschema_store::KeyParam::to_text(&job)).await;
-        string(st, JobIdempotencyUntenantedKey::ID, s.job_idempotency_untenanted(word()).unwrap(), "x".to_string()).await;
+        idempotency(st, JobIdempotencyKey::ID, s.job_idempotency("tenant:a", word()).unwrap(), keyschema_store::KeyParam::to_text(&job)).await;
+        idempotency(st, JobIdempotencyUntenantedKey::ID, s.job_idempotency_untenanted(word()).unwrap(), "x".to_string()).await;
         zset(st, JobRecentKey::ID, s.job_recent(), job.clone(), now()).await;
         zset(st, JobDeadlineKey::ID, s.job_deadline(), step.clone(), now()).await;
         zset(st, JobIndexKey::ID, s.job_index(State::Running), job.clone(), now()).await;
@@ -159,7 +217,7 @@ macro_rules! every_cordum_key {
         zset(st, WfRunsStatusKey::ID, s.wf_runs_status(Status::TimedOut), run, now()).await;
         set(st, WfRunsActiveKey::ID, s.wf_runs_active(word()).unwrap(), run).await;
         list(st, WfRunTimelineKey::ID, s.wf_run_timeline(run), json.clone()).await;
-        string(st, WfRunIdempotencyKey::ID, s.wf_run_idempotency(word()).unwrap(), run.to_string()).await;
+        idempotency(st, WfRunIdempotencyKey::ID, s.wf_run_idempotency(word()).unwrap(), run.to_string()).await;
         string(st, CfgSystemKey::ID, s.cfg_system(word()).unwrap(), json.clone()).await;
         string(st, CfgOrgKey::ID, s.cfg_org(word()).unwrap(), json.clone()).await;
         string(st, CfgTeamKey::ID, s.cfg_team(word()).unwrap(), json.clone()).await;
@@ -169,8 +227,8 @@ macro_rules! every_cordum_key {
         string(st, AuthKey::ID, s.auth(key_id.clone()).unwrap(), json.clone()).await;
         set(st, AuthPrefixKey::ID, s.auth_prefix("ck_12345678").unwrap(), key_id.clone()).await;
         set(st, AuthTenantKey::ID, s.auth_tenant(word()).unwrap(), key_id.clone()).await;
-        string(st, LoginFailedKey::ID, s.login_failed(word(), "2001:db8::1".parse().unwrap()).unwrap(), 3).await;
-        string(st, LoginFailedGlobalKey::ID, s.login_failed_global(word()).unwrap(), 7).await;
+        rate_limit(st, LoginFailedKey::ID, s.login_failed(word(), "2001:db8::1".parse().unwrap()).unwrap()).await;
+        rate_limit(st, LoginFailedGlobalKey::ID, s.login_failed_global(word()).unwrap()).await;
         string(st, UserKey::ID, s.user(word(), "bob:smith").unwrap(), json.clone()).await;
         string(st, UserIdKey::ID, s.user_id(user_id), "acme:bob".to_string()).await;
         string(st, UserEmailKey::ID, s.user_email(word(), "bob@example.com").unwrap(), "bob".to_string()).await;
@@ -180,16 +238,18 @@ macro_rules! every_cordum_key {
         string(st, ResKey::ID, s.res(step.clone()).unwrap(), b"result".to_vec()).await;
         string(st, DlqEntryKey::ID, s.dlq_entry(job.clone()).unwrap(), json.clone()).await;
         zset(st, DlqIndexKey::ID, s.dlq_index(), job.clone(), now()).await;
-        string(st, CordumSchedulerJobKey::ID, s.cordum_scheduler_job(job.clone()).unwrap(), word()).await;
-        string(st, CordumReconcilerDefaultKey::ID, s.cordum_reconciler_default(), word()).await;
-        string(st, CordumWfRunLockKey::ID, s.cordum_wf_run_lock(run), word()).await;
-        string(st, CordumWorkflowEngineReconcilerDefaultKey::ID, s.cordum_workflow_engine_reconciler_default(), word()).await;
-        string(st, CordumSchedulerSnapshotWriterKey::ID, s.cordum_scheduler_snapshot_writer(), word()).await;
-        string(st, CordumDlqCleanupKey::ID, s.cordum_dlq_cleanup(), word()).await;
-        zset(st, CordumWfDelayTimersKey::ID, s.cordum_wf_delay_timers(), run, now()).await;
-        string(st, CordumRlKey::ID, s.cordum_rl(word(), now()).unwrap(), 1).await;
-        string(st, CordumCbSafetyFailuresKey::ID, s.cordum_cb_safety_failures(), 4).await;
-        string(st, CordumCbSafetyOutputFailuresKey::ID, s.cordum_cb_safety_output_failures(), 5).await;
+        lock(st, CordumSchedulerJobKey::ID, s.cordum_scheduler_job(job.clone()).unwrap()).await;
+        lease(st, CordumReconcilerDefaultKey::ID, s.cordum_reconciler_default()).await;
+        lock(st, CordumWfRunLockKey::ID, s.cordum_wf_run_lock(run)).await;
+        lease(st, CordumWorkflowEngineReconcilerDefaultKey::ID, s.cordum_workflow_engine_reconciler_default()).await;
+        lock(st, CordumSchedulerSnapshotWriterKey::ID, s.cordum_scheduler_snapshot_writer()).await;
+        lock(st, CordumDlqCleanupKey::ID, s.cordum_dlq_cleanup()).await;
+        let timers = s.cordum_wf_delay_timers();
+        timers.schedule(&run, &now()).await.unwrap();
+        assert!(timers.cancel(&run).await.unwrap());
+        rate_limit(st, CordumRlKey::ID, s.cordum_rl(word())).await;
+        assert_eq!(s.cordum_cb_safety_failures().status().await.state, BreakerState::Closed);
+        assert_eq!(s.cordum_cb_safety_output_failures().status().await.state, BreakerState::Closed);
         string(st, SysWorkersSnapshotKey::ID, s.sys_workers_snapshot(), json).await;
     }};
 }

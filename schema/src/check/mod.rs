@@ -255,8 +255,15 @@ fn injectivity_problem(schema: &KeySchema, variant: &Variant) -> Option<(String,
 }
 
 fn hazards(schema: &KeySchema, key_spans: &[KeySpans], param_spans: &[Span], diagnostics: &mut Vec<Diagnostic>) {
+    // Implicit keys are tagged by construction, onto the slot of the key they serve: their tags
+    // are not the author's to change.
+    let implicit =
+        |key: &crate::model::KeyDef| matches!(key.primitive, Some(crate::model::Primitive::Companion { .. }));
     for (index, key) in schema.keys.iter().enumerate() {
         let span = key_spans[index].pattern;
+        if implicit(key) {
+            continue;
+        }
         if let Some(tag) = key.pattern.hash_tag.as_ref().filter(|tag| tag.literal_only) {
             diagnostics.push(
                 Diagnostic::new(
@@ -300,8 +307,13 @@ fn hazards(schema: &KeySchema, key_spans: &[KeySpans], param_spans: &[Span], dia
         }
     }
     for group in &schema.groups {
-        let templates: Vec<Option<&str>> = group
+        let keys: Vec<usize> = group
             .keys
+            .iter()
+            .copied()
+            .filter(|&k| !implicit(&schema.keys[k]))
+            .collect();
+        let templates: Vec<Option<&str>> = keys
             .iter()
             .map(|&k| schema.keys[k].pattern.hash_tag.as_ref().map(|t| t.template.as_str()))
             .collect();
@@ -309,7 +321,7 @@ fn hazards(schema: &KeySchema, key_spans: &[KeySpans], param_spans: &[Span], dia
         if let Some(first) = tagged.first() {
             // Keys without a tag (global indexes) belong to no slot group; two tags that differ do.
             if let Some(position) = templates.iter().position(|t| t.is_some_and(|t| t != *first)) {
-                let key = group.keys[position];
+                let key = keys[position];
                 diagnostics.push(
                     Diagnostic::new(
                         Code::MixedSlotGroups,

@@ -3,6 +3,7 @@
 //! reports as much as it can.
 
 mod pattern;
+mod primitive;
 
 pub(crate) use pattern::derive_name;
 
@@ -158,10 +159,16 @@ impl<'f> Lowerer<'_, 'f> {
         decls.sort_by_key(|(decl, _)| decl.span.start);
 
         let mut index_targets = Vec::new();
+        let mut cleanups = Vec::new();
         for (decl, defaults) in decls {
             if let Some((key, spans)) = self.key(&schema, decl, defaults) {
                 if let Some(of) = &decl.of {
                     index_targets.push((schema.keys.len(), of));
+                }
+                if let Some(setting) = decl.settings.iter().find(|s| s.name.value == "cleanup") {
+                    if let Some(lock) = &setting.value {
+                        cleanups.push((schema.keys.len(), lock));
+                    }
                 }
                 if let Some(group) = key.group {
                     schema.groups[group].keys.push(schema.keys.len());
@@ -171,6 +178,8 @@ impl<'f> Lowerer<'_, 'f> {
             }
         }
         self.resolve_dlq_indexes(&mut schema);
+        self.resolve_cleanup_locks(&mut schema, &cleanups);
+        primitive::add_companions(&mut schema, &mut key_spans);
         for (key_index, of) in index_targets {
             match schema.keys.iter().position(|key| key.name == of.value) {
                 Some(target) => schema.keys[key_index].primitive = Some(Primitive::Index { of: target }),
@@ -715,24 +724,11 @@ impl<'f> Lowerer<'_, 'f> {
         let hash_tag = pattern::hash_tag(&template, tag);
 
         let redis_type = self.redis_type(schema, decl)?;
-        let ttl = match decl.ttl.as_ref().or(defaults.ttl) {
+        let mut ttl = match decl.ttl.as_ref().or(defaults.ttl) {
             Some(expr) => self.ttl(expr, 0)?,
             None => TtlPolicy::None,
         };
-        let primitive = match decl.keyword {
-            ast::KeyKeyword::Key | ast::KeyKeyword::Index => None,
-            ast::KeyKeyword::Lock => Some(Primitive::Lock),
-            ast::KeyKeyword::RateLimit => Some(Primitive::RateLimit),
-            ast::KeyKeyword::Breaker => Some(Primitive::Breaker),
-            ast::KeyKeyword::Idempotency => Some(Primitive::Idempotency),
-            ast::KeyKeyword::Timers => Some(Primitive::Timers),
-            ast::KeyKeyword::DlqEntry => Some(Primitive::DlqEntry {
-                queue: defaults.dlq.unwrap_or_default().to_string(),
-            }),
-            ast::KeyKeyword::DlqIndex => Some(Primitive::DlqIndex {
-                queue: defaults.dlq.unwrap_or_default().to_string(),
-            }),
-        };
+        let primitive = self.primitive(decl, defaults.dlq, &mut ttl)?;
         if decl.keyword == ast::KeyKeyword::Index && decl.of.is_none() {
             self.report(
                 Diagnostic::new(Code::Missing, decl.pattern.span, "an index needs `of KEY`")
@@ -751,7 +747,7 @@ impl<'f> Lowerer<'_, 'f> {
         }
         if matches!(
             primitive,
-            Some(Primitive::Lock | Primitive::RateLimit | Primitive::Breaker)
+            Some(Primitive::Lock { .. } | Primitive::RateLimit(_) | Primitive::Breaker(_))
         ) && ttl.is_none()
         {
             self.report(
@@ -1012,7 +1008,7 @@ impl<'f> Lowerer<'_, 'f> {
             })
             .collect();
         for key in &schema.keys {
-            if let Some(Primitive::DlqIndex { queue }) = &key.primitive {
+            if let Some(Primitive::DlqIndex { queue, .. }) = &key.primitive {
                 if !entries.iter().any(|(q, _)| q == queue) {
                     self.diagnostics.push(
                         Diagnostic::new(

@@ -1,5 +1,6 @@
 //! Keys: their patterns, Redis types, codecs, TTLs and the primitives they implement.
 
+use super::primitive::Primitive;
 use super::ttl::TtlPolicy;
 use crate::diagnostics::Span;
 use serde::{Deserialize, Serialize};
@@ -211,53 +212,6 @@ impl RedisType {
             Self::Hash { entries, .. } => entries.is_some(),
             Self::Set { .. } => true,
             Self::List { cap, .. } | Self::Zset { cap, .. } | Self::Stream { cap, .. } => cap.is_none(),
-        }
-    }
-}
-
-/// The coordination pattern a key implements; later layers give each its runtime.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Primitive {
-    /// A leader lease or mutual-exclusion lock (SET NX PX, released by owner token).
-    Lock,
-    /// A fixed-window rate-limit counter.
-    RateLimit,
-    /// A circuit-breaker failure counter.
-    Breaker,
-    /// An idempotency (dedup) key.
-    Idempotency,
-    /// The entry key of a dead-letter queue.
-    DlqEntry {
-        /// The queue's name.
-        queue: String,
-    },
-    /// The index of a dead-letter queue.
-    DlqIndex {
-        /// The queue's name.
-        queue: String,
-    },
-    /// A timer queue (a sorted set scored by fire time).
-    Timers,
-    /// An index whose members are a parameter of another key.
-    Index {
-        /// The indexed key, by index in [`crate::KeySchema::keys`].
-        of: usize,
-    },
-}
-
-impl Primitive {
-    /// A short name for tables.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Lock => "lock",
-            Self::RateLimit => "ratelimit",
-            Self::Breaker => "breaker",
-            Self::Idempotency => "idempotency",
-            Self::DlqEntry { .. } => "dlq entry",
-            Self::DlqIndex { .. } => "dlq index",
-            Self::Timers => "timers",
-            Self::Index { .. } => "index",
         }
     }
 }

@@ -2,10 +2,12 @@
 
 mod key;
 mod param;
+mod primitive;
 mod ttl;
 
 pub use key::*;
 pub use param::*;
+pub use primitive::*;
 pub use ttl::*;
 
 use serde::{Deserialize, Serialize};
@@ -48,7 +50,9 @@ impl KeySchema {
         self.params.iter().position(|param| param.name == name)
     }
 
-    /// The slot groups: keys grouped by hash-tag template, in order of first appearance.
+    /// The slot groups: keys grouped by hash-tag template, in order of first appearance. An
+    /// untagged key hashes whole, so it joins the group tagged by exactly its pattern (a lock
+    /// `app:leader` and its fence counter `{app:leader}:fence`).
     pub fn slot_groups(&self) -> Vec<SlotGroup> {
         let mut groups: Vec<SlotGroup> = Vec::new();
         for (index, key) in self.keys.iter().enumerate() {
@@ -61,6 +65,13 @@ impl KeySchema {
                     template: tag.template.clone(),
                     keys: vec![index],
                 }),
+            }
+        }
+        for (index, key) in self.keys.iter().enumerate() {
+            if key.pattern.hash_tag.is_none() {
+                if let Some(group) = groups.iter_mut().find(|group| group.template == key.pattern.template) {
+                    group.keys.insert(0, index);
+                }
             }
         }
         groups

@@ -168,10 +168,22 @@ pub struct KeyDecl {
     pub of: Option<Spanned<String>>,
     /// `owner NAME`.
     pub owner: Option<Spanned<String>>,
+    /// A primitive's settings (`limit 100`, `threshold 5`, `lease`), in order: each a name and
+    /// its value (none for a flag such as `lease`).
+    pub settings: Vec<Setting>,
     /// The purpose string.
     pub purpose: Option<Spanned<String>>,
     /// The whole declaration.
     pub span: Span,
+}
+
+/// A primitive's setting as written: `limit 100`, `open_for 30s`, `lease`.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// Its name.
+    pub name: Spanned<String>,
+    /// Its value; `None` for a flag.
+    pub value: Option<Spanned<String>>,
 }
 
 /// A codec or a parameter name: `json(JobState)`, `text`, `jobID`, `lz4(json(State))`,

@@ -35,6 +35,19 @@ struct Parser {
 /// Words that end a key's attribute list or that cannot be key patterns.
 const KEY_TYPES: &[&str] = &["string", "hash", "list", "set", "zset", "stream"];
 const CODECS: &[&str] = &["json", "proto", "text", "bytes", "int", "float", "lz4", "codec"];
+/// Settings of primitives that take a value (`lease` is a flag).
+const SETTINGS: &[&str] = &[
+    "limit",
+    "rate",
+    "per",
+    "burst",
+    "fallback",
+    "threshold",
+    "open_for",
+    "close_after",
+    "visibility",
+    "cleanup",
+];
 /// Codecs that wrap another codec: `lz4(json(T))`.
 const WRAPPERS: &[&str] = &["lz4"];
 /// How deeply TTL expressions may nest (factors and `per_write` bounds).
@@ -504,6 +517,7 @@ impl Parser {
             fields: Vec::new(),
             of: None,
             owner: None,
+            settings: Vec::new(),
             purpose: None,
             span: start,
         };
@@ -542,6 +556,26 @@ impl Parser {
                     "of" => key.of = Some(self.word("a key name", "write `of job_state`")?),
                     "owner" => key.owner = Some(self.word("an owner", "write `owner NAME`")?),
                     "fields" => key.fields = self.fields()?,
+                    "lease" => key.settings.push(Setting {
+                        name: Spanned {
+                            value: token.text.clone(),
+                            span: token.span,
+                        },
+                        value: None,
+                    }),
+                    _ if SETTINGS.contains(&word) => {
+                        let value = self.word(
+                            "a value",
+                            "write the setting and its value: `limit 100`, `open_for 30s`",
+                        )?;
+                        key.settings.push(Setting {
+                            name: Spanned {
+                                value: token.text.clone(),
+                                span: token.span,
+                            },
+                            value: Some(value),
+                        });
+                    }
                     _ => {
                         if let Some(keyword) = Self::misspelled_keyword(keyword, &key.pattern.value) {
                             // `parm userID uuid`: the first word is the mistake, not the second.
@@ -555,7 +589,9 @@ impl Parser {
                             token.span,
                             format!("unknown key attribute `{word}`"),
                             "attributes: a Redis type (string, hash, list, set, zset, stream), a codec, \
-                             ttl, keepttl, as, cap, member, score, fields, of, owner, \"purpose\"",
+                             ttl, keepttl, as, cap, member, score, fields, of, owner, \"purpose\"; \
+                             for primitives: lease, limit, rate, per, burst, fallback, threshold, open_for, \
+                             close_after, visibility, cleanup",
                         ));
                     }
                 }

@@ -8,7 +8,7 @@ macro_rules! accessor {
     ($name:ident<$($t:ident),+> where $($bound:path),+; $doc:literal) => {
         #[doc = $doc]
         pub struct $name<'s, $($t),+> {
-            handle: super::Handle<'s>,
+            handle: crate::keys::Handle<'s>,
             types: std::marker::PhantomData<($($t,)+)>,
         }
 
@@ -16,7 +16,7 @@ macro_rules! accessor {
             /// The accessor of `key`, an instance of key definition `id`.
             pub fn new(store: &'s crate::Store, id: crate::KeyId, key: String) -> Self {
                 Self {
-                    handle: super::Handle::new(store, id, key),
+                    handle: crate::keys::Handle::new(store, id, key),
                     types: std::marker::PhantomData,
                 }
             }
@@ -72,7 +72,7 @@ pub(crate) struct Handle<'s> {
 }
 
 impl<'s> Handle<'s> {
-    fn new(store: &'s Store, id: KeyId, key: String) -> Self {
+    pub(crate) fn new(store: &'s Store, id: KeyId, key: String) -> Self {
         let policy = store.policy(id);
         Self {
             store,

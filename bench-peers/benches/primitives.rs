@@ -1,0 +1,253 @@
+//! The primitives against the same Lua scripts called through redis-rs directly on the same
+//! connection, and the lock against the `rslock` crate (a Rust redlock) on the same server, in
+//! one run, one task and 50 tasks: lock acquire + release, a rate-limit decision (counter and
+//! GCRA), a breaker's permit while closed, a timer queue poll.
+//!
+//! Run: `cargo bench --manifest-path bench-peers/Cargo.toml --bench primitives`.
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items.
+#![allow(clippy::unwrap_used)] // A benchmark: a failure is a panic with the reason.
+
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use keyschema_store::{
+    scripts, Breaker, Delivery, KeyId, Lock, ParamCodec, RateLimit, RedisConnection, Store, TimerQueue,
+};
+use keyschema_tests::RedisServer;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+const SCHEMA: &str = r#"
+param id int
+lock lock:{<id>}          ttl 10s                              "A lock"
+ratelimit count:<id>      ttl 60s limit 1000000000             "A counter"
+ratelimit gcra:<id>       rate 1000000 per 1s burst 1000000    "GCRA"
+breaker cb:<id>           ttl 10s threshold 5                  "A breaker"
+timers timers:<id>        member id                            "A timer queue"
+"#;
+const TASKS: u64 = 50;
+/// The server's TIME at the bench's start is far past any score this bench schedules.
+type Time = keyschema_store::chrono::DateTime<keyschema_store::chrono::Utc>;
+
+/// Runs `op(i)` `iters` times, on `tasks` tasks, and the time it took.
+async fn run<F, Fut>(iters: u64, tasks: u64, op: F) -> Duration
+where
+    F: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|task| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut i = task;
+                while i < iters {
+                    op(i).await;
+                    i += tasks;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    start.elapsed()
+}
+
+/// One benchmark per (name, operation), one task and 50 tasks.
+fn both<F, Fut>(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, runtime: &Runtime, name: &str, op: F)
+where
+    F: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    for tasks in [1, TASKS] {
+        let label = if tasks == 1 {
+            format!("{name}, one task")
+        } else {
+            format!("{name}, {tasks} tasks")
+        };
+        group.bench_function(label, |b| {
+            let op = op.clone();
+            b.to_async(runtime)
+                .iter_custom(move |iters| run(iters, tasks, op.clone()));
+        });
+    }
+}
+
+/// Invokes `script` by hash (loaded on `NOSCRIPT`), as the store does.
+async fn invoke(connection: &RedisConnection, script: &redis::Script, keys: &[&str], args: &[&str]) -> redis::Value {
+    let mut invocation = script.prepare_invoke();
+    for key in keys {
+        invocation.key(*key);
+    }
+    for arg in args {
+        invocation.arg(*arg);
+    }
+    invocation.invoke_async(&mut connection.clone()).await.unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let server = RedisServer::start();
+    let runtime = Runtime::new().unwrap();
+    let schema = keyschema::Schema::parse(SCHEMA, "bench.keys").unwrap().model_arc();
+    let connection = runtime.block_on(RedisConnection::standalone(&server.url())).unwrap();
+    let store = Store::new(connection.clone(), Arc::clone(&schema)).unwrap();
+    let id = |name: &str| KeyId::of(&schema, name).unwrap();
+    let (lock_id, count_id, gcra_id, cb_id, timers_id) = (id("lock"), id("count"), id("gcra"), id("cb"), id("timers"));
+
+    // The first seconds of a fresh server and process run slower (allocators, caches, the CPU's
+    // clock): without this, whichever benchmark runs first is measured slow.
+    runtime.block_on(async {
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut i = 0u64;
+        while Instant::now() < until {
+            let lock = Lock::new(&store, lock_id, format!("lock:{{{}}}", i % 1000));
+            lock.try_acquire().await.unwrap().unwrap().release().await.unwrap();
+            i += 1;
+        }
+    });
+
+    let mut group = c.benchmark_group("lock acquire+release");
+    group.throughput(Throughput::Elements(1));
+    let s = store.clone();
+    both(&mut group, &runtime, "keyschema Lock", move |i| {
+        let store = s.clone();
+        async move {
+            let lock = Lock::new(&store, lock_id, format!("lock:{{{}}}", i % 1000));
+            let guard = lock.try_acquire().await.unwrap().unwrap();
+            assert!(guard.release().await.unwrap());
+        }
+    });
+    let acquire = Arc::new(redis::Script::new(scripts::LOCK_ACQUIRE));
+    let release = Arc::new(redis::Script::new(scripts::LOCK_RELEASE));
+    let raw = connection.clone();
+    both(&mut group, &runtime, "raw redis-rs, same scripts", move |i| {
+        let (connection, acquire, release) = (raw.clone(), Arc::clone(&acquire), Arc::clone(&release));
+        async move {
+            let key = format!("lock:{{{}}}", i % 1000);
+            let fence = format!("{key}:fence");
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            let reply = invoke(&connection, &acquire, &[&key, &fence], &[&token, "10000", "86400000"]).await;
+            assert!(matches!(reply, redis::Value::Array(ref items) if items.first() == Some(&redis::Value::Int(1))));
+            assert_eq!(
+                invoke(&connection, &release, &[&key], &[&token]).await,
+                redis::Value::Int(1)
+            );
+        }
+    });
+    let manager = Arc::new(rslock::LockManager::new(vec![server.url()]));
+    both(&mut group, &runtime, "rslock", move |i| {
+        let manager = Arc::clone(&manager);
+        async move {
+            let lock = manager
+                .lock(format!("rslock:{}", i % 1000).as_bytes(), Duration::from_secs(10))
+                .await
+                .unwrap();
+            manager.unlock(&lock).await;
+        }
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("rate-limit decision");
+    group.throughput(Throughput::Elements(1));
+    let s = store.clone();
+    both(&mut group, &runtime, "keyschema counter", move |i| {
+        let store = s.clone();
+        async move {
+            let limit = RateLimit::new(&store, count_id, format!("count:{}", i % 1000));
+            assert!(limit.hit().await.unwrap().allowed);
+        }
+    });
+    let window = Arc::new(redis::Script::new(scripts::RATE_WINDOW));
+    let raw = connection.clone();
+    both(&mut group, &runtime, "raw redis-rs counter, same script", move |i| {
+        let (connection, window) = (raw.clone(), Arc::clone(&window));
+        async move {
+            let key = format!("count:{}", i % 1000);
+            let reply = invoke(&connection, &window, &[&key], &["1000000000", "60000", "", "1"]).await;
+            assert!(matches!(reply, redis::Value::Array(_)));
+        }
+    });
+    let s = store.clone();
+    both(&mut group, &runtime, "keyschema GCRA", move |i| {
+        let store = s.clone();
+        async move {
+            let limit = RateLimit::new(&store, gcra_id, format!("gcra:{}", i % 1000));
+            let _ = limit.hit().await.unwrap();
+        }
+    });
+    let gcra = Arc::new(redis::Script::new(scripts::RATE_GCRA));
+    let raw = connection.clone();
+    both(&mut group, &runtime, "raw redis-rs GCRA, same script", move |i| {
+        let (connection, gcra) = (raw.clone(), Arc::clone(&gcra));
+        async move {
+            let key = format!("gcra:{}", i % 1000);
+            let interval = (1000.0_f64 / 1_000_000.0).to_string();
+            let tolerance = (1000.0_f64 / 1_000_000.0 * 1_000_000.0).to_string();
+            let reply = invoke(&connection, &gcra, &[&key], &[&interval, &tolerance, "1"]).await;
+            assert!(matches!(reply, redis::Value::Array(_)));
+        }
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("breaker call (closed)");
+    group.throughput(Throughput::Elements(1));
+    let s = store.clone();
+    both(&mut group, &runtime, "keyschema Breaker", move |i| {
+        let store = s.clone();
+        async move {
+            let breaker = Breaker::new(&store, cb_id, format!("cb:{}", i % 1000));
+            breaker.call(|| async { Ok::<_, ()>(()) }).await.unwrap();
+        }
+    });
+    let permit = Arc::new(redis::Script::new(scripts::BREAKER_PERMIT));
+    let raw = connection.clone();
+    both(&mut group, &runtime, "raw redis-rs, same script", move |i| {
+        let (connection, permit) = (raw.clone(), Arc::clone(&permit));
+        async move {
+            let key = format!("cb:{}", i % 1000);
+            let state = format!("{{{key}}}:state");
+            let reply = invoke(&connection, &permit, &[&key, &state], &["30000", "60000"]).await;
+            assert!(matches!(reply, redis::Value::Array(_)));
+        }
+    });
+    group.finish();
+
+    // Timers far in the future: a poll claims nothing, which is what pollers do most of.
+    runtime.block_on(async {
+        for q in 0..1000 {
+            let queue = TimerQueue::<ParamCodec<i64>, Time>::new(&store, timers_id, format!("timers:{q}"));
+            let later = keyschema_store::chrono::Utc::now() + keyschema_store::chrono::Duration::days(1);
+            queue.schedule(&1, &later).await.unwrap();
+        }
+    });
+    let mut group = c.benchmark_group("timer claim (poll)");
+    group.throughput(Throughput::Elements(1));
+    let s = store.clone();
+    both(&mut group, &runtime, "keyschema TimerQueue", move |i| {
+        let store = s.clone();
+        async move {
+            let queue = TimerQueue::<ParamCodec<i64>, Time>::new(&store, timers_id, format!("timers:{}", i % 1000));
+            assert!(queue.claim_due(10, Delivery::AtLeastOnce).await.unwrap().is_empty());
+        }
+    });
+    let claim = Arc::new(redis::Script::new(scripts::TIMER_CLAIM));
+    let raw = connection.clone();
+    both(&mut group, &runtime, "raw redis-rs, same script", move |i| {
+        let (connection, claim) = (raw.clone(), Arc::clone(&claim));
+        async move {
+            let key = format!("timers:{}", i % 1000);
+            let reply = invoke(&connection, &claim, &[&key], &["10", "1", "30000"]).await;
+            assert_eq!(reply, redis::Value::Array(Vec::new()));
+        }
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);

@@ -1,0 +1,188 @@
+//! The handles of primitives: a `lock` key gives a `Lock` (or a `Lease`), a `ratelimit` key a
+//! `RateLimit` (one per server second when its pattern holds the window's `unix_seconds`), a
+//! `breaker` a `Breaker`, `idempotency` an `IdempotencyKey`, `timers` a `TimerQueue`, and each
+//! `dlq` a `DeadLetterQueue` method named after the queue.
+
+use super::{doc, Generator, RT};
+use crate::names::{pascal, snake};
+use keyschema::{KeyDef, LockHold, ParamType, Primitive, RedisType};
+use std::fmt::Write as _;
+
+macro_rules! line {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+impl Generator<'_> {
+    /// The handle type of a primitive key and the runtime type that builds it; `None` for keys
+    /// without a primitive runtime (plain keys, indexes, companions, DLQ keys).
+    pub(super) fn primitive_handle(&self, key: &KeyDef) -> Option<(String, &'static str)> {
+        Some(match (&key.primitive, &key.redis_type) {
+            (
+                Some(Primitive::Lock {
+                    hold: LockHold::Release,
+                }),
+                _,
+            ) => (format!("{RT}::Lock<'_>"), "Lock"),
+            (Some(Primitive::Lock { hold: LockHold::Lease }), _) => (format!("{RT}::Lease<'_>"), "Lease"),
+            (Some(Primitive::RateLimit(_)), _) => (format!("{RT}::RateLimit<'_>"), "RateLimit"),
+            (Some(Primitive::Breaker(_)), _) => (format!("{RT}::Breaker<'_>"), "Breaker"),
+            (Some(Primitive::Idempotency), RedisType::String { codec }) => (
+                format!("{RT}::IdempotencyKey<'_, {}>", self.codec_type(codec)),
+                "IdempotencyKey",
+            ),
+            (Some(Primitive::Timers { .. }), RedisType::Zset { member, score, .. }) => (
+                format!(
+                    "{RT}::TimerQueue<'_, {}, {}>",
+                    self.codec_type(member),
+                    self.score_type(*score)
+                ),
+                "TimerQueue",
+            ),
+            _ => return None,
+        })
+    }
+
+    /// The window parameter of a rate limit counted per server second: the pattern's last
+    /// `unix_seconds` parameter.
+    pub(super) fn rate_window(&self, key: &KeyDef) -> Option<usize> {
+        if !matches!(key.primitive, Some(Primitive::RateLimit(_))) {
+            return None;
+        }
+        key.pattern
+            .params()
+            .filter(|&p| {
+                matches!(self.schema.params[p].ty, ParamType::UnixSeconds) && self.schema.params[p].layouts.is_empty()
+            })
+            .last()
+    }
+
+    /// `store.cordum_rl(tenant)`: a rate limit whose key the runtime forms for each server
+    /// second, from the other parameters.
+    pub(super) fn windowed_rate_limit(&self, out: &mut String, key: &KeyDef, window: usize) {
+        let key_type = format!("{}Key", pascal(&key.name));
+        let params: Vec<usize> = key.pattern.params().filter(|&p| p != window).collect();
+        line!(out, "");
+        doc(out, &key.purpose);
+        line!(out, "    ///");
+        doc(
+            out,
+            &format!(
+                "`{}`: counted per second of the server's clock (`{}`), TTL {}.",
+                key.pattern.template, self.schema.params[window].name, key.ttl
+            ),
+        );
+        let args: Vec<String> = params
+            .iter()
+            .map(|&p| {
+                let ty = if self.is_string(p) {
+                    "impl Into<String>".to_string()
+                } else {
+                    self.rust_type(p)
+                };
+                format!("{}: {ty}", snake(&self.schema.params[p].name))
+            })
+            .collect();
+        line!(
+            out,
+            "    pub fn {}(&self, {}) -> {RT}::RateLimit<'_> {{",
+            snake(&key.name),
+            args.join(", ")
+        );
+        for &p in &params {
+            if self.is_string(p) {
+                let field = snake(&self.schema.params[p].name);
+                line!(out, "        let {field}: String = {field}.into();");
+            }
+        }
+        let mut fields: Vec<String> = params
+            .iter()
+            .map(|&p| format!("{0}: {0}.clone()", snake(&self.schema.params[p].name)))
+            .collect();
+        fields.push(format!(
+            "{}: {RT}::chrono::DateTime::from_timestamp(second, 0).unwrap_or_default()",
+            snake(&self.schema.params[window].name)
+        ));
+        let format = format!("{key_type} {{ {} }}.to_key()", fields.join(", "));
+        let format = if self.key_infallible(key) {
+            format!("Ok({format})")
+        } else {
+            format
+        };
+        line!(
+            out,
+            "        {RT}::RateLimit::per_second(&self.store, {key_type}::ID, move |second| {format})"
+        );
+        line!(out, "    }}");
+    }
+
+    /// A method per dead-letter queue, named after it, for queues whose entry key is formed
+    /// from the index member alone and whose index key has no parameter.
+    pub(super) fn dead_letter_queues(&self, out: &mut String) {
+        for index in &self.schema.keys {
+            let (Some(Primitive::DlqIndex { queue, cleanup }), RedisType::Zset { member, score, .. }) =
+                (&index.primitive, &index.redis_type)
+            else {
+                continue;
+            };
+            let Some(entry) = self
+                .schema
+                .keys
+                .iter()
+                .find(|k| matches!(&k.primitive, Some(Primitive::DlqEntry { queue: q }) if q == queue))
+            else {
+                continue;
+            };
+            let entry_params: Vec<usize> = entry.pattern.params().collect();
+            let (RedisType::String { codec }, [id_param], true) = (
+                &entry.redis_type,
+                entry_params.as_slice(),
+                index.pattern.params().next().is_none(),
+            ) else {
+                continue;
+            };
+            let entry_type = format!("{}Key", pascal(&entry.name));
+            let index_type = format!("{}Key", pascal(&index.name));
+            let field = snake(&self.schema.params[*id_param].name);
+            let format = format!("{entry_type} {{ {field}: id.clone() }}.to_key()");
+            let format = if self.key_infallible(entry) {
+                format!("Ok({format})")
+            } else {
+                format
+            };
+            let cleanup = match cleanup.map(|lock| &self.schema.keys[lock]) {
+                Some(lock) if lock.pattern.params().next().is_none() => {
+                    let lock_type = format!("{}Key", pascal(&lock.name));
+                    format!("Some({RT}::Lock::new(&self.store, {lock_type}::ID, {lock_type}.to_key()))")
+                }
+                _ => "None".to_string(),
+            };
+            line!(out, "");
+            doc(
+                out,
+                &format!(
+                    "Dead-letter queue `{queue}`: entries `{}` ({}), index `{}`.",
+                    entry.pattern.template, entry.purpose, index.pattern.template
+                ),
+            );
+            line!(
+                out,
+                "    pub fn {}(&self) -> {RT}::DeadLetterQueue<'_, {}, {}, {}> {{",
+                snake(queue),
+                self.codec_type(member),
+                self.codec_type(codec),
+                self.score_type(*score)
+            );
+            line!(out, "        {RT}::DeadLetterQueue::new(");
+            line!(out, "            &self.store,");
+            line!(out, "            {entry_type}::ID,");
+            line!(out, "            |id: &{}| {format},", self.rust_type(*id_param));
+            line!(out, "            {index_type}::ID,");
+            line!(out, "            {index_type}.to_key(),");
+            line!(out, "            {cleanup},");
+            line!(out, "        )");
+            line!(out, "    }}");
+        }
+    }
+}

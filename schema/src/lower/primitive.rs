@@ -1,0 +1,384 @@
+//! A primitive's settings (`limit 100`, `threshold 5`, `lease`) and the keys it declares
+//! implicitly (a lock's fencing counter, a breaker's state), on the slot of the key they serve.
+
+use super::{pattern, KeySpans, Lowerer};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::model::{
+    BreakerPolicy, Codec, Companion, Fallback, KeyDef, KeyPattern, KeySchema, LockHold, Millis, PatternPart, Primitive,
+    RateAlgorithm, RateLimitPolicy, RedisType, TtlOnWrite, TtlPolicy,
+};
+use crate::syntax::ast::{KeyDecl, KeyKeyword, Setting, Spanned};
+
+/// The settings each kind of declaration accepts.
+fn accepted(keyword: KeyKeyword) -> &'static [&'static str] {
+    match keyword {
+        KeyKeyword::Lock => &["lease"],
+        KeyKeyword::RateLimit => &["limit", "rate", "per", "burst", "fallback"],
+        KeyKeyword::Breaker => &["threshold", "open_for", "close_after"],
+        KeyKeyword::Timers => &["visibility"],
+        KeyKeyword::DlqIndex => &["cleanup"],
+        KeyKeyword::Key | KeyKeyword::Index | KeyKeyword::Idempotency | KeyKeyword::DlqEntry => &[],
+    }
+}
+
+/// Timers claimed and not acknowledged fire again after this long, unless declared.
+const DEFAULT_VISIBILITY: Millis = Millis(30_000);
+/// The shortest a fencing counter lives after the last acquisition.
+const FENCE_TTL: Millis = Millis(86_400_000);
+/// Failures within the window that open a breaker, unless declared.
+const DEFAULT_THRESHOLD: u64 = 5;
+
+impl Lowerer<'_, '_> {
+    /// The primitive `decl` declares, its settings checked. A GCRA rate limit sets `ttl`: each
+    /// write gives its key the time until it is allowed again, at most the burst's span.
+    /// `None` after reporting an error.
+    pub(super) fn primitive(
+        &mut self,
+        decl: &KeyDecl,
+        dlq: Option<&str>,
+        ttl: &mut TtlPolicy,
+    ) -> Option<Option<Primitive>> {
+        let settings = self.settings(decl)?;
+        let get = |name: &str| {
+            settings
+                .iter()
+                .find(|s| s.name.value == name)
+                .and_then(|s| s.value.as_ref())
+        };
+        Some(match decl.keyword {
+            KeyKeyword::Key | KeyKeyword::Index => None,
+            KeyKeyword::Idempotency => Some(Primitive::Idempotency),
+            KeyKeyword::Lock => Some(Primitive::Lock {
+                hold: if !settings.iter().any(|s| s.name.value == "lease") {
+                    LockHold::Release
+                } else {
+                    LockHold::Lease
+                },
+            }),
+            KeyKeyword::RateLimit => {
+                let fallback = match get("fallback") {
+                    None => Fallback::Local,
+                    Some(word) => match Fallback::from_name(&word.value) {
+                        Some(fallback) => fallback,
+                        None => {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::InvalidOption,
+                                    word.span,
+                                    format!("unknown fallback `{}`", word.value),
+                                )
+                                .with_hint("a rate limit without Redis falls back to `open`, `closed` or `local`"),
+                            );
+                            return None;
+                        }
+                    },
+                };
+                let algorithm = match (get("limit"), get("rate")) {
+                    (Some(limit), None) => {
+                        for other in ["per", "burst"] {
+                            if let Some(setting) = settings.iter().find(|s| s.name.value == other) {
+                                self.report(
+                                    Diagnostic::new(
+                                        Code::InvalidOption,
+                                        setting.name.span,
+                                        format!("`{other}` belongs to a GCRA limit (`rate N per D burst B`)"),
+                                    )
+                                    .with_hint("a `limit N` counts hits per window: remove it, or use `rate`"),
+                                );
+                                return None;
+                            }
+                        }
+                        RateAlgorithm::Window {
+                            limit: self.positive(limit)?,
+                        }
+                    }
+                    (None, Some(rate)) => {
+                        let rate = self.positive(rate)?;
+                        let period = match get("per") {
+                            Some(per) => self.nonzero_duration(per)?,
+                            None => Millis(1000),
+                        };
+                        let burst = match get("burst") {
+                            Some(burst) => self.count(burst)?,
+                            None => 0,
+                        };
+                        if !ttl.is_none() {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::InvalidOption,
+                                    decl.pattern.span,
+                                    "a GCRA rate limit's TTL follows from its rate",
+                                )
+                                .with_hint("remove the `ttl`: each decision keeps the key as long as it matters"),
+                            );
+                            return None;
+                        }
+                        // The key lives until its theoretical arrival time: at most one emission
+                        // interval per request of the burst, plus one.
+                        let interval = period.0.div_ceil(rate);
+                        *ttl = TtlPolicy::PerWrite {
+                            max: Box::new(TtlPolicy::Fixed {
+                                millis: Millis(interval.saturating_mul(burst.saturating_add(1))),
+                            }),
+                        };
+                        RateAlgorithm::Gcra { rate, period, burst }
+                    }
+                    (Some(_), Some(rate)) => {
+                        self.report(
+                            Diagnostic::new(
+                                Code::InvalidOption,
+                                rate.span,
+                                "a rate limit has `limit` or `rate`, not both",
+                            )
+                            .with_hint("`limit N` counts hits per window; `rate N per D burst B` is GCRA"),
+                        );
+                        return None;
+                    }
+                    (None, None) => {
+                        self.report(
+                            Diagnostic::new(Code::Missing, decl.pattern.span, "a rate limit needs its limit")
+                                .with_hint("add `limit 100` (hits per window) or `rate 100 per 1s burst 20` (GCRA)"),
+                        );
+                        return None;
+                    }
+                };
+                Some(Primitive::RateLimit(RateLimitPolicy { algorithm, fallback }))
+            }
+            KeyKeyword::Breaker => {
+                let threshold = match get("threshold") {
+                    Some(threshold) => self.positive(threshold)?,
+                    None => DEFAULT_THRESHOLD,
+                };
+                let close_after = match get("close_after") {
+                    Some(n) => self.positive(n)?,
+                    None => 1,
+                };
+                let open_for = match get("open_for") {
+                    Some(d) => self.nonzero_duration(d)?,
+                    // As long as failures are counted: the window's default.
+                    None => ttl.default_millis().unwrap_or(Millis(30_000)),
+                };
+                Some(Primitive::Breaker(BreakerPolicy {
+                    threshold,
+                    open_for,
+                    close_after,
+                }))
+            }
+            KeyKeyword::Timers => Some(Primitive::Timers {
+                visibility: match get("visibility") {
+                    Some(d) => self.nonzero_duration(d)?,
+                    None => DEFAULT_VISIBILITY,
+                },
+            }),
+            KeyKeyword::DlqEntry => Some(Primitive::DlqEntry {
+                queue: dlq.unwrap_or_default().to_string(),
+            }),
+            // The cleanup lock is resolved by name once every key is known.
+            KeyKeyword::DlqIndex => Some(Primitive::DlqIndex {
+                queue: dlq.unwrap_or_default().to_string(),
+                cleanup: None,
+            }),
+        })
+    }
+
+    /// The declaration's settings, each accepted by its kind and given once.
+    fn settings<'d>(&mut self, decl: &'d KeyDecl) -> Option<&'d [Setting]> {
+        let accepted = accepted(decl.keyword);
+        let mut ok = true;
+        for (i, setting) in decl.settings.iter().enumerate() {
+            let name = setting.name.value.as_str();
+            if !accepted.contains(&name) {
+                let hint = if accepted.is_empty() {
+                    "this kind of key has no settings".to_string()
+                } else {
+                    format!("settings here: {}", accepted.join(", "))
+                };
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidOption,
+                        setting.name.span,
+                        format!("`{name}` does not apply to {}", kind_name(decl.keyword)),
+                    )
+                    .with_hint(hint),
+                );
+                ok = false;
+            } else if let Some(first) = decl.settings[..i].iter().find(|s| s.name.value == name) {
+                self.report(
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        setting.name.span,
+                        format!("`{name}` is given twice"),
+                    )
+                    .with_hint("keep one")
+                    .with_label(first.name.span, "first given here"),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(decl.settings.as_slice())
+    }
+
+    /// A whole number of at least one.
+    fn positive(&mut self, word: &Spanned<String>) -> Option<u64> {
+        match word.value.parse::<u64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidOption,
+                        word.span,
+                        format!("`{}` is not a positive number", word.value),
+                    )
+                    .with_hint("write a whole number such as `5`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A whole number, zero allowed.
+    fn count(&mut self, word: &Spanned<String>) -> Option<u64> {
+        if word.value == "0" {
+            return Some(0);
+        }
+        self.positive(word)
+    }
+
+    /// A dead-letter index's `cleanup LOCK`: the lock pruning runs under.
+    pub(super) fn resolve_cleanup_locks(&mut self, schema: &mut KeySchema, cleanups: &[(usize, &Spanned<String>)]) {
+        for &(index, name) in cleanups {
+            match schema.keys.iter().position(|key| key.name == name.value) {
+                Some(lock) if matches!(schema.keys[lock].primitive, Some(Primitive::Lock { .. })) => {
+                    if let Some(Primitive::DlqIndex { cleanup, .. }) = &mut schema.keys[index].primitive {
+                        *cleanup = Some(lock);
+                    }
+                }
+                Some(_) => self.report(
+                    Diagnostic::new(
+                        Code::UnknownReference,
+                        name.span,
+                        format!("`{}` is not a lock", name.value),
+                    )
+                    .with_hint("`cleanup` names the lock pruning runs under: `cleanup cordum_dlq_cleanup`"),
+                ),
+                None => self.report(
+                    Diagnostic::new(
+                        Code::UnknownReference,
+                        name.span,
+                        format!("no key named `{}`", name.value),
+                    )
+                    .with_hint("`cleanup` names a lock by its code name (`cordum_dlq_cleanup`)"),
+                ),
+            }
+        }
+    }
+}
+
+fn kind_name(keyword: KeyKeyword) -> &'static str {
+    match keyword {
+        KeyKeyword::Key => "a plain key",
+        KeyKeyword::Index => "an index",
+        KeyKeyword::Lock => "a lock",
+        KeyKeyword::RateLimit => "a rate limit",
+        KeyKeyword::Breaker => "a breaker",
+        KeyKeyword::Idempotency => "an idempotency key",
+        KeyKeyword::Timers => "a timer queue",
+        KeyKeyword::DlqEntry => "a dead-letter entry",
+        KeyKeyword::DlqIndex => "a dead-letter index",
+    }
+}
+
+/// Appends the keys primitives declare implicitly: `<lock>_fence` (a lock's fencing counter) and
+/// `<breaker>_state` (a breaker's open state). Each is on its key's slot: a tagged key's
+/// companion keeps the tag (`cordum:wf:run:lock:{<runID>}:fence`), an untagged key's companion
+/// is tagged by the whole key (`{cordum:reconciler:default}:fence`), which hashes like it.
+pub(super) fn add_companions(schema: &mut KeySchema, key_spans: &mut Vec<KeySpans>) {
+    let separator = schema.separator;
+    for of in 0..schema.keys.len() {
+        let role = match schema.keys[of].primitive {
+            Some(Primitive::Lock { .. }) => Companion::Fence,
+            Some(Primitive::Breaker(_)) => Companion::BreakerState,
+            _ => continue,
+        };
+        let key = &schema.keys[of];
+        let template = role.key_for(&key.pattern.template, key.pattern.hash_tag.is_some(), separator);
+        // The key's pattern was valid, so its companion's is: only braces and a literal were added.
+        let mut ignored = Vec::new();
+        let Some((raw, tag)) = pattern::split_pattern(&template, 0, &mut ignored) else {
+            continue;
+        };
+        let parts = raw
+            .into_iter()
+            .filter_map(|part| match part {
+                pattern::RawPart::Literal(text) => Some(PatternPart::Literal(text)),
+                pattern::RawPart::Param { name, .. } => schema.param_index(name).map(PatternPart::Param),
+            })
+            .collect();
+        let open_for = match &key.primitive {
+            Some(Primitive::Breaker(policy)) => policy.open_for,
+            _ => Millis(0),
+        };
+        let (redis_type, ttl, purpose) = match role {
+            Companion::Fence => (
+                RedisType::String { codec: Codec::Int },
+                // Tokens also never fall below the server's clock in microseconds, so a counter
+                // that expired does not hand out old tokens again; it lives long enough that a
+                // guarded write always finds the newest token (a day, or ten lock TTLs).
+                TtlPolicy::Fixed {
+                    millis: Millis(
+                        key.ttl
+                            .default_millis()
+                            .map_or(0, |ttl| ttl.0.saturating_mul(10))
+                            .max(FENCE_TTL.0),
+                    ),
+                },
+                format!(
+                    "Fencing token counter of `{}` (implicit): grows with every acquisition",
+                    key.name
+                ),
+            ),
+            Companion::BreakerState => (
+                RedisType::Hash {
+                    fields: ["opened_until", "probe_until", "successes"]
+                        .into_iter()
+                        .map(|name| crate::model::HashField {
+                            name: name.to_string(),
+                            codec: Codec::Int,
+                        })
+                        .collect(),
+                    entries: None,
+                },
+                // Each transition sets it: open for `open_for`, then as long again for a probe.
+                TtlPolicy::PerWrite {
+                    max: Box::new(TtlPolicy::Fixed {
+                        millis: Millis(open_for.0.saturating_mul(2)),
+                    }),
+                },
+                format!("Open / half-open state of breaker `{}` (implicit)", key.name),
+            ),
+        };
+        let companion = KeyDef {
+            name: format!("{}_{}", key.name, role.suffix()),
+            pattern: KeyPattern {
+                hash_tag: pattern::hash_tag(&template, tag),
+                template,
+                parts,
+            },
+            redis_type,
+            ttl,
+            ttl_on_write: TtlOnWrite::Refresh,
+            purpose,
+            group: key.group,
+            primitive: Some(Primitive::Companion { of, role }),
+            owner: key.owner.clone(),
+            span: key.span,
+        };
+        if let Some(group) = companion.group {
+            schema.groups[group].keys.push(schema.keys.len());
+        }
+        key_spans.push(KeySpans {
+            pattern: key_spans[of].pattern,
+        });
+        schema.keys.push(companion);
+    }
+}

@@ -1,0 +1,111 @@
+//! The coordination primitives the schema declares, each a small type over the store: leases and
+//! locks with fencing ([`Lock`], [`Lease`]), rate limits ([`RateLimit`]), circuit breakers
+//! ([`Breaker`]), idempotency keys ([`IdempotencyKey`]), dead-letter queues
+//! ([`DeadLetterQueue`]) and timer queues ([`TimerQueue`]).
+//!
+//! Every decision that must be atomic is one Lua script run on the node owning the key (the
+//! keys of one script share a slot by construction), with time taken from the server's clock
+//! (`TIME`), so instances whose clocks disagree still agree on expiry. Scripts are sent by hash and
+//! reloaded on `NOSCRIPT` (after `SCRIPT FLUSH`, a restart or a failover).
+
+mod breaker;
+mod dlq;
+mod idempotency;
+mod local;
+mod lock;
+mod rate_limit;
+mod renewal;
+mod timers;
+
+pub use breaker::{Breaker, BreakerError, BreakerState, BreakerStatus, Permit};
+pub use dlq::{DeadLetter, DeadLetterQueue};
+pub use idempotency::{Claim, IdempotencyKey};
+pub(crate) use local::LocalState;
+pub use lock::{Fence, LeaderLease, Lease, LeaseLost, Lock, LockGuard};
+pub use rate_limit::{Decision, DecisionSource, RateLimit};
+pub use timers::{ClaimedTimer, Delivery, TimerQueue};
+
+/// The Lua the primitives run, as sent to the server: for review by operators (what a script
+/// may touch) and for benchmarks that call the same scripts through redis-rs directly. Each
+/// script's `KEYS` and `ARGV` are documented where the primitive uses it.
+pub mod scripts {
+    pub use super::breaker::{PERMIT_SOURCE as BREAKER_PERMIT, RECORD_SOURCE as BREAKER_RECORD};
+    pub use super::dlq::PRUNE_SOURCE as DLQ_PRUNE;
+    pub use super::lock::{
+        ACQUIRE_SOURCE as LOCK_ACQUIRE, EXTEND_SOURCE as LOCK_EXTEND, RELEASE_SOURCE as LOCK_RELEASE,
+    };
+    pub use super::rate_limit::{GCRA_SOURCE as RATE_GCRA, WINDOW_SOURCE as RATE_WINDOW};
+    pub use super::timers::{ACK_SOURCE as TIMER_ACK, CLAIM_SOURCE as TIMER_CLAIM};
+}
+
+use crate::policy::KeyId;
+use crate::Store;
+use keyschema::{Companion, Primitive};
+use std::time::Duration;
+
+/// What the primitives of one store share (its clones included): the fallback state for when
+/// Redis is unreachable, and the renewal queue of held locks.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub(crate) local: LocalState,
+    pub(crate) renewals: renewal::Renewals,
+}
+
+impl Store {
+    /// The primitive key definition `id` declares.
+    pub(crate) fn primitive_of(&self, id: KeyId) -> Option<&Primitive> {
+        self.schema()
+            .keys
+            .get(id.index())
+            .and_then(|key| key.primitive.as_ref())
+    }
+
+    /// The implicit key serving key definition `id` in `role` (its fence counter, its state).
+    pub(crate) fn companion_id(&self, id: KeyId, role: Companion) -> Option<KeyId> {
+        let index = self.schema().keys.iter().position(
+            |key| matches!(key.primitive, Some(Primitive::Companion { of, role: r }) if of == id.index() && r == role),
+        )?;
+        u32::try_from(index).ok().map(KeyId::new)
+    }
+
+    /// The companion of `key` (an instance of `id`) in `role`: the same derivation as the
+    /// schema's, so the key is the one the schema declares.
+    pub(crate) fn companion_key(&self, id: KeyId, key: &str, role: Companion) -> String {
+        let tagged = self
+            .schema()
+            .keys
+            .get(id.index())
+            .is_some_and(|def| def.pattern.hash_tag.is_some());
+        role.key_for(key, tagged, self.schema().separator)
+    }
+}
+
+/// A random owner token: 128 random bits, hex.
+pub(crate) fn owner_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// `pause` scaled by a random factor in [0.5, 1.5): waiting callers spread out instead of
+/// retrying in step.
+pub(crate) fn jittered(pause: Duration) -> Duration {
+    let random = uuid::Uuid::new_v4().as_u128() as u64;
+    let factor = 0.5 + (random >> 11) as f64 / (1u64 << 53) as f64;
+    pause.mul_f64(factor)
+}
+
+/// A duration in whole milliseconds for a command argument (at least 1: `PX 0` is an error).
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// Reads an integer reply item, 0 when it is not one.
+pub(crate) fn int_at(items: &[redis::Value], at: usize) -> i64 {
+    match items.get(at) {
+        Some(redis::Value::Int(n)) => *n,
+        Some(redis::Value::BulkString(bytes)) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
+        _ => 0,
+    }
+}

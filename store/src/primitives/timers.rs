@@ -1,0 +1,194 @@
+//! Timer queues (`timers` keys): a sorted set of members scored by fire time. Due timers are
+//! claimed atomically on the server's clock, so each fires once among competing workers. A
+//! claimed timer is pushed back by the visibility timeout until acknowledged (at least once, as
+//! BullMQ and Sidekiq do), or removed as it is claimed (at most once).
+
+use crate::codec::Codec;
+use crate::error::{Error, Result};
+use crate::keys::Score;
+use crate::policy::KeyId;
+use crate::store::{decode, encode, StoredScript};
+use crate::write::Write;
+use crate::Store;
+use keyschema::{Primitive, RedisType, ScoreKind};
+use std::marker::PhantomData;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// Claims up to `ARGV[1]` due members (score at most the server's now, in `ARGV[2]` units per
+/// second). `ARGV[3]`: the visibility timeout in milliseconds, or `-1` to remove them (at most
+/// once). Answers member, new score (a string) pairs.
+pub const CLAIM_SOURCE: &str = r"
+local time = redis.call('TIME')
+local scale = tonumber(ARGV[2])
+local now = tonumber(time[1]) * scale + math.floor(tonumber(time[2]) / 1000) * scale / 1000
+local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]))
+local out = {}
+local again = string.format('%.3f', now + tonumber(ARGV[3]) * scale / 1000)
+for _, member in ipairs(due) do
+  if ARGV[3] == '-1' then
+    redis.call('ZREM', KEYS[1], member)
+    out[#out + 1] = member
+    out[#out + 1] = ''
+  else
+    redis.call('ZADD', KEYS[1], again, member)
+    out[#out + 1] = member
+    out[#out + 1] = again
+  end
+end
+return out
+";
+static CLAIM: LazyLock<StoredScript> = LazyLock::new(|| StoredScript::new(CLAIM_SOURCE));
+
+/// Removes a claimed member if its score is still the claim's (no other worker re-claimed it
+/// after the visibility timeout, and it was not rescheduled): 1, or 0.
+pub const ACK_SOURCE: &str = r"
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+";
+static ACK: LazyLock<StoredScript> = LazyLock::new(|| StoredScript::new(ACK_SOURCE));
+
+/// How claimed timers are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// A claimed timer fires again after the visibility timeout unless acknowledged
+    /// ([`TimerQueue::ack`]): a worker that dies mid-work loses nothing.
+    AtLeastOnce,
+    /// A claimed timer is removed as it is claimed: a worker that dies mid-work loses it.
+    AtMostOnce,
+}
+
+/// A timer claimed by this worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedTimer<M> {
+    /// The member.
+    pub member: M,
+    /// The score it was given by the claim (empty for at-most-once): acknowledging compares it.
+    claim: String,
+}
+
+/// A timer queue: schedule, cancel, claim due timers.
+pub struct TimerQueue<'s, C, S> {
+    store: &'s Store,
+    id: KeyId,
+    key: String,
+    per_second: u32,
+    visibility: Duration,
+    types: PhantomData<(C, S)>,
+}
+
+impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
+    /// The queue at `key`, an instance of key definition `id` (generated code).
+    pub fn new(store: &'s Store, id: KeyId, key: String) -> Self {
+        let def = store.schema().keys.get(id.index());
+        let per_second = match def.map(|d| &d.redis_type) {
+            Some(RedisType::Zset {
+                score: ScoreKind::TimeMs,
+                ..
+            }) => 1000,
+            _ => 1,
+        };
+        let visibility = match def.and_then(|d| d.primitive.as_ref()) {
+            Some(Primitive::Timers { visibility }) => Duration::from_millis(visibility.0),
+            _ => Duration::from_secs(30),
+        };
+        Self {
+            store,
+            id,
+            key,
+            per_second,
+            visibility,
+            types: PhantomData,
+        }
+    }
+
+    /// The formatted key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Schedules `member` to fire at `at` (rescheduling it if it is queued).
+    pub async fn schedule(&self, member: &C::Value, at: &S) -> Result<()> {
+        let policy = self.store.policy(self.id);
+        let write = Write::add_scored(
+            policy,
+            &self.key,
+            vec![(at.to_score(), encode::<C>(&self.key, member)?)],
+            policy.ttl,
+        );
+        self.store.apply(&write).await.map(drop)
+    }
+
+    /// Cancels a timer; whether it was queued.
+    pub async fn cancel(&self, member: &C::Value) -> Result<bool> {
+        let write = Write::remove("ZREM", &self.key, vec![encode::<C>(&self.key, member)?]);
+        let removed: i64 = self.store.write_value(&write).await?;
+        Ok(removed > 0)
+    }
+
+    /// Claims up to `max` timers due by the server's clock, atomically: no other worker gets
+    /// them, and none is claimed before its time.
+    pub async fn claim_due(&self, max: usize, delivery: Delivery) -> Result<Vec<ClaimedTimer<C::Value>>> {
+        let visibility = match delivery {
+            Delivery::AtLeastOnce => super::millis(self.visibility).to_string(),
+            Delivery::AtMostOnce => "-1".to_string(),
+        };
+        let reply = self
+            .store
+            .run_script(
+                &CLAIM,
+                std::slice::from_ref(&self.key),
+                &[
+                    max.to_string().into_bytes(),
+                    self.per_second.to_string().into_bytes(),
+                    visibility.into_bytes(),
+                ],
+                &self.key,
+            )
+            .await?;
+        let items: Vec<Vec<u8>> =
+            redis::from_redis_value(reply).map_err(|e| Error::command(&self.key, "EVALSHA", e.into()))?;
+        items
+            .chunks_exact(2)
+            .map(|pair| {
+                Ok(ClaimedTimer {
+                    member: decode::<C>(&self.key, &pair[0])?,
+                    claim: String::from_utf8_lossy(&pair[1]).into_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Acknowledges a claimed timer (at-least-once delivery): removes it, unless it was claimed
+    /// again after its visibility timeout or rescheduled; whether it was removed.
+    pub async fn ack(&self, timer: &ClaimedTimer<C::Value>) -> Result<bool> {
+        if timer.claim.is_empty() {
+            return Ok(false);
+        }
+        let reply = self
+            .store
+            .run_script(
+                &ACK,
+                std::slice::from_ref(&self.key),
+                &[encode::<C>(&self.key, &timer.member)?, timer.claim.clone().into_bytes()],
+                &self.key,
+            )
+            .await?;
+        Ok(matches!(reply, redis::Value::Int(1)))
+    }
+
+    /// How many timers are queued (due or not).
+    pub async fn len(&self) -> Result<u64> {
+        self.store
+            .read(redis::cmd("ZCARD").arg(&self.key), &self.key, "ZCARD")
+            .await
+    }
+
+    /// Whether the queue is empty.
+    pub async fn is_empty(&self) -> Result<bool> {
+        Ok(self.len().await? == 0)
+    }
+}

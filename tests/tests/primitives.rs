@@ -1,0 +1,674 @@
+//! The coordination primitives against real servers, standalone and the 3+3 cluster: mutual
+//! exclusion and fencing under contention, a holder paused past its TTL, rate limits at window
+//! edges and when Redis is gone, breakers shared by two instances, timers claimed by competing
+//! workers, dead-letter queues pruned, and `SCRIPT FLUSH` in the middle of a run.
+
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
+
+use keyschema_store::{
+    BreakerState, Claim, ConnectionOptions, DeadLetterQueue, DecisionSource, Delivery, Error, IdempotencyKey, KeyId,
+    Lease, Lock, ParamCodec, RateLimit, Store, Text, TimerQueue,
+};
+use keyschema_tests::{shared_cluster, shared_standalone, RedisServer};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SCHEMA: &str = r#"
+param id     ident
+param tenant ident
+param sec    unix_seconds
+
+lock order:lock:{<id>}      ttl 1s                                   "An order's processing lock"
+order:{<id>}                string text ttl 1h                       "An order, written under its lock"
+lock leader                 ttl 1s lease                             "A leader lease"
+lock dlq:cleanup            ttl 5s                                   "Pruning runs under it"
+ratelimit rl:<tenant>:<sec> ttl 2s limit 10 fallback closed          "Ten per second per tenant"
+ratelimit login:<tenant>    ttl 15m limit 3                          "Failed logins"
+ratelimit api:<tenant>      rate 1 per 10s burst 4 fallback local    "GCRA: a burst of five"
+breaker cb:<id>             ttl 10s threshold 3 open_for 500ms close_after 2 "A shared breaker"
+idempotency idem:<id>       ttl 1m                                   "Request dedup"
+timers timers:{<id>}        member id visibility 300ms               "Timers"
+dlq letters {
+  entry dlq:entry:{<id>}    string text ttl 1s                       "A dead letter"
+  index dlq:index           member id score time cleanup dlq_cleanup "Dead letters by time"
+}
+"#;
+
+fn schema() -> Arc<keyschema::KeySchema> {
+    keyschema::Schema::parse(SCHEMA, "primitives.keys").unwrap().model_arc()
+}
+
+fn id(store: &Store, name: &str) -> KeyId {
+    KeyId::of(store.schema(), name).unwrap()
+}
+
+fn options() -> ConnectionOptions {
+    ConnectionOptions::default()
+        .connection_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_millis(500))
+}
+
+async fn standalone() -> Store {
+    Store::connect_with(&shared_standalone().url(), schema(), &options())
+        .await
+        .unwrap()
+}
+
+async fn cluster() -> Store {
+    Store::connect_cluster_with(&shared_cluster().urls(), schema(), &options())
+        .await
+        .unwrap()
+}
+
+/// A name no other test run uses.
+fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}{}x{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// 32 tasks take one lock over and over: the critical section is never entered twice, the
+/// fencing tokens seen inside it strictly increase, and a write with an older token is refused.
+async fn contention(store: Store, tasks: usize, rounds: usize) {
+    let key = format!("order:lock:{{{}}}", unique("c"));
+    let inside = Arc::new(AtomicBool::new(false));
+    let overlaps = Arc::new(AtomicU64::new(0));
+    let tokens = Arc::new(Mutex::new(Vec::with_capacity(tasks * rounds)));
+    let lock_id = id(&store, "order_lock");
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let (store, key, inside, overlaps, tokens) = (
+            store.clone(),
+            key.clone(),
+            Arc::clone(&inside),
+            Arc::clone(&overlaps),
+            Arc::clone(&tokens),
+        );
+        handles.push(tokio::spawn(async move {
+            let lock = Lock::new(&store, lock_id, key);
+            let mut taken = 0;
+            while taken < rounds {
+                let Some(guard) = lock.try_acquire().await.unwrap() else {
+                    tokio::task::yield_now().await;
+                    continue;
+                };
+                if inside.swap(true, Ordering::SeqCst) {
+                    overlaps.fetch_add(1, Ordering::SeqCst);
+                }
+                tokens.lock().unwrap().push(guard.fence().token());
+                inside.store(false, Ordering::SeqCst);
+                assert!(guard.release().await.unwrap(), "the holder releases its own lock");
+                taken += 1;
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "the critical section was entered twice"
+    );
+    let tokens = tokens.lock().unwrap();
+    assert_eq!(tokens.len(), tasks * rounds);
+    assert!(
+        tokens.windows(2).all(|w| w[0] < w[1]),
+        "fencing tokens must strictly increase"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contended_lock_is_exclusive_and_its_tokens_increase_standalone() {
+    contention(standalone().await, 32, 1000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contended_lock_is_exclusive_and_its_tokens_increase_on_the_cluster() {
+    contention(cluster().await, 32, 250).await;
+}
+
+/// A guarded write commits while its token is the newest and is refused once a newer one was
+/// issued; a non-owner can neither release nor keep the lock.
+async fn fencing(store: Store) {
+    let order = unique("f");
+    let lock = Lock::new(&store, id(&store, "order_lock"), format!("order:lock:{{{order}}}"));
+    let order_key = format!("order:{{{order}}}");
+    let first = lock.try_acquire().await.unwrap().unwrap();
+    let stale = first.fence().clone();
+    let mut write = store.transaction();
+    write
+        .fenced(&stale)
+        .unwrap()
+        .set::<Text>(id(&store, "order"), &order_key, &"first".to_string())
+        .unwrap();
+    write.execute().await.unwrap();
+    // The first holder's lock expires (its process paused, say); a second holder takes it.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = lock.acquire(Duration::from_secs(3)).await.unwrap();
+    assert!(second.fence().token() > stale.token());
+    let mut late = store.transaction();
+    late.fenced(&stale)
+        .unwrap()
+        .set::<Text>(id(&store, "order"), &order_key, &"stale".to_string())
+        .unwrap();
+    let refused = late.execute().await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::Fenced { token, current, .. } if *token == stale.token() && *current == second.fence().token()),
+        "{refused}"
+    );
+    assert_eq!(store.get::<Text>(&order_key).await.unwrap().as_deref(), Some("first"));
+    // The new holder's write goes through.
+    let mut write = store.transaction();
+    write
+        .fenced(second.fence())
+        .unwrap()
+        .set::<Text>(id(&store, "order"), &order_key, &"second".to_string())
+        .unwrap();
+    write.execute().await.unwrap();
+    assert!(second.release().await.unwrap());
+    // Released: another owner's release finds nothing of its own.
+    assert!(lock.try_acquire().await.unwrap().unwrap().release().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_writes_with_a_stale_token_are_refused() {
+    fencing(standalone().await).await;
+    fencing(cluster().await).await;
+}
+
+/// A holder whose process stops past the TTL: when it runs again its lease is already known
+/// lost, the signal fires, and its guarded write is refused.
+#[test]
+fn a_holder_paused_past_its_ttl_loses_the_lease_and_its_writes() {
+    let holder_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let other_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let name = unique("p");
+    let holder_store = holder_runtime.block_on(standalone());
+    let lease = Lease::new(&holder_store, id(&holder_store, "leader"), format!("leader{name}"));
+    // `leader` has no parameter; the test uses its own key so runs do not meet.
+    let held = holder_runtime.block_on(lease.try_acquire()).unwrap().unwrap();
+    let stale = held.fence().clone();
+    // The whole holder runtime stops (a GC pause, SIGSTOP): nothing renews the lease.
+    std::thread::sleep(Duration::from_millis(1500));
+    let key = format!("leader{name}");
+    let taker = other_runtime.block_on(async {
+        let store = standalone().await;
+        let lease = Lease::new(&store, id(&store, "leader"), key);
+        let next = lease.acquire(Duration::from_secs(2)).await.unwrap();
+        let token = next.fence().token();
+        // Keep it held (renewed) while the first holder wakes.
+        (store, next, token)
+    });
+    holder_runtime.block_on(async {
+        assert!(!held.is_held(), "past its TTL the lease is not trusted");
+        tokio::time::timeout(Duration::from_millis(100), held.lost())
+            .await
+            .expect("the lost signal fires at once");
+        // The lease's slot holds the lease and its counter: a guarded delete of the lease.
+        let mut guarded = holder_store.transaction();
+        guarded.fenced(&stale).unwrap();
+        guarded.delete(&format!("leader{name}")).unwrap();
+        let refused = guarded.execute().await.unwrap_err();
+        assert!(matches!(refused, Error::Fenced { .. }), "{refused}");
+    });
+    assert!(taker.1.is_held());
+    assert!(taker.2 > stale.token());
+    other_runtime.block_on(async move {
+        let (_store, next, _) = taker;
+        assert!(next.step_down().await.unwrap());
+    });
+}
+
+/// A held lease is renewed in the background: held well past its TTL, still ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_lease_is_renewed_and_with_lock_releases_on_every_path() {
+    let store = standalone().await;
+    let lease = Lease::new(&store, id(&store, "leader"), format!("leader{}", unique("r")));
+    let held = lease.try_acquire().await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(held.is_held());
+    assert!(lease.try_acquire().await.unwrap().is_none());
+    assert!(held.step_down().await.unwrap());
+
+    let lock = Lock::new(
+        &store,
+        id(&store, "order_lock"),
+        format!("order:lock:{{{}}}", unique("w")),
+    );
+    // Ends normally: released.
+    let token = lock
+        .with_lock(Duration::from_secs(1), |fence| async move { fence.token() })
+        .await
+        .unwrap();
+    assert!(token > 0);
+    assert!(lock.try_acquire().await.unwrap().unwrap().release().await.unwrap());
+    // Panics: released by the guard's drop.
+    let panicked = {
+        let store = store.clone();
+        let key = lock.key().to_string();
+        tokio::spawn(async move {
+            let lock = Lock::new(&store, id(&store, "order_lock"), key);
+            lock.with_lock(Duration::from_secs(1), |_| async { panic!("the work fails") })
+                .await
+        })
+        .await
+    };
+    assert!(panicked.is_err());
+    // Cancelled (the caller gave up): released by the guard's drop.
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(100),
+        lock.with_lock(Duration::from_secs(1), |_| std::future::pending::<()>()),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        if let Some(guard) = lock.try_acquire().await.unwrap() {
+            guard.release().await.unwrap();
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a dropped guard must release the lock, not leave it to its TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// 16 tasks hit a per-second limit of 10 across several window edges: every server second
+/// allows exactly 10.
+async fn windows_are_exact(store: Store) {
+    let tenant = unique("t");
+    let allowed: Arc<Mutex<BTreeMap<i64, u64>>> = Arc::default();
+    let until = Instant::now() + Duration::from_millis(2500);
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (store, tenant, allowed) = (store.clone(), tenant.clone(), Arc::clone(&allowed));
+        tasks.push(tokio::spawn(async move {
+            let id = id(&store, "rl");
+            let limit = RateLimit::per_second(&store, id, |second| Ok(format!("rl:{tenant}:{second}")));
+            while Instant::now() < until {
+                let decision = limit.hit().await.unwrap();
+                assert_eq!(decision.source, DecisionSource::Redis);
+                if decision.allowed {
+                    *allowed.lock().unwrap().entry(decision.window.unwrap()).or_default() += 1;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let allowed = allowed.lock().unwrap();
+    assert!(allowed.len() >= 2, "the run crosses a window edge: {allowed:?}");
+    assert!(allowed.values().all(|&n| n == 10), "exactly 10 per second: {allowed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_second_limit_allows_exactly_n_per_server_second() {
+    windows_are_exact(standalone().await).await;
+    windows_are_exact(cluster().await).await;
+}
+
+async fn counters_and_gcra(store: Store) {
+    // Failed logins: three allowed, the fourth blocked, reset on success.
+    let login = RateLimit::new(&store, id(&store, "login"), format!("login:{}", unique("u")));
+    for n in 1..=3 {
+        let decision = login.hit().await.unwrap();
+        assert!(decision.allowed && decision.remaining == 3 - n);
+    }
+    let blocked = login.hit().await.unwrap();
+    assert!(!blocked.allowed && blocked.retry_after > Duration::from_secs(14 * 60));
+    let ttl = store.ttl(&login.current_key().unwrap()).await.unwrap();
+    assert!(matches!(ttl, keyschema_store::KeyTtl::Expires(left) if left > Duration::from_secs(14 * 60)));
+    login.reset().await.unwrap();
+    assert!(login.hit().await.unwrap().allowed);
+    // GCRA, burst 4: twenty concurrent requests, exactly five through.
+    let api = RateLimit::new(&store, id(&store, "api"), format!("api:{}", unique("g")));
+    let key = api.current_key().unwrap();
+    let hits: Vec<_> = (0..20)
+        .map(|_| {
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(async move { RateLimit::new(&store, id(&store, "api"), key).hit().await.unwrap() })
+        })
+        .collect();
+    let mut decisions = Vec::new();
+    for hit in hits {
+        decisions.push(hit.await.unwrap());
+    }
+    assert_eq!(decisions.iter().filter(|d| d.allowed).count(), 5);
+    let refused = decisions.iter().find(|d| !d.allowed).unwrap();
+    assert!(refused.retry_after > Duration::from_secs(9) && refused.retry_after <= Duration::from_secs(10));
+    assert_eq!(api.limit(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_block_above_the_limit_and_gcra_allows_the_burst_exactly() {
+    counters_and_gcra(standalone().await).await;
+    counters_and_gcra(cluster().await).await;
+}
+
+/// Redis stopped: each limit answers with its declared fallback, within the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_rate_limits_apply_their_declared_fallback() {
+    let mut server = RedisServer::start();
+    let store = Store::connect_with(&server.url(), schema(), &options()).await.unwrap();
+    server.stop();
+    let window = RateLimit::per_second(&store, id(&store, "rl"), |second| Ok(format!("rl:down:{second}")));
+    let started = Instant::now();
+    let closed = window.hit().await.unwrap();
+    assert!(started.elapsed() < options().deadline() + Duration::from_millis(500));
+    assert_eq!(closed.source, DecisionSource::Fallback(keyschema::Fallback::Closed));
+    assert!(!closed.allowed);
+    // `fallback local`: the same GCRA in this process, a burst of five.
+    let api = RateLimit::new(&store, id(&store, "api"), "api:down".into());
+    let mut allowed = 0;
+    for _ in 0..8 {
+        let decision = api.hit().await.unwrap();
+        assert_eq!(decision.source, DecisionSource::Fallback(keyschema::Fallback::Local));
+        allowed += usize::from(decision.allowed);
+    }
+    assert_eq!(allowed, 5);
+}
+
+/// Two instances share one breaker: failures seen by one open it for both; after `open_for`
+/// one probe at a time goes through; two successful probes close it.
+async fn shared_breaker(a: Store, b: Store) {
+    let key = format!("cb:{}", unique("b"));
+    let one = keyschema_store::Breaker::new(&a, id(&a, "cb"), key.clone());
+    let two = keyschema_store::Breaker::new(&b, id(&b, "cb"), key);
+    for _ in 0..3 {
+        let failed = one.call(|| async { Err::<(), _>("down") }).await;
+        assert!(matches!(failed, Err(keyschema_store::BreakerError::Failed("down"))));
+    }
+    assert!(matches!(two.status().await.state, BreakerState::Open { .. }));
+    assert!(matches!(
+        two.call(|| async { Ok::<_, ()>(()) }).await,
+        Err(keyschema_store::BreakerError::Open { .. })
+    ));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(two.status().await.state, BreakerState::HalfOpen);
+    let probe = two.permit().await.unwrap().expect("one probe goes through");
+    assert!(probe.is_probe());
+    assert!(
+        one.permit().await.unwrap().is_err(),
+        "a second probe waits for the first"
+    );
+    assert_eq!(probe.success().await.unwrap().state, BreakerState::HalfOpen);
+    let probe = one.permit().await.unwrap().expect("the next probe");
+    assert_eq!(probe.success().await.unwrap().state, BreakerState::Closed);
+    assert!(one.call(|| async { Ok::<_, ()>(1) }).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_is_shared_by_two_instances() {
+    shared_breaker(standalone().await, standalone().await).await;
+    shared_breaker(cluster().await, cluster().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_a_breaker_falls_back_to_a_local_one() {
+    let mut server = RedisServer::start();
+    let store = Store::connect_with(&server.url(), schema(), &options()).await.unwrap();
+    let breaker = keyschema_store::Breaker::new(&store, id(&store, "cb"), "cb:local".into());
+    server.stop();
+    for _ in 0..3 {
+        assert!(breaker.call(|| async { Err::<(), _>(()) }).await.is_err());
+    }
+    let status = breaker.status().await;
+    assert!(
+        status.local && matches!(status.state, BreakerState::Open { .. }),
+        "{status:?}"
+    );
+    assert!(matches!(
+        breaker.call(|| async { Ok::<_, ()>(()) }).await,
+        Err(keyschema_store::BreakerError::Open { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_give_duplicates_the_first_value_and_keep_the_ttl() {
+    for store in [standalone().await, cluster().await] {
+        let key = IdempotencyKey::<Text>::new(&store, id(&store, "idem"), format!("idem:{}", unique("i")));
+        assert_eq!(key.claim(&"pending".into()).await.unwrap(), Claim::First);
+        assert_eq!(
+            key.claim(&"other".into()).await.unwrap(),
+            Claim::Duplicate("pending".to_string())
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(key.complete(&"done: 42".into()).await.unwrap());
+        assert_eq!(
+            key.claim(&"again".into()).await.unwrap(),
+            Claim::Duplicate("done: 42".into())
+        );
+        let keyschema_store::KeyTtl::Expires(left) = key.ttl().await.unwrap() else {
+            panic!("the claim's TTL is kept")
+        };
+        assert!(left < Duration::from_secs(60) && left > Duration::from_secs(55));
+    }
+}
+
+/// 10,000 timers, four workers claiming at once: each fires exactly once, none before its time;
+/// a claimed timer not acknowledged fires again after the visibility timeout.
+async fn timers(store: Store) {
+    let queue_key = format!("timers:{{{}}}", unique("q"));
+    let queue = TimerQueue::<ParamCodec<String>, keyschema_store::chrono::DateTime<keyschema_store::chrono::Utc>>::new(
+        &store,
+        id(&store, "timers"),
+        queue_key.clone(),
+    );
+    let start = keyschema_store::chrono::Utc::now();
+    let mut due: HashMap<String, keyschema_store::chrono::DateTime<keyschema_store::chrono::Utc>> = HashMap::new();
+    for n in 0..10_000 {
+        let at = start + keyschema_store::chrono::Duration::milliseconds(n % 1500);
+        due.insert(format!("t{n}"), at);
+    }
+    let mut batch = Vec::new();
+    for (member, at) in &due {
+        batch.push(queue.schedule(member, at));
+        if batch.len() == 500 {
+            for schedule in batch.drain(..) {
+                schedule.await.unwrap();
+            }
+        }
+    }
+    for schedule in batch {
+        schedule.await.unwrap();
+    }
+    let due = Arc::new(due);
+    let fired: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let early = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (store, key, due, fired, early) = (
+            store.clone(),
+            queue_key.clone(),
+            Arc::clone(&due),
+            Arc::clone(&fired),
+            Arc::clone(&early),
+        );
+        workers.push(tokio::spawn(async move {
+            let queue =
+                TimerQueue::<ParamCodec<String>, keyschema_store::chrono::DateTime<keyschema_store::chrono::Utc>>::new(
+                    &store,
+                    id(&store, "timers"),
+                    key,
+                );
+            let quiet_until = Instant::now() + Duration::from_secs(4);
+            while Instant::now() < quiet_until {
+                let claimed = queue.claim_due(100, Delivery::AtLeastOnce).await.unwrap();
+                if claimed.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                let now = keyschema_store::chrono::Utc::now();
+                for timer in claimed {
+                    // The server's clock decides; this process's may differ by a scheduling tick.
+                    if now + keyschema_store::chrono::Duration::milliseconds(5) < due[&timer.member] {
+                        early.fetch_add(1, Ordering::Relaxed);
+                    }
+                    assert!(queue.ack(&timer).await.unwrap());
+                    *fired.lock().unwrap().entry(timer.member).or_default() += 1;
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let fired = fired.lock().unwrap().clone();
+    assert_eq!(fired.len(), 10_000);
+    assert!(fired.values().all(|&n| n == 1), "each timer fires exactly once");
+    assert_eq!(early.load(Ordering::Relaxed), 0, "no timer fires before its time");
+    assert!(queue.is_empty().await.unwrap());
+
+    // Not acknowledged: it fires again after the visibility timeout (300 ms), and the stale
+    // acknowledgement does not remove the redelivered timer.
+    queue
+        .schedule(&"lost".to_string(), &keyschema_store::chrono::Utc::now())
+        .await
+        .unwrap();
+    let first = queue.claim_due(10, Delivery::AtLeastOnce).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(queue.claim_due(10, Delivery::AtLeastOnce).await.unwrap().is_empty());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let again = queue.claim_due(10, Delivery::AtLeastOnce).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert!(!queue.ack(&first[0]).await.unwrap());
+    assert!(queue.ack(&again[0]).await.unwrap());
+    // At most once: removed as claimed.
+    queue
+        .schedule(&"once".to_string(), &keyschema_store::chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(queue.claim_due(10, Delivery::AtMostOnce).await.unwrap().len(), 1);
+    assert!(queue.is_empty().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_fire_once_among_competing_workers() {
+    timers(standalone().await).await;
+    timers(cluster().await).await;
+}
+
+fn entry_key(id: &String) -> Result<String, keyschema::FormatError> {
+    Ok(format!("dlq:entry:{{{id}}}"))
+}
+
+/// Every entry has its TTL; once they expire, prune leaves no dangling index member.
+async fn dead_letters(store: Store) {
+    let queue = DeadLetterQueue::<
+        ParamCodec<String>,
+        Text,
+        keyschema_store::chrono::DateTime<keyschema_store::chrono::Utc>,
+    >::new(
+        &store,
+        id(&store, "dlq_entry"),
+        entry_key,
+        id(&store, "dlq_index"),
+        "dlq:index".into(),
+        Some(Lock::new(&store, id(&store, "dlq_cleanup"), "dlq:cleanup".into())),
+    );
+    let prefix = unique("d");
+    for n in 0..50 {
+        let letter = format!("{prefix}-{n}");
+        queue
+            .push(&letter, &keyschema_store::chrono::Utc::now(), &format!("failed {n}"))
+            .await
+            .unwrap();
+        let ttl = store.ttl(&entry_key(&letter).unwrap()).await.unwrap();
+        assert!(matches!(ttl, keyschema_store::KeyTtl::Expires(left) if left <= Duration::from_secs(1)));
+    }
+    let first = format!("{prefix}-0");
+    assert_eq!(queue.get(&first).await.unwrap().as_deref(), Some("failed 0"));
+    let replayed = queue
+        .replay(&first, |entry| async move { Ok::<_, ()>(entry.len()) })
+        .await
+        .unwrap();
+    assert_eq!(replayed, Some(Ok(8)));
+    assert!(queue.get(&first).await.unwrap().is_none());
+    let listed = queue.list(0, 1000).await.unwrap();
+    assert!(listed.iter().filter(|l| l.id.starts_with(&prefix)).count() >= 49);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let pruned = queue.prune(16).await.unwrap().expect("the cleanup lock is free");
+    assert!(pruned >= 49, "pruned {pruned}");
+    let mut connection = store.connection();
+    let members: Vec<String> = keyschema_store::redis::cmd("ZRANGE")
+        .arg("dlq:index")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(
+        !members.iter().any(|m| m.starts_with(&prefix)),
+        "dangling members: {members:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_expire_and_prune_leaves_no_dangling_member() {
+    dead_letters(standalone().await).await;
+    dead_letters(cluster().await).await;
+}
+
+/// `SCRIPT FLUSH` on every node while callers run: they see no error (scripts are sent by hash
+/// and sent whole again on `NOSCRIPT`).
+async fn script_flush(store: Store, nodes: Vec<String>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for task in 0..4 {
+        let (store, stop, calls) = (store.clone(), Arc::clone(&stop), Arc::clone(&calls));
+        tasks.push(tokio::spawn(async move {
+            let lock = Lock::new(
+                &store,
+                id(&store, "order_lock"),
+                format!("order:lock:{{{}}}", unique("s")),
+            );
+            let limit = RateLimit::new(&store, id(&store, "api"), format!("api:{task}{}", unique("s")));
+            while !stop.load(Ordering::Relaxed) {
+                lock.try_acquire().await.unwrap().unwrap().release().await.unwrap();
+                limit.hit().await.unwrap();
+                calls.fetch_add(2, Ordering::Relaxed);
+            }
+        }));
+    }
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for node in &nodes {
+            let client = keyschema_store::redis::Client::open(node.as_str()).unwrap();
+            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+            let _: () = keyschema_store::redis::cmd("SCRIPT")
+                .arg("FLUSH")
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(calls.load(Ordering::Relaxed) > 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_flush_in_the_middle_of_a_run_is_invisible_to_callers() {
+    script_flush(standalone().await, vec![shared_standalone().url()]).await;
+    script_flush(cluster().await, shared_cluster().urls()).await;
+}
