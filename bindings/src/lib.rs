@@ -15,8 +15,8 @@ export interface SchemaDiagnostic {
   message: string;
   line: number;
   column: number;
-  endLine: number;
-  endColumn: number;
+  end_line: number;
+  end_column: number;
   hint: string | null;
   /** Other places that take part (the other pattern of an ambiguity). */
   labels: { message: string; line: number; column: number }[];
@@ -37,12 +37,12 @@ export interface LintResult {
   pattern: string | null;
   params: { [name: string]: LintValue };
   slot: number;
-  type: string | null;
+  type: "string" | "hash" | "list" | "set" | "zset" | "stream" | null;
   /** Whole seconds, rounded down (compatibility); prefer `ttl_ms`. */
   ttl_seconds: number | null;
   ttl_ms: number | null;
   also_matches: string[];
-  problems: { code: string; message: string }[];
+  problems: { code: "K001" | "K002" | "K003" | "K004" | "K005"; message: string }[];
 }
 "#;
 

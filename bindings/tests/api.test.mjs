@@ -35,8 +35,8 @@ test("a broken schema throws with positioned diagnostics", () => {
   assert.match(thrown.message, /unknown parameter `jobId`/);
   const [diagnostic] = thrown.diagnostics;
   assert.deepEqual(
-    { code: diagnostic.code, severity: diagnostic.severity, line: diagnostic.line, column: diagnostic.column, endLine: diagnostic.endLine, endColumn: diagnostic.endColumn },
-    { code: "E004", severity: "error", line: 2, column: 11, endLine: 2, endColumn: 18 },
+    { code: diagnostic.code, severity: diagnostic.severity, line: diagnostic.line, column: diagnostic.column, end_line: diagnostic.end_line, end_column: diagnostic.end_column },
+    { code: "E004", severity: "error", line: 2, column: 11, end_line: 2, end_column: 18 },
   );
   assert.match(diagnostic.hint, /did you mean `jobID`/);
 });

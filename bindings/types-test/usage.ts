@@ -17,7 +17,7 @@ export function node(bytes: Uint8Array): string[] {
   const state = one.params["state"];
   const text: string = typeof state === "string" ? state : JSON.stringify(state);
   const diagnostics: SchemaDiagnostic[] = Schema.check("k string");
-  const lines: number[] = diagnostics.map((d) => d.line + d.endColumn);
+  const lines: number[] = diagnostics.map((d) => d.line + d.end_column);
   const key: string = schema.formatKey("cordum_rl", { tenant: "t", unixSec: 1 });
   try {
     new Schema("broken");

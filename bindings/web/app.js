@@ -63,7 +63,7 @@ function renderDiagnostics(text, diagnostics) {
   const starts = lineStarts(text);
   const at = (line, column) => Math.min(text.length, (starts[line - 1] ?? text.length) + column - 1);
   const ranges = diagnostics
-    .map((d) => ({ d, start: at(d.line, d.column), end: Math.max(at(d.endLine, d.endColumn), at(d.line, d.column) + 1) }))
+    .map((d) => ({ d, start: at(d.line, d.column), end: Math.max(at(d.end_line, d.end_column), at(d.line, d.column) + 1) }))
     .sort((a, b) => a.start - b.start);
   let html = "";
   let cursor = 0;

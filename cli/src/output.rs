@@ -105,7 +105,7 @@ pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -
                 paint.wrap("32", name),
                 paint.wrap("2", pattern),
                 result.slot,
-                result.redis_type.as_deref().unwrap_or(""),
+                result.redis_type.map_or("", keyschema::RedisKind::as_str),
                 ttl,
                 params.join(" ")
             )?;

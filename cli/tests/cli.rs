@@ -68,6 +68,10 @@ fn check_reports_errors_with_position_and_exit_1() {
     assert_eq!(json["diagnostics"][0]["code"], "E004");
     assert_eq!(json["diagnostics"][0]["line"], 2);
     assert_eq!(json["diagnostics"][0]["column"], 11);
+    // One casing in every JSON shape (docs/json.md): snake_case, as the lint results.
+    assert_eq!(json["diagnostics"][0]["end_line"], 2);
+    assert_eq!(json["diagnostics"][0]["end_column"], 18);
+    assert!(json["diagnostics"][0].get("endLine").is_none());
 }
 
 #[test]

@@ -45,7 +45,8 @@ pub enum Severity {
 
 macro_rules! codes {
     ($( $(#[$doc:meta])* $variant:ident = $code:literal, $severity:ident; )*) => {
-        /// A stable diagnostic code. Codes never change meaning once released; tools may match on them.
+        /// A stable code: `E` errors and `W` warnings about a schema, `K` problems of a key found by
+        /// the linter. Codes never change meaning once released; tools may match on them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
         #[non_exhaustive]
         pub enum Code {
@@ -110,6 +111,16 @@ codes! {
     SpanningParam = "W005", Warning;
     /// Keys of one group with different hash-tag templates cannot be used together on a cluster.
     MixedSlotGroups = "W006", Warning;
+    /// Lint: no pattern matches the key (the message names the nearest pattern and why).
+    NoPatternMatches = "K001", Error;
+    /// Lint: a parameter of the key has the wrong type or form.
+    WrongParamType = "K002", Error;
+    /// Lint: a parameter of the key holds a bad percent-escape.
+    BadEscape = "K003", Error;
+    /// Lint: an empty key, one over the linter's length limit, or one with too many segments.
+    KeyOutOfBounds = "K004", Error;
+    /// Lint: a key that is not UTF-8.
+    KeyNotUtf8 = "K005", Error;
 }
 
 impl fmt::Display for Code {
@@ -253,10 +264,9 @@ pub struct PositionedLabel<'d> {
 /// A diagnostic with 1-based positions instead of byte offsets: the JSON form tools read
 /// (`keyschema check --format json`, the WebAssembly bindings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct PositionedDiagnostic<'d> {
     /// The stable code.
-    pub code: &'static str,
+    pub code: Code,
     /// Error or warning.
     pub severity: Severity,
     /// What is wrong.
@@ -291,7 +301,7 @@ pub fn positioned<'d>(diagnostics: &'d [Diagnostic], source: &str, unit: ColumnU
         .map(|d| {
             let ((line, column), (end_line, end_column)) = (at(d.span.start), at(d.span.end));
             PositionedDiagnostic {
-                code: d.code.as_str(),
+                code: d.code,
                 severity: d.severity,
                 message: &d.message,
                 line,

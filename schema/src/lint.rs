@@ -2,8 +2,9 @@
 //! prints and the WebAssembly bindings return.
 
 use crate::codec::{display_value, ParamValue};
+use crate::diagnostics::Code;
 use crate::matcher::Matcher;
-use crate::model::KeySchema;
+use crate::model::{KeySchema, RedisKind};
 use crate::slot::key_slot;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -41,8 +42,8 @@ fn serialize_pairs<S: Serializer>(pairs: &[(String, LintValue)], serializer: S) 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LintProblem {
     /// A stable code: `K001` no pattern matches, `K002` a parameter of the wrong type, `K003` a
-    /// bad escape, `K004` an empty or oversized key.
-    pub code: String,
+    /// bad escape, `K004` an empty or oversized key, `K005` a key that is not UTF-8.
+    pub code: Code,
     /// What is wrong.
     pub message: String,
 }
@@ -63,7 +64,7 @@ pub struct LintResult {
     pub slot: u16,
     /// The expected Redis type.
     #[serde(rename = "type")]
-    pub redis_type: Option<String>,
+    pub redis_type: Option<RedisKind>,
     /// The TTL in whole seconds under the declared defaults, rounded down (kept for
     /// compatibility: `500ms` reads 0); `None` for keys that never expire. Prefer `ttl_ms`.
     pub ttl_seconds: Option<u64>,
@@ -76,6 +77,22 @@ pub struct LintResult {
 }
 
 impl LintResult {
+    /// The result for a key that matches no pattern: its slot and one problem.
+    pub fn unmatched(key: String, slot: u16, code: Code, message: String) -> Self {
+        Self {
+            key,
+            name: None,
+            pattern: None,
+            params: Vec::new(),
+            slot,
+            redis_type: None,
+            ttl_seconds: None,
+            ttl_ms: None,
+            also_matches: Vec::new(),
+            problems: vec![LintProblem { code, message }],
+        }
+    }
+
     /// Whether the key has a problem.
     pub fn has_problems(&self) -> bool {
         !self.problems.is_empty()
@@ -110,7 +127,7 @@ pub(crate) fn lint(schema: &KeySchema, matcher: &Matcher, key: &str) -> LintResu
                     .map(|(param, value)| (schema.params[*param].name.clone(), lint_value(schema, *param, value)))
                     .collect(),
                 slot: found.slot,
-                redis_type: Some(def.redis_type.name().to_string()),
+                redis_type: Some(def.redis_type.kind()),
                 ttl_seconds: def.ttl.default_millis().map(|m| m.as_secs()),
                 ttl_ms: def.ttl.default_millis().map(|m| m.0),
                 also_matches: found
@@ -121,21 +138,7 @@ pub(crate) fn lint(schema: &KeySchema, matcher: &Matcher, key: &str) -> LintResu
                 problems: Vec::new(),
             }
         }
-        Err(failure) => LintResult {
-            key: key.to_string(),
-            name: None,
-            pattern: None,
-            params: Vec::new(),
-            slot: key_slot(key.as_bytes()),
-            redis_type: None,
-            ttl_seconds: None,
-            ttl_ms: None,
-            also_matches: Vec::new(),
-            problems: vec![LintProblem {
-                code: failure.code.to_string(),
-                message: failure.message,
-            }],
-        },
+        Err(failure) => LintResult::unmatched(key.to_string(), key_slot(key.as_bytes()), failure.code, failure.message),
     }
 }
 
@@ -144,41 +147,28 @@ pub const MAX_KEY_LEN: usize = 64 * 1024;
 
 /// Lints raw bytes: a key too long or not UTF-8 is a problem of that key, not a failure.
 pub(crate) fn lint_bytes(schema: &KeySchema, matcher: &Matcher, key: &[u8]) -> LintResult {
-    let problem = |code: &str, message: String, shown: String| LintResult {
-        key: shown,
-        name: None,
-        pattern: None,
-        params: Vec::new(),
-        slot: key_slot(key),
-        redis_type: None,
-        ttl_seconds: None,
-        ttl_ms: None,
-        also_matches: Vec::new(),
-        problems: vec![LintProblem {
-            code: code.to_string(),
-            message,
-        }],
-    };
     if key.len() > MAX_KEY_LEN {
         let shown = format!("{}…", String::from_utf8_lossy(&key[..64]));
-        return problem(
-            "K004",
+        return LintResult::unmatched(
+            shown,
+            key_slot(key),
+            Code::KeyOutOfBounds,
             format!(
                 "key is {} bytes, longer than the {MAX_KEY_LEN} the linter reads",
                 key.len()
             ),
-            shown,
         );
     }
     match std::str::from_utf8(key) {
         Ok(text) => lint(schema, matcher, text),
-        Err(error) => problem(
-            "K005",
+        Err(error) => LintResult::unmatched(
+            String::from_utf8_lossy(key).into_owned(),
+            key_slot(key),
+            Code::KeyNotUtf8,
             format!(
                 "key is not valid UTF-8 (byte {}); schema keys are UTF-8",
                 error.valid_up_to()
             ),
-            String::from_utf8_lossy(key).into_owned(),
         ),
     }
 }

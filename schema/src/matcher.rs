@@ -8,6 +8,7 @@
 use crate::codec::{
     decode_simple, is_ident, is_valid_escaped, parse_canonical_int, parse_uuid, ParamValue, ValueError,
 };
+use crate::diagnostics::Code;
 use crate::model::{KeySchema, LayoutPart, ParamType, PatternPart};
 use crate::slot::key_slot;
 use crate::values::DecodedValues;
@@ -90,7 +91,7 @@ pub struct KeyMatch<'k> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchFailure {
     /// A stable code (`K001`...).
-    pub code: &'static str,
+    pub code: Code,
     /// What is wrong, naming the nearest pattern when there is one.
     pub message: String,
     /// The nearest key definition.
@@ -221,7 +222,7 @@ impl Matcher {
         let bytes = key.as_bytes();
         if bytes.is_empty() {
             return Err(MatchFailure {
-                code: "K004",
+                code: Code::KeyOutOfBounds,
                 message: "empty key".into(),
                 nearest: None,
             });
@@ -234,7 +235,7 @@ impl Matcher {
             let segments = self.segments(bytes);
             if segments.len() > MAX_SEGMENTS {
                 return Err(MatchFailure {
-                    code: "K004",
+                    code: Code::KeyOutOfBounds,
                     message: format!(
                         "key has {} segments, more than the {MAX_SEGMENTS} explained",
                         segments.len()
@@ -614,9 +615,9 @@ impl Matcher {
 
     fn value_failure(&self, key: usize, param: usize, error: &ValueError) -> MatchFailure {
         let code = if matches!(error, ValueError::Escape(_)) {
-            "K003"
+            Code::BadEscape
         } else {
-            "K002"
+            Code::WrongParamType
         };
         MatchFailure {
             code,
@@ -652,7 +653,7 @@ impl Matcher {
             });
         let Some((variant, failed, matched, _)) = best.filter(|&(_, _, matched, _)| matched > 0) else {
             return MatchFailure {
-                code: "K001",
+                code: Code::NoPatternMatches,
                 message: "no pattern matches".into(),
                 nearest: None,
             };
@@ -669,7 +670,7 @@ impl Matcher {
                     variant.segments.len(),
                     segments.len()
                 );
-                "K001"
+                Code::NoPatternMatches
             }
             Some(segment) => {
                 let found = segments.get(matched).map_or("", |&(s, e)| &key[s as usize..e as usize]);
@@ -680,7 +681,7 @@ impl Matcher {
                             "no pattern matches; nearest `{template}` expects `{}` where the key has `{found}`",
                             String::from_utf8_lossy(literal)
                         );
-                        "K001"
+                        Code::NoPatternMatches
                     }
                     Segment::Param(param) | Segment::Spanning(param) => {
                         let error = decode_simple(&self.schema.params[*param], found, self.schema.separator)
@@ -693,7 +694,7 @@ impl Matcher {
                             message,
                             "no pattern matches; nearest `{template}`: segment `{found}` does not fit its layout"
                         );
-                        "K002"
+                        Code::WrongParamType
                     }
                 }
             }

@@ -5,7 +5,7 @@
 
 use keyschema::{
     examples, BreakerPolicy, Code, Codec, Companion, Fallback, LockHold, Millis, ParamType, ParamValue, Primitive,
-    RateAlgorithm, RateLimitPolicy, RedisType, Schema,
+    RateAlgorithm, RateLimitPolicy, RedisKind, RedisType, Schema,
 };
 use std::collections::BTreeSet;
 
@@ -104,7 +104,7 @@ fn cordum_has_every_inventory_pattern_with_its_seed_type_and_ttl() {
         assert!(result.problems.is_empty(), "{text}: {:?}", result.problems);
         assert_eq!(result.pattern.as_deref(), Some(row.pattern), "{text}");
         assert_eq!(
-            result.redis_type.as_deref(),
+            result.redis_type.map(RedisKind::as_str),
             Some(seed_type(row.redis_type)),
             "{}",
             row.pattern
@@ -252,7 +252,7 @@ fn cordum_decodes_step_job_ids_and_lowercase_states() {
     assert_eq!(json["params"]["jobID"]["attempt"], 2);
     let index = schema.lint("job:index:running");
     assert_eq!(serde_json::to_value(&index).unwrap()["params"]["state"], "RUNNING");
-    assert_eq!(schema.lint("job:index:RUNNING").problems[0].code, "K002");
+    assert_eq!(schema.lint("job:index:RUNNING").problems[0].code.as_str(), "K002");
 }
 
 #[test]
@@ -309,14 +309,14 @@ fn cluster_variant_puts_each_job_and_each_run_in_one_slot_group() {
 fn catalog_describes_the_seed_operations() {
     let schema = Schema::parse(examples::CATALOG, "catalog.keys").unwrap();
     let assets = schema.lint("catalog:assets");
-    assert_eq!(assets.redis_type.as_deref(), Some("hash"));
+    assert_eq!(assets.redis_type, Some(RedisKind::Hash));
     let by_type = schema.lint("catalog:index:by_type:schema");
     assert_eq!(by_type.name.as_deref(), Some("catalog_index_by_type"));
     let lineage = schema.lint("catalog:lineage:downstream:coordination.tasks.task_queue");
     assert_eq!(lineage.problems, vec![]);
     assert_eq!(
-        schema.lint("catalog:index:by_modified").redis_type.as_deref(),
-        Some("zset")
+        schema.lint("catalog:index:by_modified").redis_type,
+        Some(RedisKind::Zset)
     );
     let value = schema
         .model()

@@ -180,17 +180,76 @@ pub enum RedisType {
     },
 }
 
+/// The kind of a Redis value, without what the schema says about its contents: what `TYPE`
+/// answers, and what a lint result reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisKind {
+    /// A string.
+    String,
+    /// A hash.
+    Hash,
+    /// A list.
+    List,
+    /// A set.
+    Set,
+    /// A sorted set.
+    Zset,
+    /// A stream.
+    Stream,
+}
+
+impl RedisKind {
+    /// The type name Redis's `TYPE` command answers (`zset`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Hash => "hash",
+            Self::List => "list",
+            Self::Set => "set",
+            Self::Zset => "zset",
+            Self::Stream => "stream",
+        }
+    }
+
+    /// The kind a `TYPE` reply names; `None` for `none` and types the schema language has no
+    /// word for.
+    pub fn from_type_reply(reply: &str) -> Option<Self> {
+        [
+            Self::String,
+            Self::Hash,
+            Self::List,
+            Self::Set,
+            Self::Zset,
+            Self::Stream,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == reply)
+    }
+}
+
+impl std::fmt::Display for RedisKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl RedisType {
+    /// The kind of value, without its contents.
+    pub fn kind(&self) -> RedisKind {
+        match self {
+            Self::String { .. } => RedisKind::String,
+            Self::Hash { .. } => RedisKind::Hash,
+            Self::List { .. } => RedisKind::List,
+            Self::Set { .. } => RedisKind::Set,
+            Self::Zset { .. } => RedisKind::Zset,
+            Self::Stream { .. } => RedisKind::Stream,
+        }
+    }
+
     /// The type name Redis's `TYPE` command answers.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::String { .. } => "string",
-            Self::Hash { .. } => "hash",
-            Self::List { .. } => "list",
-            Self::Set { .. } => "set",
-            Self::Zset { .. } => "zset",
-            Self::Stream { .. } => "stream",
-        }
+        self.kind().as_str()
     }
 
     /// The name used in inventory tables (`Sorted Set`).
