@@ -38,19 +38,32 @@ pub(crate) fn check(
             }
         }
     }
-    let automata: Vec<Nfa> = variants
-        .iter()
-        .map(|variant| variant_nfa(schema, variant, separator))
+    let candidates: Vec<(usize, usize)> = candidate_pairs(variants)
+        .into_iter()
+        .filter(|&(i, j)| may_overlap(&variants[i], &variants[j]))
         .collect();
+    // Automata only for the variants that meet another: most of a large schema never does, and
+    // an automaton is far larger than its pattern.
+    let mut automata: Vec<Option<Nfa>> = (0..variants.len()).map(|_| None).collect();
+    for &(i, j) in &candidates {
+        for k in [i, j] {
+            if automata[k].is_none() {
+                automata[k] = Some(variant_nfa(schema, &variants[k], separator));
+            }
+        }
+    }
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     let mut found: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
-    for (i, j) in candidate_pairs(variants) {
+    for (i, j) in candidates {
         let (a, b) = (&variants[i], &variants[j]);
         let pair = (a.key.min(b.key), a.key.max(b.key));
-        if !injective[a.key] || !injective[b.key] || found.contains(&pair) || !may_overlap(a, b) {
+        if !injective[a.key] || !injective[b.key] || found.contains(&pair) {
             continue;
         }
-        let witness = nfa::shortest_common(&automata[i], &automata[j], |bytes| {
+        let (Some(automaton_a), Some(automaton_b)) = (&automata[i], &automata[j]) else {
+            unreachable!("every variant of a candidate pair has its automaton")
+        };
+        let witness = nfa::shortest_common(automaton_a, automaton_b, |bytes| {
             std::str::from_utf8(bytes)
                 .is_ok_and(|key| matcher.variant_matches(a, key) && matcher.variant_matches(b, key))
         });
@@ -97,73 +110,122 @@ pub(crate) fn check(
 }
 
 /// Whether two variants may match one key, decided from their segments alone. Segments are cut
-/// at separators and values escape the separator, so without a spanning parameter a key has as
-/// many segments as the variant, and a literal segment matches only itself: two variants with
-/// different segment counts, or different literals at one position, never share a key. With a
-/// spanning parameter, only the automata can tell.
+/// at separators and values escape the separator, so a key's segments line up with a variant's
+/// one for one, except under a spanning parameter, which covers one or more whole segments. So
+/// the segments before a variant's first spanning parameter line up from the key's start, those
+/// after its last one from the key's end, and a literal segment matches only itself: two
+/// variants whose aligned literals differ, or whose segment counts no key can have, never share
+/// a key. Everything else is left to the automata.
 fn may_overlap(a: &Variant, b: &Variant) -> bool {
-    let spans = |v: &Variant| v.segments.iter().any(|s| matches!(s, Segment::Spanning(_)));
-    if spans(a) || spans(b) {
-        return true;
+    let (fixed_a, fixed_b) = (FixedEnds::of(a), FixedEnds::of(b));
+    let (len_a, len_b) = (a.segments.len(), b.segments.len());
+    let counts_fit = match (fixed_a.spans, fixed_b.spans) {
+        (false, false) => len_a == len_b,
+        (true, false) => len_b >= len_a,
+        (false, true) => len_a >= len_b,
+        (true, true) => true,
+    };
+    let compatible = |x: &Segment, y: &Segment| match (x, y) {
+        (Segment::Literal(x), Segment::Literal(y)) => x == y,
+        _ => true,
+    };
+    counts_fit
+        && a.segments[..fixed_a.head.min(fixed_b.head)]
+            .iter()
+            .zip(&b.segments)
+            .all(|(x, y)| compatible(x, y))
+        && a.segments[len_a - fixed_a.tail.min(fixed_b.tail)..]
+            .iter()
+            .rev()
+            .zip(b.segments.iter().rev())
+            .all(|(x, y)| compatible(x, y))
+}
+
+/// How many segments of a variant sit at a fixed place from the key's start and from its end.
+struct FixedEnds {
+    /// Whether a spanning parameter makes the key longer than the variant.
+    spans: bool,
+    /// Segments before the first spanning parameter (all of them without one).
+    head: usize,
+    /// Segments after the last spanning parameter (all of them without one).
+    tail: usize,
+}
+
+impl FixedEnds {
+    fn of(variant: &Variant) -> Self {
+        let spanning = |s: &Segment| matches!(s, Segment::Spanning(_));
+        let len = variant.segments.len();
+        match (
+            variant.segments.iter().position(spanning),
+            variant.segments.iter().rposition(spanning),
+        ) {
+            (Some(first), Some(last)) => Self {
+                spans: true,
+                head: first,
+                tail: len - 1 - last,
+            },
+            _ => Self {
+                spans: false,
+                head: len,
+                tail: len,
+            },
+        }
     }
-    a.segments.len() == b.segments.len()
-        && a.segments.iter().zip(&b.segments).all(|pair| match pair {
-            (Segment::Literal(x), Segment::Literal(y)) => x == y,
-            _ => true,
-        })
 }
 
 /// The pairs `(i, j)`, `i < j`, of variants worth comparing, in ascending order (the order the
-/// pairwise loop used, so the output is the same): variants grouped by segment count and first
-/// literal, so a large schema does not pay for every pair; spanning variants meet every other.
+/// pairwise loop used, so the output is the same). Variants without a spanning parameter are
+/// grouped by segment count, then split position by position on their literal there (a variant
+/// with a parameter at that position goes along with every literal), so only variants whose
+/// literals agree everywhere meet: a large schema pays for its real candidates, not for every
+/// pair. Spanning variants meet every other; [`may_overlap`] sorts those out.
 fn candidate_pairs(variants: &[Variant]) -> Vec<(usize, usize)> {
     use std::collections::HashMap;
     let mut spanning: Vec<usize> = Vec::new();
-    /// Variants of one segment count: by first literal, and those starting with a parameter.
-    #[derive(Default)]
-    struct SameLength<'v> {
-        literals: HashMap<&'v [u8], Vec<usize>>,
-        wild: Vec<usize>,
-    }
-    let mut by_count: HashMap<usize, SameLength<'_>> = HashMap::new();
+    let mut by_count: HashMap<usize, Vec<usize>> = HashMap::new();
     for (index, variant) in variants.iter().enumerate() {
         if variant.segments.iter().any(|s| matches!(s, Segment::Spanning(_))) {
             spanning.push(index);
-            continue;
-        }
-        let group = by_count.entry(variant.segments.len()).or_default();
-        match variant.segments.first() {
-            Some(Segment::Literal(first)) => group.literals.entry(first).or_default().push(index),
-            _ => group.wild.push(index),
+        } else {
+            by_count.entry(variant.segments.len()).or_default().push(index);
         }
     }
     let mut candidates: Vec<(usize, usize)> = Vec::new();
-    let mut pair = |x: usize, y: usize| {
-        if x != y {
-            candidates.push((x.min(y), x.max(y)));
+    let mut pending: Vec<(Vec<usize>, usize)> = by_count.into_values().map(|group| (group, 0)).collect();
+    // An explicit stack: a pattern may have many segments, and recursion would follow them.
+    while let Some((group, position)) = pending.pop() {
+        if group.len() < 2 {
+            continue;
         }
-    };
-    for SameLength { literals, wild } in by_count.values() {
-        for group in literals.values() {
+        let literal_at = |index: usize| match variants[index].segments.get(position) {
+            Some(Segment::Literal(bytes)) => Some(&bytes[..]),
+            _ => None,
+        };
+        // Every variant of a group has the same segment count.
+        if position == variants[group[0]].segments.len() {
             for (n, &x) in group.iter().enumerate() {
-                for &y in &group[n + 1..] {
-                    pair(x, y);
-                }
-                for &y in wild {
-                    pair(x, y);
-                }
+                candidates.extend(group[n + 1..].iter().map(|&y| (x.min(y), x.max(y))));
+            }
+            continue;
+        }
+        let mut by_literal: HashMap<&[u8], Vec<usize>> = HashMap::new();
+        let mut wild: Vec<usize> = Vec::new();
+        for &index in &group {
+            match literal_at(index) {
+                Some(bytes) => by_literal.entry(bytes).or_default().push(index),
+                None => wild.push(index),
             }
         }
-        for (n, &x) in wild.iter().enumerate() {
-            for &y in &wild[n + 1..] {
-                pair(x, y);
-            }
+        for (_, mut same) in by_literal {
+            same.extend_from_slice(&wild);
+            pending.push((same, position + 1));
         }
+        // Pairs of two variants with parameters here are found again under each literal; the
+        // dedup below keeps one of each.
+        pending.push((wild, position + 1));
     }
     for &x in &spanning {
-        for y in 0..variants.len() {
-            pair(x, y);
-        }
+        candidates.extend((0..variants.len()).filter(|&y| y != x).map(|y| (x.min(y), x.max(y))));
     }
     candidates.sort_unstable();
     candidates.dedup();

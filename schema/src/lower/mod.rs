@@ -11,7 +11,7 @@ use crate::diagnostics::{Code, Diagnostic, Span};
 use crate::model::*;
 use crate::syntax::ast;
 use crate::util::closest;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A key's source positions, kept beside the model for the checker.
 #[derive(Debug, Clone, Default)]
@@ -180,8 +180,10 @@ impl<'f> Lowerer<'_, 'f> {
         self.resolve_dlq_indexes(&mut schema);
         self.resolve_cleanup_locks(&mut schema, &cleanups);
         primitive::add_companions(&mut schema, &mut key_spans);
+        // Names are looked up in a map: a schema may declare tens of thousands of keys.
+        let key_names = first_key_names(&schema);
         for (key_index, of) in index_targets {
-            match schema.keys.iter().position(|key| key.name == of.value) {
+            match key_names.get(of.value.as_str()).copied() {
                 Some(target) => schema.keys[key_index].primitive = Some(Primitive::Index { of: target }),
                 None => self.report(
                     Diagnostic::new(Code::UnknownReference, of.span, format!("no key named `{}`", of.value))
@@ -189,8 +191,8 @@ impl<'f> Lowerer<'_, 'f> {
                 ),
             }
         }
-        self.check_duplicate_key_names(&schema, &key_spans);
-        self.services(file, &mut schema, &group_names);
+        self.check_duplicate_key_names(&schema, &key_spans, &key_names);
+        self.services(file, &mut schema, &group_names, &key_names);
         if schema.keys.is_empty() && self.diagnostics.iter().all(|d| !d.is_error()) {
             self.report(
                 Diagnostic::new(Code::EmptySchema, Span::default(), "the schema declares no key")
@@ -1023,9 +1025,9 @@ impl<'f> Lowerer<'_, 'f> {
         }
     }
 
-    fn check_duplicate_key_names(&mut self, schema: &KeySchema, spans: &[KeySpans]) {
+    fn check_duplicate_key_names(&mut self, schema: &KeySchema, spans: &[KeySpans], first: &HashMap<String, usize>) {
         for (i, key) in schema.keys.iter().enumerate() {
-            if let Some(first) = schema.keys[..i].iter().position(|other| other.name == key.name) {
+            if let Some(&first) = first.get(key.name.as_str()).filter(|&&first| first != i) {
                 self.report(
                     Diagnostic::new(
                         Code::DuplicateName,
@@ -1039,9 +1041,16 @@ impl<'f> Lowerer<'_, 'f> {
         }
     }
 
-    fn services(&mut self, file: &ast::File, schema: &mut KeySchema, groups: &HashMap<&str, usize>) {
+    fn services(
+        &mut self,
+        file: &ast::File,
+        schema: &mut KeySchema,
+        groups: &HashMap<&str, usize>,
+        key_names: &HashMap<String, usize>,
+    ) {
+        let mut declared: HashSet<&str> = HashSet::new();
         for decl in &file.services {
-            if schema.services.iter().any(|s| s.name == decl.name.value) {
+            if !declared.insert(&decl.name.value) {
                 self.report(Diagnostic::new(
                     Code::DuplicateName,
                     decl.name.span,
@@ -1050,11 +1059,12 @@ impl<'f> Lowerer<'_, 'f> {
                 continue;
             }
             let mut resolve = |names: &[ast::Spanned<String>], out: &mut Vec<usize>| {
+                let mut listed: HashSet<usize> = out.iter().copied().collect();
                 for name in names {
                     let keys: Vec<usize> = match groups.get(name.value.as_str()) {
                         Some(&group) => schema.groups[group].keys.clone(),
-                        None => match schema.keys.iter().position(|k| k.name == name.value) {
-                            Some(key) => vec![key],
+                        None => match key_names.get(name.value.as_str()) {
+                            Some(&key) => vec![key],
                             None => {
                                 self.diagnostics.push(
                                     Diagnostic::new(
@@ -1069,7 +1079,7 @@ impl<'f> Lowerer<'_, 'f> {
                         },
                     };
                     for key in keys {
-                        if !out.contains(&key) {
+                        if listed.insert(key) {
                             out.push(key);
                         }
                     }
@@ -1088,4 +1098,13 @@ impl<'f> Lowerer<'_, 'f> {
             });
         }
     }
+}
+
+/// Each key name with the index of the first key that has it.
+fn first_key_names(schema: &KeySchema) -> HashMap<String, usize> {
+    let mut names = HashMap::with_capacity(schema.keys.len());
+    for (index, key) in schema.keys.iter().enumerate() {
+        names.entry(key.name.clone()).or_insert(index);
+    }
+    names
 }
