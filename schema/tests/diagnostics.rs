@@ -180,3 +180,27 @@ fn repeated_diagnostics_are_capped_and_long_lines_shown_as_a_window() {
         diagnostics[20].message
     );
 }
+
+#[test]
+fn large_and_spanning_schemas_check_with_the_right_findings() {
+    // 400 patterns led by a spanning parameter (every pair used to reach the automaton search:
+    // 29.6 s): none can share a key, the segments after the parameter differ.
+    let mut source = String::from("param key text spans\n");
+    for i in 0..400 {
+        source.push_str(&format!("<key>:svc{}:e{} string \"E\"\n", i % 20, i / 20));
+    }
+    assert_eq!(codes(&source), ["W005"]);
+    // The same with one pattern that does share keys with the others' shape: found, not hidden.
+    source.push_str("<key>:e3 string \"Legacy\"\n");
+    let ambiguous = codes(&source).iter().filter(|&&c| c == "W001").count();
+    assert_eq!(
+        ambiguous, 20,
+        "`<key>:e3` meets `<key>:svcS:e3` for each of 20 services"
+    );
+    // 20,000 patterns, 1 MB: checked without a finding (the size is bounded by the source cap).
+    let mut source = String::from("param id uuid\n");
+    for i in 0..20_000 {
+        source.push_str(&format!("svc{}:entity{}:<id> string \"E\"\n", i % 100, i / 100));
+    }
+    assert!(Schema::check(&source).is_empty());
+}
