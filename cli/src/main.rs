@@ -63,6 +63,18 @@ enum Command {
         /// Parameter values as `name=value`.
         params: Vec<String>,
     },
+    /// Print the Redis glob (for `SCAN MATCH`) of a key with some parameters fixed:
+    /// `keyschema glob report tenant=acme`. A glob narrows a scan; confirm each key it finds
+    /// with `keyschema lint` before deleting it (`*` also crosses separators).
+    Glob {
+        /// The schema file (default: the bundled Cordum schema).
+        #[arg(long)]
+        schema: Option<String>,
+        /// The key's code name.
+        name: String,
+        /// Fixed parameter values as `name=value`; the others match anything.
+        params: Vec<String>,
+    },
     /// Print the cluster hash slot of keys, one `<slot>\t<key>` line each; `-` reads keys from stdin.
     Slot {
         /// Keys, or `-` for standard input.
@@ -169,11 +181,12 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         }
         Command::Key { schema, name, params } => {
             let (schema, _) = load(schema.as_deref())?;
-            let pairs = params
-                .iter()
-                .map(|p| p.split_once('=').ok_or_else(|| CliError::BadParam(p.clone())))
-                .collect::<Result<Vec<_>, _>>()?;
-            writeln!(out, "{}", schema.format_key(&name, &pairs)?)?;
+            writeln!(out, "{}", schema.format_key(&name, &name_values(&params)?)?)?;
+            ExitCode::SUCCESS
+        }
+        Command::Glob { schema, name, params } => {
+            let (schema, _) = load(schema.as_deref())?;
+            writeln!(out, "{}", schema.glob(&name, &name_values(&params)?)?.glob)?;
             ExitCode::SUCCESS
         }
         Command::Slot { keys } => {
@@ -222,4 +235,12 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
     };
     out.flush()?;
     Ok(code)
+}
+
+/// `name=value` arguments as pairs.
+fn name_values(params: &[String]) -> Result<Vec<(&str, &str)>, CliError> {
+    params
+        .iter()
+        .map(|p| p.split_once('=').ok_or_else(|| CliError::BadParam(p.clone())))
+        .collect()
 }

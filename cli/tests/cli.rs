@@ -263,3 +263,24 @@ fn lint_carries_milliseconds_so_sub_second_ttls_are_not_rounded_away() {
         (Some(500), Some(0))
     );
 }
+
+#[test]
+fn glob_prints_the_scan_glob_of_a_pattern_with_values_fixed() {
+    let schema = temp_file(
+        "glob.keys",
+        b"param tenant text\nparam id int\ncache report:<tenant>:<id> json(R) ttl 1m \"Reports\"\n",
+    );
+    let schema = schema.to_str().unwrap();
+    let glob = |args: &[&str]| {
+        let mut all = vec!["glob", "--schema", schema];
+        all.extend_from_slice(args);
+        let output = keyschema(&all, b"");
+        (output.status.code(), text(&output.stdout), text(&output.stderr))
+    };
+    assert_eq!(glob(&["report"]).1, "report:*:*\n");
+    // Values are encoded as in keys (`:` escaped), then escaped for the glob.
+    assert_eq!(glob(&["report", "tenant=a:b*"]).1, "report:a%3Ab\\*:*\n");
+    let (code, _, stderr) = glob(&["report", "nope=1"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("no parameter `nope`"), "{stderr}");
+}

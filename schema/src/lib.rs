@@ -27,6 +27,7 @@ pub mod codec;
 pub mod diagnostics;
 mod docs;
 mod fingerprint;
+mod glob;
 mod lint;
 mod lower;
 mod matcher;
@@ -42,6 +43,7 @@ pub use diagnostics::{
 };
 pub use docs::inventory_markdown;
 pub use fingerprint::{fingerprint, model_fingerprint};
+pub use glob::Glob;
 pub use lint::{LintProblem, LintResult, LintValue, MAX_KEY_LEN};
 pub use matcher::{KeyMatch, MatchFailure, Matcher, MAX_SEGMENTS};
 pub use model::*;
@@ -293,6 +295,12 @@ impl Schema {
     /// The inventory as Markdown.
     pub fn docs(&self) -> String {
         inventory_markdown(&self.model, &self.file_name)
+    }
+
+    /// The Redis glob of the key named `name` with some parameters fixed (`tenant=acme`), for
+    /// `SCAN MATCH`; see [`Glob`] for why a scan by glob still checks each key.
+    pub fn glob(&self, name: &str, values: &[(&str, &str)]) -> Result<Glob, FormatError> {
+        self.model.glob_from_text(name, values)
     }
 
     /// Formats the key named `name` from values as a person writes them.

@@ -78,16 +78,36 @@ impl KeySchema {
                         key: key.name.clone(),
                         param: param.name.clone(),
                     })?;
-                    self.write_value(param, value, out)
-                        .map_err(|source| FormatError::InvalidValue {
-                            key: key.name.clone(),
-                            param: param.name.clone(),
-                            source,
-                        })?;
+                    self.write_param(key, *index, value, out)?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// The key named `name`, or an error suggesting the nearest name.
+    pub(crate) fn key_named(&self, name: &str) -> Result<&KeyDef, FormatError> {
+        self.key(name).ok_or_else(|| FormatError::UnknownKey {
+            name: name.to_string(),
+            suggestion: crate::util::closest(name, self.keys.iter().map(|k| k.name.as_str())).map(str::to_string),
+        })
+    }
+
+    /// Writes the value of parameter `index` of `key` as it appears in keys.
+    pub(crate) fn write_param(
+        &self,
+        key: &KeyDef,
+        index: usize,
+        value: &ParamValue<'_>,
+        out: &mut String,
+    ) -> Result<(), FormatError> {
+        let param = &self.params[index];
+        self.write_value(param, value, out)
+            .map_err(|source| FormatError::InvalidValue {
+                key: key.name.clone(),
+                param: param.name.clone(),
+                source,
+            })
     }
 
     fn write_value(&self, param: &Param, value: &ParamValue<'_>, out: &mut String) -> Result<(), ValueError> {
@@ -114,10 +134,7 @@ impl KeySchema {
     /// Formats the key named `name` from values written as a person would (`jobID=...`,
     /// `state=RUNNING`): what `keyschema key` does.
     pub fn format_key_from_text(&self, name: &str, values: &[(&str, &str)]) -> Result<String, FormatError> {
-        let key = self.key(name).ok_or_else(|| FormatError::UnknownKey {
-            name: name.to_string(),
-            suggestion: crate::util::closest(name, self.keys.iter().map(|k| k.name.as_str())).map(str::to_string),
-        })?;
+        let key = self.key_named(name)?;
         let param_names: Vec<&str> = key.pattern.params().map(|i| self.params[i].name.as_str()).collect();
         if let Some((unexpected, _)) = values.iter().find(|(n, _)| !param_names.contains(n)) {
             return Err(FormatError::UnexpectedParam {

@@ -4,8 +4,8 @@
 use super::{pattern, KeySpans, Lowerer};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{
-    BreakerPolicy, Codec, Companion, Fallback, KeyDef, KeyPattern, KeySchema, LockHold, Millis, PatternPart, Primitive,
-    RateAlgorithm, RateLimitPolicy, RedisType, TtlOnWrite, TtlPolicy,
+    BreakerPolicy, CachePolicy, CacheStats, Codec, Companion, Fallback, KeyDef, KeyPattern, KeySchema, LockHold,
+    Millis, PatternPart, Primitive, RateAlgorithm, RateLimitPolicy, RedisType, SingleFlight, TtlOnWrite, TtlPolicy,
 };
 use crate::syntax::ast::{KeyDecl, KeyKeyword, Setting, Spanned};
 
@@ -17,6 +17,7 @@ fn accepted(keyword: KeyKeyword) -> &'static [&'static str] {
         KeyKeyword::Breaker => &["threshold", "open_for", "close_after"],
         KeyKeyword::Timers => &["visibility"],
         KeyKeyword::DlqIndex => &["cleanup"],
+        KeyKeyword::Cache => &["stats", "single_flight", "refresh_early"],
         KeyKeyword::Key | KeyKeyword::Index | KeyKeyword::Idempotency | KeyKeyword::DlqEntry => &[],
     }
 }
@@ -25,6 +26,9 @@ fn accepted(keyword: KeyKeyword) -> &'static [&'static str] {
 const DEFAULT_VISIBILITY: Millis = Millis(30_000);
 /// The shortest a fencing counter lives after the last acquisition.
 const FENCE_TTL: Millis = Millis(86_400_000);
+/// How long a cache key's cross-instance load lock lives: a loader that takes longer lets
+/// another instance load too (never a key locked for good by a crashed loader).
+const CACHE_LOAD_LOCK: Millis = Millis(10_000);
 /// Failures within the window that open a breaker, unless declared.
 const DEFAULT_THRESHOLD: u64 = 5;
 
@@ -170,6 +174,46 @@ impl Lowerer<'_, '_> {
                     None => DEFAULT_VISIBILITY,
                 },
             }),
+            KeyKeyword::Cache => {
+                if ttl.is_none() {
+                    self.report(
+                        Diagnostic::new(Code::Missing, decl.pattern.span, "a cache needs its TTL")
+                            .with_hint("add `ttl 5m`: a cached result that never expires is never refreshed"),
+                    );
+                    return None;
+                }
+                let stats = match get("stats").map(|w| (w, w.value.as_str())) {
+                    None | Some((_, "local")) => CacheStats::Local,
+                    Some((_, "shared")) => CacheStats::Shared,
+                    Some((word, other)) => {
+                        self.report(
+                            Diagnostic::new(Code::InvalidOption, word.span, format!("unknown stats `{other}`"))
+                                .with_hint("`stats local` counts in the process, `stats shared` across instances"),
+                        );
+                        return None;
+                    }
+                };
+                let single_flight = match get("single_flight").map(|w| (w, w.value.as_str())) {
+                    None | Some((_, "process")) => SingleFlight::Process,
+                    Some((_, "instances")) => SingleFlight::Instances,
+                    Some((word, other)) => {
+                        self.report(
+                            Diagnostic::new(
+                                Code::InvalidOption,
+                                word.span,
+                                format!("unknown single_flight `{other}`"),
+                            )
+                            .with_hint("`single_flight process` (the default) or `single_flight instances`"),
+                        );
+                        return None;
+                    }
+                };
+                Some(Primitive::Cache(CachePolicy {
+                    stats,
+                    single_flight,
+                    refresh_early: settings.iter().any(|s| s.name.value == "refresh_early"),
+                }))
+            }
             KeyKeyword::DlqEntry => Some(Primitive::DlqEntry {
                 queue: dlq.unwrap_or_default().to_string(),
             }),
@@ -283,102 +327,143 @@ fn kind_name(keyword: KeyKeyword) -> &'static str {
         KeyKeyword::Breaker => "a breaker",
         KeyKeyword::Idempotency => "an idempotency key",
         KeyKeyword::Timers => "a timer queue",
+        KeyKeyword::Cache => "a cache",
         KeyKeyword::DlqEntry => "a dead-letter entry",
         KeyKeyword::DlqIndex => "a dead-letter index",
     }
 }
 
-/// Appends the keys primitives declare implicitly: `<lock>_fence` (a lock's fencing counter) and
-/// `<breaker>_state` (a breaker's open state). Each is on its key's slot: a tagged key's
-/// companion keeps the tag (`cordum:wf:run:lock:{<runID>}:fence`), an untagged key's companion
-/// is tagged by the whole key (`{cordum:reconciler:default}:fence`), which hashes like it.
+/// Appends the keys primitives declare implicitly: `<lock>_fence` (a lock's fencing counter),
+/// `<breaker>_state` (a breaker's open state), `<cache>_loading` (a cache key's load lock across
+/// instances) and `<cache>_stats` (a cache's shared counts, one literal key per cache). Each
+/// per-key companion is on its key's slot: a tagged key's companion keeps the tag
+/// (`cordum:wf:run:lock:{<runID>}:fence`), an untagged key's companion is tagged by the whole key
+/// (`{cordum:reconciler:default}:fence`), which hashes like it.
 pub(super) fn add_companions(schema: &mut KeySchema, key_spans: &mut Vec<KeySpans>) {
-    let separator = schema.separator;
     for of in 0..schema.keys.len() {
-        let role = match schema.keys[of].primitive {
-            Some(Primitive::Lock { .. }) => Companion::Fence,
-            Some(Primitive::Breaker(_)) => Companion::BreakerState,
+        let roles: &[Companion] = match schema.keys[of].primitive {
+            Some(Primitive::Lock { .. }) => &[Companion::Fence],
+            Some(Primitive::Breaker(_)) => &[Companion::BreakerState],
+            Some(Primitive::Cache(policy)) => match (policy.single_flight, policy.stats) {
+                (SingleFlight::Process, CacheStats::Local) => &[],
+                (SingleFlight::Instances, CacheStats::Local) => &[Companion::CacheLoad],
+                (SingleFlight::Process, CacheStats::Shared) => &[Companion::CacheStats],
+                (SingleFlight::Instances, CacheStats::Shared) => &[Companion::CacheLoad, Companion::CacheStats],
+            },
             _ => continue,
         };
-        let key = &schema.keys[of];
-        let template = role.key_for(&key.pattern.template, key.pattern.hash_tag.is_some(), separator);
-        // The key's pattern was valid, so its companion's is: only braces and a literal were added.
-        let mut ignored = Vec::new();
-        let Some((raw, tag)) = pattern::split_pattern(&template, 0, &mut ignored) else {
-            continue;
-        };
-        let parts = raw
-            .into_iter()
-            .filter_map(|part| match part {
-                pattern::RawPart::Literal(text) => Some(PatternPart::Literal(text)),
-                pattern::RawPart::Param { name, .. } => schema.param_index(name).map(PatternPart::Param),
-            })
-            .collect();
-        let open_for = match &key.primitive {
-            Some(Primitive::Breaker(policy)) => policy.open_for,
-            _ => Millis(0),
-        };
-        let (redis_type, ttl, purpose) = match role {
-            Companion::Fence => (
-                RedisType::String { codec: Codec::Int },
-                // Tokens also never fall below the server's clock in microseconds, so a counter
-                // that expired does not hand out old tokens again; it lives long enough that a
-                // guarded write always finds the newest token (a day, or ten lock TTLs).
-                TtlPolicy::Fixed {
-                    millis: Millis(
-                        key.ttl
-                            .default_millis()
-                            .map_or(0, |ttl| ttl.0.saturating_mul(10))
-                            .max(FENCE_TTL.0),
-                    ),
-                },
-                format!(
-                    "Fencing token counter of `{}` (implicit): grows with every acquisition",
-                    key.name
-                ),
-            ),
-            Companion::BreakerState => (
-                RedisType::Hash {
-                    fields: ["opened_until", "probe_until", "successes"]
-                        .into_iter()
-                        .map(|name| crate::model::HashField {
-                            name: name.to_string(),
-                            codec: Codec::Int,
-                        })
-                        .collect(),
-                    entries: None,
-                },
-                // Each transition sets it: open for `open_for`, then as long again for a probe.
-                TtlPolicy::PerWrite {
-                    max: Box::new(TtlPolicy::Fixed {
-                        millis: Millis(open_for.0.saturating_mul(2)),
-                    }),
-                },
-                format!("Open / half-open state of breaker `{}` (implicit)", key.name),
-            ),
-        };
-        let companion = KeyDef {
-            name: format!("{}_{}", key.name, role.suffix()),
-            pattern: KeyPattern {
-                hash_tag: pattern::hash_tag(&template, tag),
-                template,
-                parts,
-            },
-            redis_type,
-            ttl,
-            ttl_on_write: TtlOnWrite::Refresh,
-            purpose,
-            group: key.group,
-            primitive: Some(Primitive::Companion { of, role }),
-            owner: key.owner.clone(),
-            span: key.span,
-        };
-        if let Some(group) = companion.group {
-            schema.groups[group].keys.push(schema.keys.len());
+        for &role in roles {
+            let Some(companion) = companion(schema, of, role) else {
+                continue;
+            };
+            if let Some(group) = companion.group {
+                schema.groups[group].keys.push(schema.keys.len());
+            }
+            key_spans.push(KeySpans {
+                pattern: key_spans[of].pattern,
+            });
+            schema.keys.push(companion);
         }
-        key_spans.push(KeySpans {
-            pattern: key_spans[of].pattern,
-        });
-        schema.keys.push(companion);
     }
+}
+
+/// The implicit key `role` of key `of`.
+fn companion(schema: &KeySchema, of: usize, role: Companion) -> Option<KeyDef> {
+    let separator = schema.separator;
+    let key = &schema.keys[of];
+    let template = match role {
+        // One per cache, not per key: a literal key named after the cache.
+        Companion::CacheStats => format!(
+            "{keyspace}{separator}cache{separator}stats{separator}{name}",
+            keyspace = schema.keyspace,
+            name = key.name
+        ),
+        _ => role.key_for(&key.pattern.template, key.pattern.hash_tag.is_some(), separator),
+    };
+    // The key's pattern was valid, so its companion's is: only braces and literals were added.
+    let mut ignored = Vec::new();
+    let (raw, tag) = pattern::split_pattern(&template, 0, &mut ignored)?;
+    let parts = raw
+        .into_iter()
+        .filter_map(|part| match part {
+            pattern::RawPart::Literal(text) => Some(PatternPart::Literal(text)),
+            pattern::RawPart::Param { name, .. } => schema.param_index(name).map(PatternPart::Param),
+        })
+        .collect();
+    let open_for = match &key.primitive {
+        Some(Primitive::Breaker(policy)) => policy.open_for,
+        _ => Millis(0),
+    };
+    let int_fields = |names: &[&str]| RedisType::Hash {
+        fields: names
+            .iter()
+            .map(|name| crate::model::HashField {
+                name: (*name).to_string(),
+                codec: Codec::Int,
+            })
+            .collect(),
+        entries: None,
+    };
+    let (redis_type, ttl, purpose) = match role {
+        Companion::Fence => (
+            RedisType::String { codec: Codec::Int },
+            // Tokens also never fall below the server's clock in microseconds, so a counter
+            // that expired does not hand out old tokens again; it lives long enough that a
+            // guarded write always finds the newest token (a day, or ten lock TTLs).
+            TtlPolicy::Fixed {
+                millis: Millis(
+                    key.ttl
+                        .default_millis()
+                        .map_or(0, |ttl| ttl.0.saturating_mul(10))
+                        .max(FENCE_TTL.0),
+                ),
+            },
+            format!(
+                "Fencing token counter of `{}` (implicit): grows with every acquisition",
+                key.name
+            ),
+        ),
+        Companion::BreakerState => (
+            int_fields(&["opened_until", "probe_until", "successes"]),
+            // Each transition sets it: open for `open_for`, then as long again for a probe.
+            TtlPolicy::PerWrite {
+                max: Box::new(TtlPolicy::Fixed {
+                    millis: Millis(open_for.0.saturating_mul(2)),
+                }),
+            },
+            format!("Open / half-open state of breaker `{}` (implicit)", key.name),
+        ),
+        Companion::CacheLoad => (
+            RedisType::String { codec: Codec::Text },
+            TtlPolicy::Fixed {
+                millis: CACHE_LOAD_LOCK,
+            },
+            format!("Lock of one load of cache `{}` across instances (implicit)", key.name),
+        ),
+        Companion::CacheStats => (
+            int_fields(&["hits", "misses", "loads", "load_errors", "fallbacks"]),
+            // A handful of counters per cache: bounded, and kept while the service runs.
+            TtlPolicy::None,
+            format!(
+                "Hit and miss counts of cache `{}` across instances (implicit)",
+                key.name
+            ),
+        ),
+    };
+    Some(KeyDef {
+        name: format!("{}_{}", key.name, role.suffix()),
+        pattern: KeyPattern {
+            hash_tag: pattern::hash_tag(&template, tag),
+            template,
+            parts,
+        },
+        redis_type,
+        ttl,
+        ttl_on_write: TtlOnWrite::Refresh,
+        purpose,
+        group: key.group,
+        primitive: Some(Primitive::Companion { of, role }),
+        owner: key.owner.clone(),
+        span: key.span,
+    })
 }

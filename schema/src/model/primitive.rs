@@ -50,6 +50,8 @@ pub enum Primitive {
         /// The indexed key, by index in [`crate::KeySchema::keys`].
         of: usize,
     },
+    /// A cached function result (cache-aside): read, or loaded once and stored with its TTL.
+    Cache(CachePolicy),
 }
 
 impl Primitive {
@@ -66,6 +68,7 @@ impl Primitive {
             Self::DlqEntry { .. } => "dlq entry",
             Self::DlqIndex { .. } => "dlq index",
             Self::Timers { .. } => "timers",
+            Self::Cache(_) => "cache",
             Self::Companion { role, .. } => role.name(),
             Self::Index { .. } => "index",
         }
@@ -150,6 +153,39 @@ pub struct BreakerPolicy {
     pub close_after: u64,
 }
 
+/// How a cache behaves beyond its key's codec and TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+pub struct CachePolicy {
+    /// Where hit and miss counts are kept.
+    pub stats: CacheStats,
+    /// How far "load once per key" reaches.
+    pub single_flight: SingleFlight,
+    /// Whether hot keys are refreshed before they expire, each read deciding by chance how
+    /// close to expiry it may be (so replicas do not all reload at the same moment).
+    pub refresh_early: bool,
+}
+
+/// Where a cache's statistics are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheStats {
+    /// In the process (the default).
+    Local,
+    /// Also in Redis, added up across every instance (a [`Companion::CacheStats`] hash).
+    Shared,
+}
+
+/// How far a cache's single flight reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum SingleFlight {
+    /// Callers of one process wait for one load (the default).
+    Process,
+    /// Instances take a short lock per key (a [`Companion::CacheLoad`] key) and wait for the
+    /// value the holder stores.
+    Instances,
+}
+
 /// What an implicit key holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -158,6 +194,10 @@ pub enum Companion {
     Fence,
     /// A circuit breaker's open / half-open state.
     BreakerState,
+    /// The lock of a cache key's load across instances.
+    CacheLoad,
+    /// A cache's hit and miss counts across instances (one key per cache).
+    CacheStats,
 }
 
 impl Companion {
@@ -166,6 +206,8 @@ impl Companion {
         match self {
             Self::Fence => "fence",
             Self::BreakerState => "breaker state",
+            Self::CacheLoad => "cache load lock",
+            Self::CacheStats => "cache stats",
         }
     }
 
@@ -192,6 +234,8 @@ impl Companion {
         match self {
             Self::Fence => "fence",
             Self::BreakerState => "state",
+            Self::CacheLoad => "loading",
+            Self::CacheStats => "stats",
         }
     }
 }

@@ -131,6 +131,8 @@ pub enum KeyKeyword {
     Idempotency,
     /// `timers`
     Timers,
+    /// `cache`
+    Cache,
     /// `index`
     Index,
     /// `entry` inside a `dlq` block.

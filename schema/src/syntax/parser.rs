@@ -35,7 +35,7 @@ struct Parser {
 /// Words that end a key's attribute list or that cannot be key patterns.
 const KEY_TYPES: &[&str] = &["string", "hash", "list", "set", "zset", "stream"];
 const CODECS: &[&str] = &["json", "proto", "text", "bytes", "int", "float", "lz4", "codec"];
-/// Settings of primitives that take a value (`lease` is a flag).
+/// Settings of primitives that take a value (`lease` and `refresh_early` are flags).
 const SETTINGS: &[&str] = &[
     "limit",
     "rate",
@@ -47,6 +47,8 @@ const SETTINGS: &[&str] = &[
     "close_after",
     "visibility",
     "cleanup",
+    "stats",
+    "single_flight",
 ];
 /// Codecs that wrap another codec: `lz4(json(T))`.
 const WRAPPERS: &[&str] = &["lz4"];
@@ -467,6 +469,7 @@ impl Parser {
             "breaker",
             "idempotency",
             "timers",
+            "cache",
             "index",
         ];
         let bare = pattern.len() <= 32 && pattern.bytes().all(|b| b.is_ascii_alphabetic());
@@ -484,6 +487,7 @@ impl Parser {
             "breaker" => KeyKeyword::Breaker,
             "idempotency" => KeyKeyword::Idempotency,
             "timers" => KeyKeyword::Timers,
+            "cache" => KeyKeyword::Cache,
             "index" => KeyKeyword::Index,
             _ => return None,
         })
@@ -556,7 +560,7 @@ impl Parser {
                     "of" => key.of = Some(self.word("a key name", "write `of job_state`")?),
                     "owner" => key.owner = Some(self.word("an owner", "write `owner NAME`")?),
                     "fields" => key.fields = self.fields()?,
-                    "lease" => key.settings.push(Setting {
+                    "lease" | "refresh_early" => key.settings.push(Setting {
                         name: Spanned {
                             value: token.text.clone(),
                             span: token.span,
