@@ -7,6 +7,7 @@ fn main() {
         "../schema/examples/cordum-cluster.keys",
         "../schema/examples/catalog.keys",
         "../schema/examples/state.keys",
+        "../schema/examples/opensensor.keys",
     ];
     // The examples' warnings are their documented, real ambiguities: not printed on every build.
     if let Err(error) = keyschema_codegen::Config::new().quiet(true).compile(&schemas) {

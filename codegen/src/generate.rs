@@ -1033,6 +1033,9 @@ impl Generator<'_> {
             line!(out, "        Ok({new})");
         }
         line!(out, "    }}");
+        if matches!(key.primitive, Some(keyschema::Primitive::Cache(_))) {
+            self.cache_methods(out, key);
+        }
         Ok(())
     }
 }

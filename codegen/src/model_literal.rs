@@ -4,7 +4,9 @@
 //! Every struct is destructured exhaustively, so a field added to the model fails to compile here
 //! rather than going missing from generated code.
 
-use keyschema::{BreakerPolicy, Companion, Fallback, LockHold, RateAlgorithm, RateLimitPolicy};
+use keyschema::{
+    BreakerPolicy, CachePolicy, CacheStats, Companion, Fallback, LockHold, RateAlgorithm, RateLimitPolicy, SingleFlight,
+};
 use keyschema::{
     Codec, EnumCase, Group, HashEntries, HashField, HashTag, KeyDef, KeyPattern, KeySchema, LayoutPart, Millis, Param,
     ParamType, PatternPart, Primitive, RedisType, ScoreKind, Service, TimeUnit, TtlOnWrite, TtlPolicy,
@@ -144,6 +146,11 @@ structs!(
         threshold,
         open_for,
         close_after
+    },
+    CachePolicy {
+        stats,
+        single_flight,
+        refresh_early
     },
 );
 
@@ -362,6 +369,7 @@ impl ToRust for Primitive {
             }
             Self::Companion { of, role } => fields(out, "Primitive", "Companion", &[("of", of), ("role", role)]),
             Self::Index { of } => fields(out, "Primitive", "Index", &[("of", of)]),
+            Self::Cache(policy) => tuple(out, "Primitive", "Cache", policy),
         }
     }
 }
@@ -381,8 +389,30 @@ impl ToRust for Companion {
         let variant = match self {
             Self::Fence => "Fence",
             Self::BreakerState => "BreakerState",
+            Self::CacheLoad => "CacheLoad",
+            Self::CacheStats => "CacheStats",
         };
         unit(out, "Companion", variant);
+    }
+}
+
+impl ToRust for CacheStats {
+    fn to_rust(&self, out: &mut String) {
+        let variant = match self {
+            Self::Local => "Local",
+            Self::Shared => "Shared",
+        };
+        unit(out, "CacheStats", variant);
+    }
+}
+
+impl ToRust for SingleFlight {
+    fn to_rust(&self, out: &mut String) {
+        let variant = match self {
+            Self::Process => "Process",
+            Self::Instances => "Instances",
+        };
+        unit(out, "SingleFlight", variant);
     }
 }
 

@@ -14,7 +14,13 @@ fn example(name: &str) -> String {
 fn snapshots_of_the_example_stores() {
     // cordum-cluster: hash-tagged slot groups and their transactions; state: lz4, a codec of the
     // service's own, and TTLs chosen per write.
-    for name in ["catalog.keys", "cordum.keys", "cordum-cluster.keys", "state.keys"] {
+    for name in [
+        "catalog.keys",
+        "cordum.keys",
+        "cordum-cluster.keys",
+        "state.keys",
+        "opensensor.keys",
+    ] {
         let code = Config::new()
             .generate(&example(name), &format!("schema/examples/{name}"))
             .unwrap();

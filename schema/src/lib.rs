@@ -70,6 +70,8 @@ pub mod examples {
     /// `state.keys`: a stateful consumer's context backed up to Redis, LZ4-compressed, with a TTL
     /// chosen per write, and a value in a codec of the service's own.
     pub const STATE: &str = include_str!("../examples/state.keys");
+    /// `opensensor.keys`: an API's function results cached in Redis, shared by its replicas.
+    pub const OPENSENSOR: &str = include_str!("../examples/opensensor.keys");
 }
 
 /// A schema that failed to check: its diagnostics, errors and warnings, in source order.

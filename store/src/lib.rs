@@ -16,6 +16,7 @@ mod contract;
 mod error;
 #[macro_use]
 mod keys;
+mod cache;
 mod param;
 mod policy;
 mod primitives;
@@ -24,6 +25,7 @@ mod transaction;
 mod write;
 
 pub use batch::{Batch, BatchReplies, Ticket};
+pub use cache::{CacheError, CacheKey, CacheStats};
 pub use codec::{Bytes, Codec, Float, Int, Json, Lz4, Proto, Text};
 pub use connection::{ConnectionOptions, RedisConnection};
 pub use contract::GeneratedSchema;

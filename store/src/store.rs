@@ -134,6 +134,11 @@ impl Store {
         &self.primitives
     }
 
+    /// The schema, shared (for a matcher built over it).
+    pub(crate) fn schema_arc(&self) -> Arc<KeySchema> {
+        Arc::clone(&self.schema)
+    }
+
     /// The schema.
     pub fn schema(&self) -> &KeySchema {
         &self.schema

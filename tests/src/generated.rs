@@ -104,3 +104,20 @@ impl keyschema_store::Codec for OffsetCodec {
 pub mod state {
     include!(concat!(env!("OUT_DIR"), "/state.rs"));
 }
+
+/// Device information (`json(DeviceInfo)` in `opensensor.keys`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// The device.
+    pub device_id: String,
+    /// The API keys' ids that may write for it.
+    pub api_keys: Vec<String>,
+}
+
+/// A device's readings of one collection (`json(CollectionData)`).
+pub type CollectionData = Vec<f64>;
+
+/// `schema/examples/opensensor.keys`.
+pub mod opensensor {
+    include!(concat!(env!("OUT_DIR"), "/opensensor.rs"));
+}

@@ -549,3 +549,74 @@ async fn versioned_updates_of_a_job_lose_nothing_under_contention() {
     )
     .await;
 }
+
+/// The generated cache handles of `opensensor.keys`: get_or_load caches with the declared TTL,
+/// a second call is a hit, shared stats count both, invalidation by a fixed parameter removes
+/// only those keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_caches_load_count_and_invalidate() {
+    use keyschema_tests::generated::{opensensor::OpensensorStore, DeviceInfo};
+    for store in [
+        OpensensorStore::connect(&shared_standalone().url()).await.unwrap(),
+        OpensensorStore::connect_cluster(&shared_cluster().urls())
+            .await
+            .unwrap(),
+    ] {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let device = format!("dev-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let info = DeviceInfo {
+            device_id: device.clone(),
+            api_keys: vec!["k1".into()],
+        };
+        let before = store.stats_get_device_info_cached().await.unwrap();
+        for _ in 0..2 {
+            let got = store
+                .get_device_info_cached(device.clone())
+                .unwrap()
+                .get_or_load(|| async { Ok::<_, std::io::Error>(info.clone()) })
+                .await
+                .unwrap();
+            assert_eq!(got, info);
+        }
+        let cache = store.get_device_info_cached(device.clone()).unwrap();
+        match store.store().ttl(cache.key()).await.unwrap() {
+            KeyTtl::Expires(ttl) => assert!(ttl > Duration::from_secs(290), "{ttl:?}"),
+            other => panic!("{}: {other:?}", cache.key()),
+        }
+        let after = store.stats_get_device_info_cached().await.unwrap();
+        assert_eq!(
+            (
+                after.misses - before.misses,
+                after.hits - before.hits,
+                after.loads - before.loads
+            ),
+            (1, 1, 1)
+        );
+
+        for hours in [1, 24] {
+            store
+                .get_collection_data_cached("temperature", device.clone(), hours)
+                .unwrap()
+                .get_or_load(|| async { Ok::<_, std::io::Error>(vec![21.5, 22.0]) })
+                .await
+                .unwrap();
+        }
+        let removed = store
+            .invalidate_get_collection_data_cached(&[("deviceID", device.as_str()), ("hours", "24")])
+            .await
+            .unwrap();
+        assert_eq!(removed, 1);
+        let left = store
+            .get_collection_data_cached("temperature", device.clone(), 1)
+            .unwrap();
+        assert_eq!(left.get().await.unwrap(), Some(vec![21.5, 22.0]));
+        assert_eq!(
+            store
+                .invalidate_get_device_info_cached(&[("deviceID", device.as_str())])
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(left.invalidate().await.unwrap());
+    }
+}

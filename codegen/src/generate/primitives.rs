@@ -1,7 +1,8 @@
 //! The handles of primitives: a `lock` key gives a `Lock` (or a `Lease`), a `ratelimit` key a
 //! `RateLimit` (one per server second when its pattern holds the window's `unix_seconds`), a
-//! `breaker` a `Breaker`, `idempotency` an `IdempotencyKey`, `timers` a `TimerQueue`, and each
-//! `dlq` a `DeadLetterQueue` method named after the queue.
+//! `breaker` a `Breaker`, `idempotency` an `IdempotencyKey`, `timers` a `TimerQueue`, a `cache`
+//! key a `CacheKey` (with `invalidate_<cache>` and `stats_<cache>` on the store), and each `dlq` a
+//! `DeadLetterQueue` method named after the queue.
 
 use super::{doc, Generator, RT};
 use crate::names::{pascal, snake};
@@ -32,6 +33,9 @@ impl Generator<'_> {
                 format!("{RT}::IdempotencyKey<'_, {}>", self.codec_type(codec)),
                 "IdempotencyKey",
             ),
+            (Some(Primitive::Cache(_)), RedisType::String { codec }) => {
+                (format!("{RT}::CacheKey<'_, {}>", self.codec_type(codec)), "CacheKey")
+            }
             (Some(Primitive::Timers { .. }), RedisType::Zset { member, score, .. }) => (
                 format!(
                     "{RT}::TimerQueue<'_, {}, {}>",
@@ -42,6 +46,45 @@ impl Generator<'_> {
             ),
             _ => return None,
         })
+    }
+
+    /// `invalidate_<cache>(&[("tenant", "acme")])` and `stats_<cache>()` beside a cache's
+    /// accessor.
+    pub(super) fn cache_methods(&self, out: &mut String, key: &KeyDef) {
+        let name = snake(&key.name);
+        let key_type = format!("{}Key", pascal(&key.name));
+        let params: Vec<String> = key
+            .pattern
+            .params()
+            .map(|p| format!("`{}`", self.schema.params[p].name))
+            .collect();
+        line!(out, "");
+        doc(
+            out,
+            &format!(
+                "Removes every key of `{}` whose parameters named in `fixed` ({}) have those values \
+                 (none: every key), on every primary; how many were removed.",
+                key.pattern.template,
+                params.join(", ")
+            ),
+        );
+        line!(
+            out,
+            "    pub async fn invalidate_{name}(&self, fixed: &[(&str, &str)]) -> {RT}::Result<u64> {{"
+        );
+        line!(out, "        self.store.invalidate({key_type}::ID, fixed).await");
+        line!(out, "    }}");
+        line!(out, "");
+        doc(
+            out,
+            &format!("Hits, misses, loads and fallbacks of the `{}` cache.", key.name),
+        );
+        line!(
+            out,
+            "    pub async fn stats_{name}(&self) -> {RT}::Result<{RT}::CacheStats> {{"
+        );
+        line!(out, "        self.store.cache_stats({key_type}::ID).await");
+        line!(out, "    }}");
     }
 
     /// The window parameter of a rate limit counted per server second: the pattern's last

@@ -5,6 +5,7 @@
 
 mod options;
 mod replicas;
+mod scan;
 mod topology;
 
 pub use options::ConnectionOptions;

@@ -66,6 +66,7 @@ use std::time::Duration;
 #[derive(Clone)]
 pub(crate) struct Handle<'s> {
     pub(crate) store: &'s Store,
+    pub(crate) id: KeyId,
     pub(crate) policy: &'s KeyPolicy,
     pub(crate) key: String,
     pub(crate) ttl: Option<Duration>,
@@ -76,6 +77,7 @@ impl<'s> Handle<'s> {
         let policy = store.policy(id);
         Self {
             store,
+            id,
             policy,
             key,
             ttl: policy.ttl,

@@ -495,3 +495,13 @@ impl LeaderLease {
         self.held.release().await
     }
 }
+
+impl Store {
+    /// Deletes `key` if it still holds `token` (the owner's release); whether it did.
+    pub(crate) async fn release_token(&self, key: &str, token: &str) -> Result<bool> {
+        let released = self
+            .run_script(&RELEASE, &[key.to_string()], &[token.as_bytes().to_vec()], key)
+            .await?;
+        Ok(matches!(released, redis::Value::Int(1)))
+    }
+}

@@ -44,11 +44,12 @@ use keyschema::{Companion, Primitive};
 use std::time::Duration;
 
 /// What the primitives of one store share (its clones included): the fallback state for when
-/// Redis is unreachable, and the renewal queue of held locks.
+/// Redis is unreachable, the renewal queue of held locks, and the caches' loads and counts.
 #[derive(Default)]
 pub(crate) struct Shared {
     pub(crate) local: LocalState,
     pub(crate) renewals: renewal::Renewals,
+    pub(crate) caches: crate::cache::Caches,
 }
 
 impl Store {
@@ -88,9 +89,14 @@ pub(crate) fn owner_token() -> String {
 /// `pause` scaled by a random factor in [0.5, 1.5): waiting callers spread out instead of
 /// retrying in step.
 pub(crate) fn jittered(pause: Duration) -> Duration {
+    pause.mul_f64(0.5 + unit_random())
+}
+
+/// A random number in `[0, 1)` (from a v4 UUID's random bits: no extra dependency for the few
+/// draws the runtime needs).
+pub(crate) fn unit_random() -> f64 {
     let random = uuid::Uuid::new_v4().as_u128() as u64;
-    let factor = 0.5 + (random >> 11) as f64 / (1u64 << 53) as f64;
-    pause.mul_f64(factor)
+    (random >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A duration in whole milliseconds for a command argument (at least 1: `PX 0` is an error).
