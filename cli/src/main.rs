@@ -93,6 +93,29 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Audit a live Redis or cluster against the schema: every key scanned (every primary of a
+    /// cluster, in parallel), its type and TTL checked, keys matching no pattern grouped. Read-only.
+    /// Exit 0 when clean, 1 when a key has a problem, 2 when the audit could not run.
+    Audit {
+        /// The schema file (default: the bundled Cordum schema).
+        #[arg(long)]
+        schema: Option<String>,
+        /// The server, or any node of the cluster: `redis://127.0.0.1:6379`.
+        #[arg(long)]
+        url: String,
+        /// Output format: a readable summary, or the report as JSON (docs/json.md).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Write the report to this file instead of standard output.
+        #[arg(long)]
+        out: Option<String>,
+        /// Also read `MEMORY USAGE` of every key.
+        #[arg(long)]
+        memory: bool,
+        /// Example keys kept per problem.
+        #[arg(long, default_value_t = 5)]
+        examples: usize,
+    },
 }
 
 /// What a command failed on.
@@ -112,6 +135,14 @@ enum CliError {
     Json(#[from] serde_json::Error),
     #[error(transparent)]
     Codegen(#[from] keyschema_codegen::Error),
+    #[error(transparent)]
+    Redis(#[from] keyschema_store::Error),
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl CliError {
@@ -146,6 +177,22 @@ fn load(path: Option<&str>) -> Result<(Schema, SchemaSource), CliError> {
 }
 
 fn run(command: Command) -> Result<ExitCode, CliError> {
+    if let Command::Audit {
+        schema,
+        url,
+        format,
+        out,
+        memory,
+        examples,
+    } = command
+    {
+        let options = keyschema_store::ops::AuditOptions {
+            memory,
+            examples,
+            ..Default::default()
+        };
+        return audit(schema.as_deref(), &url, format, out.as_deref(), &options);
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let code = match command {
@@ -207,6 +254,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             }
             ExitCode::SUCCESS
         }
+        Command::Audit { .. } => unreachable!("handled above"),
         Command::Lint { schema, file, format } => {
             let (schema, _) = load(schema.as_deref())?;
             let reader: Box<dyn BufRead> = match file.as_deref() {
@@ -235,6 +283,46 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
     };
     out.flush()?;
     Ok(code)
+}
+
+/// `keyschema audit`: connects (to a cluster when the server is a node of one), audits, and
+/// writes the report.
+fn audit(
+    schema: Option<&str>,
+    url: &str,
+    format: Format,
+    out: Option<&str>,
+    options: &keyschema_store::ops::AuditOptions,
+) -> Result<ExitCode, CliError> {
+    let (schema, source) = load(schema)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let report = runtime.block_on(async {
+        let connection = keyschema_store::ops::connect(url, &keyschema_store::ConnectionOptions::default()).await?;
+        let store = keyschema_store::Store::new(connection, schema.model_arc())?;
+        store.audit(options).await
+    })?;
+    let mut writer: Box<dyn Write> = match out {
+        Some(path) => Box::new(io::BufWriter::new(std::fs::File::create(path).map_err(|source| {
+            CliError::Create {
+                path: path.to_string(),
+                source,
+            }
+        })?)),
+        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    };
+    match format {
+        Format::Text => output::write_audit_text(&mut writer, &report, url, &source.name)?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut writer, &report)?;
+            writeln!(writer)?;
+        }
+    }
+    writer.flush()?;
+    Ok(if report.problem_count() > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `name=value` arguments as pairs.

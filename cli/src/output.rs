@@ -1,7 +1,8 @@
-//! Printing results: diagnostics, lint results, colour on terminals.
+//! Printing results: diagnostics, lint results, audit reports, colour on terminals.
 
 use crate::input::SchemaSource;
 use keyschema::{Diagnostic, LintResult, LintValue, Millis};
+use keyschema_store::ops::AuditReport;
 use serde::Serialize;
 use std::io::{self, IsTerminal, Write};
 
@@ -135,4 +136,68 @@ pub fn write_lint_text(out: &mut impl Write, result: &LintResult, color: bool) -
         )?;
     }
     Ok(())
+}
+
+/// The audit as a readable summary: the totals, then per pattern its keys and problems (patterns
+/// without keys left out), the unknown keys by group, keys per node and the hottest slots.
+pub fn write_audit_text(out: &mut impl Write, report: &AuditReport, url: &str, schema: &str) -> io::Result<()> {
+    let examples = |keys: &[String]| -> String {
+        let shown: Vec<String> = keys.iter().map(|k| printable(k).into_owned()).collect();
+        if shown.is_empty() {
+            String::new()
+        } else {
+            format!(" (e.g. {})", shown.join(", "))
+        }
+    };
+    writeln!(
+        out,
+        "audit of {url} against {schema}: {} keys, {} with a problem, {} matching no pattern",
+        report.keys,
+        report.problem_count(),
+        report.unknown_count()
+    )?;
+    let width = report
+        .patterns
+        .iter()
+        .filter(|p| p.keys > 0)
+        .map(|p| p.pattern.len())
+        .max()
+        .unwrap_or(0);
+    for pattern in report.patterns.iter().filter(|p| p.keys > 0) {
+        let memory = pattern.memory_bytes.map(|m| format!("  {m} bytes")).unwrap_or_default();
+        writeln!(out, "  {:width$}  {:>9} keys{memory}", pattern.pattern, pattern.keys)?;
+        for problem in &pattern.problems {
+            writeln!(
+                out,
+                "  {:width$}  {:>9} {}{}",
+                "",
+                problem.count,
+                problem.problem.describe(),
+                examples(&problem.examples)
+            )?;
+        }
+    }
+    for group in &report.unknown {
+        let place = match (&group.nearest, &group.prefix) {
+            (Some(nearest), _) => format!("near `{nearest}`"),
+            (None, Some(prefix)) => format!("prefix `{}`", printable(prefix)),
+            (None, None) => String::new(),
+        };
+        writeln!(
+            out,
+            "  unknown {} {place}: {} keys: {}{}",
+            group.code,
+            group.count,
+            printable(&group.reason),
+            examples(&group.examples)
+        )?;
+    }
+    let nodes: Vec<String> = report.nodes.iter().map(|n| format!("{} {}", n.node, n.keys)).collect();
+    writeln!(out, "keys per node: {}", nodes.join(", "))?;
+    let slots: Vec<String> = report
+        .hottest_slots
+        .iter()
+        .map(|s| format!("{} ({})", s.slot, s.keys))
+        .collect();
+    writeln!(out, "hottest slots: {}", slots.join(", "))
 }

@@ -659,6 +659,9 @@ impl Generator<'_> {
                 .iter()
                 .map(|&k| &self.schema.keys[k])
                 .filter(|k| k.pattern.params().eq([index]))
+                // A state backup is written only by its two-tier runtime (an envelope around
+                // the value), never as a plain value.
+                .filter(|k| !matches!(k.primitive, Some(keyschema::Primitive::State(_))))
                 .collect();
             line!(out, "");
             doc(out, &format!("Writes to the keys of one `{{{}}}` slot group, applied all or nothing (one script checks types and expected values, then writes) with each key's TTL and cap. Only keys of the group can be added, so the transaction cannot fail with CROSSSLOT.", group.template));
@@ -970,6 +973,10 @@ impl Generator<'_> {
     fn accessor(&self, out: &mut String, key: &KeyDef) -> Result<(), Error> {
         if let Some(window) = self.rate_window(key) {
             self.windowed_rate_limit(out, key, window);
+            return Ok(());
+        }
+        if let (Some(keyschema::Primitive::State(_)), RedisType::String { codec }) = (&key.primitive, &key.redis_type) {
+            self.two_tier(out, key, codec);
             return Ok(());
         }
         let key_type = format!("{}Key", pascal(&key.name));

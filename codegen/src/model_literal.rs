@@ -5,7 +5,8 @@
 //! rather than going missing from generated code.
 
 use keyschema::{
-    BreakerPolicy, CachePolicy, CacheStats, Companion, Fallback, LockHold, RateAlgorithm, RateLimitPolicy, SingleFlight,
+    BreakerPolicy, CachePolicy, CacheStats, Companion, Fallback, LockHold, RateAlgorithm, RateLimitPolicy,
+    SingleFlight, StatePolicy,
 };
 use keyschema::{
     Codec, EnumCase, Group, HashEntries, HashField, HashTag, KeyDef, KeyPattern, KeySchema, LayoutPart, Millis, Param,
@@ -152,6 +153,7 @@ structs!(
         single_flight,
         refresh_early
     },
+    StatePolicy { ttl_factor, max_age },
 );
 
 impl ToRust for KeyDef {
@@ -370,6 +372,7 @@ impl ToRust for Primitive {
             Self::Companion { of, role } => fields(out, "Primitive", "Companion", &[("of", of), ("role", role)]),
             Self::Index { of } => fields(out, "Primitive", "Index", &[("of", of)]),
             Self::Cache(policy) => tuple(out, "Primitive", "Cache", policy),
+            Self::State(policy) => tuple(out, "Primitive", "State", policy),
         }
     }
 }

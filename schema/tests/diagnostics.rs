@@ -35,6 +35,7 @@ const CASES: &[(&str, &str)] = &[
     ("zero_ttls", "ttl none_really = 0s\na string ttl 0ms \"A\"\nb string ttl env(B_TTL, 0s) \"B\"\nc string ttl 0 * 5s \"C\"\nd string ttl none_really \"D\"\n"),
     ("codecs_and_per_write_ttls", "a string lz4(json(State)) ttl per_write(max = 1h) \"A\"\nb string lz4() \"B\"\nc string codec \"C\"\nd string ttl per_write(max = none) \"D\"\ne string ttl per_write(1h) \"E\"\nf string lz4(lz4(lz4(lz4(lz4(text))))) \"F\"\n"),
     ("composite_layouts", "param run uuid\nparam step ident\nparam n int\nparam job uuid | <run>:<step>@<n> | <step>@<n>\nparam bad uuid | <nope>\njob:<job> string \"J\"\nparam job2 ident | <step>\njob2:<job2> string \"J2\"\n"),
+    ("caches_and_state", "param id int\ncache a:<id> string json(A) \"No TTL\"\ncache b:<id> string ttl 5m stats everywhere \"Bad stats\"\nstate c:<id> string lz4(json(C)) ttl 1h \"Fixed TTL\"\nstate d:<id> string ttl per_write(max = none) \"No bound, no max_age\"\nstate e:<id> string ttl per_write(max = 1h) ttl_factor 0 \"Zero factor\"\nstate f:<id> string ttl per_write(max = 1h) ttl_factor 3 max_age 2h \"Fine\"\n"),
 ];
 
 #[test]

@@ -17,9 +17,12 @@ mod error;
 #[macro_use]
 mod keys;
 mod cache;
+#[cfg(feature = "ops")]
+pub mod ops;
 mod param;
 mod policy;
 mod primitives;
+mod state;
 mod store;
 mod transaction;
 mod write;
@@ -42,6 +45,7 @@ pub use primitives::{
     DecisionSource, Delivery, Fence, IdempotencyKey, LeaderLease, Lease, LeaseLost, Lock, LockGuard, Permit, RateLimit,
     TimerQueue,
 };
+pub use state::{BackupReport, Restored, TierCounts, TwoTier};
 pub use store::{Durability, KeyTtl, Store};
 pub use transaction::Transaction;
 

@@ -24,6 +24,12 @@ impl KeyId {
         u32::try_from(index).ok().map(Self)
     }
 
+    /// The id of the key at `index` in [`KeySchema::keys`], for code that walks the model.
+    pub(crate) fn from_index(index: usize) -> Self {
+        // Never saturates: every key takes bytes of schema text, far fewer than 2^32 of them.
+        Self(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
     /// The index in [`KeySchema::keys`].
     pub const fn index(self) -> usize {
         self.0 as usize

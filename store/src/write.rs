@@ -28,10 +28,10 @@ pub(crate) struct Command {
 
 impl Command {
     fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            args: vec![Arg::Key],
-        }
+        // Room for the longest single write (`SET key value PX ms`) without growing.
+        let mut args = Vec::with_capacity(4);
+        args.push(Arg::Key);
+        Self { name, args }
     }
 
     fn arg(mut self, arg: Arg) -> Self {

@@ -213,3 +213,41 @@ fn a_zero_ttl_from_the_environment_is_refused_at_start_up() {
         Some(Duration::from_secs(60))
     );
 }
+
+/// A batch over keys of many slots: written with `send` (no replies kept), read back with
+/// `execute`, each key with its TTL; on a cluster the batch is one pipeline per slot.
+async fn batch_across_slots(store: CollectorStore) {
+    use keyschema_tests::generated::state::CtxVersionKey;
+    const KEYS: i64 = 500;
+    let run = unique("batch");
+    let keys: Vec<String> = (0..KEYS)
+        .map(|i| store.ctx_version(format!("{run}.{i}")).unwrap().key().to_string())
+        .collect();
+    let mut writes = store.store().batch();
+    for (i, key) in (0..).zip(&keys) {
+        writes.set::<keyschema_store::Int>(CtxVersionKey::ID, key, &i).unwrap();
+    }
+    writes.send().await.unwrap();
+
+    let mut reads = store.store().batch();
+    let tickets: Vec<_> = keys.iter().map(|key| reads.get::<keyschema_store::Int>(key)).collect();
+    let replies = reads.execute().await.unwrap();
+    for (i, ticket) in (0..).zip(&tickets) {
+        assert_eq!(replies.get(ticket).unwrap(), Some(i));
+    }
+    // The group's `per_write(max = 6h)`: a write that chooses no TTL gets the bound.
+    let six_hours = Duration::from_secs(6 * 3600);
+    for key in [&keys[0], &keys[250], &keys[499]] {
+        let ttl = store.store().ttl(key).await.unwrap();
+        assert!(
+            within(ttl, six_hours - Duration::from_secs(5), six_hours),
+            "{key}: {ttl:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_written_without_replies_reads_back_on_a_standalone_server_and_a_cluster() {
+    batch_across_slots(CollectorStore::connect(&shared_standalone().url()).await.unwrap()).await;
+    batch_across_slots(CollectorStore::connect_cluster(&shared_cluster().urls()).await.unwrap()).await;
+}

@@ -6,7 +6,7 @@
 
 use super::{doc, Generator, RT};
 use crate::names::{pascal, snake};
-use keyschema::{KeyDef, LockHold, ParamType, Primitive, RedisType};
+use keyschema::{Codec, KeyDef, LockHold, ParamType, Primitive, RedisType};
 use std::fmt::Write as _;
 
 macro_rules! line {
@@ -84,6 +84,45 @@ impl Generator<'_> {
             "    pub async fn stats_{name}(&self) -> {RT}::Result<{RT}::CacheStats> {{"
         );
         line!(out, "        self.store.cache_stats({key_type}::ID).await");
+        line!(out, "    }}");
+    }
+
+    /// `store.ctx_context_tier()`: the two-tier state of a `state` key, keyed by its key struct.
+    pub(super) fn two_tier(&self, out: &mut String, key: &KeyDef, codec: &Codec) {
+        let key_type = format!("{}Key", pascal(&key.name));
+        line!(out, "");
+        doc(out, &key.purpose);
+        line!(out, "    ///");
+        doc(
+            out,
+            &format!(
+                "`{}`: entries kept in this process, backed up here with a TTL of their interval times \
+                 the declared factor ({}). Keep the one this returns for the life of the process.",
+                key.pattern.template, key.ttl
+            ),
+        );
+        line!(
+            out,
+            "    pub fn {}_tier(&self) -> {RT}::TwoTier<{key_type}, {}> {{",
+            snake(&key.name),
+            self.codec_type(codec)
+        );
+        line!(
+            out,
+            "        match {RT}::TwoTier::new(&self.store, {key_type}::ID, {key_type}::to_key) {{"
+        );
+        line!(out, "            Some(tier) => tier,");
+        line!(
+            out,
+            "            // The embedded schema declares `{}` a `state` key, which is what `new` checks.",
+            key.name
+        );
+        line!(
+            out,
+            "            None => unreachable!(\"`{}` is a state key\"),",
+            key.name
+        );
+        line!(out, "        }}");
         line!(out, "    }}");
     }
 

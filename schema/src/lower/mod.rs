@@ -836,7 +836,7 @@ impl<'f> Lowerer<'_, 'f> {
         use ast::KeyKeyword as K;
         let implied = match decl.keyword {
             K::Lock | K::Idempotency | K::DlqEntry => Some("string"),
-            K::RateLimit | K::Breaker | K::Cache => Some("string"),
+            K::RateLimit | K::Breaker | K::Cache | K::State => Some("string"),
             K::Timers | K::DlqIndex => Some("zset"),
             K::Key | K::Index => None,
         };

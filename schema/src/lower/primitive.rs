@@ -5,7 +5,8 @@ use super::{pattern, KeySpans, Lowerer};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{
     BreakerPolicy, CachePolicy, CacheStats, Codec, Companion, Fallback, KeyDef, KeyPattern, KeySchema, LockHold,
-    Millis, PatternPart, Primitive, RateAlgorithm, RateLimitPolicy, RedisType, SingleFlight, TtlOnWrite, TtlPolicy,
+    Millis, PatternPart, Primitive, RateAlgorithm, RateLimitPolicy, RedisType, SingleFlight, StatePolicy, TtlOnWrite,
+    TtlPolicy,
 };
 use crate::syntax::ast::{KeyDecl, KeyKeyword, Setting, Spanned};
 
@@ -18,6 +19,7 @@ fn accepted(keyword: KeyKeyword) -> &'static [&'static str] {
         KeyKeyword::Timers => &["visibility"],
         KeyKeyword::DlqIndex => &["cleanup"],
         KeyKeyword::Cache => &["stats", "single_flight", "refresh_early"],
+        KeyKeyword::State => &["ttl_factor", "max_age"],
         KeyKeyword::Key | KeyKeyword::Index | KeyKeyword::Idempotency | KeyKeyword::DlqEntry => &[],
     }
 }
@@ -26,6 +28,8 @@ fn accepted(keyword: KeyKeyword) -> &'static [&'static str] {
 const DEFAULT_VISIBILITY: Millis = Millis(30_000);
 /// The shortest a fencing counter lives after the last acquisition.
 const FENCE_TTL: Millis = Millis(86_400_000);
+/// A state entry's TTL in collection intervals, unless declared.
+const DEFAULT_TTL_FACTOR: u64 = 3;
 /// How long a cache key's cross-instance load lock lives: a loader that takes longer lets
 /// another instance load too (never a key locked for good by a crashed loader).
 const CACHE_LOAD_LOCK: Millis = Millis(10_000);
@@ -214,6 +218,46 @@ impl Lowerer<'_, '_> {
                     refresh_early: settings.iter().any(|s| s.name.value == "refresh_early"),
                 }))
             }
+            KeyKeyword::State => {
+                let TtlPolicy::PerWrite { max } = &*ttl else {
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidOption,
+                            decl.pattern.span,
+                            "a state backup's TTL is chosen per entry",
+                        )
+                        .with_hint(
+                            "declare the bound: `ttl per_write(max = 6h)`; each entry lives `ttl_factor` collection intervals",
+                        ),
+                    );
+                    return None;
+                };
+                let bound = max.default_millis();
+                let ttl_factor = match get("ttl_factor") {
+                    Some(n) => self.positive(n)?,
+                    None => DEFAULT_TTL_FACTOR,
+                };
+                let Ok(ttl_factor) = u32::try_from(ttl_factor) else {
+                    self.report(
+                        Diagnostic::new(Code::InvalidOption, decl.pattern.span, "`ttl_factor` is too large")
+                            .with_hint("a few collection intervals: `ttl_factor 3`"),
+                    );
+                    return None;
+                };
+                let max_age = match (get("max_age"), bound) {
+                    (Some(d), _) => self.nonzero_duration(d)?,
+                    // Nothing older than the longest an entry may live is worth restoring.
+                    (None, Some(bound)) => bound,
+                    (None, None) => {
+                        self.report(
+                            Diagnostic::new(Code::Missing, decl.pattern.span, "a state backup needs its `max_age`")
+                                .with_hint("say how old a backup may be and still be restored: `max_age 2h`"),
+                        );
+                        return None;
+                    }
+                };
+                Some(Primitive::State(StatePolicy { ttl_factor, max_age }))
+            }
             KeyKeyword::DlqEntry => Some(Primitive::DlqEntry {
                 queue: dlq.unwrap_or_default().to_string(),
             }),
@@ -328,6 +372,7 @@ fn kind_name(keyword: KeyKeyword) -> &'static str {
         KeyKeyword::Idempotency => "an idempotency key",
         KeyKeyword::Timers => "a timer queue",
         KeyKeyword::Cache => "a cache",
+        KeyKeyword::State => "a state backup",
         KeyKeyword::DlqEntry => "a dead-letter entry",
         KeyKeyword::DlqIndex => "a dead-letter index",
     }

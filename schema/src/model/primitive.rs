@@ -52,6 +52,9 @@ pub enum Primitive {
     },
     /// A cached function result (cache-aside): read, or loaded once and stored with its TTL.
     Cache(CachePolicy),
+    /// State kept in memory and backed up here (on shutdown, on a partition handover), read back
+    /// on a local miss.
+    State(StatePolicy),
 }
 
 impl Primitive {
@@ -69,6 +72,7 @@ impl Primitive {
             Self::DlqIndex { .. } => "dlq index",
             Self::Timers { .. } => "timers",
             Self::Cache(_) => "cache",
+            Self::State(_) => "state",
             Self::Companion { role, .. } => role.name(),
             Self::Index { .. } => "index",
         }
@@ -163,6 +167,15 @@ pub struct CachePolicy {
     /// Whether hot keys are refreshed before they expire, each read deciding by chance how
     /// close to expiry it may be (so replicas do not all reload at the same moment).
     pub refresh_early: bool,
+}
+
+/// How a two-tier state entry is backed up and when a backup is too old to restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+pub struct StatePolicy {
+    /// An entry's TTL is its collection interval times this (within the key's TTL bound).
+    pub ttl_factor: u32,
+    /// A backup written longer ago than this is stale: discarded, not restored.
+    pub max_age: Millis,
 }
 
 /// Where a cache's statistics are kept.

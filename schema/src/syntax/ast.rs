@@ -133,6 +133,8 @@ pub enum KeyKeyword {
     Timers,
     /// `cache`
     Cache,
+    /// `state`
+    State,
     /// `index`
     Index,
     /// `entry` inside a `dlq` block.

@@ -49,6 +49,8 @@ const SETTINGS: &[&str] = &[
     "cleanup",
     "stats",
     "single_flight",
+    "ttl_factor",
+    "max_age",
 ];
 /// Codecs that wrap another codec: `lz4(json(T))`.
 const WRAPPERS: &[&str] = &["lz4"];
@@ -470,6 +472,7 @@ impl Parser {
             "idempotency",
             "timers",
             "cache",
+            "state",
             "index",
         ];
         let bare = pattern.len() <= 32 && pattern.bytes().all(|b| b.is_ascii_alphabetic());
@@ -488,6 +491,7 @@ impl Parser {
             "idempotency" => KeyKeyword::Idempotency,
             "timers" => KeyKeyword::Timers,
             "cache" => KeyKeyword::Cache,
+            "state" => KeyKeyword::State,
             "index" => KeyKeyword::Index,
             _ => return None,
         })

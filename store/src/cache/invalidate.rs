@@ -54,7 +54,7 @@ impl Store {
             })
         };
         self.connection()
-            .scan_primaries(&glob.glob, BATCH, |keys| {
+            .scan_primaries(&glob.glob, BATCH, |_node, keys| {
                 let mine: Vec<Vec<u8>> = keys.into_iter().filter(|key| belongs(key)).collect();
                 let removed = &removed;
                 async move {

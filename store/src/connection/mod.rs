@@ -6,6 +6,8 @@
 mod options;
 mod replicas;
 mod scan;
+
+pub(crate) use scan::Node;
 mod topology;
 
 pub use options::ConnectionOptions;

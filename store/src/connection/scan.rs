@@ -10,60 +10,108 @@ use redis::{Cmd, Value};
 /// One batch of keys a scan returned, and where to go on from.
 type Page = (u64, Vec<Vec<u8>>);
 
-impl RedisConnection {
-    /// Scans every primary for keys matching `glob`, `count` keys asked per call, handing each
-    /// page of keys to `page` as it arrives (pages of different primaries interleave). Keys are
-    /// raw bytes, as stored.
-    pub(crate) async fn scan_primaries<F, Fut>(&self, glob: &str, count: usize, page: F) -> Result<()>
-    where
-        F: Fn(Vec<Vec<u8>>) -> Fut,
-        Fut: std::future::Future<Output = Result<()>>,
-    {
-        match &self.kind {
-            Kind::Cluster(handle) => {
-                let connection = handle.connection();
-                let primaries = self.primaries().await?;
-                let scans = primaries.into_iter().map(|(host, port)| {
-                    let mut connection = connection.clone();
-                    let page = &page;
-                    async move {
-                        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-                            host: host.clone(),
-                            port,
-                        });
-                        let mut cursor = 0;
-                        loop {
-                            let reply = connection
-                                .route_command(scan(cursor, glob, count), routing.clone())
-                                .await
-                                .map_err(|source| Error::command(&format!("{host}:{port}"), "SCAN", source))?;
-                            let (next, keys) = page_of(reply, &host)?;
-                            page(keys).await?;
-                            if next == 0 {
-                                return Ok::<(), Error>(());
-                            }
-                            cursor = next;
-                        }
-                    }
+/// The node a page of scanned keys came from: commands about those keys go to it, whatever their
+/// slots (a pipeline on a cluster otherwise has to stay within one slot).
+#[derive(Clone)]
+pub(crate) struct Node {
+    connection: RedisConnection,
+    /// `host:port` on a cluster; `None` for the standalone server.
+    address: Option<(String, u16)>,
+}
+
+impl Node {
+    /// The node as `host:port`, or `standalone`.
+    pub(crate) fn name(&self) -> String {
+        match &self.address {
+            Some((host, port)) => format!("{host}:{port}"),
+            None => "standalone".to_string(),
+        }
+    }
+
+    /// Sends `pipe` to this node; one reply per command.
+    pub(crate) async fn pipeline(&self, pipe: redis::Pipeline, count: usize) -> Result<Vec<Value>> {
+        match (&self.connection.kind, &self.address) {
+            (Kind::Cluster(handle), Some((host, port))) => {
+                let route = SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
+                };
+                handle
+                    .connection()
+                    .route_pipeline(pipe, 0, count, route)
+                    .await
+                    .map_err(|source| Error::command(&self.name(), "pipeline", source))
+            }
+            _ => self.connection.pipeline(&pipe, "", "pipeline").await,
+        }
+    }
+
+    /// One `SCAN` call on this node.
+    async fn scan(&self, cursor: u64, glob: &str, count: usize) -> Result<Page> {
+        let cmd = scan(cursor, glob, count);
+        let reply: Value = match (&self.connection.kind, &self.address) {
+            (Kind::Cluster(handle), Some((host, port))) => {
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
                 });
-                futures_util::future::try_join_all(scans).await.map(drop)
+                handle
+                    .connection()
+                    .route_command(cmd, routing)
+                    .await
+                    .map_err(|source| Error::command(&self.name(), "SCAN", source))?
             }
             // A standalone server, or the primary of one with replicas (the keys are all there).
-            _ => {
-                let mut cursor = 0;
-                loop {
-                    let reply: Value = self
-                        .query(super::Route::Write, &scan(cursor, glob, count), glob, "SCAN")
-                        .await?;
-                    let (next, keys) = page_of(reply, glob)?;
-                    page(keys).await?;
-                    if next == 0 {
-                        return Ok(());
-                    }
-                    cursor = next;
-                }
-            }
+            _ => self.connection.query(super::Route::Write, &cmd, glob, "SCAN").await?,
+        };
+        page_of(reply, &self.name())
+    }
+
+    /// Scans the whole node, handing each page to `page`. The next `SCAN` is in flight while
+    /// `page` works on the current keys, so the server never waits for the client between pages.
+    async fn scan_all<F, Fut>(&self, glob: &str, count: usize, page: &F) -> Result<()>
+    where
+        F: Fn(Self, Vec<Vec<u8>>) -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let (mut next, mut keys) = self.scan(0, glob, count).await?;
+        while next != 0 {
+            let (done, fetched) =
+                futures_util::future::join(page(self.clone(), keys), self.scan(next, glob, count)).await;
+            done?;
+            (next, keys) = fetched?;
         }
+        page(self.clone(), keys).await
+    }
+}
+
+impl RedisConnection {
+    /// Scans every primary for keys matching `glob`, `count` keys asked per call, handing each
+    /// page of keys to `page` with the node it came from (primaries are scanned in parallel, so
+    /// their pages interleave). Keys are raw bytes, as stored.
+    pub(crate) async fn scan_primaries<F, Fut>(&self, glob: &str, count: usize, page: F) -> Result<()>
+    where
+        F: Fn(Node, Vec<Vec<u8>>) -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let nodes: Vec<Node> = if self.is_cluster() {
+            self.primaries()
+                .await?
+                .into_iter()
+                .map(|address| Node {
+                    connection: self.clone(),
+                    address: Some(address),
+                })
+                .collect()
+        } else {
+            vec![Node {
+                connection: self.clone(),
+                address: None,
+            }]
+        };
+        futures_util::future::try_join_all(nodes.iter().map(|node| node.scan_all(glob, count, &page)))
+            .await
+            .map(drop)
     }
 
     /// The primaries of a cluster as `(host, port)`, from `CLUSTER SLOTS`.

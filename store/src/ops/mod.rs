@@ -1,0 +1,30 @@
+//! Keyspace operations for migration scripts and the `keyschema` CLI (feature `ops`): the audit
+//! of a live Redis or cluster against the schema. Engines return report values; rendering them
+//! (text, JSON) is the caller's.
+
+mod audit;
+
+pub use audit::{
+    AuditOptions, AuditReport, NodeKeys, PatternAudit, Problem, ProblemKeys, SlotKeys, UnknownKeys, AUDIT_VERSION,
+};
+
+use crate::{ConnectionOptions, RedisConnection, Result};
+
+/// A connection to the server at `url`, or to the cluster it belongs to: the server is asked
+/// (`INFO cluster`), so a script needs one address whatever the deployment.
+pub async fn connect(url: &str, options: &ConnectionOptions) -> Result<RedisConnection> {
+    let connection = RedisConnection::standalone_with(url, options).await?;
+    let info: String = connection
+        .query(
+            crate::connection::Route::Write,
+            redis::cmd("INFO").arg("cluster"),
+            url,
+            "INFO",
+        )
+        .await?;
+    if info.lines().any(|line| line.trim() == "cluster_enabled:1") {
+        RedisConnection::cluster_with(&[url], options).await
+    } else {
+        Ok(connection)
+    }
+}
