@@ -1,6 +1,8 @@
 //! `keyschema`: the command line over the keyschema library. Argument parsing and output only;
 //! everything else is a library call.
 
+mod audit;
+mod html;
 mod input;
 mod output;
 
@@ -94,18 +96,21 @@ enum Command {
         format: Format,
     },
     /// Audit a live Redis or cluster against the schema: every key scanned (every primary of a
-    /// cluster, in parallel), its type and TTL checked, keys matching no pattern grouped. Read-only.
-    /// Exit 0 when clean, 1 when a key has a problem, 2 when the audit could not run.
+    /// cluster, in parallel), its type and TTL checked, keys matching no pattern grouped, index
+    /// members checked for the keys they name. Read-only unless `--fix --apply`.
+    /// Exit 0 when clean, 1 when a problem was found, 2 when the audit could not run.
     Audit {
         /// The schema file (default: the bundled Cordum schema).
         #[arg(long)]
         schema: Option<String>,
-        /// The server, or any node of the cluster: `redis://127.0.0.1:6379`.
+        /// The server, or any node of the cluster (`redis://127.0.0.1:6379`); a replica works
+        /// too.
         #[arg(long)]
         url: String,
-        /// Output format: a readable summary, or the report as JSON (docs/json.md).
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        /// Output format: a readable summary, the report as JSON (docs/json.md), or a
+        /// self-contained HTML page with charts.
+        #[arg(long, value_enum, default_value_t = audit::AuditFormat::Text)]
+        format: audit::AuditFormat,
         /// Write the report to this file instead of standard output.
         #[arg(long)]
         out: Option<String>,
@@ -115,6 +120,19 @@ enum Command {
         /// Example keys kept per problem.
         #[arg(long, default_value_t = 5)]
         examples: usize,
+        /// Audit about this many keys (whole pages on every primary) instead of all.
+        #[arg(long)]
+        sample: Option<u64>,
+        /// Skip checking the members of index keys.
+        #[arg(long)]
+        no_indexes: bool,
+        /// Print what fixing would change: a missing declared TTL set, dangling index members
+        /// removed. A dry run unless `--apply`.
+        #[arg(long)]
+        fix: bool,
+        /// With `--fix`: make the changes.
+        #[arg(long, requires = "fix")]
+        apply: bool,
     },
 }
 
@@ -184,14 +202,27 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         out,
         memory,
         examples,
+        sample,
+        no_indexes,
+        fix,
+        apply,
     } = command
     {
-        let options = keyschema_store::ops::AuditOptions {
-            memory,
-            examples,
-            ..Default::default()
-        };
-        return audit(schema.as_deref(), &url, format, out.as_deref(), &options);
+        return audit::run(audit::AuditArgs {
+            schema: schema.as_deref(),
+            url: &url,
+            format,
+            out: out.as_deref(),
+            options: keyschema_store::ops::AuditOptions {
+                memory,
+                examples,
+                sample,
+                indexes: !no_indexes,
+                fix: apply,
+                ..Default::default()
+            },
+            fix,
+        });
     }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -283,46 +314,6 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
     };
     out.flush()?;
     Ok(code)
-}
-
-/// `keyschema audit`: connects (to a cluster when the server is a node of one), audits, and
-/// writes the report.
-fn audit(
-    schema: Option<&str>,
-    url: &str,
-    format: Format,
-    out: Option<&str>,
-    options: &keyschema_store::ops::AuditOptions,
-) -> Result<ExitCode, CliError> {
-    let (schema, source) = load(schema)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let report = runtime.block_on(async {
-        let connection = keyschema_store::ops::connect(url, &keyschema_store::ConnectionOptions::default()).await?;
-        let store = keyschema_store::Store::new(connection, schema.model_arc())?;
-        store.audit(options).await
-    })?;
-    let mut writer: Box<dyn Write> = match out {
-        Some(path) => Box::new(io::BufWriter::new(std::fs::File::create(path).map_err(|source| {
-            CliError::Create {
-                path: path.to_string(),
-                source,
-            }
-        })?)),
-        None => Box::new(io::BufWriter::new(io::stdout().lock())),
-    };
-    match format {
-        Format::Text => output::write_audit_text(&mut writer, &report, url, &source.name)?,
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut writer, &report)?;
-            writeln!(writer)?;
-        }
-    }
-    writer.flush()?;
-    Ok(if report.problem_count() > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 /// `name=value` arguments as pairs.

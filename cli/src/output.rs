@@ -151,10 +151,12 @@ pub fn write_audit_text(out: &mut impl Write, report: &AuditReport, url: &str, s
     };
     writeln!(
         out,
-        "audit of {url} against {schema}: {} keys, {} with a problem, {} matching no pattern",
+        "audit of {url} against {schema}: {} keys{}, {} problem(s): {} matching no pattern, {} dangling index member(s)",
         report.keys,
+        if report.sampled { " (a sample)" } else { "" },
         report.problem_count(),
-        report.unknown_count()
+        report.unknown_count(),
+        report.dangling_count()
     )?;
     let width = report
         .patterns
@@ -175,6 +177,25 @@ pub fn write_audit_text(out: &mut impl Write, report: &AuditReport, url: &str, s
                 problem.problem.describe(),
                 examples(&problem.examples)
             )?;
+        }
+        if let Some(index) = &pattern.index {
+            let dangling: Vec<String> = index
+                .examples
+                .iter()
+                .map(|d| format!("{} in {}", d.member, d.index_key))
+                .collect();
+            match &index.unchecked {
+                Some(why) => writeln!(out, "  {:width$}  members not checked: {}", "", printable(why))?,
+                None => writeln!(
+                    out,
+                    "  {:width$}  {:>9} members of `{}` keys, {} dangling{}",
+                    "",
+                    index.members,
+                    index.of,
+                    index.dangling,
+                    examples(&dangling)
+                )?,
+            }
         }
     }
     for group in &report.unknown {
@@ -199,5 +220,53 @@ pub fn write_audit_text(out: &mut impl Write, report: &AuditReport, url: &str, s
         .iter()
         .map(|s| format!("{} ({})", s.slot, s.keys))
         .collect();
-    writeln!(out, "hottest slots: {}", slots.join(", "))
+    writeln!(out, "hottest slots: {}", slots.join(", "))?;
+    let ttls: Vec<String> = report
+        .ttls
+        .iter()
+        .map(|bucket| match bucket.below {
+            "none" | "more" => format!("{} {}", bucket.below, bucket.keys),
+            below => format!("<{below} {}", bucket.keys),
+        })
+        .collect();
+    writeln!(out, "keys by remaining TTL: {}", ttls.join(", "))
+}
+
+/// What `--fix` changes: the keys without their declared TTL and the dangling index members;
+/// "would" on a dry run, what was done after `--apply`.
+pub fn write_fix_plan(out: &mut impl Write, report: &AuditReport) -> io::Result<()> {
+    use keyschema_store::ops::Problem;
+    let (ttls, members): (u64, u64) = match report.fixed {
+        Some(fixed) => (fixed.ttls_set, fixed.members_removed),
+        None => (0, 0),
+    };
+    let verb = |dry: &'static str, done: &'static str| if report.fixed.is_some() { done } else { dry };
+    for pattern in &report.patterns {
+        if let (Some(missing), Some(ttl)) = (
+            pattern.problems.iter().find(|p| p.problem == Problem::TtlMissing),
+            pattern.ttl_ms,
+        ) {
+            writeln!(
+                out,
+                "fix: {} the declared TTL ({}) on {} key(s) of {}",
+                verb("would set", "asked to set"),
+                Millis(ttl),
+                missing.count,
+                pattern.pattern
+            )?;
+        }
+        if let Some(index) = pattern.index.as_ref().filter(|index| index.dangling > 0) {
+            writeln!(
+                out,
+                "fix: {} {} dangling member(s) from keys of {}",
+                verb("would remove", "asked to remove"),
+                index.dangling,
+                pattern.pattern
+            )?;
+        }
+    }
+    match report.fixed {
+        Some(_) => writeln!(out, "fix: set {ttls} TTL(s), removed {members} member(s)"),
+        None => writeln!(out, "fix: dry run, nothing changed; `--apply` makes these changes"),
+    }
 }

@@ -1,6 +1,6 @@
 //! `keyschema audit` as a CI job runs it, against a real server the harness starts: exit 0 on a
-//! clean keyspace, 1 when a key has a problem (with the report in text or JSON), 2 when the
-//! audit cannot run.
+//! clean keyspace, 1 when a key has a problem (with the report in text, JSON or HTML), 2 when the
+//! audit cannot run; `--fix` prints its plan and changes nothing until `--apply`.
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
@@ -38,7 +38,7 @@ fn exit_status_and_report_follow_what_the_keyspace_holds() {
         String::from_utf8_lossy(&clean.stderr)
     );
     let text = String::from_utf8(clean.stdout).unwrap();
-    assert!(text.contains("1 keys, 0 with a problem"), "{text}");
+    assert!(text.contains("1 keys, 0 problem(s)"), "{text}");
 
     // A key without its TTL and a key no pattern knows (with an escape sequence in its name).
     ok(redis
@@ -49,7 +49,7 @@ fn exit_status_and_report_follow_what_the_keyspace_holds() {
     assert_eq!(found.status.code(), Some(1));
     let text = String::from_utf8(found.stdout).unwrap();
     assert!(
-        text.contains("3 keys, 2 with a problem, 1 matching no pattern"),
+        text.contains("3 keys, 2 problem(s): 1 matching no pattern, 0 dangling"),
         "{text}"
     );
     assert!(text.contains("1 without the declared TTL"), "{text}");
@@ -73,6 +73,51 @@ fn exit_status_and_report_follow_what_the_keyspace_holds() {
     assert_eq!(job_state["keys_with_problems"], 1);
     assert_eq!(job_state["problems"][0]["problem"], "ttl_missing");
     assert_eq!(report["unknown"][0]["code"], "K001");
+
+    // The page: self-contained (no script, nothing fetched), the key names escaped.
+    let html = audit(&server.url(), &["--format", "html"]);
+    assert_eq!(html.status.code(), Some(1));
+    let page = String::from_utf8(html.stdout).unwrap();
+    assert!(page.starts_with("<!doctype html>") && page.trim_end().ends_with("</html>"));
+    assert!(
+        page.contains("Keys per pattern") && page.contains("slot heat map"),
+        "{page}"
+    );
+    assert!(
+        page.contains("legacy\\u{1b}[31m") || page.contains("legacy\\u{1b}"),
+        "{page}"
+    );
+    for outside in ["<script", "http://", "https://", "src="] {
+        assert!(!page.contains(outside), "{outside}");
+    }
+}
+
+#[test]
+fn fix_is_a_dry_run_until_applied() {
+    let server = RedisServer::start();
+    let mut redis = server.connect();
+    let key = "job:state:2f8fad5b-d9cb-469f-a165-70867728950e";
+    assert_eq!(redis.cmd(&["SET", key, "{}"]).unwrap(), Reply::Status("OK".into()));
+    let pttl = |redis: &mut keyschema_tests::Connection| redis.cmd(&["PTTL", key]).unwrap().as_int().unwrap();
+
+    let plan = audit(&server.url(), &["--fix"]);
+    assert_eq!(plan.status.code(), Some(1));
+    let text = String::from_utf8(plan.stdout).unwrap();
+    assert!(
+        text.contains("fix: would set the declared TTL (7d) on 1 key(s) of job:state:<jobID>"),
+        "{text}"
+    );
+    assert!(text.contains("dry run, nothing changed"), "{text}");
+    assert_eq!(pttl(&mut redis), -1, "a dry run changes nothing");
+
+    let applied = audit(&server.url(), &["--fix", "--apply"]);
+    let text = String::from_utf8(applied.stdout).unwrap();
+    assert!(text.contains("fix: set 1 TTL(s), removed 0 member(s)"), "{text}");
+    assert!(pttl(&mut redis) > 604_000_000);
+    assert_eq!(audit(&server.url(), &[]).status.code(), Some(0), "clean once fixed");
+
+    let refused = audit(&server.url(), &["--apply"]);
+    assert_eq!(refused.status.code(), Some(2), "--apply needs --fix");
 }
 
 #[test]

@@ -1,17 +1,18 @@
 //! `Store::audit` against real servers: a Cordum keyspace written the way the services write it
 //! (through the generated store), plus planted violations of every kind the audit reports; the
 //! audit finds exactly what was planted, on a standalone server and on the cluster (every primary
-//! scanned, found from one node).
+//! scanned, found from one node), and on a replica; `fix` sets the missing TTLs and removes the
+//! dangling index members, and changes nothing unless asked; a sample stops early.
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
 use keyschema_store::ops::{self, AuditOptions, AuditReport, Problem};
 use keyschema_store::uuid::Uuid;
 use keyschema_store::{redis, ConnectionOptions, Store};
-use keyschema_tests::generated::cordum::JobId;
 use keyschema_tests::generated::cordum::{self, CordumStore};
+use keyschema_tests::generated::cordum::{JobId, State};
 use keyschema_tests::generated::JobState;
-use keyschema_tests::{shared_cluster, shared_standalone};
+use keyschema_tests::{shared_cluster, shared_standalone, RedisServer, ServerOptions};
 
 const GOOD_JOBS: usize = 300;
 const LOCKS: usize = 20;
@@ -23,6 +24,8 @@ const TTL_TOO_LONG: usize = 3;
 const TTL_WHERE_NONE: usize = 2;
 const UNKNOWN: usize = 5;
 const BAD_PARAM: usize = 6;
+/// Members of each of the two indexes whose job is gone (one of them no job ID at all).
+const DANGLING: usize = 4;
 
 async fn raw(store: &Store, cmd: &mut redis::Cmd) {
     let _: redis::Value = cmd.query_async(&mut store.connection()).await.unwrap();
@@ -35,15 +38,33 @@ fn job_key(id: Uuid) -> String {
 /// Fills the keyspace and returns how many keys it holds.
 async fn fill(store: &CordumStore) -> usize {
     let s = store.store();
+    let active = store.job_tenant_active("acme").unwrap();
+    let running = store.job_index(State::Running);
+    let now = keyschema_store::chrono::Utc::now();
     for i in 0..GOOD_JOBS {
-        let job = store.job_state(JobId::Simple(Uuid::new_v4())).unwrap();
+        let id = JobId::Simple(Uuid::new_v4());
+        let job = store.job_state(id.clone()).unwrap();
         job.set(&JobState {
             state: "RUNNING".into(),
             attempt: u32::try_from(i % 3).unwrap(),
         })
         .await
         .unwrap();
+        active.add(std::slice::from_ref(&id)).await.unwrap();
+        running.add(&[(id, now)]).await.unwrap();
     }
+    // Jobs that expired or were deleted without leaving their indexes.
+    for _ in 0..DANGLING - 1 {
+        let id = JobId::Simple(Uuid::new_v4());
+        active.add(std::slice::from_ref(&id)).await.unwrap();
+        running.add(&[(id, now)]).await.unwrap();
+    }
+    raw(s, redis::cmd("SADD").arg("job:tenant:active:acme").arg("not-a-job-id")).await;
+    raw(
+        s,
+        redis::cmd("ZADD").arg("job:index:running").arg(1).arg("not-a-job-id"),
+    )
+    .await;
     for _ in 0..LOCKS {
         // A held lock leaves its key and its fencing counter, each with its TTL.
         let lock = store.cordum_scheduler_job(JobId::Simple(Uuid::new_v4())).unwrap();
@@ -95,7 +116,7 @@ async fn fill(store: &CordumStore) -> usize {
         )
         .await;
     }
-    GOOD_JOBS + 2 * LOCKS + NO_TTL + WRONG_TYPE + TTL_TOO_LONG + TTL_WHERE_NONE + UNKNOWN + BAD_PARAM
+    GOOD_JOBS + 2 + 2 * LOCKS + NO_TTL + WRONG_TYPE + TTL_TOO_LONG + TTL_WHERE_NONE + UNKNOWN + BAD_PARAM
 }
 
 fn problem(report: &AuditReport, name: &str, problem: Problem) -> u64 {
@@ -132,8 +153,28 @@ async fn audit_finds_what_was_planted(store: CordumStore, url: &str, primaries: 
     assert_eq!(report.pattern("cordum_scheduler_job").unwrap().keys, LOCKS as u64);
     assert_eq!(report.pattern("cordum_scheduler_job_fence").unwrap().keys, LOCKS as u64);
     // Nothing else has a problem: what the store wrote is what the schema says.
-    let planted = NO_TTL + WRONG_TYPE + TTL_TOO_LONG + TTL_WHERE_NONE + UNKNOWN + BAD_PARAM;
+    let planted = NO_TTL + WRONG_TYPE + TTL_TOO_LONG + TTL_WHERE_NONE + UNKNOWN + BAD_PARAM + 2 * DANGLING;
     assert_eq!(report.problem_count(), planted as u64);
+
+    // Index members: every one read, exactly the planted ones dangling.
+    for name in ["job_tenant_active", "job_index"] {
+        let index = report.pattern(name).unwrap().index.as_ref().unwrap();
+        assert_eq!(index.of, "job_state");
+        assert_eq!(index.unchecked, None);
+        assert_eq!(
+            (index.members, index.dangling),
+            ((GOOD_JOBS + DANGLING) as u64, DANGLING as u64),
+            "{name}"
+        );
+        let invalid = index.examples.iter().find(|d| d.member == "not-a-job-id").unwrap();
+        assert_eq!(invalid.key, None, "a member that is no job ID names no key");
+        assert!(index
+            .examples
+            .iter()
+            .filter_map(|d| d.key.as_deref())
+            .all(|key| key.starts_with("job:state:")));
+    }
+    assert_eq!(report.dangling_count(), 2 * DANGLING as u64);
 
     // Unknown keys: grouped, never guessed into a pattern.
     assert_eq!(report.unknown_count(), (UNKNOWN + BAD_PARAM) as u64);
@@ -170,4 +211,101 @@ async fn the_audit_finds_exactly_the_planted_violations_on_the_cluster() {
     let cluster = shared_cluster();
     let store = CordumStore::connect_cluster(&cluster.urls()).await.unwrap();
     audit_finds_what_was_planted(store, &cluster.urls()[0], 3).await;
+}
+
+/// A fresh server filled like the others, with its auditor.
+async fn filled_server() -> (RedisServer, Store, usize) {
+    let server = RedisServer::start();
+    let store = CordumStore::connect(&server.url()).await.unwrap();
+    let total = fill(&store).await;
+    let auditor = Store::new(
+        ops::connect(&server.url(), &ConnectionOptions::default())
+            .await
+            .unwrap(),
+        cordum::schema().model_arc(),
+    )
+    .unwrap();
+    (server, auditor, total)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fix_sets_missing_ttls_and_removes_dangling_members_only_when_asked() {
+    let (server, auditor, total) = filled_server().await;
+    let before = auditor.audit(&AuditOptions::default()).await.unwrap();
+    assert_eq!(before.fixed, None);
+    // The dry run changed nothing: a second audit finds the same.
+    let again = auditor.audit(&AuditOptions::default()).await.unwrap();
+    assert_eq!(again.problem_count(), before.problem_count());
+
+    let fixing = AuditOptions {
+        fix: true,
+        ..AuditOptions::default()
+    };
+    let fixed = auditor.audit(&fixing).await.unwrap().fixed.unwrap();
+    assert_eq!(fixed.ttls_set, NO_TTL as u64);
+    assert_eq!(fixed.members_removed, 2 * DANGLING as u64);
+
+    let after = auditor.audit(&AuditOptions::default()).await.unwrap();
+    assert_eq!(after.keys, total as u64, "fixing removed no key");
+    assert_eq!(problem(&after, "job_state", Problem::TtlMissing), 0);
+    assert_eq!(after.dangling_count(), 0);
+    assert_eq!(
+        after.problem_count(),
+        before.problem_count() - (NO_TTL + 2 * DANGLING) as u64
+    );
+    // The TTLs set are the declared 7 days, on the server's clock.
+    let mut connection = server.connect();
+    let mut longest = 0;
+    for example in &problem_examples(&before, "job_state", Problem::TtlMissing) {
+        let pttl = connection.cmd(&["PTTL", example]).unwrap().as_int().unwrap();
+        assert!(pttl > 604_700_000 && pttl <= 604_800_000, "{example}: {pttl}");
+        longest = longest.max(pttl);
+    }
+    assert!(longest > 0);
+}
+
+fn problem_examples(report: &AuditReport, name: &str, problem: Problem) -> Vec<String> {
+    let pattern = report.pattern(name).unwrap();
+    pattern
+        .problems
+        .iter()
+        .find(|p| p.problem == problem)
+        .map(|p| p.examples.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_gives_the_same_audit_and_a_sample_stops_early() {
+    let (primary, auditor, total) = filled_server().await;
+    let replica = RedisServer::start_with(ServerOptions::replica_of(primary.port()));
+    replica.wait_replica_synced();
+    let on_replica = Store::new(
+        ops::connect(&replica.url(), &ConnectionOptions::default())
+            .await
+            .unwrap(),
+        cordum::schema().model_arc(),
+    )
+    .unwrap();
+    let from_primary = auditor.audit(&AuditOptions::default()).await.unwrap();
+    let from_replica = on_replica.audit(&AuditOptions::default()).await.unwrap();
+    assert_eq!(from_replica.keys, total as u64);
+    assert_eq!(from_replica.problem_count(), from_primary.problem_count());
+    assert_eq!(from_replica.dangling_count(), from_primary.dangling_count());
+
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let progress = std::sync::Arc::clone(&seen);
+    let sample = AuditOptions {
+        scan_count: 50,
+        sample: Some(100),
+        progress: Some(std::sync::Arc::new(move |keys| {
+            progress.store(keys, std::sync::atomic::Ordering::Relaxed);
+        })),
+        ..AuditOptions::default()
+    };
+    let sampled = auditor.audit(&sample).await.unwrap();
+    assert!(sampled.sampled);
+    // Whole pages: at least the sample, far from everything.
+    assert!(sampled.keys >= 100 && sampled.keys < 200, "{}", sampled.keys);
+    assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), sampled.keys);
+    assert_eq!(auditor.key_count().await.unwrap(), total as u64);
 }

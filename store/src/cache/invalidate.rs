@@ -58,12 +58,11 @@ impl Store {
                 let mine: Vec<Vec<u8>> = keys.into_iter().filter(|key| belongs(key)).collect();
                 let removed = &removed;
                 async move {
-                    if mine.is_empty() {
-                        return Ok(());
+                    if !mine.is_empty() {
+                        let count = self.unlink(&mine, &def.name).await?;
+                        removed.fetch_add(count, Ordering::Relaxed);
                     }
-                    let count = self.unlink(&mine, &def.name).await?;
-                    removed.fetch_add(count, Ordering::Relaxed);
-                    Ok(())
+                    Ok(std::ops::ControlFlow::Continue(()))
                 }
             })
             .await?;

@@ -6,6 +6,7 @@ use super::{Kind, RedisConnection};
 use crate::error::{Error, Result};
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, Value};
+use std::ops::ControlFlow;
 
 /// One batch of keys a scan returned, and where to go on from.
 type Page = (u64, Vec<Vec<u8>>);
@@ -69,49 +70,57 @@ impl Node {
 
     /// Scans the whole node, handing each page to `page`. The next `SCAN` is in flight while
     /// `page` works on the current keys, so the server never waits for the client between pages.
+    /// Stops early when `page` breaks.
     async fn scan_all<F, Fut>(&self, glob: &str, count: usize, page: &F) -> Result<()>
     where
         F: Fn(Self, Vec<Vec<u8>>) -> Fut,
-        Fut: std::future::Future<Output = Result<()>>,
+        Fut: std::future::Future<Output = Result<ControlFlow<()>>>,
     {
         let (mut next, mut keys) = self.scan(0, glob, count).await?;
         while next != 0 {
             let (done, fetched) =
                 futures_util::future::join(page(self.clone(), keys), self.scan(next, glob, count)).await;
-            done?;
+            if done?.is_break() {
+                return Ok(());
+            }
             (next, keys) = fetched?;
         }
-        page(self.clone(), keys).await
+        page(self.clone(), keys).await.map(drop)
     }
 }
 
 impl RedisConnection {
     /// Scans every primary for keys matching `glob`, `count` keys asked per call, handing each
-    /// page of keys to `page` with the node it came from (primaries are scanned in parallel, so
+    /// page of keys to `page` with the node it came from (a node's scan stops when `page` breaks) (primaries are scanned in parallel, so
     /// their pages interleave). Keys are raw bytes, as stored.
     pub(crate) async fn scan_primaries<F, Fut>(&self, glob: &str, count: usize, page: F) -> Result<()>
     where
         F: Fn(Node, Vec<Vec<u8>>) -> Fut,
-        Fut: std::future::Future<Output = Result<()>>,
+        Fut: std::future::Future<Output = Result<ControlFlow<()>>>,
     {
-        let nodes: Vec<Node> = if self.is_cluster() {
-            self.primaries()
-                .await?
-                .into_iter()
-                .map(|address| Node {
-                    connection: self.clone(),
-                    address: Some(address),
-                })
-                .collect()
-        } else {
-            vec![Node {
-                connection: self.clone(),
-                address: None,
-            }]
-        };
+        let nodes = self.nodes().await?;
         futures_util::future::try_join_all(nodes.iter().map(|node| node.scan_all(glob, count, &page)))
             .await
             .map(drop)
+    }
+
+    /// The nodes holding the keys: every primary of a cluster, or the one server.
+    pub(crate) async fn nodes(&self) -> Result<Vec<Node>> {
+        if !self.is_cluster() {
+            return Ok(vec![Node {
+                connection: self.clone(),
+                address: None,
+            }]);
+        }
+        Ok(self
+            .primaries()
+            .await?
+            .into_iter()
+            .map(|address| Node {
+                connection: self.clone(),
+                address: Some(address),
+            })
+            .collect())
     }
 
     /// The primaries of a cluster as `(host, port)`, from `CLUSTER SLOTS`.

@@ -5,7 +5,8 @@
 mod audit;
 
 pub use audit::{
-    AuditOptions, AuditReport, NodeKeys, PatternAudit, Problem, ProblemKeys, SlotKeys, UnknownKeys, AUDIT_VERSION,
+    AuditOptions, AuditReport, DanglingMember, FixReport, IndexAudit, NodeKeys, PatternAudit, Problem, ProblemKeys,
+    Progress, SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
 
 use crate::{ConnectionOptions, RedisConnection, Result};

@@ -1,0 +1,205 @@
+//! The audit of a live keyspace against the schema: every key of every primary scanned (in
+//! parallel on a cluster), its type and TTL read in one pipeline per page on the node that
+//! returned it, and each key either counted under its pattern (with the problems found) or
+//! grouped as unknown; the members of index keys are checked for the keys they name. Read-only
+//! unless asked to fix: it sends `SCAN`, `TYPE`, `PTTL`, `SSCAN`/`ZSCAN`, `EXISTS` and, when
+//! asked, `MEMORY USAGE`.
+
+mod index;
+mod report;
+mod tally;
+
+pub use report::{
+    AuditReport, DanglingMember, FixReport, IndexAudit, NodeKeys, PatternAudit, Problem, ProblemKeys, SlotKeys,
+    TtlBucket, UnknownKeys, AUDIT_VERSION,
+};
+
+use crate::connection::Node;
+use crate::{Error, Result, Store};
+use keyschema::Matcher;
+use redis::Value;
+use std::fmt;
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tally::Tally;
+
+/// Called after each page of keys with the number of keys audited so far.
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// How an audit runs.
+#[derive(Clone)]
+pub struct AuditOptions {
+    /// Keys asked for per `SCAN` call (and so per pipeline of `TYPE` and `PTTL`).
+    pub scan_count: usize,
+    /// Whether to read `MEMORY USAGE` of every key.
+    pub memory: bool,
+    /// Example keys kept per problem and per group of unknown keys.
+    pub examples: usize,
+    /// Slots listed in [`AuditReport::hottest_slots`].
+    pub hottest_slots: usize,
+    /// Whether to check the members of index keys (`index ... of KEY`, a DLQ's index).
+    pub indexes: bool,
+    /// Stop after about this many keys (whole pages, on every primary): a sample. `SCAN` walks a
+    /// server's hash table, so the sample has nothing to do with key names.
+    pub sample: Option<u64>,
+    /// Fix what the schema makes safe: set a missing declared TTL (`PEXPIRE ... NX`), remove
+    /// dangling index members. Off by default: the audit changes nothing.
+    pub fix: bool,
+    /// Told of the progress after each page.
+    pub progress: Option<Progress>,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        Self {
+            scan_count: 1000,
+            memory: false,
+            examples: 5,
+            hottest_slots: 10,
+            indexes: true,
+            sample: None,
+            fix: false,
+            progress: None,
+        }
+    }
+}
+
+impl fmt::Debug for AuditOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditOptions")
+            .field("scan_count", &self.scan_count)
+            .field("memory", &self.memory)
+            .field("examples", &self.examples)
+            .field("hottest_slots", &self.hottest_slots)
+            .field("indexes", &self.indexes)
+            .field("sample", &self.sample)
+            .field("fix", &self.fix)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// The tally is only updated between awaits, so a panic cannot leave it half-written: a
+/// poisoned lock is still consistent.
+fn locked(tally: &Mutex<Tally>) -> MutexGuard<'_, Tally> {
+    tally.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Store {
+    /// Audits every key of the keyspace against the schema; see the module documentation.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: keyschema_store::Store) -> keyschema_store::Result<()> {
+    /// use keyschema_store::ops::AuditOptions;
+    /// let report = store.audit(&AuditOptions::default()).await?;
+    /// println!("{} keys, {} with a problem", report.keys, report.problem_count());
+    /// # Ok(()) }
+    /// ```
+    pub async fn audit(&self, options: &AuditOptions) -> Result<AuditReport> {
+        let matcher = Matcher::new(self.schema_arc());
+        let tally = Mutex::new(Tally::new(self.schema().keys.len(), options.examples));
+        let limit = options.sample.unwrap_or(u64::MAX);
+        self.connection()
+            .scan_primaries("*", options.scan_count.max(1), |node, keys| {
+                let (tally, matcher) = (&tally, &matcher);
+                async move {
+                    if locked(tally).keys >= limit {
+                        return Ok(ControlFlow::Break(()));
+                    }
+                    self.audit_page(tally, matcher, &node, &keys, options).await?;
+                    let seen = locked(tally).keys;
+                    if let Some(progress) = &options.progress {
+                        progress(seen);
+                    }
+                    Ok(if seen >= limit {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    })
+                }
+            })
+            .await?;
+        let tally = tally.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let sampled = tally.keys >= limit;
+        Ok(tally.report(self, options, sampled))
+    }
+
+    /// The keys of the keyspace (`DBSIZE` of every primary, added up): the total a progress
+    /// report counts towards.
+    pub async fn key_count(&self) -> Result<u64> {
+        let nodes = self.connection().nodes().await?;
+        let sizes = futures_util::future::try_join_all(nodes.iter().map(|node| async move {
+            let mut pipe = redis::pipe();
+            pipe.cmd("DBSIZE");
+            match node.pipeline(pipe, 1).await?.as_slice() {
+                [Value::Int(size)] => Ok(u64::try_from(*size).unwrap_or(0)),
+                other => Err(Error::unexpected(&node.name(), "DBSIZE", &Value::Array(other.to_vec()))),
+            }
+        }))
+        .await?;
+        Ok(sizes.into_iter().sum())
+    }
+
+    /// Audits one page of keys from `node`.
+    async fn audit_page(
+        &self,
+        tally: &Mutex<Tally>,
+        matcher: &Matcher,
+        node: &Node,
+        keys: &[Vec<u8>],
+        options: &AuditOptions,
+    ) -> Result<()> {
+        let per_key = if options.memory { 3 } else { 2 };
+        let replies = read_types_and_ttls(node, keys, options.memory).await?;
+        let mut indexes = Vec::new();
+        let mut expire = redis::pipe();
+        let mut expiring = 0;
+        {
+            let mut tally = locked(tally);
+            let name = node.name();
+            for (key, replies) in keys.iter().zip(replies.chunks(per_key)) {
+                let follow_up = tally.add_key(self, matcher, &name, key, replies);
+                if let (true, Some(ttl)) = (options.fix, follow_up.set_ttl) {
+                    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+                    expire.cmd("PEXPIRE").arg(key).arg(ms).arg("NX");
+                    expiring += 1;
+                }
+                if options.indexes {
+                    indexes.extend(follow_up.index);
+                }
+            }
+        }
+        if expiring > 0 {
+            let replies = node.pipeline(expire, expiring).await?;
+            let set = replies.iter().filter(|reply| matches!(reply, Value::Int(1))).count();
+            locked(tally).fixed.ttls_set += set as u64;
+        }
+        for (key, pattern) in indexes {
+            let (members, removed) = self
+                .check_index(matcher, &key, pattern, options.fix, options.examples)
+                .await?;
+            let mut tally = locked(tally);
+            tally.add_index(pattern, members);
+            tally.fixed.members_removed += removed;
+        }
+        Ok(())
+    }
+}
+
+/// `TYPE` and `PTTL` (and `MEMORY USAGE`) of every key of a page, in one pipeline to its node.
+async fn read_types_and_ttls(node: &Node, keys: &[Vec<u8>], memory: bool) -> Result<Vec<Value>> {
+    let mut pipe = redis::pipe();
+    for key in keys {
+        pipe.cmd("TYPE").arg(key).cmd("PTTL").arg(key);
+        if memory {
+            pipe.cmd("MEMORY").arg("USAGE").arg(key);
+        }
+    }
+    let count = keys.len() * if memory { 3 } else { 2 };
+    let replies = node.pipeline(pipe, count).await?;
+    if replies.len() == count {
+        Ok(replies)
+    } else {
+        Err(Error::unexpected(&node.name(), "TYPE", &Value::Array(replies)))
+    }
+}

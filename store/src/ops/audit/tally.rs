@@ -1,0 +1,296 @@
+//! Counts gathered while pages of keys arrive, and the report built from them.
+
+use super::report::{
+    AuditReport, DanglingMember, FixReport, IndexAudit, NodeKeys, PatternAudit, Problem, ProblemKeys, SlotKeys,
+    TtlBucket, UnknownKeys, AUDIT_VERSION,
+};
+use super::AuditOptions;
+use crate::policy::KeyId;
+use crate::Store;
+use keyschema::{key_slot, Matcher, RedisKind};
+use redis::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The upper bounds of the TTL buckets, with their names; a last bucket holds the rest.
+const TTL_BUCKETS: [(u64, &str); 4] = [
+    (60_000, "1m"),
+    (3_600_000, "1h"),
+    (86_400_000, "1d"),
+    (604_800_000, "7d"),
+];
+
+/// Slots per range of [`AuditReport::keys_per_slot_range`].
+const SLOTS_PER_RANGE: usize = 64;
+
+/// Everything counted so far.
+pub(super) struct Tally {
+    examples: usize,
+    pub(super) keys: u64,
+    per_pattern: Vec<PatternTally>,
+    unknown: HashMap<(&'static str, Option<usize>, Option<String>), UnknownTally>,
+    nodes: HashMap<String, u64>,
+    slots: Vec<u64>,
+    /// `none`, then one per [`TTL_BUCKETS`] entry, then the rest.
+    ttls: [u64; TTL_BUCKETS.len() + 2],
+    pub(super) fixed: FixReport,
+}
+
+#[derive(Default)]
+struct PatternTally {
+    keys: u64,
+    with_problems: u64,
+    memory: u64,
+    problems: HashMap<Problem, (u64, Vec<String>)>,
+    index: IndexTally,
+}
+
+/// The members of one index pattern's keys.
+#[derive(Default)]
+pub(super) struct IndexTally {
+    pub(super) members: u64,
+    pub(super) dangling: u64,
+    pub(super) examples: Vec<DanglingMember>,
+    pub(super) unchecked: Option<String>,
+}
+
+impl IndexTally {
+    pub(super) fn add(&mut self, other: Self, limit: usize) {
+        self.members += other.members;
+        self.dangling += other.dangling;
+        let room = limit.saturating_sub(self.examples.len());
+        self.examples.extend(other.examples.into_iter().take(room));
+        if self.unchecked.is_none() {
+            self.unchecked = other.unchecked;
+        }
+    }
+}
+
+struct UnknownTally {
+    count: u64,
+    reason: String,
+    examples: Vec<String>,
+}
+
+/// What a scanned key asks of the audit beyond counting.
+#[derive(Default)]
+pub(super) struct FollowUp {
+    /// A key of an index pattern, of its declared type: its members are to be checked.
+    pub(super) index: Option<(String, usize)>,
+    /// A key without its declared TTL, which `fix` sets.
+    pub(super) set_ttl: Option<Duration>,
+}
+
+fn keep(examples: &mut Vec<String>, limit: usize, key: &[u8]) {
+    if examples.len() < limit {
+        examples.push(String::from_utf8_lossy(key).into_owned());
+    }
+}
+
+impl Tally {
+    pub(super) fn new(patterns: usize, examples: usize) -> Self {
+        Self {
+            examples,
+            keys: 0,
+            per_pattern: (0..patterns).map(|_| PatternTally::default()).collect(),
+            unknown: HashMap::new(),
+            nodes: HashMap::new(),
+            slots: vec![0; 16384],
+            ttls: [0; TTL_BUCKETS.len() + 2],
+            fixed: FixReport::default(),
+        }
+    }
+
+    /// Adds the members checked in keys of the index pattern `pattern`.
+    pub(super) fn add_index(&mut self, pattern: usize, index: IndexTally) {
+        self.per_pattern[pattern].index.add(index, self.examples);
+    }
+
+    /// Counts one key from its `TYPE`, `PTTL` (and `MEMORY USAGE`) replies.
+    pub(super) fn add_key(
+        &mut self,
+        store: &Store,
+        matcher: &Matcher,
+        node: &str,
+        key: &[u8],
+        replies: &[Value],
+    ) -> FollowUp {
+        let Some(Value::SimpleString(kind)) = replies.first() else {
+            return FollowUp::default();
+        };
+        let Some(actual) = RedisKind::from_type_reply(kind) else {
+            return FollowUp::default(); // `none`: removed since the scan.
+        };
+        let pttl = match replies.get(1) {
+            Some(Value::Int(pttl)) => *pttl,
+            _ => return FollowUp::default(),
+        };
+        self.keys += 1;
+        *self.nodes.entry(node.to_string()).or_default() += 1;
+        self.slots[usize::from(key_slot(key))] += 1;
+        let left = u64::try_from(pttl).ok();
+        let bucket = match left {
+            None => 0,
+            Some(ms) => 1 + TTL_BUCKETS.iter().take_while(|(bound, _)| ms >= *bound).count(),
+        };
+        self.ttls[bucket] += 1;
+
+        let schema = store.schema();
+        let found = std::str::from_utf8(key)
+            .map_err(|_| None)
+            .and_then(|text| matcher.match_key(text).map(|found| (text, found)).map_err(Some));
+        let (text, index) = match found {
+            Ok((text, found)) => (text, found.key),
+            Err(failure) => {
+                let (code, nearest, reason) = match failure {
+                    Some(failure) => (failure.code.as_str(), failure.nearest, failure.message),
+                    None => ("K005", None, "the key is not UTF-8".to_string()),
+                };
+                let prefix = nearest.is_none().then(|| prefix_of(key, schema.separator));
+                let group = self
+                    .unknown
+                    .entry((code, nearest, prefix))
+                    .or_insert_with(|| UnknownTally {
+                        count: 0,
+                        reason,
+                        examples: Vec::new(),
+                    });
+                group.count += 1;
+                keep(&mut group.examples, self.examples, key);
+                return FollowUp::default();
+            }
+        };
+        let def = &schema.keys[index];
+        let declared = store.policy(KeyId::from_index(index)).ttl;
+        let mut problems = Vec::new();
+        let type_ok = def.redis_type.kind() == actual;
+        if !type_ok {
+            problems.push(Problem::WrongType);
+        }
+        let mut follow_up = FollowUp::default();
+        match (declared, left) {
+            (Some(ttl), None) => {
+                problems.push(Problem::TtlMissing);
+                follow_up.set_ttl = Some(ttl);
+            }
+            (Some(ttl), Some(left)) if Duration::from_millis(left) > ttl => problems.push(Problem::TtlTooLong),
+            (None, Some(_)) => problems.push(Problem::TtlUnexpected),
+            _ => {}
+        }
+        if type_ok && super::index::indexed_key(schema, def).is_some() {
+            follow_up.index = Some((text.to_string(), index));
+        }
+        let examples = self.examples;
+        let pattern = &mut self.per_pattern[index];
+        pattern.keys += 1;
+        pattern.with_problems += u64::from(!problems.is_empty());
+        if let Some(Value::Int(bytes)) = replies.get(2) {
+            pattern.memory += u64::try_from(*bytes).unwrap_or(0);
+        }
+        for problem in problems {
+            let (count, kept) = pattern.problems.entry(problem).or_default();
+            *count += 1;
+            keep(kept, examples, key);
+        }
+        follow_up
+    }
+
+    pub(super) fn report(self, store: &Store, options: &AuditOptions, sampled: bool) -> AuditReport {
+        let schema = store.schema();
+        let patterns = schema
+            .keys
+            .iter()
+            .zip(self.per_pattern)
+            .enumerate()
+            .map(|(index, (def, counted))| {
+                let mut problems: Vec<ProblemKeys> = counted
+                    .problems
+                    .into_iter()
+                    .map(|(problem, (count, examples))| ProblemKeys {
+                        problem,
+                        count,
+                        examples,
+                    })
+                    .collect();
+                problems.sort_by_key(|p| p.problem);
+                let ttl = store.policy(KeyId::from_index(index)).ttl;
+                let index_audit = super::index::indexed_key(schema, def).map(|of| IndexAudit {
+                    of: schema.keys[of].name.clone(),
+                    members: counted.index.members,
+                    dangling: counted.index.dangling,
+                    examples: counted.index.examples,
+                    unchecked: counted.index.unchecked,
+                });
+                PatternAudit {
+                    name: def.name.clone(),
+                    pattern: def.pattern.template.clone(),
+                    redis_type: def.redis_type.kind(),
+                    ttl_ms: ttl.map(|ttl| u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
+                    keys: counted.keys,
+                    keys_with_problems: counted.with_problems,
+                    memory_bytes: options.memory.then_some(counted.memory),
+                    problems,
+                    index: index_audit,
+                }
+            })
+            .collect();
+        let mut unknown: Vec<UnknownKeys> = self
+            .unknown
+            .into_iter()
+            .map(|((code, nearest, prefix), group)| UnknownKeys {
+                code,
+                nearest: nearest.map(|index| schema.keys[index].name.clone()),
+                prefix,
+                count: group.count,
+                reason: group.reason,
+                examples: group.examples,
+            })
+            .collect();
+        unknown.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.examples.cmp(&b.examples)));
+        let mut nodes: Vec<NodeKeys> = self
+            .nodes
+            .into_iter()
+            .map(|(node, keys)| NodeKeys { node, keys })
+            .collect();
+        nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        let mut hottest: Vec<SlotKeys> = (0u16..)
+            .zip(&self.slots)
+            .filter(|(_, keys)| **keys > 0)
+            .map(|(slot, keys)| SlotKeys { slot, keys: *keys })
+            .collect();
+        hottest.sort_by(|a, b| b.keys.cmp(&a.keys).then(a.slot.cmp(&b.slot)));
+        hottest.truncate(options.hottest_slots);
+        let ttls = std::iter::once("none")
+            .chain(TTL_BUCKETS.iter().map(|(_, name)| *name))
+            .chain(std::iter::once("more"))
+            .zip(self.ttls)
+            .map(|(below, keys)| TtlBucket { below, keys })
+            .collect();
+        AuditReport {
+            version: AUDIT_VERSION,
+            keys: self.keys,
+            sampled,
+            patterns,
+            unknown,
+            nodes,
+            hottest_slots: hottest,
+            keys_per_slot_range: self
+                .slots
+                .chunks(SLOTS_PER_RANGE)
+                .map(|range| range.iter().sum())
+                .collect(),
+            ttls,
+            fixed: options.fix.then_some(self.fixed),
+        }
+    }
+}
+
+/// A key's first segment (at most 64 bytes), for grouping keys no pattern is near.
+fn prefix_of(key: &[u8], separator: char) -> String {
+    let end = key
+        .iter()
+        .position(|&b| char::from(b) == separator)
+        .unwrap_or(key.len())
+        .min(64);
+    String::from_utf8_lossy(&key[..end]).into_owned()
+}
