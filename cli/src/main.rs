@@ -26,6 +26,13 @@ enum Format {
     Json,
 }
 
+/// How `keyschema acl` writes a user.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum AclFormat {
+    Setuser,
+    File,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check a schema: syntax, names, hash tags, injectivity, ambiguous patterns, cluster hazards.
@@ -76,6 +83,20 @@ enum Command {
         name: String,
         /// Fixed parameter values as `name=value`; the others match anything.
         params: Vec<String>,
+    },
+    /// Print Redis ACL rules per service from the schema's `service` blocks: the keys it reads
+    /// (`%R~`), the keys it writes (`~`), the commands the store needs for them. Redis 7.0+.
+    /// Set a password after loading (`ACL SETUSER <service> >secret`).
+    Acl {
+        /// The schema file (default: the bundled Cordum schema).
+        #[arg(long)]
+        schema: Option<String>,
+        /// Only this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// `setuser`: `ACL SETUSER` commands (for `redis-cli`); `file`: lines of an ACL file.
+        #[arg(long, value_enum, default_value_t = AclFormat::Setuser)]
+        format: AclFormat,
     },
     /// Print the cluster hash slot of keys, one `<slot>\t<key>` line each; `-` reads keys from stdin.
     Slot {
@@ -155,6 +176,8 @@ enum CliError {
     Codegen(#[from] keyschema_codegen::Error),
     #[error(transparent)]
     Redis(#[from] keyschema_store::Error),
+    #[error(transparent)]
+    Acl(#[from] keyschema_store::ops::AclError),
     #[error("cannot create {path}: {source}")]
     Create {
         path: String,
@@ -265,6 +288,23 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Glob { schema, name, params } => {
             let (schema, _) = load(schema.as_deref())?;
             writeln!(out, "{}", schema.glob(&name, &name_values(&params)?)?.glob)?;
+            ExitCode::SUCCESS
+        }
+        Command::Acl {
+            schema,
+            service,
+            format,
+        } => {
+            let (schema, _) = load(schema.as_deref())?;
+            for user in keyschema_store::ops::acl_users(schema.model(), service.as_deref())? {
+                if let Some(purpose) = &user.purpose {
+                    writeln!(out, "# {}: {}", user.name, output::printable(purpose))?;
+                }
+                match format {
+                    AclFormat::Setuser => writeln!(out, "ACL SETUSER {} {}", user.name, user.rules())?,
+                    AclFormat::File => writeln!(out, "user {} {}", user.name, user.rules())?,
+                }
+            }
             ExitCode::SUCCESS
         }
         Command::Slot { keys } => {

@@ -67,7 +67,7 @@ fn value_text(value: &LintValue) -> String {
 
 /// `text` safe for a terminal: control characters (ESC, NUL, C1 controls...) written as JSON
 /// escapes (`\u001b`, `\n`), so a key cannot move the cursor or change colours.
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(text);
     }

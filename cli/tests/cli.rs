@@ -284,3 +284,30 @@ fn glob_prints_the_scan_glob_of_a_pattern_with_values_fixed() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("no parameter `nope`"), "{stderr}");
 }
+
+#[test]
+fn acl_prints_one_user_per_service_and_names_the_services_when_asked_for_another() {
+    let file = keyschema(&["acl", "--service", "context-engine", "--format", "file"], b"");
+    assert_eq!(file.status.code(), Some(0));
+    let text = String::from_utf8(file.stdout).unwrap();
+    assert!(text.starts_with("# context-engine: "), "{text}");
+    assert!(
+        text.contains("\nuser context-engine reset on ~ctx:* ~res:* +"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 2);
+
+    let setuser = keyschema(&["acl"], b"");
+    let text = String::from_utf8(setuser.stdout).unwrap();
+    assert_eq!(text.matches("ACL SETUSER ").count(), 4, "{text}");
+
+    let unknown = keyschema(&["acl", "--service", "billing"], b"");
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8(unknown.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "no service named `billing` (the schema declares api-gateway, scheduler, workflow-engine, context-engine)"
+        ),
+        "{stderr}"
+    );
+}

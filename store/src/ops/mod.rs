@@ -1,9 +1,11 @@
 //! Keyspace operations for migration scripts and the `keyschema` CLI (feature `ops`): the audit
-//! of a live Redis or cluster against the schema. Engines return report values; rendering them
-//! (text, JSON) is the caller's.
+//! of a live Redis or cluster against the schema, and ACL rules per service. Engines return
+//! report values; rendering them (text, JSON, HTML) is the caller's.
 
+mod acl;
 mod audit;
 
+pub use acl::{acl_users, AclError, AclUser};
 pub use audit::{
     AuditOptions, AuditReport, DanglingMember, FixReport, IndexAudit, NodeKeys, PatternAudit, Problem, ProblemKeys,
     Progress, SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
