@@ -4,6 +4,7 @@
 mod audit;
 mod html;
 mod input;
+mod migrate;
 mod output;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -83,6 +84,46 @@ enum Command {
         name: String,
         /// Fixed parameter values as `name=value`; the others match anything.
         params: Vec<String>,
+    },
+    /// Copy a keyspace from one layout to another: every source key matched against `--from`
+    /// and restored on the target under the name `--to` gives the same key definition (DUMP +
+    /// RESTORE with the remaining TTL), then verified. The source is only read. Resumable with
+    /// `--checkpoint`. Exit 0 when done (and verified), 1 when the verification finds a key
+    /// missing or different, 2 when it could not run.
+    Migrate {
+        /// The source's schema.
+        #[arg(long)]
+        from: String,
+        /// The target's schema (key definitions paired with the source's by name).
+        #[arg(long)]
+        to: String,
+        /// The source server, or any node of its cluster.
+        #[arg(long)]
+        source: String,
+        /// The target server, or any node of its cluster.
+        #[arg(long)]
+        target: String,
+        /// Print the plan (counts per pattern, keys no pattern takes) and copy nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep progress in this file and resume from it when it exists.
+        #[arg(long)]
+        checkpoint: Option<String>,
+        /// Copy keys that match no pattern under their own name (they are skipped otherwise).
+        #[arg(long)]
+        copy_unmatched: bool,
+        /// Overwrite keys the target already holds (left as they are otherwise).
+        #[arg(long)]
+        replace: bool,
+        /// The verification pass after the copy.
+        #[arg(long, value_enum, default_value_t = migrate::Verify::Sample)]
+        verify: migrate::Verify,
+        /// Keys per SCAN page (and per pipeline).
+        #[arg(long, default_value_t = 1000)]
+        scan_count: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Print Redis ACL rules per service from the schema's `service` blocks: the keys it reads
     /// (`%R~`), the keys it writes (`~`), the commands the store needs for them. Redis 7.0+.
@@ -178,6 +219,8 @@ enum CliError {
     Redis(#[from] keyschema_store::Error),
     #[error(transparent)]
     Acl(#[from] keyschema_store::ops::AclError),
+    #[error(transparent)]
+    Migrate(#[from] keyschema_store::ops::MigrateError),
     #[error("cannot create {path}: {source}")]
     Create {
         path: String,
@@ -245,6 +288,37 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
                 ..Default::default()
             },
             fix,
+        });
+    }
+    if let Command::Migrate {
+        from,
+        to,
+        source,
+        target,
+        dry_run,
+        checkpoint,
+        copy_unmatched,
+        replace,
+        verify,
+        scan_count,
+        format,
+    } = command
+    {
+        return migrate::run(migrate::MigrateArgs {
+            from: &from,
+            to: &to,
+            source: &source,
+            target: &target,
+            verify,
+            format,
+            options: keyschema_store::ops::MigrateOptions {
+                scan_count,
+                dry_run,
+                copy_unmatched,
+                replace,
+                checkpoint: checkpoint.map(Into::into),
+                ..Default::default()
+            },
         });
     }
     let stdout = io::stdout();
@@ -325,7 +399,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             }
             ExitCode::SUCCESS
         }
-        Command::Audit { .. } => unreachable!("handled above"),
+        Command::Audit { .. } | Command::Migrate { .. } => unreachable!("handled above"),
         Command::Lint { schema, file, format } => {
             let (schema, _) = load(schema.as_deref())?;
             let reader: Box<dyn BufRead> = match file.as_deref() {

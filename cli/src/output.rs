@@ -2,7 +2,7 @@
 
 use crate::input::SchemaSource;
 use keyschema::{Diagnostic, LintResult, LintValue, Millis};
-use keyschema_store::ops::AuditReport;
+use keyschema_store::ops::{AuditReport, MigrationReport, VerifyReport};
 use serde::Serialize;
 use std::io::{self, IsTerminal, Write};
 
@@ -269,4 +269,94 @@ pub fn write_fix_plan(out: &mut impl Write, report: &AuditReport) -> io::Result<
         Some(_) => writeln!(out, "fix: set {ttls} TTL(s), removed {members} member(s)"),
         None => writeln!(out, "fix: dry run, nothing changed; `--apply` makes these changes"),
     }
+}
+
+/// A migration (or its plan): per pattern, the keys and their new layout; the keys no target
+/// pattern takes, and what happened to them.
+pub fn write_migration_text(
+    out: &mut impl Write,
+    report: &MigrationReport,
+    source: &str,
+    target: &str,
+) -> io::Result<()> {
+    let what = if report.dry_run {
+        "plan for migrating"
+    } else {
+        "migration of"
+    };
+    writeln!(
+        out,
+        "{what} {source} to {target}{}: {} keys, {} copied, {} already there, {} skipped, {} gone meanwhile",
+        if report.resumed { " (resumed)" } else { "" },
+        report.keys,
+        report.copied,
+        report.already_there,
+        report.skipped(),
+        report.vanished
+    )?;
+    for pattern in report.patterns.iter().filter(|p| p.keys > 0) {
+        match (&pattern.to, &pattern.example) {
+            (Some(to), Some(example)) => writeln!(
+                out,
+                "  {:>9} {} -> {} (e.g. {} -> {})",
+                pattern.keys,
+                pattern.from,
+                to,
+                printable(&example.from),
+                printable(&example.to)
+            )?,
+            (Some(to), None) => writeln!(out, "  {:>9} {} -> {}", pattern.keys, pattern.from, to)?,
+            (None, _) => writeln!(
+                out,
+                "  {:>9} {} skipped: {}",
+                pattern.keys,
+                pattern.from,
+                pattern.reason.as_deref().unwrap_or("")
+            )?,
+        }
+    }
+    for group in &report.unmatched {
+        let place = group
+            .nearest
+            .as_ref()
+            .map(|n| format!("near `{n}`"))
+            .or_else(|| group.prefix.as_ref().map(|p| format!("prefix `{}`", printable(p))))
+            .unwrap_or_default();
+        let fate = if group.copied == group.count {
+            "copied unchanged"
+        } else {
+            "skipped"
+        };
+        let examples: Vec<String> = group.examples.iter().map(|k| printable(k).into_owned()).collect();
+        writeln!(
+            out,
+            "  {:>9} matching no pattern {} {place}, {fate}: {} (e.g. {})",
+            group.count,
+            group.code,
+            printable(&group.reason),
+            examples.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+/// The verification pass.
+pub fn write_verify_text(out: &mut impl Write, report: &VerifyReport) -> io::Result<()> {
+    writeln!(
+        out,
+        "verified: {} keys looked for, {} compared; {} missing, {} with another value, {} with another TTL",
+        report.checked, report.compared, report.missing, report.value_differs, report.ttl_differs
+    )?;
+    for pattern in &report.patterns {
+        writeln!(
+            out,
+            "  {:>9} of {:>9} {}",
+            pattern.on_target, pattern.source_keys, pattern.name
+        )?;
+    }
+    if !report.examples.is_empty() {
+        let examples: Vec<String> = report.examples.iter().map(|k| printable(k).into_owned()).collect();
+        writeln!(out, "  e.g. {}", examples.join(", "))?;
+    }
+    Ok(())
 }

@@ -34,6 +34,7 @@ mod matcher;
 pub mod model;
 mod slot;
 pub mod syntax;
+mod translate;
 mod util;
 mod values;
 
@@ -48,6 +49,7 @@ pub use lint::{LintProblem, LintResult, LintValue, MAX_KEY_LEN};
 pub use matcher::{KeyMatch, MatchFailure, Matcher, MAX_SEGMENTS};
 pub use model::*;
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
+pub use translate::{Translation, Untranslated};
 pub use values::DecodedValues;
 
 use std::sync::Arc;

@@ -35,11 +35,18 @@ pub struct Ticket<C> {
 pub struct Batch<'s> {
     store: &'s Store,
     queued: Vec<Queued>,
+    /// Error replies are kept as replies instead of failing the batch (keyspace operations,
+    /// where `BUSYKEY` on one key says something about that key only).
+    keep_errors: bool,
 }
 
 /// One queued operation.
 enum Queued {
-    Read { key: String, cmd: redis::Cmd },
+    Read {
+        key: String,
+        cmd: redis::Cmd,
+        name: &'static str,
+    },
     Write(Write),
 }
 
@@ -53,7 +60,7 @@ impl Queued {
 
     fn name(&self) -> &'static str {
         match self {
-            Self::Read { .. } => "GET",
+            Self::Read { name, .. } => name,
             Self::Write(write) => write.name(),
         }
     }
@@ -71,6 +78,7 @@ impl Store {
         Batch {
             store: self,
             queued: Vec::new(),
+            keep_errors: false,
         }
     }
 }
@@ -151,6 +159,7 @@ impl Batch<'_> {
         self.queued.push(Queued::Read {
             key: key.to_string(),
             cmd,
+            name: "GET",
         });
         Ticket {
             index: self.queued.len() - 1,
@@ -165,11 +174,31 @@ impl Batch<'_> {
         self.queued.push(Queued::Read {
             key: key.to_string(),
             cmd,
+            name: "EXISTS",
         });
         Ticket {
             index: self.queued.len() - 1,
             codec: PhantomData,
         }
+    }
+
+    /// Queues `cmd` about `key` (its slot decides the pipeline), its reply kept as it comes:
+    /// for keyspace operations (`RESTORE`, `DUMP`). Returns its position in
+    /// [`BatchReplies::reply`].
+    #[cfg(feature = "ops")]
+    pub(crate) fn command(&mut self, key: &str, cmd: redis::Cmd, name: &'static str) -> usize {
+        self.queued.push(Queued::Read {
+            key: key.to_string(),
+            cmd,
+            name,
+        });
+        self.queued.len() - 1
+    }
+
+    /// Keeps error replies (`BUSYKEY`...) as replies instead of failing the batch.
+    #[cfg(feature = "ops")]
+    pub(crate) fn keep_error_replies(&mut self) {
+        self.keep_errors = true;
     }
 
     /// The number of queued operations.
@@ -198,8 +227,12 @@ impl Batch<'_> {
             let group = match group_of_slot.get(&slot) {
                 Some(&group) if groups[group].answers.len() < PIPELINE_OPERATIONS => group,
                 _ => {
+                    let mut pipe = redis::pipe();
+                    if self.keep_errors {
+                        pipe.ignore_errors();
+                    }
                     groups.push(SlotPipeline {
-                        pipe: redis::pipe(),
+                        pipe,
                         answers: Vec::new(),
                         replies: 0,
                     });
@@ -269,6 +302,12 @@ impl Batch<'_> {
 }
 
 impl BatchReplies {
+    /// The reply of a command queued with `Batch::command`, as it came.
+    #[cfg(feature = "ops")]
+    pub(crate) fn reply(&self, index: usize) -> &redis::Value {
+        &self.values[index]
+    }
+
     /// Whether the key of a queued [`Batch::exists`] existed.
     pub fn exists(&self, ticket: &Ticket<crate::Int>) -> bool {
         matches!(self.values[ticket.index], redis::Value::Int(1..))

@@ -68,38 +68,42 @@ impl Node {
         page_of(reply, &self.name())
     }
 
-    /// Scans the whole node, handing each page to `page`. The next `SCAN` is in flight while
-    /// `page` works on the current keys, so the server never waits for the client between pages.
-    /// Stops early when `page` breaks.
-    async fn scan_all<F, Fut>(&self, glob: &str, count: usize, page: &F) -> Result<()>
+    /// Scans the node from `cursor` (0: from the start), handing each page to `page` with the
+    /// cursor that follows it (0 after the last page): a caller that records that cursor once
+    /// the page is done can resume there. The next `SCAN` is in flight while `page` works on the
+    /// current keys, so the server never waits for the client between pages. Stops early when
+    /// `page` breaks.
+    pub(crate) async fn scan_from<F, Fut>(&self, cursor: u64, glob: &str, count: usize, page: &F) -> Result<()>
     where
-        F: Fn(Self, Vec<Vec<u8>>) -> Fut,
+        F: Fn(Self, Vec<Vec<u8>>, u64) -> Fut,
         Fut: std::future::Future<Output = Result<ControlFlow<()>>>,
     {
-        let (mut next, mut keys) = self.scan(0, glob, count).await?;
+        let (mut next, mut keys) = self.scan(cursor, glob, count).await?;
         while next != 0 {
             let (done, fetched) =
-                futures_util::future::join(page(self.clone(), keys), self.scan(next, glob, count)).await;
+                futures_util::future::join(page(self.clone(), keys, next), self.scan(next, glob, count)).await;
             if done?.is_break() {
                 return Ok(());
             }
             (next, keys) = fetched?;
         }
-        page(self.clone(), keys).await.map(drop)
+        page(self.clone(), keys, 0).await.map(drop)
     }
 }
 
 impl RedisConnection {
     /// Scans every primary for keys matching `glob`, `count` keys asked per call, handing each
-    /// page of keys to `page` with the node it came from (a node's scan stops when `page` breaks) (primaries are scanned in parallel, so
-    /// their pages interleave). Keys are raw bytes, as stored.
+    /// page of keys to `page` with the node it came from (primaries are scanned in parallel, so
+    /// their pages interleave; a node's scan stops when `page` breaks). Keys are raw bytes, as
+    /// stored.
     pub(crate) async fn scan_primaries<F, Fut>(&self, glob: &str, count: usize, page: F) -> Result<()>
     where
         F: Fn(Node, Vec<Vec<u8>>) -> Fut,
         Fut: std::future::Future<Output = Result<ControlFlow<()>>>,
     {
         let nodes = self.nodes().await?;
-        futures_util::future::try_join_all(nodes.iter().map(|node| node.scan_all(glob, count, &page)))
+        let page = |node, keys, _next| page(node, keys);
+        futures_util::future::try_join_all(nodes.iter().map(|node| node.scan_from(0, glob, count, &page)))
             .await
             .map(drop)
     }

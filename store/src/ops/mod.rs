@@ -4,11 +4,16 @@
 
 mod acl;
 mod audit;
+mod migrate;
 
 pub use acl::{acl_users, AclError, AclUser};
 pub use audit::{
     AuditOptions, AuditReport, DanglingMember, FixReport, IndexAudit, NodeKeys, PatternAudit, Problem, ProblemKeys,
     Progress, SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
+};
+pub use migrate::{
+    migrate, verify, KeyMove, MigrateError, MigrateOptions, MigrationReport, PatternCheck, PatternMove, UnmatchedKeys,
+    VerifyOptions, VerifyReport, MIGRATION_VERSION,
 };
 
 use crate::{ConnectionOptions, RedisConnection, Result};
@@ -30,4 +35,14 @@ pub async fn connect(url: &str, options: &ConnectionOptions) -> Result<RedisConn
     } else {
         Ok(connection)
     }
+}
+
+/// A key's first segment (at most 64 bytes), for grouping keys no pattern is near.
+pub(crate) fn prefix_of(key: &[u8], separator: char) -> String {
+    let end = key
+        .iter()
+        .position(|&b| char::from(b) == separator)
+        .unwrap_or(key.len())
+        .min(64);
+    String::from_utf8_lossy(&key[..end]).into_owned()
 }

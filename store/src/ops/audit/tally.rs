@@ -146,7 +146,9 @@ impl Tally {
                     Some(failure) => (failure.code.as_str(), failure.nearest, failure.message),
                     None => ("K005", None, "the key is not UTF-8".to_string()),
                 };
-                let prefix = nearest.is_none().then(|| prefix_of(key, schema.separator));
+                let prefix = nearest
+                    .is_none()
+                    .then(|| super::super::prefix_of(key, schema.separator));
                 let group = self
                     .unknown
                     .entry((code, nearest, prefix))
@@ -283,14 +285,4 @@ impl Tally {
             fixed: options.fix.then_some(self.fixed),
         }
     }
-}
-
-/// A key's first segment (at most 64 bytes), for grouping keys no pattern is near.
-fn prefix_of(key: &[u8], separator: char) -> String {
-    let end = key
-        .iter()
-        .position(|&b| char::from(b) == separator)
-        .unwrap_or(key.len())
-        .min(64);
-    String::from_utf8_lossy(&key[..end]).into_owned()
 }

@@ -1,0 +1,230 @@
+//! `keyschema migrate` from `cordum.keys` on a standalone server to `cordum-cluster.keys` on a
+//! 3+3 cluster, as the operations guide's base-to-production migration: the plan first (nothing
+//! written), then a copy killed with SIGKILL mid-way and resumed from its checkpoint; at the end
+//! every key is on the cluster exactly once under its hash-tagged name, with its value and TTL,
+//! the unknown keys skipped and listed, and the source untouched.
+
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
+
+use keyschema_tests::{shared_cluster, RedisServer, Reply};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const JOBS: usize = 12_000;
+const WORKFLOWS: usize = 500;
+const LEGACY: usize = 37;
+
+fn schema(name: &str) -> String {
+    format!("{}/../schema/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn migrate(source: &str, target: &str, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyschema"));
+    command
+        .args([
+            "migrate",
+            "--from",
+            &schema("cordum.keys"),
+            "--to",
+            &schema("cordum-cluster.keys"),
+        ])
+        .args(["--source", source, "--target", target])
+        .args(extra);
+    command
+}
+
+fn run(mut command: Command) -> Output {
+    command.output().unwrap()
+}
+
+fn uuid(i: usize) -> String {
+    format!("{:08x}-0000-4000-8000-{:012x}", i, i * 7919)
+}
+
+/// Fills the source as the services write it: each job's state (7 days), its event list and
+/// its place in the state index; workflow definitions (no TTL); keys of a legacy service.
+/// Returns the number of keys.
+fn fill(server: &RedisServer) -> usize {
+    let mut redis = server.connect();
+    for chunk in (0..JOBS).collect::<Vec<_>>().chunks(1000) {
+        let mut commands: Vec<Vec<Vec<u8>>> = Vec::new();
+        for &i in chunk {
+            let id = uuid(i);
+            let ttl = (604_800_000 - i as u64 * 1000).to_string();
+            commands.push(words(&[
+                "SET",
+                &format!("job:state:{id}"),
+                &format!("{{\"state\":\"RUNNING\",\"attempt\":{i}}}"),
+                "PX",
+                &ttl,
+            ]));
+            commands.push(words(&["RPUSH", &format!("job:events:{id}"), "created", "scheduled"]));
+            commands.push(words(&["PEXPIRE", &format!("job:events:{id}"), &ttl]));
+            commands.push(words(&["ZADD", "job:index:running", &i.to_string(), &id]));
+        }
+        pipeline(&mut redis, &commands);
+    }
+    let mut commands = Vec::new();
+    for i in 0..WORKFLOWS {
+        commands.push(words(&["SET", &format!("wf:def:flow-{i}"), "{\"steps\":[]}"]));
+    }
+    for i in 0..LEGACY {
+        commands.push(words(&["SET", &format!("legacy:thing:{i}"), "1"]));
+    }
+    pipeline(&mut redis, &commands);
+    2 * JOBS + 1 + WORKFLOWS + LEGACY
+}
+
+fn words(words: &[&str]) -> Vec<Vec<u8>> {
+    words.iter().map(|w| w.as_bytes().to_vec()).collect()
+}
+
+fn pipeline(redis: &mut keyschema_tests::Connection, commands: &[Vec<Vec<u8>>]) {
+    let borrowed: Vec<Vec<&[u8]>> = commands.iter().map(|c| c.iter().map(Vec::as_slice).collect()).collect();
+    for reply in redis.pipeline(&borrowed).unwrap() {
+        assert!(!matches!(reply, Reply::Error(_)), "{reply:?}");
+    }
+}
+
+/// Keys on the cluster's primaries.
+fn cluster_keys() -> usize {
+    let cluster = shared_cluster();
+    cluster
+        .shards(0)
+        .iter()
+        .map(|shard| {
+            let reply = cluster.nodes()[shard.primary].connect().cmd(&["DBSIZE"]).unwrap();
+            usize::try_from(reply.as_int().unwrap()).unwrap()
+        })
+        .sum()
+}
+
+/// The node of the cluster that serves `key`.
+fn cluster_node(key: &str) -> keyschema_tests::Connection {
+    let cluster = shared_cluster();
+    let shard = cluster.shards(0).into_iter().find(|shard| shard.serves(key)).unwrap();
+    cluster.nodes()[shard.primary].connect()
+}
+
+fn checkpoint_keys(path: &Path) -> u64 {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|checkpoint| checkpoint["report"]["keys"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_killed_migration_resumes_and_every_key_lands_once_with_its_value_and_ttl() {
+    let source = RedisServer::start();
+    let total = fill(&source);
+    let migrated = total - LEGACY;
+    let target = shared_cluster().urls()[0].clone();
+    assert_eq!(cluster_keys(), 0);
+
+    // The plan: counts per pattern, the unknown keys listed; nothing written.
+    let plan = run(migrate(&source.url(), &target, &["--dry-run", "--format", "json"]));
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let plan = &plan["migration"];
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["keys"], total);
+    assert_eq!(plan["copied"], 0);
+    let job_state = plan["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "job_state")
+        .unwrap();
+    assert_eq!(job_state["keys"], JOBS);
+    assert_eq!(job_state["to"], "job:state:{<jobID>}");
+    assert_eq!(job_state["example"]["to"].as_str().unwrap().matches('{').count(), 1);
+    assert_eq!(plan["unmatched"][0]["count"], LEGACY);
+    assert_eq!(plan["unmatched"][0]["copied"], 0);
+    assert_eq!(cluster_keys(), 0, "a dry run writes nothing");
+
+    // The copy, killed once part of it is checkpointed.
+    let checkpoint = std::env::temp_dir().join(format!("keyschema-migrate-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&checkpoint);
+    let checkpoint_arg = checkpoint.to_str().unwrap();
+    let mut child = migrate(
+        &source.url(),
+        &target,
+        &["--checkpoint", checkpoint_arg, "--scan-count", "100"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    while checkpoint_keys(&checkpoint) < (total / 4) as u64 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the migration ended before it could be killed"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let partial = cluster_keys();
+    assert!(partial > 0 && partial < migrated, "{partial} of {migrated}");
+
+    // Resumed: the rest copied, verified key by key (value and TTL).
+    let resumed = run(migrate(
+        &source.url(),
+        &target,
+        &["--checkpoint", checkpoint_arg, "--verify", "all", "--format", "json"],
+    ));
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    std::fs::remove_file(&checkpoint).unwrap();
+    let migration = &report["migration"];
+    assert_eq!(migration["resumed"], true);
+    let landed = migration["copied"].as_u64().unwrap() + migration["already_there"].as_u64().unwrap();
+    assert!(landed >= migrated as u64, "{migration}");
+    let verification = &report["verification"];
+    assert_eq!(verification["checked"], migrated);
+    assert_eq!(verification["compared"], migrated);
+    assert_eq!(verification["missing"], 0);
+    assert_eq!(verification["value_differs"], 0);
+    assert_eq!(verification["ttl_differs"], 0);
+
+    // Exactly once: the cluster holds the migrated keys and nothing else.
+    assert_eq!(cluster_keys(), migrated);
+    for i in [0, 1, JOBS / 2, JOBS - 1] {
+        let id = uuid(i);
+        let new = format!("job:state:{{{id}}}");
+        let value = cluster_node(&new).cmd(&["GET", &new]).unwrap().as_text().unwrap();
+        assert_eq!(value, format!("{{\"state\":\"RUNNING\",\"attempt\":{i}}}"));
+        let ttl = cluster_node(&new).cmd(&["PTTL", &new]).unwrap().as_int().unwrap();
+        let declared = 604_800_000 - i as i64 * 1000;
+        assert!(ttl <= declared && ttl > declared - 120_000, "{new}: {ttl}");
+        let events = format!("job:events:{{{id}}}");
+        let length = cluster_node(&events).cmd(&["LLEN", &events]).unwrap().as_int().unwrap();
+        assert_eq!(length, 2);
+    }
+    let index = cluster_node("job:index:running")
+        .cmd(&["ZCARD", "job:index:running"])
+        .unwrap();
+    assert_eq!(index.as_int(), Some(JOBS as i64));
+    let flow = cluster_node("wf:def:flow-3").cmd(&["PTTL", "wf:def:flow-3"]).unwrap();
+    assert_eq!(flow.as_int(), Some(-1), "no TTL stays no TTL");
+    assert_eq!(
+        cluster_node("legacy:thing:0")
+            .cmd(&["EXISTS", "legacy:thing:0"])
+            .unwrap()
+            .as_int(),
+        Some(0)
+    );
+
+    // The source is untouched.
+    let size = source.connect().cmd(&["DBSIZE"]).unwrap();
+    assert_eq!(size.as_int(), Some(total as i64));
+}

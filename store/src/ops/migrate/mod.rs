@@ -1,0 +1,398 @@
+//! Migration of a keyspace between layouts: every key of the source (every primary of a
+//! cluster, in parallel) is matched against the source schema and copied under the name the
+//! target schema gives the key definition of the same name (`job:state:<id>` to
+//! `job:state:{<id>}`), with `DUMP` on the source and `RESTORE` with the remaining TTL on the
+//! target, so type, value and TTL survive. Pipelined: one `PTTL`+`DUMP` pipeline per page on the
+//! source node, `RESTORE`s in pipelines per target slot. Checkpointed after every page and
+//! resumable. The source is only read: never modified, never deleted.
+//!
+//! A key the target already holds is left as it is (`BUSYKEY`, counted), unless `replace` is
+//! asked: a resumed run finds the keys copied before the interruption there, so every key ends
+//! up on the target exactly once.
+
+mod checkpoint;
+mod report;
+mod verify;
+
+pub use report::{KeyMove, MigrationReport, PatternCheck, PatternMove, UnmatchedKeys, VerifyReport, MIGRATION_VERSION};
+pub use verify::{verify, VerifyOptions};
+
+use super::Progress;
+use crate::connection::Node;
+use crate::{Error, Store};
+use checkpoint::Checkpoint;
+use keyschema::{Translation, Untranslated};
+use redis::Value;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Why a migration stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    /// A command failed; the checkpoint holds the last page copied.
+    #[error(transparent)]
+    Store(#[from] Error),
+    /// The checkpoint could not be read.
+    #[error("cannot read the checkpoint {path}: {source}")]
+    CheckpointRead {
+        /// Its path.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The checkpoint could not be written.
+    #[error("cannot write the checkpoint {path}: {source}")]
+    CheckpointWrite {
+        /// Its path.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a checkpoint.
+    #[error("{path} is not a migration checkpoint: {source}")]
+    CheckpointFormat {
+        /// Its path.
+        path: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The checkpoint is of another migration.
+    #[error("the checkpoint {path} is of another migration: {what}")]
+    CheckpointMismatch {
+        /// Its path.
+        path: String,
+        /// What differs.
+        what: String,
+    },
+    /// The target refused a key (other than holding it already).
+    #[error("RESTORE of `{key}` on the target failed: {reply}")]
+    Restore {
+        /// The key's name on the target.
+        key: String,
+        /// The server's answer.
+        reply: String,
+    },
+}
+
+/// How a migration runs.
+#[derive(Clone)]
+pub struct MigrateOptions {
+    /// Keys asked for per `SCAN` call: a page, copied in one pipeline each way.
+    pub scan_count: usize,
+    /// Only count and list what would be copied: write nothing.
+    pub dry_run: bool,
+    /// Copy keys that match no source pattern under their own name (they are skipped and
+    /// listed otherwise).
+    pub copy_unmatched: bool,
+    /// Overwrite keys the target already holds (`RESTORE ... REPLACE`).
+    pub replace: bool,
+    /// Where to keep the checkpoint; a run finding one there resumes from it.
+    pub checkpoint: Option<PathBuf>,
+    /// Example keys kept per group.
+    pub examples: usize,
+    /// Told of the keys scanned so far after each page.
+    pub progress: Option<Progress>,
+}
+
+impl Default for MigrateOptions {
+    fn default() -> Self {
+        Self {
+            scan_count: 1000,
+            dry_run: false,
+            copy_unmatched: false,
+            replace: false,
+            checkpoint: None,
+            examples: 5,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for MigrateOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigrateOptions")
+            .field("scan_count", &self.scan_count)
+            .field("dry_run", &self.dry_run)
+            .field("copy_unmatched", &self.copy_unmatched)
+            .field("replace", &self.replace)
+            .field("checkpoint", &self.checkpoint)
+            .field("examples", &self.examples)
+            .finish_non_exhaustive()
+    }
+}
+
+/// State shared by the scans of the source nodes, only changed between awaits: a poisoned
+/// lock still holds whole counts.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where a scanned key goes.
+enum Destination {
+    /// Under its new name, as a key of the source pattern `pattern`.
+    Pattern { pattern: usize, to: String },
+    /// Matched a pattern the target cannot take: skipped.
+    NoTarget { pattern: usize },
+    /// Matched no source pattern: in this group, copied unchanged when asked.
+    Unmatched(UnmatchedKeys),
+}
+
+/// Where `key` goes.
+fn destination(translation: &Translation, key: &[u8]) -> Destination {
+    let Ok(text) = std::str::from_utf8(key) else {
+        return Destination::Unmatched(group("K005", None, key, "the key is not UTF-8".into(), translation));
+    };
+    let mut to = String::new();
+    match translation.translate(text, &mut to) {
+        Ok(pattern) => Destination::Pattern { pattern, to },
+        Err(Untranslated::NoTarget { key, .. }) => Destination::NoTarget { pattern: key },
+        Err(Untranslated::NoPattern(failure)) => Destination::Unmatched(group(
+            failure.code.as_str(),
+            failure.nearest,
+            key,
+            failure.message,
+            translation,
+        )),
+    }
+}
+
+fn group(code: &str, nearest: Option<usize>, key: &[u8], reason: String, translation: &Translation) -> UnmatchedKeys {
+    let schema = translation.from_schema();
+    UnmatchedKeys {
+        code: code.to_string(),
+        nearest: nearest.map(|index| schema.keys[index].name.clone()),
+        prefix: nearest.is_none().then(|| super::prefix_of(key, schema.separator)),
+        reason,
+        count: 0,
+        copied: 0,
+        examples: Vec::new(),
+    }
+}
+
+/// An empty report listing every source pattern and its target.
+fn empty_report(translation: &Translation, dry_run: bool) -> MigrationReport {
+    let (from, to) = (translation.from_schema(), translation.to_schema());
+    let patterns = from
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(index, def)| {
+            let target = translation.target_of(index);
+            PatternMove {
+                name: def.name.clone(),
+                from: def.pattern.template.clone(),
+                to: target.ok().map(|t| to.keys[t].pattern.template.clone()),
+                reason: target.err().map(str::to_string),
+                keys: 0,
+                copied: 0,
+                already_there: 0,
+                example: None,
+            }
+        })
+        .collect();
+    MigrationReport {
+        version: MIGRATION_VERSION,
+        dry_run,
+        resumed: false,
+        keys: 0,
+        copied: 0,
+        already_there: 0,
+        vanished: 0,
+        patterns,
+        unmatched: Vec::new(),
+    }
+}
+
+/// What became of one key sent to the target.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Copied,
+    AlreadyThere,
+    Vanished,
+    /// Not sent: a dry run, or a key skipped.
+    NotSent,
+}
+
+/// Migrates the keyspace of `source` (read with its schema) to `target` (written with its
+/// schema); see the module documentation.
+///
+/// ```no_run
+/// # async fn demo(source: keyschema_store::Store, target: keyschema_store::Store) -> Result<(), keyschema_store::ops::MigrateError> {
+/// use keyschema_store::ops::{migrate, MigrateOptions};
+/// let plan = migrate(&source, &target, &MigrateOptions { dry_run: true, ..Default::default() }).await?;
+/// println!("{} keys to copy, {} skipped", plan.keys - plan.skipped(), plan.skipped());
+/// let done = migrate(&source, &target, &MigrateOptions {
+///     checkpoint: Some("migration.checkpoint".into()),
+///     ..Default::default()
+/// })
+/// .await?;
+/// println!("{} copied", done.copied);
+/// # Ok(()) }
+/// ```
+pub async fn migrate(
+    source: &Store,
+    target: &Store,
+    options: &MigrateOptions,
+) -> Result<MigrationReport, MigrateError> {
+    let translation = Translation::new(source.schema_arc(), target.schema_arc());
+    let nodes = source.connection().nodes().await?;
+    let names: Vec<String> = nodes.iter().map(Node::name).collect();
+    let (from, to) = (translation.from_schema(), translation.to_schema());
+    let checkpoint_path = options.checkpoint.as_deref().filter(|_| !options.dry_run);
+    let checkpoint = match checkpoint_path {
+        Some(path) => match Checkpoint::load(path, from, to, &names)? {
+            Some(mut checkpoint) => {
+                checkpoint.report.resumed = true;
+                checkpoint
+            }
+            None => Checkpoint::new(from, to, &names, empty_report(&translation, false)),
+        },
+        None => Checkpoint::new(from, to, &names, empty_report(&translation, options.dry_run)),
+    };
+    let state = Mutex::new(checkpoint);
+    let failure: Mutex<Option<MigrateError>> = Mutex::new(None);
+    let scans = nodes.iter().map(|node| {
+        let (state, failure, translation) = (&state, &failure, &translation);
+        async move {
+            let progress = locked(state).nodes.get(&node.name()).copied().unwrap_or_default();
+            if progress.done {
+                return Ok(());
+            }
+            let page = |node: Node, keys: Vec<Vec<u8>>, next: u64| async move {
+                if locked(failure).is_some() {
+                    return Ok(ControlFlow::Break(()));
+                }
+                let done = copy_page(target, translation, &node, &keys, options, state)
+                    .await
+                    .and_then(|()| {
+                        let mut state = locked(state);
+                        state.nodes.insert(
+                            node.name(),
+                            checkpoint::NodeProgress {
+                                cursor: next,
+                                done: next == 0,
+                            },
+                        );
+                        if let Some(path) = checkpoint_path {
+                            state.save(path)?;
+                        }
+                        if let Some(progress) = &options.progress {
+                            progress(state.report.keys);
+                        }
+                        Ok(())
+                    });
+                match done {
+                    Ok(()) => Ok(ControlFlow::Continue(())),
+                    Err(error) => {
+                        *locked(failure) = Some(error);
+                        Ok(ControlFlow::Break(()))
+                    }
+                }
+            };
+            node.scan_from(progress.cursor, "*", options.scan_count.max(1), &page)
+                .await
+        }
+    });
+    futures_util::future::try_join_all(scans).await?;
+    if let Some(error) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        return Err(error);
+    }
+    let mut report = state.into_inner().unwrap_or_else(PoisonError::into_inner).report;
+    report.finish();
+    Ok(report)
+}
+
+/// Copies one page of source keys and counts what became of each.
+async fn copy_page(
+    target: &Store,
+    translation: &Translation,
+    node: &Node,
+    keys: &[Vec<u8>],
+    options: &MigrateOptions,
+    state: &Mutex<Checkpoint>,
+) -> Result<(), MigrateError> {
+    let destinations: Vec<Destination> = keys.iter().map(|key| destination(translation, key)).collect();
+    // What is sent, by position in `keys`, and under which name.
+    let sent: Vec<(usize, &str)> = destinations
+        .iter()
+        .enumerate()
+        .filter_map(|(index, destination)| match destination {
+            Destination::Pattern { to, .. } => Some((index, to.as_str())),
+            Destination::Unmatched(_) if options.copy_unmatched => {
+                std::str::from_utf8(&keys[index]).ok().map(|to| (index, to))
+            }
+            _ => None,
+        })
+        .filter(|_| !options.dry_run)
+        .collect();
+    let mut outcomes = vec![Outcome::NotSent; keys.len()];
+    if !sent.is_empty() {
+        let mut read = redis::pipe();
+        for (index, _) in &sent {
+            read.cmd("PTTL").arg(&keys[*index]).cmd("DUMP").arg(&keys[*index]);
+        }
+        let dumped = node.pipeline(read, 2 * sent.len()).await?;
+        let mut restore = target.batch();
+        restore.keep_error_replies();
+        let mut restored = Vec::with_capacity(sent.len());
+        for ((index, to), replies) in sent.iter().zip(dumped.chunks(2)) {
+            let (Value::Int(pttl), Value::BulkString(payload)) = (&replies[0], &replies[1]) else {
+                outcomes[*index] = Outcome::Vanished; // Expired or deleted since the scan.
+                continue;
+            };
+            let mut cmd = redis::cmd("RESTORE");
+            cmd.arg(*to).arg((*pttl).max(0)).arg(payload.as_slice());
+            if options.replace {
+                cmd.arg("REPLACE");
+            }
+            restored.push((*index, *to, restore.command(to, cmd, "RESTORE")));
+        }
+        let replies = restore.execute().await?;
+        for (index, to, reply) in restored {
+            outcomes[index] = match replies.reply(reply) {
+                Value::Okay => Outcome::Copied,
+                Value::SimpleString(ok) if ok == "OK" => Outcome::Copied,
+                Value::ServerError(error) if error.code() == "BUSYKEY" => Outcome::AlreadyThere,
+                other => {
+                    return Err(MigrateError::Restore {
+                        key: to.to_string(),
+                        reply: format!("{other:?}"),
+                    })
+                }
+            };
+        }
+    }
+
+    let mut state = locked(state);
+    let report = &mut state.report;
+    for ((key, destination), outcome) in keys.iter().zip(destinations).zip(outcomes) {
+        report.keys += 1;
+        report.copied += u64::from(outcome == Outcome::Copied);
+        report.already_there += u64::from(outcome == Outcome::AlreadyThere);
+        report.vanished += u64::from(outcome == Outcome::Vanished);
+        match destination {
+            Destination::Pattern { pattern, to } => {
+                let entry = &mut report.patterns[pattern];
+                entry.keys += 1;
+                entry.copied += u64::from(outcome == Outcome::Copied);
+                entry.already_there += u64::from(outcome == Outcome::AlreadyThere);
+                if entry.example.is_none() {
+                    entry.example = Some(KeyMove {
+                        from: String::from_utf8_lossy(key).into_owned(),
+                        to,
+                    });
+                }
+            }
+            Destination::NoTarget { pattern } => report.patterns[pattern].keys += 1,
+            Destination::Unmatched(group) => {
+                let copied = matches!(outcome, Outcome::Copied | Outcome::AlreadyThere);
+                report.add_unmatched(group, key, copied, options.examples);
+            }
+        }
+    }
+    Ok(())
+}

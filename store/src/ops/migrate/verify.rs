@@ -1,0 +1,185 @@
+//! The verification pass after a migration: every source key that was to be copied is looked
+//! for under its new name on the target; on every `compare_every`-th key the value (`DUMP`, byte
+//! for byte) and the remaining TTL (within a tolerance) are compared too. Read-only on both
+//! sides.
+
+use super::report::{PatternCheck, VerifyReport, MIGRATION_VERSION};
+use super::{destination, locked, Destination, MigrateError};
+use crate::connection::Node;
+use crate::Store;
+use keyschema::Translation;
+use redis::Value;
+use std::ops::ControlFlow;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+/// How a verification runs.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Keys asked for per `SCAN` call.
+    pub scan_count: usize,
+    /// Compare value and TTL of every n-th key (1: all; `u64::MAX`: presence only).
+    pub compare_every: u64,
+    /// How far a key's remaining TTL on the target may be from the source's.
+    pub ttl_tolerance: Duration,
+    /// Whether keys matching no pattern were copied unchanged (and so are looked for).
+    pub copy_unmatched: bool,
+    /// Example keys kept.
+    pub examples: usize,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            scan_count: 1000,
+            compare_every: 100,
+            ttl_tolerance: Duration::from_secs(2),
+            copy_unmatched: false,
+            examples: 10,
+        }
+    }
+}
+
+/// Verifies that the keys of `source` are on `target` in its layout; see the module
+/// documentation.
+pub async fn verify(source: &Store, target: &Store, options: &VerifyOptions) -> Result<VerifyReport, MigrateError> {
+    let translation = Translation::new(source.schema_arc(), target.schema_arc());
+    let patterns = translation
+        .from_schema()
+        .keys
+        .iter()
+        .map(|def| PatternCheck {
+            name: def.name.clone(),
+            source_keys: 0,
+            on_target: 0,
+        })
+        .collect();
+    let report = Mutex::new(VerifyReport {
+        version: MIGRATION_VERSION,
+        checked: 0,
+        compared: 0,
+        missing: 0,
+        value_differs: 0,
+        ttl_differs: 0,
+        examples: Vec::new(),
+        patterns,
+    });
+    let (report_ref, translation) = (&report, &translation);
+    source
+        .connection()
+        .scan_primaries("*", options.scan_count.max(1), |node, keys| async move {
+            check_page(target, translation, &node, &keys, options, report_ref).await?;
+            Ok(ControlFlow::Continue(()))
+        })
+        .await?;
+    let mut report = report.into_inner().unwrap_or_else(PoisonError::into_inner);
+    report.patterns.retain(|p| p.source_keys > 0);
+    Ok(report)
+}
+
+/// What the source says of one key to check.
+struct Expected<'k> {
+    key: &'k [u8],
+    to: String,
+    pattern: Option<usize>,
+    compare: bool,
+}
+
+async fn check_page(
+    target: &Store,
+    translation: &Translation,
+    node: &Node,
+    keys: &[Vec<u8>],
+    options: &VerifyOptions,
+    report: &Mutex<VerifyReport>,
+) -> crate::Result<()> {
+    let first = locked(report).checked;
+    let mut expected = Vec::new();
+    for key in keys {
+        let (pattern, to) = match destination(translation, key) {
+            Destination::Pattern { pattern, to } => (Some(pattern), to),
+            Destination::Unmatched(_) if options.copy_unmatched => match std::str::from_utf8(key) {
+                Ok(text) => (None, text.to_string()),
+                Err(_) => continue,
+            },
+            _ => continue,
+        };
+        let position = first + expected.len() as u64;
+        let compare = options.compare_every != u64::MAX && position % options.compare_every.max(1) == 0;
+        expected.push(Expected {
+            key,
+            to,
+            pattern,
+            compare,
+        });
+    }
+    if expected.is_empty() {
+        return Ok(());
+    }
+    // The source first: a key gone there since the scan is not looked for.
+    let mut read = redis::pipe();
+    for item in &expected {
+        read.cmd("PTTL").arg(item.key).cmd("DUMP").arg(item.key);
+    }
+    let source_replies = node.pipeline(read, 2 * expected.len()).await?;
+    let mut batch = target.batch();
+    batch.keep_error_replies();
+    let mut asked = Vec::with_capacity(expected.len());
+    for item in &expected {
+        let mut pttl = redis::cmd("PTTL");
+        pttl.arg(&item.to);
+        let mut dump = redis::cmd("DUMP");
+        dump.arg(&item.to);
+        asked.push((
+            batch.command(&item.to, pttl, "PTTL"),
+            batch.command(&item.to, dump, "DUMP"),
+        ));
+    }
+    let target_replies = batch.execute().await?;
+
+    let mut report = locked(report);
+    for ((item, source), (pttl, dump)) in expected.iter().zip(source_replies.chunks(2)).zip(asked) {
+        let Value::Int(source_ttl) = source[0] else { continue };
+        if source_ttl == -2 {
+            continue; // Gone from the source since the scan.
+        }
+        report.checked += 1;
+        if let Some(pattern) = item.pattern {
+            report.patterns[pattern].source_keys += 1;
+        }
+        let target_ttl = match target_replies.reply(pttl) {
+            Value::Int(ttl) => *ttl,
+            _ => -2,
+        };
+        let mut problem = false;
+        if target_ttl == -2 {
+            report.missing += 1;
+            problem = true;
+        } else {
+            if let Some(pattern) = item.pattern {
+                report.patterns[pattern].on_target += 1;
+            }
+            if item.compare {
+                report.compared += 1;
+                if source[1] != *target_replies.reply(dump) {
+                    report.value_differs += 1;
+                    problem = true;
+                }
+                let tolerance = i64::try_from(options.ttl_tolerance.as_millis()).unwrap_or(i64::MAX);
+                let ttl_ok = match (source_ttl, target_ttl) {
+                    (-1, -1) => true,
+                    (a, b) if a >= 0 && b >= 0 => (a - b).abs() <= tolerance,
+                    _ => false,
+                };
+                if !ttl_ok {
+                    report.ttl_differs += 1;
+                    problem = true;
+                }
+            }
+        }
+        if problem && report.examples.len() < options.examples {
+            report.examples.push(String::from_utf8_lossy(item.key).into_owned());
+        }
+    }
+    Ok(())
+}
