@@ -185,6 +185,9 @@ enum Command {
         /// Audit about this many keys (whole pages on every primary) instead of all.
         #[arg(long)]
         sample: Option<u64>,
+        /// Keys per SCAN page (and per pipeline of TYPE and PTTL).
+        #[arg(long, default_value_t = 1000)]
+        scan_count: usize,
         /// Skip checking the members of index keys.
         #[arg(long)]
         no_indexes: bool,
@@ -269,6 +272,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         memory,
         examples,
         sample,
+        scan_count,
         no_indexes,
         fix,
         apply,
@@ -280,6 +284,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             format,
             out: out.as_deref(),
             options: keyschema_store::ops::AuditOptions {
+                scan_count,
                 memory,
                 examples,
                 sample,

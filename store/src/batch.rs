@@ -1,10 +1,12 @@
 //! Batches: many typed operations sent at once for throughput. On a standalone server a batch is
 //! split into pipelines of at most `PIPELINE_OPERATIONS` operations; on a cluster it is split by
 //! hash slot (computed with `keyschema::key_slot`) into pipelines per slot, so no batch can fail
-//! with CROSSSLOT. At most `IN_FLIGHT` pipelines are sent at once: the connection's response
-//! timeout runs from when a request is queued, so thousands of pipelines sent together would time
-//! out waiting behind each other however healthy the server (a 10,000-key backup on a cluster
-//! did, on a loaded two-core machine). A batch is not a
+//! with CROSSSLOT. Pipelines are sent together up to about `IN_FLIGHT_OPERATIONS` operations
+//! waiting for replies (and at least `MIN_IN_FLIGHT` pipelines): the connection's response timeout
+//! runs from when a request is queued, so thousands of pipelines sent together would time out
+//! waiting behind each other however healthy the server (a 10,000-key backup on a cluster did, on
+//! a loaded two-core machine), while a page of single-key pipelines on a cluster, one per slot,
+//! needs them all in flight to go at the server's speed. A batch is not a
 //! transaction: each operation applies on its own, but a write of several commands (a value and
 //! its `keepttl` expiry, a list and its trim) is wrapped in MULTI/EXEC inside the pipeline, so
 //! each write is still whole.
@@ -22,8 +24,19 @@ use std::marker::PhantomData;
 /// within a response timeout, and few enough round trips that throughput is the server's.
 const PIPELINE_OPERATIONS: usize = 1_000;
 
-/// Most pipelines waiting for replies at once.
-const IN_FLIGHT: usize = 32;
+/// About how many operations may wait for replies at once.
+const IN_FLIGHT_OPERATIONS: usize = 2_000;
+
+/// Pipelines in flight however large they are: a large batch on a standalone server still
+/// overlaps sending one pipeline with the server working on another.
+const MIN_IN_FLIGHT: usize = 4;
+
+/// How many of `pipelines` may be in flight at once.
+fn in_flight(pipelines: &[SlotPipeline]) -> usize {
+    let operations: usize = pipelines.iter().map(|p| p.answers.len()).sum();
+    let average = operations.div_ceil(pipelines.len().max(1)).max(1);
+    (IN_FLIGHT_OPERATIONS / average).max(MIN_IN_FLIGHT)
+}
 
 /// A read queued in a batch; redeem it with [`BatchReplies::get`].
 pub struct Ticket<C> {
@@ -35,9 +48,6 @@ pub struct Ticket<C> {
 pub struct Batch<'s> {
     store: &'s Store,
     queued: Vec<Queued>,
-    /// Error replies are kept as replies instead of failing the batch (keyspace operations,
-    /// where `BUSYKEY` on one key says something about that key only).
-    keep_errors: bool,
 }
 
 /// One queued operation.
@@ -78,7 +88,6 @@ impl Store {
         Batch {
             store: self,
             queued: Vec::new(),
-            keep_errors: false,
         }
     }
 }
@@ -182,25 +191,6 @@ impl Batch<'_> {
         }
     }
 
-    /// Queues `cmd` about `key` (its slot decides the pipeline), its reply kept as it comes:
-    /// for keyspace operations (`RESTORE`, `DUMP`). Returns its position in
-    /// [`BatchReplies::reply`].
-    #[cfg(feature = "ops")]
-    pub(crate) fn command(&mut self, key: &str, cmd: redis::Cmd, name: &'static str) -> usize {
-        self.queued.push(Queued::Read {
-            key: key.to_string(),
-            cmd,
-            name,
-        });
-        self.queued.len() - 1
-    }
-
-    /// Keeps error replies (`BUSYKEY`...) as replies instead of failing the batch.
-    #[cfg(feature = "ops")]
-    pub(crate) fn keep_error_replies(&mut self) {
-        self.keep_errors = true;
-    }
-
     /// The number of queued operations.
     pub fn len(&self) -> usize {
         self.queued.len()
@@ -227,12 +217,8 @@ impl Batch<'_> {
             let group = match group_of_slot.get(&slot) {
                 Some(&group) if groups[group].answers.len() < PIPELINE_OPERATIONS => group,
                 _ => {
-                    let mut pipe = redis::pipe();
-                    if self.keep_errors {
-                        pipe.ignore_errors();
-                    }
                     groups.push(SlotPipeline {
-                        pipe,
+                        pipe: redis::pipe(),
                         answers: Vec::new(),
                         replies: 0,
                     });
@@ -250,7 +236,9 @@ impl Batch<'_> {
     pub async fn send(self) -> Result<()> {
         let connection = self.store.connection();
         let queued = &self.queued;
-        stream::iter(self.pipelines())
+        let pipelines = self.pipelines();
+        let in_flight = in_flight(&pipelines);
+        stream::iter(pipelines)
             .map(|SlotPipeline { pipe, answers, .. }| {
                 let connection = connection.clone();
                 async move {
@@ -260,7 +248,7 @@ impl Batch<'_> {
                         .await
                 }
             })
-            .buffer_unordered(IN_FLIGHT)
+            .buffer_unordered(in_flight)
             .try_for_each(|_| async { Ok(()) })
             .await
     }
@@ -271,6 +259,7 @@ impl Batch<'_> {
         let count = self.queued.len();
         let groups = self.pipelines();
         let queued = &self.queued;
+        let in_flight = in_flight(&groups);
         let mut sends = stream::iter(groups)
             .map(|SlotPipeline { pipe, answers, .. }| {
                 let connection = connection.clone();
@@ -280,7 +269,7 @@ impl Batch<'_> {
                     Ok::<_, Error>((answers, replies))
                 }
             })
-            .buffer_unordered(IN_FLIGHT);
+            .buffer_unordered(in_flight);
         let mut values = vec![redis::Value::Nil; count];
         while let Some(result) = sends.next().await {
             let (answers, mut replies) = result?;
@@ -302,12 +291,6 @@ impl Batch<'_> {
 }
 
 impl BatchReplies {
-    /// The reply of a command queued with `Batch::command`, as it came.
-    #[cfg(feature = "ops")]
-    pub(crate) fn reply(&self, index: usize) -> &redis::Value {
-        &self.values[index]
-    }
-
     /// Whether the key of a queued [`Batch::exists`] existed.
     pub fn exists(&self, ticket: &Ticket<crate::Int>) -> bool {
         matches!(self.values[ticket.index], redis::Value::Int(1..))

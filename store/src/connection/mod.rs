@@ -7,7 +7,7 @@ mod options;
 mod replicas;
 mod scan;
 
-pub(crate) use scan::Node;
+pub(crate) use scan::{Node, SlotOwners};
 mod topology;
 
 pub use options::ConnectionOptions;

@@ -4,9 +4,14 @@
 
 use super::{Kind, RedisConnection};
 use crate::error::{Error, Result};
+use futures_util::stream::{self, StreamExt};
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, Value};
 use std::ops::ControlFlow;
+
+/// Pages worked on at once per node when their order does not matter: two keep the server busy
+/// while the client works on a page's replies.
+const PAGES_IN_FLIGHT: usize = 2;
 
 /// One batch of keys a scan returned, and where to go on from.
 type Page = (u64, Vec<Vec<u8>>);
@@ -68,33 +73,99 @@ impl Node {
         page_of(reply, &self.name())
     }
 
-    /// Scans the node from `cursor` (0: from the start), handing each page to `page` with the
-    /// cursor that follows it (0 after the last page): a caller that records that cursor once
-    /// the page is done can resume there. The next `SCAN` is in flight while `page` works on the
-    /// current keys, so the server never waits for the client between pages. Stops early when
-    /// `page` breaks.
-    pub(crate) async fn scan_from<F, Fut>(&self, cursor: u64, glob: &str, count: usize, page: &F) -> Result<()>
+    /// Scans the node from `cursor` (0: from the start). Each page of keys goes to `page`; up
+    /// to `in_flight` pages are worked on at once, and the next `SCAN` is asked for meanwhile, so
+    /// the server always has work queued. `done` then gets each page's result **in scan order**,
+    /// with the cursor that follows the page (0 after the last): a caller that records that cursor
+    /// there can resume from it, whatever order the pages finished in. Stops when `done` breaks.
+    pub(crate) async fn scan_from<F, Fut, T, D>(
+        &self,
+        cursor: u64,
+        glob: &str,
+        count: usize,
+        in_flight: usize,
+        page: &F,
+        mut done: D,
+    ) -> Result<()>
     where
-        F: Fn(Self, Vec<Vec<u8>>, u64) -> Fut,
-        Fut: std::future::Future<Output = Result<ControlFlow<()>>>,
+        F: Fn(Self, Vec<Vec<u8>>) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+        D: FnMut(T, u64) -> Result<ControlFlow<()>>,
     {
-        let (mut next, mut keys) = self.scan(cursor, glob, count).await?;
-        while next != 0 {
-            let (done, fetched) =
-                futures_util::future::join(page(self.clone(), keys, next), self.scan(next, glob, count)).await;
-            if done?.is_break() {
+        let pages = stream::unfold(Some(cursor), |cursor| async move {
+            let cursor = cursor?;
+            Some(match self.scan(cursor, glob, count).await {
+                Ok((next, keys)) => (Ok((keys, next)), (next != 0).then_some(next)),
+                Err(error) => (Err(error), None),
+            })
+        });
+        let finished = pages
+            .map(|scanned| async move {
+                let (keys, next) = scanned?;
+                Ok::<_, Error>((page(self.clone(), keys).await?, next))
+            })
+            .buffered(in_flight.max(1));
+        let mut finished = std::pin::pin!(finished);
+        while let Some(result) = finished.next().await {
+            let (outcome, next) = result?;
+            if done(outcome, next)?.is_break() {
                 return Ok(());
             }
-            (next, keys) = fetched?;
         }
-        page(self.clone(), keys, 0).await.map(drop)
+        Ok(())
+    }
+}
+
+/// The node owning each slot, to send commands about many keys as one pipeline per node (a
+/// cluster pipeline otherwise stays within one slot). A map read before a resharding sends some
+/// commands to a node that no longer owns their slot: they come back as `MOVED` error replies,
+/// which the caller sees (nothing is redirected silently).
+pub(crate) struct SlotOwners {
+    nodes: Vec<Node>,
+    /// Per slot, an index in `nodes`.
+    owner: Vec<usize>,
+}
+
+impl SlotOwners {
+    /// Sends `commands` (each with the key that places it), one pipeline per node, all nodes at
+    /// once; returns the replies in the order of `commands`, error replies as replies.
+    pub(crate) async fn send(&self, commands: Vec<(&[u8], Cmd)>) -> Result<Vec<Value>> {
+        let count = commands.len();
+        let mut per_node: Vec<(redis::Pipeline, Vec<usize>)> = (0..self.nodes.len())
+            .map(|_| {
+                let mut pipe = redis::pipe();
+                pipe.ignore_errors();
+                (pipe, Vec::new())
+            })
+            .collect();
+        for (position, (key, cmd)) in commands.into_iter().enumerate() {
+            let node = self.owner[usize::from(keyschema::key_slot(key))];
+            per_node[node].0.add_command(cmd);
+            per_node[node].1.push(position);
+        }
+        let sends = self
+            .nodes
+            .iter()
+            .zip(per_node)
+            .filter(|(_, (_, positions))| !positions.is_empty())
+            .map(|(node, (pipe, positions))| async move {
+                let replies = node.pipeline(pipe, positions.len()).await?;
+                Ok::<_, Error>((positions, replies))
+            });
+        let mut replies = vec![Value::Nil; count];
+        for (positions, answers) in futures_util::future::try_join_all(sends).await? {
+            for (position, answer) in positions.into_iter().zip(answers) {
+                replies[position] = answer;
+            }
+        }
+        Ok(replies)
     }
 }
 
 impl RedisConnection {
     /// Scans every primary for keys matching `glob`, `count` keys asked per call, handing each
-    /// page of keys to `page` with the node it came from (primaries are scanned in parallel, so
-    /// their pages interleave; a node's scan stops when `page` breaks). Keys are raw bytes, as
+    /// page of keys to `page` with the node it came from (primaries are scanned in parallel, two
+    /// pages at a time on each, so pages interleave; a node's scan stops when `page` breaks). Keys are raw bytes, as
     /// stored.
     pub(crate) async fn scan_primaries<F, Fut>(&self, glob: &str, count: usize, page: F) -> Result<()>
     where
@@ -102,10 +173,13 @@ impl RedisConnection {
         Fut: std::future::Future<Output = Result<ControlFlow<()>>>,
     {
         let nodes = self.nodes().await?;
-        let page = |node, keys, _next| page(node, keys);
-        futures_util::future::try_join_all(nodes.iter().map(|node| node.scan_from(0, glob, count, &page)))
-            .await
-            .map(drop)
+        futures_util::future::try_join_all(
+            nodes
+                .iter()
+                .map(|node| node.scan_from(0, glob, count, PAGES_IN_FLIGHT, &page, |flow, _| Ok(flow))),
+        )
+        .await
+        .map(drop)
     }
 
     /// The nodes holding the keys: every primary of a cluster, or the one server.
@@ -129,6 +203,17 @@ impl RedisConnection {
 
     /// The primaries of a cluster as `(host, port)`, from `CLUSTER SLOTS`.
     async fn primaries(&self) -> Result<Vec<(String, u16)>> {
+        let mut primaries: Vec<(String, u16)> = Vec::new();
+        for (_, _, primary) in self.slot_ranges().await? {
+            if !primaries.contains(&primary) {
+                primaries.push(primary);
+            }
+        }
+        Ok(primaries)
+    }
+
+    /// Every slot range of a cluster with its primary, from `CLUSTER SLOTS`.
+    async fn slot_ranges(&self) -> Result<Vec<(u16, u16, (String, u16))>> {
         let slots: Vec<Value> = self
             .query(
                 super::Route::Write,
@@ -137,11 +222,13 @@ impl RedisConnection {
                 "CLUSTER SLOTS",
             )
             .await?;
-        let mut primaries: Vec<(String, u16)> = Vec::new();
+        let mut ranges = Vec::new();
         for range in slots {
             // [start, end, [host, port, id, ...], replicas...]
             let Value::Array(parts) = range else { continue };
-            let Some(Value::Array(node)) = parts.get(2) else {
+            let (Some(Value::Int(start)), Some(Value::Int(end)), Some(Value::Array(node))) =
+                (parts.first(), parts.get(1), parts.get(2))
+            else {
                 continue;
             };
             let (Some(host), Some(Value::Int(port))) = (node.first(), node.get(1)) else {
@@ -152,12 +239,41 @@ impl RedisConnection {
                 Value::SimpleString(text) => text.clone(),
                 _ => continue,
             };
-            let Ok(port) = u16::try_from(*port) else { continue };
-            if !primaries.iter().any(|(h, p)| *h == host && *p == port) {
-                primaries.push((host, port));
+            let (Ok(start), Ok(end), Ok(port)) = (u16::try_from(*start), u16::try_from(*end), u16::try_from(*port))
+            else {
+                continue;
+            };
+            ranges.push((start, end, (host, port)));
+        }
+        Ok(ranges)
+    }
+
+    /// Which node owns each slot, as the cluster says now (the one server when standalone).
+    pub(crate) async fn slot_owners(&self) -> Result<SlotOwners> {
+        if !self.is_cluster() {
+            return Ok(SlotOwners {
+                nodes: self.nodes().await?,
+                owner: vec![0; usize::from(keyschema::SLOT_COUNT)],
+            });
+        }
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut owner = vec![0; usize::from(keyschema::SLOT_COUNT)];
+        for (start, end, primary) in self.slot_ranges().await? {
+            let index = match nodes.iter().position(|node| node.address.as_ref() == Some(&primary)) {
+                Some(index) => index,
+                None => {
+                    nodes.push(Node {
+                        connection: self.clone(),
+                        address: Some(primary),
+                    });
+                    nodes.len() - 1
+                }
+            };
+            for slot in start..=end.min(keyschema::SLOT_COUNT - 1) {
+                owner[usize::from(slot)] = index;
             }
         }
-        Ok(primaries)
+        Ok(SlotOwners { nodes, owner })
     }
 }
 

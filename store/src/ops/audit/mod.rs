@@ -156,9 +156,9 @@ impl Store {
         let mut expiring = 0;
         {
             let mut tally = locked(tally);
-            let name = node.name();
+            let before = tally.keys;
             for (key, replies) in keys.iter().zip(replies.chunks(per_key)) {
-                let follow_up = tally.add_key(self, matcher, &name, key, replies);
+                let follow_up = tally.add_key(self, matcher, key, replies);
                 if let (true, Some(ttl)) = (options.fix, follow_up.set_ttl) {
                     let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
                     expire.cmd("PEXPIRE").arg(key).arg(ms).arg("NX");
@@ -168,6 +168,8 @@ impl Store {
                     indexes.extend(follow_up.index);
                 }
             }
+            let audited = tally.keys - before;
+            tally.add_node_keys(node.name(), audited);
         }
         if expiring > 0 {
             let replies = node.pipeline(expire, expiring).await?;

@@ -101,20 +101,18 @@ impl Tally {
         }
     }
 
+    /// Counts `keys` keys audited on `node`.
+    pub(super) fn add_node_keys(&mut self, node: String, keys: u64) {
+        *self.nodes.entry(node).or_default() += keys;
+    }
+
     /// Adds the members checked in keys of the index pattern `pattern`.
     pub(super) fn add_index(&mut self, pattern: usize, index: IndexTally) {
         self.per_pattern[pattern].index.add(index, self.examples);
     }
 
     /// Counts one key from its `TYPE`, `PTTL` (and `MEMORY USAGE`) replies.
-    pub(super) fn add_key(
-        &mut self,
-        store: &Store,
-        matcher: &Matcher,
-        node: &str,
-        key: &[u8],
-        replies: &[Value],
-    ) -> FollowUp {
+    pub(super) fn add_key(&mut self, store: &Store, matcher: &Matcher, key: &[u8], replies: &[Value]) -> FollowUp {
         let Some(Value::SimpleString(kind)) = replies.first() else {
             return FollowUp::default();
         };
@@ -126,7 +124,6 @@ impl Tally {
             _ => return FollowUp::default(),
         };
         self.keys += 1;
-        *self.nodes.entry(node.to_string()).or_default() += 1;
         self.slots[usize::from(key_slot(key))] += 1;
         let left = u64::try_from(pttl).ok();
         let bucket = match left {

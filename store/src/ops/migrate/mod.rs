@@ -3,7 +3,7 @@
 //! target schema gives the key definition of the same name (`job:state:<id>` to
 //! `job:state:{<id>}`), with `DUMP` on the source and `RESTORE` with the remaining TTL on the
 //! target, so type, value and TTL survive. Pipelined: one `PTTL`+`DUMP` pipeline per page on the
-//! source node, `RESTORE`s in pipelines per target slot. Checkpointed after every page and
+//! source node, `RESTORE`s in one pipeline per target node. Checkpointed after every page and
 //! resumable. The source is only read: never modified, never deleted.
 //!
 //! A key the target already holds is left as it is (`BUSYKEY`, counted), unless `replace` is
@@ -18,7 +18,7 @@ pub use report::{KeyMove, MigrationReport, PatternCheck, PatternMove, UnmatchedK
 pub use verify::{verify, VerifyOptions};
 
 use super::Progress;
-use crate::connection::Node;
+use crate::connection::{Node, SlotOwners};
 use crate::{Error, Store};
 use checkpoint::Checkpoint;
 use keyschema::{Translation, Untranslated};
@@ -26,6 +26,10 @@ use redis::Value;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Pages copied at once per source node: the source dumps one while the target restores the
+/// other.
+const PAGES_IN_FLIGHT: usize = 2;
 
 /// Why a migration stopped.
 #[derive(Debug, thiserror::Error)]
@@ -253,48 +257,66 @@ pub async fn migrate(
         },
         None => Checkpoint::new(from, to, &names, empty_report(&translation, options.dry_run)),
     };
+    // RESTOREs go in one pipeline per target node; a resharding meanwhile makes them fail
+    // (`MOVED`), and a resumed run reads the new map.
+    let owners = target.connection().slot_owners().await?;
     let state = Mutex::new(checkpoint);
     let failure: Mutex<Option<MigrateError>> = Mutex::new(None);
     let scans = nodes.iter().map(|node| {
-        let (state, failure, translation) = (&state, &failure, &translation);
+        let (state, failure, translation, owners) = (&state, &failure, &translation, &owners);
         async move {
             let progress = locked(state).nodes.get(&node.name()).copied().unwrap_or_default();
             if progress.done {
                 return Ok(());
             }
-            let page = |node: Node, keys: Vec<Vec<u8>>, next: u64| async move {
+            // A page copied: true. A failure is kept for the caller and ends the scans.
+            let page = |node: Node, keys: Vec<Vec<u8>>| async move {
                 if locked(failure).is_some() {
-                    return Ok(ControlFlow::Break(()));
+                    return Ok(false);
                 }
-                let done = copy_page(target, translation, &node, &keys, options, state)
-                    .await
-                    .and_then(|()| {
-                        let mut state = locked(state);
-                        state.nodes.insert(
-                            node.name(),
-                            checkpoint::NodeProgress {
-                                cursor: next,
-                                done: next == 0,
-                            },
-                        );
-                        if let Some(path) = checkpoint_path {
-                            state.save(path)?;
-                        }
-                        if let Some(progress) = &options.progress {
-                            progress(state.report.keys);
-                        }
-                        Ok(())
-                    });
-                match done {
-                    Ok(()) => Ok(ControlFlow::Continue(())),
+                match copy_page(owners, translation, &node, &keys, options, state).await {
+                    Ok(()) => Ok(true),
                     Err(error) => {
                         *locked(failure) = Some(error);
-                        Ok(ControlFlow::Break(()))
+                        Ok(false)
                     }
                 }
             };
-            node.scan_from(progress.cursor, "*", options.scan_count.max(1), &page)
-                .await
+            // In scan order: the checkpoint's cursor only passes pages that are copied, however
+            // the two pages in flight finish.
+            let done = |copied: bool, next: u64| {
+                if !copied {
+                    return Ok(ControlFlow::Break(()));
+                }
+                let mut state = locked(state);
+                state.nodes.insert(
+                    node.name(),
+                    checkpoint::NodeProgress {
+                        cursor: next,
+                        done: next == 0,
+                    },
+                );
+                if let Some(path) = checkpoint_path {
+                    if let Err(error) = state.save(path) {
+                        drop(state);
+                        *locked(failure) = Some(error);
+                        return Ok(ControlFlow::Break(()));
+                    }
+                }
+                if let Some(progress) = &options.progress {
+                    progress(state.report.keys);
+                }
+                Ok(ControlFlow::Continue(()))
+            };
+            node.scan_from(
+                progress.cursor,
+                "*",
+                options.scan_count.max(1),
+                PAGES_IN_FLIGHT,
+                &page,
+                done,
+            )
+            .await
         }
     });
     futures_util::future::try_join_all(scans).await?;
@@ -308,7 +330,7 @@ pub async fn migrate(
 
 /// Copies one page of source keys and counts what became of each.
 async fn copy_page(
-    target: &Store,
+    owners: &SlotOwners,
     translation: &Translation,
     node: &Node,
     keys: &[Vec<u8>],
@@ -336,8 +358,7 @@ async fn copy_page(
             read.cmd("PTTL").arg(&keys[*index]).cmd("DUMP").arg(&keys[*index]);
         }
         let dumped = node.pipeline(read, 2 * sent.len()).await?;
-        let mut restore = target.batch();
-        restore.keep_error_replies();
+        let mut restores = Vec::with_capacity(sent.len());
         let mut restored = Vec::with_capacity(sent.len());
         for ((index, to), replies) in sent.iter().zip(dumped.chunks(2)) {
             let (Value::Int(pttl), Value::BulkString(payload)) = (&replies[0], &replies[1]) else {
@@ -349,11 +370,12 @@ async fn copy_page(
             if options.replace {
                 cmd.arg("REPLACE");
             }
-            restored.push((*index, *to, restore.command(to, cmd, "RESTORE")));
+            restores.push((to.as_bytes(), cmd));
+            restored.push((*index, *to));
         }
-        let replies = restore.execute().await?;
-        for (index, to, reply) in restored {
-            outcomes[index] = match replies.reply(reply) {
+        let replies = owners.send(restores).await?;
+        for ((index, to), reply) in restored.into_iter().zip(replies) {
+            outcomes[index] = match reply {
                 Value::Okay => Outcome::Copied,
                 Value::SimpleString(ok) if ok == "OK" => Outcome::Copied,
                 Value::ServerError(error) if error.code() == "BUSYKEY" => Outcome::AlreadyThere,

@@ -5,7 +5,7 @@
 
 use super::report::{PatternCheck, VerifyReport, MIGRATION_VERSION};
 use super::{destination, locked, Destination, MigrateError};
-use crate::connection::Node;
+use crate::connection::{Node, SlotOwners};
 use crate::Store;
 use keyschema::Translation;
 use redis::Value;
@@ -64,11 +64,12 @@ pub async fn verify(source: &Store, target: &Store, options: &VerifyOptions) -> 
         examples: Vec::new(),
         patterns,
     });
-    let (report_ref, translation) = (&report, &translation);
+    let owners = target.connection().slot_owners().await?;
+    let (report_ref, translation, owners) = (&report, &translation, &owners);
     source
         .connection()
         .scan_primaries("*", options.scan_count.max(1), |node, keys| async move {
-            check_page(target, translation, &node, &keys, options, report_ref).await?;
+            check_page(owners, translation, &node, &keys, options, report_ref).await?;
             Ok(ControlFlow::Continue(()))
         })
         .await?;
@@ -86,7 +87,7 @@ struct Expected<'k> {
 }
 
 async fn check_page(
-    target: &Store,
+    owners: &SlotOwners,
     translation: &Translation,
     node: &Node,
     keys: &[Vec<u8>],
@@ -116,41 +117,68 @@ async fn check_page(
     if expected.is_empty() {
         return Ok(());
     }
-    // The source first: a key gone there since the scan is not looked for.
-    let mut read = redis::pipe();
-    for item in &expected {
-        read.cmd("PTTL").arg(item.key).cmd("DUMP").arg(item.key);
-    }
-    let source_replies = node.pipeline(read, 2 * expected.len()).await?;
-    let mut batch = target.batch();
-    batch.keep_error_replies();
-    let mut asked = Vec::with_capacity(expected.len());
+    // The target first: one PTTL per key (-2: missing), and the value of the keys compared.
+    let mut asked = Vec::with_capacity(expected.len() * 2);
     for item in &expected {
         let mut pttl = redis::cmd("PTTL");
         pttl.arg(&item.to);
-        let mut dump = redis::cmd("DUMP");
-        dump.arg(&item.to);
-        asked.push((
-            batch.command(&item.to, pttl, "PTTL"),
-            batch.command(&item.to, dump, "DUMP"),
-        ));
+        asked.push((item.to.as_bytes(), pttl));
+        if item.compare {
+            let mut dump = redis::cmd("DUMP");
+            dump.arg(&item.to);
+            asked.push((item.to.as_bytes(), dump));
+        }
     }
-    let target_replies = batch.execute().await?;
+    let mut target_replies = owners.send(asked).await?.into_iter();
+    let on_target: Vec<(i64, Option<Value>)> = expected
+        .iter()
+        .map(|item| {
+            let ttl = match target_replies.next() {
+                Some(Value::Int(ttl)) => ttl,
+                _ => -2,
+            };
+            (ttl, item.compare.then(|| target_replies.next().unwrap_or(Value::Nil)))
+        })
+        .collect();
+    // Then the source, only where it is needed: the TTL and value of the keys compared, and
+    // whether a key missing on the target is still on the source (gone from both is no loss).
+    let mut read = redis::pipe();
+    let mut reads = 0;
+    for (item, (ttl, _)) in expected.iter().zip(&on_target) {
+        if item.compare {
+            read.cmd("PTTL").arg(item.key).cmd("DUMP").arg(item.key);
+            reads += 2;
+        } else if *ttl == -2 {
+            read.cmd("PTTL").arg(item.key);
+            reads += 1;
+        }
+    }
+    let mut source_replies = if reads > 0 {
+        node.pipeline(read, reads).await?.into_iter()
+    } else {
+        Vec::new().into_iter()
+    };
 
+    let tolerance = i64::try_from(options.ttl_tolerance.as_millis()).unwrap_or(i64::MAX);
     let mut report = locked(report);
-    for ((item, source), (pttl, dump)) in expected.iter().zip(source_replies.chunks(2)).zip(asked) {
-        let Value::Int(source_ttl) = source[0] else { continue };
-        if source_ttl == -2 {
+    for (item, (target_ttl, target_value)) in expected.iter().zip(on_target) {
+        let source = if item.compare || target_ttl == -2 {
+            let ttl = match source_replies.next() {
+                Some(Value::Int(ttl)) => ttl,
+                _ => -2,
+            };
+            let value = if item.compare { source_replies.next() } else { None };
+            Some((ttl, value))
+        } else {
+            None
+        };
+        if matches!(source, Some((-2, _))) {
             continue; // Gone from the source since the scan.
         }
         report.checked += 1;
         if let Some(pattern) = item.pattern {
             report.patterns[pattern].source_keys += 1;
         }
-        let target_ttl = match target_replies.reply(pttl) {
-            Value::Int(ttl) => *ttl,
-            _ => -2,
-        };
         let mut problem = false;
         if target_ttl == -2 {
             report.missing += 1;
@@ -159,15 +187,14 @@ async fn check_page(
             if let Some(pattern) = item.pattern {
                 report.patterns[pattern].on_target += 1;
             }
-            if item.compare {
+            if let Some((source_ttl, source_value)) = source.filter(|_| item.compare) {
                 report.compared += 1;
-                if source[1] != *target_replies.reply(dump) {
+                if source_value != target_value {
                     report.value_differs += 1;
                     problem = true;
                 }
-                let tolerance = i64::try_from(options.ttl_tolerance.as_millis()).unwrap_or(i64::MAX);
                 let ttl_ok = match (source_ttl, target_ttl) {
-                    (-1, -1) => true,
+                    (-1i64, -1i64) => true,
                     (a, b) if a >= 0 && b >= 0 => (a - b).abs() <= tolerance,
                     _ => false,
                 };
