@@ -44,7 +44,7 @@ pub fn run(mut args: AuditArgs<'_>) -> Result<ExitCode, CliError> {
             let total = store.key_count().await?;
             args.options.progress = Some(progress_on_stderr(total, args.options.sample));
         }
-        store.audit(&args.options).await
+        Ok::<_, CliError>(store.audit(&args.options).await?)
     })?;
     if args.options.progress.is_some() {
         eprint!("\r\x1b[K");

@@ -188,6 +188,10 @@ enum Command {
         /// Keys per SCAN page (and per pipeline of TYPE and PTTL).
         #[arg(long, default_value_t = 1000)]
         scan_count: usize,
+        /// Keep the audit's position and counts in this file and resume from it when it exists
+        /// (removed once the audit completes).
+        #[arg(long)]
+        checkpoint: Option<String>,
         /// Skip checking the members of index keys.
         #[arg(long)]
         no_indexes: bool,
@@ -223,7 +227,7 @@ enum CliError {
     #[error(transparent)]
     Acl(#[from] keyschema_store::ops::AclError),
     #[error(transparent)]
-    Migrate(#[from] keyschema_store::ops::MigrateError),
+    Ops(#[from] keyschema_store::ops::OpsError),
     #[error("cannot create {path}: {source}")]
     Create {
         path: String,
@@ -273,6 +277,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         examples,
         sample,
         scan_count,
+        checkpoint,
         no_indexes,
         fix,
         apply,
@@ -290,6 +295,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
                 sample,
                 indexes: !no_indexes,
                 fix: apply,
+                checkpoint: checkpoint.map(Into::into),
                 ..Default::default()
             },
             fix,

@@ -128,3 +128,75 @@ fn an_unreachable_server_exits_2_with_the_reason() {
     let stderr = String::from_utf8(failed.stderr).unwrap();
     assert!(stderr.starts_with("error: "), "{stderr}");
 }
+
+#[test]
+fn a_killed_audit_resumes_from_its_checkpoint_and_counts_every_key_once() {
+    const JOBS: usize = 30_000;
+    let server = RedisServer::start();
+    let mut redis = server.connect();
+    for chunk in (0..JOBS).collect::<Vec<_>>().chunks(1000) {
+        let keys: Vec<String> = chunk
+            .iter()
+            .map(|i| format!("job:state:{:08x}-0000-4000-8000-{:012x}", i, i * 31))
+            .collect();
+        let commands: Vec<Vec<&[u8]>> = keys
+            .iter()
+            .map(|key| vec![&b"SET"[..], key.as_bytes(), b"{}", b"PX", b"60000000"])
+            .collect();
+        redis.pipeline(&commands).unwrap();
+    }
+    let checkpoint = std::env::temp_dir().join(format!("keyschema-audit-{}.checkpoint", std::process::id()));
+    let _ = std::fs::remove_file(&checkpoint);
+    let checkpoint_arg = checkpoint.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyschema"))
+        .args([
+            "audit",
+            "--url",
+            &server.url(),
+            "--scan-count",
+            "20",
+            "--checkpoint",
+            checkpoint_arg,
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let saved = || {
+        std::fs::read(&checkpoint)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .and_then(|saved| saved["state"]["keys"].as_u64())
+            .unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    while saved() == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the audit ended before it could be killed"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "no checkpoint");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let at_kill = saved();
+    assert!(at_kill > 0 && at_kill < JOBS as u64, "{at_kill}");
+
+    let resumed = audit(&server.url(), &["--checkpoint", checkpoint_arg, "--format", "json"]);
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(report["keys"], JOBS, "every key counted once");
+    let job_state = report["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "job_state")
+        .unwrap();
+    assert_eq!(job_state["keys"], JOBS);
+    assert!(!checkpoint.exists(), "a completed audit removes its checkpoint");
+}

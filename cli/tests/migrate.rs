@@ -111,7 +111,7 @@ fn checkpoint_keys(path: &Path) -> u64 {
     std::fs::read(path)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .and_then(|checkpoint| checkpoint["report"]["keys"].as_u64())
+        .and_then(|checkpoint| checkpoint["state"]["keys"].as_u64())
         .unwrap_or(0)
 }
 

@@ -183,13 +183,13 @@ async fn audit_finds_what_was_planted(store: CordumStore, url: &str, primaries: 
         .iter()
         .find(|u| u.prefix.as_deref() == Some("legacy"))
         .unwrap();
-    assert_eq!((legacy.code, legacy.count), ("K001", UNKNOWN as u64));
+    assert_eq!((legacy.code.as_str(), legacy.count), ("K001", UNKNOWN as u64));
     let bad = report
         .unknown
         .iter()
         .find(|u| u.nearest.as_deref() == Some("job_state"))
         .unwrap();
-    assert_eq!((bad.code, bad.count), ("K002", BAD_PARAM as u64));
+    assert_eq!((bad.code.as_str(), bad.count), ("K002", BAD_PARAM as u64));
     assert!(bad.reason.contains("not a uuid"), "{}", bad.reason);
     assert_eq!(bad.examples.len(), options.examples);
 

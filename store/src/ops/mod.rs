@@ -4,6 +4,7 @@
 
 mod acl;
 mod audit;
+mod checkpoint;
 mod migrate;
 
 pub use acl::{acl_users, AclError, AclUser};
@@ -12,11 +13,62 @@ pub use audit::{
     Progress, SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
 pub use migrate::{
-    migrate, verify, KeyMove, MigrateError, MigrateOptions, MigrationReport, PatternCheck, PatternMove, UnmatchedKeys,
-    VerifyOptions, VerifyReport, MIGRATION_VERSION,
+    migrate, verify, KeyMove, MigrateOptions, MigrationReport, PatternCheck, PatternMove, UnmatchedKeys, VerifyOptions,
+    VerifyReport, MIGRATION_VERSION,
 };
 
-use crate::{ConnectionOptions, RedisConnection, Result};
+use crate::{ConnectionOptions, Error, RedisConnection, Result};
+
+/// Why an audit or a migration stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// A command failed; the checkpoint, if any, holds the last page done.
+    #[error(transparent)]
+    Store(#[from] Error),
+    /// The checkpoint could not be read.
+    #[error("cannot read the checkpoint {path}: {source}")]
+    CheckpointRead {
+        /// Its path.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The checkpoint could not be written.
+    #[error("cannot write the checkpoint {path}: {source}")]
+    CheckpointWrite {
+        /// Its path.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a checkpoint.
+    #[error("{path} is not a migration checkpoint: {source}")]
+    CheckpointFormat {
+        /// Its path.
+        path: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The checkpoint is of another migration.
+    #[error("the checkpoint {path} is of another migration: {what}")]
+    CheckpointMismatch {
+        /// Its path.
+        path: String,
+        /// What differs.
+        what: String,
+    },
+    /// The target refused a key (other than holding it already).
+    #[error("RESTORE of `{key}` on the target failed: {reply}")]
+    Restore {
+        /// The key's name on the target.
+        key: String,
+        /// The server's answer.
+        reply: String,
+    },
+}
 
 /// A connection to the server at `url`, or to the cluster it belongs to: the server is asked
 /// (`INFO cluster`), so a script needs one address whatever the deployment.

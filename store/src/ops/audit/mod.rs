@@ -14,13 +14,17 @@ pub use report::{
     TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
 
+use super::checkpoint::{Checkpoint, NodeProgress};
+use super::OpsError;
 use crate::connection::Node;
 use crate::{Error, Result, Store};
 use keyschema::Matcher;
 use redis::Value;
 use std::fmt;
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 use tally::Tally;
 
 /// Called after each page of keys with the number of keys audited so far.
@@ -47,6 +51,9 @@ pub struct AuditOptions {
     pub fix: bool,
     /// Told of the progress after each page.
     pub progress: Option<Progress>,
+    /// Keep the scan's position and the counts in this file (at most once a second) and resume
+    /// from it when it exists; removed once the audit completes.
+    pub checkpoint: Option<PathBuf>,
 }
 
 impl Default for AuditOptions {
@@ -60,6 +67,7 @@ impl Default for AuditOptions {
             sample: None,
             fix: false,
             progress: None,
+            checkpoint: None,
         }
     }
 }
@@ -75,15 +83,19 @@ impl fmt::Debug for AuditOptions {
             .field("sample", &self.sample)
             .field("fix", &self.fix)
             .field("progress", &self.progress.is_some())
+            .field("checkpoint", &self.checkpoint)
             .finish()
     }
 }
 
 /// The tally is only updated between awaits, so a panic cannot leave it half-written: a
 /// poisoned lock is still consistent.
-fn locked(tally: &Mutex<Tally>) -> MutexGuard<'_, Tally> {
-    tally.lock().unwrap_or_else(PoisonError::into_inner)
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// How often a checkpointed audit saves its counts.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Audits every key of the keyspace against the schema; see the module documentation.
@@ -95,19 +107,42 @@ impl Store {
     /// println!("{} keys, {} with a problem", report.keys, report.problem_count());
     /// # Ok(()) }
     /// ```
-    pub async fn audit(&self, options: &AuditOptions) -> Result<AuditReport> {
+    pub async fn audit(&self, options: &AuditOptions) -> std::result::Result<AuditReport, OpsError> {
         let matcher = Matcher::new(self.schema_arc());
-        let tally = Mutex::new(Tally::new(self.schema().keys.len(), options.examples));
+        let nodes = self.connection().nodes().await?;
+        let names: Vec<String> = nodes.iter().map(Node::name).collect();
+        let schema = self.schema();
+        let fresh = || Tally::new(schema.keys.len(), options.examples);
+        let checkpoint = match &options.checkpoint {
+            Some(path) => Checkpoint::<Tally>::load(path, "audit", &[schema], &names)?,
+            None => None,
+        }
+        .unwrap_or_else(|| Checkpoint::new("audit", &[schema], &names, fresh()));
+        let state = Mutex::new(checkpoint);
+        let failure: Mutex<Option<OpsError>> = Mutex::new(None);
         let limit = options.sample.unwrap_or(u64::MAX);
-        self.connection()
-            .scan_primaries("*", options.scan_count.max(1), |node, keys| {
-                let (tally, matcher) = (&tally, &matcher);
-                async move {
-                    if locked(tally).keys >= limit {
+        // With a checkpoint, one page at a time: the counts saved are exactly those of the pages
+        // before the saved cursor.
+        let in_flight = if options.checkpoint.is_some() { 1 } else { 2 };
+        // The first page is saved at once, the others at most once a second.
+        let last_save = Mutex::new(
+            Instant::now()
+                .checked_sub(CHECKPOINT_EVERY)
+                .unwrap_or_else(Instant::now),
+        );
+        let scans = nodes.iter().map(|node| {
+            let (state, failure, matcher, last_save) = (&state, &failure, &matcher, &last_save);
+            async move {
+                let progress = locked(state).nodes.get(&node.name()).copied().unwrap_or_default();
+                if progress.done {
+                    return Ok(());
+                }
+                let page = |node: Node, keys: Vec<Vec<u8>>| async move {
+                    if locked(state).state.keys >= limit {
                         return Ok(ControlFlow::Break(()));
                     }
-                    self.audit_page(tally, matcher, &node, &keys, options).await?;
-                    let seen = locked(tally).keys;
+                    self.audit_page(state, matcher, &node, &keys, options).await?;
+                    let seen = locked(state).state.keys;
                     if let Some(progress) = &options.progress {
                         progress(seen);
                     }
@@ -116,11 +151,47 @@ impl Store {
                     } else {
                         ControlFlow::Continue(())
                     })
-                }
-            })
-            .await?;
-        let tally = tally.into_inner().unwrap_or_else(PoisonError::into_inner);
+                };
+                let done = |flow: ControlFlow<()>, next: u64| {
+                    let Some(path) = &options.checkpoint else {
+                        return Ok(flow);
+                    };
+                    let mut state = locked(state);
+                    state.nodes.insert(
+                        node.name(),
+                        NodeProgress {
+                            cursor: next,
+                            done: next == 0,
+                        },
+                    );
+                    // At most once a second: a save writes every count.
+                    let mut last = locked(last_save);
+                    if last.elapsed() >= CHECKPOINT_EVERY || next == 0 {
+                        *last = Instant::now();
+                        if let Err(error) = state.save(path) {
+                            *locked(failure) = Some(error);
+                            return Ok(ControlFlow::Break(()));
+                        }
+                    }
+                    Ok(flow)
+                };
+                node.scan_from(progress.cursor, "*", options.scan_count.max(1), in_flight, &page, done)
+                    .await
+            }
+        });
+        futures_util::future::try_join_all(scans).await?;
+        if let Some(error) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            return Err(error);
+        }
+        let tally = state.into_inner().unwrap_or_else(PoisonError::into_inner).state;
         let sampled = tally.keys >= limit;
+        if let Some(path) = &options.checkpoint {
+            // Done: a later audit starts afresh.
+            std::fs::remove_file(path).map_err(|source| OpsError::CheckpointWrite {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
         Ok(tally.report(self, options, sampled))
     }
 
@@ -143,7 +214,7 @@ impl Store {
     /// Audits one page of keys from `node`.
     async fn audit_page(
         &self,
-        tally: &Mutex<Tally>,
+        tally: &Mutex<Checkpoint<Tally>>,
         matcher: &Matcher,
         node: &Node,
         keys: &[Vec<u8>],
@@ -155,7 +226,8 @@ impl Store {
         let mut expire = redis::pipe();
         let mut expiring = 0;
         {
-            let mut tally = locked(tally);
+            let mut checkpoint = locked(tally);
+            let tally = &mut checkpoint.state;
             let before = tally.keys;
             for (key, replies) in keys.iter().zip(replies.chunks(per_key)) {
                 let follow_up = tally.add_key(self, matcher, key, replies);
@@ -174,15 +246,15 @@ impl Store {
         if expiring > 0 {
             let replies = node.pipeline(expire, expiring).await?;
             let set = replies.iter().filter(|reply| matches!(reply, Value::Int(1))).count();
-            locked(tally).fixed.ttls_set += set as u64;
+            locked(tally).state.fixed.ttls_set += set as u64;
         }
         for (key, pattern) in indexes {
             let (members, removed) = self
                 .check_index(matcher, &key, pattern, options.fix, options.examples)
                 .await?;
-            let mut tally = locked(tally);
-            tally.add_index(pattern, members);
-            tally.fixed.members_removed += removed;
+            let mut checkpoint = locked(tally);
+            checkpoint.state.add_index(pattern, members);
+            checkpoint.state.fixed.members_removed += removed;
         }
         Ok(())
     }

@@ -1,13 +1,13 @@
 //! What an audit reports: the public, serialisable shape (versioned by [`AUDIT_VERSION`]).
 
 use keyschema::RedisKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The version of [`AuditReport`]'s JSON shape; a change that breaks readers increments it.
 pub const AUDIT_VERSION: u32 = 1;
 
 /// What is wrong with a key that matches its pattern.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Problem {
     /// The key holds another Redis type than declared.
@@ -84,7 +84,7 @@ pub struct IndexAudit {
 }
 
 /// A member of an index whose key is gone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DanglingMember {
     /// The index key holding it.
     pub index_key: String,
@@ -98,7 +98,7 @@ pub struct DanglingMember {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnknownKeys {
     /// The lint code (`K001`: no pattern, `K002`: a parameter of the wrong type, ...).
-    pub code: &'static str,
+    pub code: String,
     /// The nearest pattern's code name, when there is one.
     pub nearest: Option<String>,
     /// The key's first segment, when no pattern is near.
@@ -139,7 +139,7 @@ pub struct TtlBucket {
 }
 
 /// What `fix` changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixReport {
     /// Keys given their missing declared TTL (`PEXPIRE ... NX`: a key that got a TTL meanwhile
     /// keeps it).

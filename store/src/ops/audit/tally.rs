@@ -9,6 +9,7 @@ use crate::policy::KeyId;
 use crate::Store;
 use keyschema::{key_slot, Matcher, RedisKind};
 use redis::Value;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -23,12 +24,14 @@ const TTL_BUCKETS: [(u64, &str); 4] = [
 /// Slots per range of [`AuditReport::keys_per_slot_range`].
 const SLOTS_PER_RANGE: usize = 64;
 
-/// Everything counted so far.
+/// Everything counted so far; kept in an audit's checkpoint.
+#[derive(Serialize, Deserialize)]
 pub(super) struct Tally {
     examples: usize,
     pub(super) keys: u64,
     per_pattern: Vec<PatternTally>,
-    unknown: HashMap<(&'static str, Option<usize>, Option<String>), UnknownTally>,
+    #[serde(with = "pairs")]
+    unknown: HashMap<(String, Option<usize>, Option<String>), UnknownTally>,
     nodes: HashMap<String, u64>,
     slots: Vec<u64>,
     /// `none`, then one per [`TTL_BUCKETS`] entry, then the rest.
@@ -36,17 +39,18 @@ pub(super) struct Tally {
     pub(super) fixed: FixReport,
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct PatternTally {
     keys: u64,
     with_problems: u64,
     memory: u64,
+    #[serde(with = "pairs")]
     problems: HashMap<Problem, (u64, Vec<String>)>,
     index: IndexTally,
 }
 
 /// The members of one index pattern's keys.
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub(super) struct IndexTally {
     pub(super) members: u64,
     pub(super) dangling: u64,
@@ -66,6 +70,7 @@ impl IndexTally {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 struct UnknownTally {
     count: u64,
     reason: String,
@@ -140,8 +145,8 @@ impl Tally {
             Ok((text, found)) => (text, found.key),
             Err(failure) => {
                 let (code, nearest, reason) = match failure {
-                    Some(failure) => (failure.code.as_str(), failure.nearest, failure.message),
-                    None => ("K005", None, "the key is not UTF-8".to_string()),
+                    Some(failure) => (failure.code.as_str().to_string(), failure.nearest, failure.message),
+                    None => ("K005".to_string(), None, "the key is not UTF-8".to_string()),
                 };
                 let prefix = nearest
                     .is_none()
@@ -281,5 +286,29 @@ impl Tally {
             ttls,
             fixed: options.fix.then_some(self.fixed),
         }
+    }
+}
+
+/// Maps serialised as lists of pairs: JSON object keys must be strings, and these keys are
+/// tuples.
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::HashMap;
+    use std::hash::Hash;
+
+    pub(super) fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        map: &HashMap<K, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub(super) fn deserialize<'de, D, K, V>(deserializer: D) -> Result<HashMap<K, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        K: Deserialize<'de> + Eq + Hash,
+        V: Deserialize<'de>,
+    {
+        Vec::<(K, V)>::deserialize(deserializer).map(|pairs| pairs.into_iter().collect())
     }
 }

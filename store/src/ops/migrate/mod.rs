@@ -10,17 +10,17 @@
 //! asked: a resumed run finds the keys copied before the interruption there, so every key ends
 //! up on the target exactly once.
 
-mod checkpoint;
 mod report;
 mod verify;
 
 pub use report::{KeyMove, MigrationReport, PatternCheck, PatternMove, UnmatchedKeys, VerifyReport, MIGRATION_VERSION};
 pub use verify::{verify, VerifyOptions};
 
+use super::checkpoint::{Checkpoint, NodeProgress};
+use super::OpsError;
 use super::Progress;
 use crate::connection::{Node, SlotOwners};
-use crate::{Error, Store};
-use checkpoint::Checkpoint;
+use crate::Store;
 use keyschema::{Translation, Untranslated};
 use redis::Value;
 use std::ops::ControlFlow;
@@ -30,57 +30,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 /// Pages copied at once per source node: the source dumps one while the target restores the
 /// other.
 const PAGES_IN_FLIGHT: usize = 2;
-
-/// Why a migration stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
-    /// A command failed; the checkpoint holds the last page copied.
-    #[error(transparent)]
-    Store(#[from] Error),
-    /// The checkpoint could not be read.
-    #[error("cannot read the checkpoint {path}: {source}")]
-    CheckpointRead {
-        /// Its path.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The checkpoint could not be written.
-    #[error("cannot write the checkpoint {path}: {source}")]
-    CheckpointWrite {
-        /// Its path.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not a checkpoint.
-    #[error("{path} is not a migration checkpoint: {source}")]
-    CheckpointFormat {
-        /// Its path.
-        path: String,
-        /// Why.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The checkpoint is of another migration.
-    #[error("the checkpoint {path} is of another migration: {what}")]
-    CheckpointMismatch {
-        /// Its path.
-        path: String,
-        /// What differs.
-        what: String,
-    },
-    /// The target refused a key (other than holding it already).
-    #[error("RESTORE of `{key}` on the target failed: {reply}")]
-    Restore {
-        /// The key's name on the target.
-        key: String,
-        /// The server's answer.
-        reply: String,
-    },
-}
 
 /// How a migration runs.
 #[derive(Clone)]
@@ -225,7 +174,7 @@ enum Outcome {
 /// schema); see the module documentation.
 ///
 /// ```no_run
-/// # async fn demo(source: keyschema_store::Store, target: keyschema_store::Store) -> Result<(), keyschema_store::ops::MigrateError> {
+/// # async fn demo(source: keyschema_store::Store, target: keyschema_store::Store) -> Result<(), keyschema_store::ops::OpsError> {
 /// use keyschema_store::ops::{migrate, MigrateOptions};
 /// let plan = migrate(&source, &target, &MigrateOptions { dry_run: true, ..Default::default() }).await?;
 /// println!("{} keys to copy, {} skipped", plan.keys - plan.skipped(), plan.skipped());
@@ -237,31 +186,32 @@ enum Outcome {
 /// println!("{} copied", done.copied);
 /// # Ok(()) }
 /// ```
-pub async fn migrate(
-    source: &Store,
-    target: &Store,
-    options: &MigrateOptions,
-) -> Result<MigrationReport, MigrateError> {
+pub async fn migrate(source: &Store, target: &Store, options: &MigrateOptions) -> Result<MigrationReport, OpsError> {
     let translation = Translation::new(source.schema_arc(), target.schema_arc());
     let nodes = source.connection().nodes().await?;
     let names: Vec<String> = nodes.iter().map(Node::name).collect();
     let (from, to) = (translation.from_schema(), translation.to_schema());
     let checkpoint_path = options.checkpoint.as_deref().filter(|_| !options.dry_run);
     let checkpoint = match checkpoint_path {
-        Some(path) => match Checkpoint::load(path, from, to, &names)? {
+        Some(path) => match Checkpoint::<MigrationReport>::load(path, "migrate", &[from, to], &names)? {
             Some(mut checkpoint) => {
-                checkpoint.report.resumed = true;
+                checkpoint.state.resumed = true;
                 checkpoint
             }
-            None => Checkpoint::new(from, to, &names, empty_report(&translation, false)),
+            None => Checkpoint::new("migrate", &[from, to], &names, empty_report(&translation, false)),
         },
-        None => Checkpoint::new(from, to, &names, empty_report(&translation, options.dry_run)),
+        None => Checkpoint::new(
+            "migrate",
+            &[from, to],
+            &names,
+            empty_report(&translation, options.dry_run),
+        ),
     };
     // RESTOREs go in one pipeline per target node; a resharding meanwhile makes them fail
     // (`MOVED`), and a resumed run reads the new map.
     let owners = target.connection().slot_owners().await?;
     let state = Mutex::new(checkpoint);
-    let failure: Mutex<Option<MigrateError>> = Mutex::new(None);
+    let failure: Mutex<Option<OpsError>> = Mutex::new(None);
     let scans = nodes.iter().map(|node| {
         let (state, failure, translation, owners) = (&state, &failure, &translation, &owners);
         async move {
@@ -291,7 +241,7 @@ pub async fn migrate(
                 let mut state = locked(state);
                 state.nodes.insert(
                     node.name(),
-                    checkpoint::NodeProgress {
+                    NodeProgress {
                         cursor: next,
                         done: next == 0,
                     },
@@ -304,7 +254,7 @@ pub async fn migrate(
                     }
                 }
                 if let Some(progress) = &options.progress {
-                    progress(state.report.keys);
+                    progress(state.state.keys);
                 }
                 Ok(ControlFlow::Continue(()))
             };
@@ -323,7 +273,7 @@ pub async fn migrate(
     if let Some(error) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
         return Err(error);
     }
-    let mut report = state.into_inner().unwrap_or_else(PoisonError::into_inner).report;
+    let mut report = state.into_inner().unwrap_or_else(PoisonError::into_inner).state;
     report.finish();
     Ok(report)
 }
@@ -335,8 +285,8 @@ async fn copy_page(
     node: &Node,
     keys: &[Vec<u8>],
     options: &MigrateOptions,
-    state: &Mutex<Checkpoint>,
-) -> Result<(), MigrateError> {
+    state: &Mutex<Checkpoint<MigrationReport>>,
+) -> Result<(), OpsError> {
     let destinations: Vec<Destination> = keys.iter().map(|key| destination(translation, key)).collect();
     // What is sent, by position in `keys`, and under which name.
     let sent: Vec<(usize, &str)> = destinations
@@ -380,7 +330,7 @@ async fn copy_page(
                 Value::SimpleString(ok) if ok == "OK" => Outcome::Copied,
                 Value::ServerError(error) if error.code() == "BUSYKEY" => Outcome::AlreadyThere,
                 other => {
-                    return Err(MigrateError::Restore {
+                    return Err(OpsError::Restore {
                         key: to.to_string(),
                         reply: format!("{other:?}"),
                     })
@@ -390,7 +340,7 @@ async fn copy_page(
     }
 
     let mut state = locked(state);
-    let report = &mut state.report;
+    let report = &mut state.state;
     for ((key, destination), outcome) in keys.iter().zip(destinations).zip(outcomes) {
         report.keys += 1;
         report.copied += u64::from(outcome == Outcome::Copied);

@@ -4,8 +4,9 @@
 //! sides.
 
 use super::report::{PatternCheck, VerifyReport, MIGRATION_VERSION};
-use super::{destination, locked, Destination, MigrateError};
+use super::{destination, locked, Destination};
 use crate::connection::{Node, SlotOwners};
+use crate::ops::OpsError;
 use crate::Store;
 use keyschema::Translation;
 use redis::Value;
@@ -42,7 +43,7 @@ impl Default for VerifyOptions {
 
 /// Verifies that the keys of `source` are on `target` in its layout; see the module
 /// documentation.
-pub async fn verify(source: &Store, target: &Store, options: &VerifyOptions) -> Result<VerifyReport, MigrateError> {
+pub async fn verify(source: &Store, target: &Store, options: &VerifyOptions) -> Result<VerifyReport, OpsError> {
     let translation = Translation::new(source.schema_arc(), target.schema_arc());
     let patterns = translation
         .from_schema()

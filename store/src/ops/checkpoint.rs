@@ -1,0 +1,116 @@
+//! Checkpoints of the long operations (a migration, an audit): where the scan of every node
+//! stands and what has been counted up to there, written to a temporary file renamed over the
+//! old one, so a crash leaves the previous checkpoint whole. A resumed run starts each node's scan
+//! at its cursor: `SCAN` returns every key present for the whole scan at least once, so nothing
+//! is skipped.
+
+use super::OpsError;
+use keyschema::KeySchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const CHECKPOINT_VERSION: u32 = 1;
+
+/// Where one node's scan stands.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub(crate) struct NodeProgress {
+    /// The cursor to continue from (0 before the first page).
+    pub(crate) cursor: u64,
+    /// Whether the node's scan finished.
+    pub(crate) done: bool,
+}
+
+/// A checkpoint of an operation whose counts so far are a `T`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Checkpoint<T> {
+    version: u32,
+    /// What the operation is (`audit`, `migrate`): a checkpoint only resumes its own kind.
+    operation: String,
+    /// The schemas involved, by fingerprint: a checkpoint only resumes the same operation.
+    schemas: Vec<u64>,
+    /// Per node scanned (`host:port`, or `standalone`).
+    pub(crate) nodes: BTreeMap<String, NodeProgress>,
+    /// What was done so far.
+    pub(crate) state: T,
+}
+
+fn fingerprints(schemas: &[&KeySchema]) -> Vec<u64> {
+    schemas
+        .iter()
+        .map(|schema| keyschema::model_fingerprint(schema, keyschema::VERSION))
+        .collect()
+}
+
+impl<T: Serialize + DeserializeOwned> Checkpoint<T> {
+    pub(crate) fn new(operation: &str, schemas: &[&KeySchema], nodes: &[String], state: T) -> Self {
+        Self {
+            version: CHECKPOINT_VERSION,
+            operation: operation.to_string(),
+            schemas: fingerprints(schemas),
+            nodes: nodes
+                .iter()
+                .map(|node| (node.clone(), NodeProgress::default()))
+                .collect(),
+            state,
+        }
+    }
+
+    /// The checkpoint at `path`, if there is one, checked to be of this operation.
+    pub(crate) fn load(
+        path: &Path,
+        operation: &str,
+        schemas: &[&KeySchema],
+        nodes: &[String],
+    ) -> Result<Option<Self>, OpsError> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(OpsError::CheckpointRead {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
+        };
+        let checkpoint: Self = serde_json::from_slice(&bytes).map_err(|source| OpsError::CheckpointFormat {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mismatch = |what: &str| OpsError::CheckpointMismatch {
+            path: path.display().to_string(),
+            what: what.to_string(),
+        };
+        if checkpoint.version != CHECKPOINT_VERSION {
+            return Err(mismatch("written by another version of keyschema"));
+        }
+        if checkpoint.operation != operation {
+            return Err(mismatch(&format!("it is the checkpoint of a {}", checkpoint.operation)));
+        }
+        if checkpoint.schemas != fingerprints(schemas) {
+            return Err(mismatch("its schemas differ from these"));
+        }
+        if checkpoint.nodes.keys().ne(nodes.iter()) {
+            return Err(mismatch(&format!(
+                "the primaries were {}, they are {}",
+                checkpoint.nodes.keys().cloned().collect::<Vec<_>>().join(", "),
+                nodes.join(", ")
+            )));
+        }
+        Ok(Some(checkpoint))
+    }
+
+    /// Writes the checkpoint whole, or not at all.
+    pub(crate) fn save(&self, path: &Path) -> Result<(), OpsError> {
+        let failed = |source| OpsError::CheckpointWrite {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".tmp");
+        let bytes = serde_json::to_vec(self).map_err(|error| failed(std::io::Error::other(error)))?;
+        std::fs::write(&temporary, bytes).map_err(failed)?;
+        std::fs::rename(&temporary, path).map_err(failed)
+    }
+}
