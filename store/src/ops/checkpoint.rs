@@ -5,11 +5,16 @@
 //! is skipped.
 
 use super::OpsError;
+use crate::connection::Node;
 use keyschema::KeySchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 const CHECKPOINT_VERSION: u32 = 1;
 
@@ -113,4 +118,82 @@ impl<T: Serialize + DeserializeOwned> Checkpoint<T> {
         std::fs::write(&temporary, bytes).map_err(failed)?;
         std::fs::rename(&temporary, path).map_err(failed)
     }
+}
+
+/// Scans every node in `nodes` from where `state` says it stands, handing each page to `page`
+/// (up to `in_flight` pages at once per node). In scan order, each page done moves the node's
+/// cursor in `state`, which is saved to `path` (the first page at once, then at most once per
+/// `save_every`, and when a node finishes). The first error of a page or a save stops every scan
+/// and is returned; `page` breaking stops its node.
+pub(crate) async fn scan_nodes<T, P, Fut>(
+    nodes: &[Node],
+    state: &Mutex<Checkpoint<T>>,
+    path: Option<&Path>,
+    save_every: Duration,
+    scan_count: usize,
+    in_flight: usize,
+    page: P,
+) -> Result<(), OpsError>
+where
+    T: Serialize + DeserializeOwned,
+    P: Fn(Node, Vec<Vec<u8>>) -> Fut,
+    Fut: Future<Output = Result<ControlFlow<()>, OpsError>>,
+{
+    let failure: Mutex<Option<OpsError>> = Mutex::new(None);
+    let last_save = Mutex::new(Instant::now().checked_sub(save_every).unwrap_or_else(Instant::now));
+    let scans = nodes.iter().map(|node| {
+        let (failure, last_save, page) = (&failure, &last_save, &page);
+        async move {
+            let progress = locked(state).nodes.get(&node.name()).copied().unwrap_or_default();
+            if progress.done {
+                return Ok(());
+            }
+            // A failure is kept for the caller and breaks this node's scan; the others stop at
+            // their next page.
+            let run = |node: Node, keys: Vec<Vec<u8>>| async move {
+                if locked(failure).is_some() {
+                    return Ok(ControlFlow::Break(()));
+                }
+                Ok(page(node, keys).await.unwrap_or_else(|error| {
+                    *locked(failure) = Some(error);
+                    ControlFlow::Break(())
+                }))
+            };
+            let done = |flow: ControlFlow<()>, next: u64| {
+                if locked(failure).is_some() {
+                    return Ok(ControlFlow::Break(()));
+                }
+                let Some(path) = path else { return Ok(flow) };
+                let mut state = locked(state);
+                state.nodes.insert(
+                    node.name(),
+                    NodeProgress {
+                        cursor: next,
+                        done: next == 0,
+                    },
+                );
+                let mut last = locked(last_save);
+                if last.elapsed() >= save_every || next == 0 {
+                    *last = Instant::now();
+                    if let Err(error) = state.save(path) {
+                        *locked(failure) = Some(error);
+                        return Ok(ControlFlow::Break(()));
+                    }
+                }
+                Ok(flow)
+            };
+            node.scan_from(progress.cursor, "*", scan_count.max(1), in_flight, &run, done)
+                .await
+        }
+    });
+    futures_util::future::try_join_all(scans).await?;
+    match failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// Counts are only changed between awaits: a poisoned lock still holds whole counts.
+pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -14,7 +14,7 @@ pub use report::{
     TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
 
-use super::checkpoint::{Checkpoint, NodeProgress};
+use super::checkpoint::{locked, scan_nodes, Checkpoint};
 use super::OpsError;
 use crate::connection::Node;
 use crate::{Error, Result, Store};
@@ -23,8 +23,8 @@ use redis::Value;
 use std::fmt;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use tally::Tally;
 
 /// Called after each page of keys with the number of keys audited so far.
@@ -88,12 +88,6 @@ impl fmt::Debug for AuditOptions {
     }
 }
 
-/// The tally is only updated between awaits, so a panic cannot leave it half-written: a
-/// poisoned lock is still consistent.
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// How often a checkpointed audit saves its counts.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
@@ -101,7 +95,7 @@ impl Store {
     /// Audits every key of the keyspace against the schema; see the module documentation.
     ///
     /// ```no_run
-    /// # async fn demo(store: keyschema_store::Store) -> keyschema_store::Result<()> {
+    /// # async fn demo(store: keyschema_store::Store) -> Result<(), keyschema_store::ops::OpsError> {
     /// use keyschema_store::ops::AuditOptions;
     /// let report = store.audit(&AuditOptions::default()).await?;
     /// println!("{} keys, {} with a problem", report.keys, report.problem_count());
@@ -119,25 +113,20 @@ impl Store {
         }
         .unwrap_or_else(|| Checkpoint::new("audit", &[schema], &names, fresh()));
         let state = Mutex::new(checkpoint);
-        let failure: Mutex<Option<OpsError>> = Mutex::new(None);
         let limit = options.sample.unwrap_or(u64::MAX);
         // With a checkpoint, one page at a time: the counts saved are exactly those of the pages
         // before the saved cursor.
         let in_flight = if options.checkpoint.is_some() { 1 } else { 2 };
-        // The first page is saved at once, the others at most once a second.
-        let last_save = Mutex::new(
-            Instant::now()
-                .checked_sub(CHECKPOINT_EVERY)
-                .unwrap_or_else(Instant::now),
-        );
-        let scans = nodes.iter().map(|node| {
-            let (state, failure, matcher, last_save) = (&state, &failure, &matcher, &last_save);
-            async move {
-                let progress = locked(state).nodes.get(&node.name()).copied().unwrap_or_default();
-                if progress.done {
-                    return Ok(());
-                }
-                let page = |node: Node, keys: Vec<Vec<u8>>| async move {
+        scan_nodes(
+            &nodes,
+            &state,
+            options.checkpoint.as_deref(),
+            CHECKPOINT_EVERY,
+            options.scan_count,
+            in_flight,
+            |node: Node, keys: Vec<Vec<u8>>| {
+                let (state, matcher) = (&state, &matcher);
+                async move {
                     if locked(state).state.keys >= limit {
                         return Ok(ControlFlow::Break(()));
                     }
@@ -151,38 +140,10 @@ impl Store {
                     } else {
                         ControlFlow::Continue(())
                     })
-                };
-                let done = |flow: ControlFlow<()>, next: u64| {
-                    let Some(path) = &options.checkpoint else {
-                        return Ok(flow);
-                    };
-                    let mut state = locked(state);
-                    state.nodes.insert(
-                        node.name(),
-                        NodeProgress {
-                            cursor: next,
-                            done: next == 0,
-                        },
-                    );
-                    // At most once a second: a save writes every count.
-                    let mut last = locked(last_save);
-                    if last.elapsed() >= CHECKPOINT_EVERY || next == 0 {
-                        *last = Instant::now();
-                        if let Err(error) = state.save(path) {
-                            *locked(failure) = Some(error);
-                            return Ok(ControlFlow::Break(()));
-                        }
-                    }
-                    Ok(flow)
-                };
-                node.scan_from(progress.cursor, "*", options.scan_count.max(1), in_flight, &page, done)
-                    .await
-            }
-        });
-        futures_util::future::try_join_all(scans).await?;
-        if let Some(error) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
-            return Err(error);
-        }
+                }
+            },
+        )
+        .await?;
         let tally = state.into_inner().unwrap_or_else(PoisonError::into_inner).state;
         let sampled = tally.keys >= limit;
         if let Some(path) = &options.checkpoint {

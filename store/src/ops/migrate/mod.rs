@@ -16,7 +16,7 @@ mod verify;
 pub use report::{KeyMove, MigrationReport, PatternCheck, PatternMove, UnmatchedKeys, VerifyReport, MIGRATION_VERSION};
 pub use verify::{verify, VerifyOptions};
 
-use super::checkpoint::{Checkpoint, NodeProgress};
+use super::checkpoint::{locked, scan_nodes, Checkpoint};
 use super::OpsError;
 use super::Progress;
 use crate::connection::{Node, SlotOwners};
@@ -25,7 +25,8 @@ use keyschema::{Translation, Untranslated};
 use redis::Value;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 /// Pages copied at once per source node: the source dumps one while the target restores the
 /// other.
@@ -76,12 +77,6 @@ impl std::fmt::Debug for MigrateOptions {
             .field("examples", &self.examples)
             .finish_non_exhaustive()
     }
-}
-
-/// State shared by the scans of the source nodes, only changed between awaits: a poisoned
-/// lock still holds whole counts.
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Where a scanned key goes.
@@ -211,68 +206,26 @@ pub async fn migrate(source: &Store, target: &Store, options: &MigrateOptions) -
     // (`MOVED`), and a resumed run reads the new map.
     let owners = target.connection().slot_owners().await?;
     let state = Mutex::new(checkpoint);
-    let failure: Mutex<Option<OpsError>> = Mutex::new(None);
-    let scans = nodes.iter().map(|node| {
-        let (state, failure, translation, owners) = (&state, &failure, &translation, &owners);
-        async move {
-            let progress = locked(state).nodes.get(&node.name()).copied().unwrap_or_default();
-            if progress.done {
-                return Ok(());
-            }
-            // A page copied: true. A failure is kept for the caller and ends the scans.
-            let page = |node: Node, keys: Vec<Vec<u8>>| async move {
-                if locked(failure).is_some() {
-                    return Ok(false);
-                }
-                match copy_page(owners, translation, &node, &keys, options, state).await {
-                    Ok(()) => Ok(true),
-                    Err(error) => {
-                        *locked(failure) = Some(error);
-                        Ok(false)
-                    }
-                }
-            };
-            // In scan order: the checkpoint's cursor only passes pages that are copied, however
-            // the two pages in flight finish.
-            let done = |copied: bool, next: u64| {
-                if !copied {
-                    return Ok(ControlFlow::Break(()));
-                }
-                let mut state = locked(state);
-                state.nodes.insert(
-                    node.name(),
-                    NodeProgress {
-                        cursor: next,
-                        done: next == 0,
-                    },
-                );
-                if let Some(path) = checkpoint_path {
-                    if let Err(error) = state.save(path) {
-                        drop(state);
-                        *locked(failure) = Some(error);
-                        return Ok(ControlFlow::Break(()));
-                    }
-                }
+    // Every page is saved: its keys are on the target, and the copy is slower than a save.
+    scan_nodes(
+        &nodes,
+        &state,
+        checkpoint_path,
+        Duration::ZERO,
+        options.scan_count,
+        PAGES_IN_FLIGHT,
+        |node: Node, keys: Vec<Vec<u8>>| {
+            let (state, translation, owners) = (&state, &translation, &owners);
+            async move {
+                copy_page(owners, translation, &node, &keys, options, state).await?;
                 if let Some(progress) = &options.progress {
-                    progress(state.state.keys);
+                    progress(locked(state).state.keys);
                 }
                 Ok(ControlFlow::Continue(()))
-            };
-            node.scan_from(
-                progress.cursor,
-                "*",
-                options.scan_count.max(1),
-                PAGES_IN_FLIGHT,
-                &page,
-                done,
-            )
-            .await
-        }
-    });
-    futures_util::future::try_join_all(scans).await?;
-    if let Some(error) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
-        return Err(error);
-    }
+            }
+        },
+    )
+    .await?;
     let mut report = state.into_inner().unwrap_or_else(PoisonError::into_inner).state;
     report.finish();
     Ok(report)
