@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
+mod common;
+
 use keyschema_tests::{RedisServer, Reply};
 use std::process::{Command, Output};
 
@@ -64,12 +66,7 @@ fn exit_status_and_report_follow_what_the_keyspace_holds() {
     std::fs::remove_file(&out).unwrap();
     assert_eq!(report["version"], 1);
     assert_eq!(report["keys"], 3);
-    let job_state = report["patterns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "job_state")
-        .unwrap();
+    let job_state = common::named(&report["patterns"], "job_state");
     assert_eq!(job_state["keys_with_problems"], 1);
     assert_eq!(job_state["problems"][0]["problem"], "ttl_missing");
     assert_eq!(report["unknown"][0]["code"], "K001");
@@ -161,25 +158,8 @@ fn a_killed_audit_resumes_from_its_checkpoint_and_counts_every_key_once() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let saved = || {
-        std::fs::read(&checkpoint)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-            .and_then(|saved| saved["state"]["keys"].as_u64())
-            .unwrap_or(0)
-    };
-    let started = std::time::Instant::now();
-    while saved() == 0 {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the audit ended before it could be killed"
-        );
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "no checkpoint");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let at_kill = saved();
+    common::kill_after(&mut child, &checkpoint, 1);
+    let at_kill = common::checkpoint_keys(&checkpoint);
     assert!(at_kill > 0 && at_kill < JOBS as u64, "{at_kill}");
 
     let resumed = audit(&server.url(), &["--checkpoint", checkpoint_arg, "--format", "json"]);
@@ -191,12 +171,7 @@ fn a_killed_audit_resumes_from_its_checkpoint_and_counts_every_key_once() {
     );
     let report: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
     assert_eq!(report["keys"], JOBS, "every key counted once");
-    let job_state = report["patterns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "job_state")
-        .unwrap();
+    let job_state = common::named(&report["patterns"], "job_state");
     assert_eq!(job_state["keys"], JOBS);
     assert!(!checkpoint.exists(), "a completed audit removes its checkpoint");
 }

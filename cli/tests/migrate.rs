@@ -6,10 +6,10 @@
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
+mod common;
+
 use keyschema_tests::{shared_cluster, RedisServer, Reply};
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 const JOBS: usize = 12_000;
 const WORKFLOWS: usize = 500;
@@ -107,14 +107,6 @@ fn cluster_node(key: &str) -> keyschema_tests::Connection {
     cluster.nodes()[shard.primary].connect()
 }
 
-fn checkpoint_keys(path: &Path) -> u64 {
-    std::fs::read(path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .and_then(|checkpoint| checkpoint["state"]["keys"].as_u64())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_killed_migration_resumes_and_every_key_lands_once_with_its_value_and_ttl() {
     let source = RedisServer::start();
@@ -131,12 +123,7 @@ fn a_killed_migration_resumes_and_every_key_lands_once_with_its_value_and_ttl() 
     assert_eq!(plan["dry_run"], true);
     assert_eq!(plan["keys"], total);
     assert_eq!(plan["copied"], 0);
-    let job_state = plan["patterns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "job_state")
-        .unwrap();
+    let job_state = common::named(&plan["patterns"], "job_state");
     assert_eq!(job_state["keys"], JOBS);
     assert_eq!(job_state["to"], "job:state:{<jobID>}");
     assert_eq!(job_state["example"]["to"].as_str().unwrap().matches('{').count(), 1);
@@ -157,17 +144,7 @@ fn a_killed_migration_resumes_and_every_key_lands_once_with_its_value_and_ttl() 
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let started = Instant::now();
-    while checkpoint_keys(&checkpoint) < (total / 4) as u64 {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the migration ended before it could be killed"
-        );
-        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    common::kill_after(&mut child, &checkpoint, (total / 4) as u64);
     let partial = cluster_keys();
     assert!(partial > 0 && partial < migrated, "{partial} of {migrated}");
 

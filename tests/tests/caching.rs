@@ -7,7 +7,7 @@
 
 use keyschema_store::keyschema::ParamValue;
 use keyschema_store::{CacheKey, ConnectionOptions, Json, KeyId, KeyTtl, Store, Text};
-use keyschema_tests::{shared_cluster, shared_standalone, RedisServer};
+use keyschema_tests::{shared_cluster, shared_standalone, unique, RedisServer};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,16 +53,6 @@ async fn cluster() -> Store {
     Store::connect_cluster_with(&shared_cluster().urls(), schema(), &options())
         .await
         .unwrap()
-}
-
-/// A value no other test run uses.
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{prefix}{}x{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// The key `name` with text `values`, formatted (escaped) as generated code does.

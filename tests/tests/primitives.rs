@@ -9,7 +9,7 @@ use keyschema_store::{
     BreakerState, Claim, ConnectionOptions, DeadLetterQueue, DecisionSource, Delivery, Error, IdempotencyKey, KeyId,
     Lease, Lock, ParamCodec, RateLimit, Store, Text, TimerQueue,
 };
-use keyschema_tests::{shared_cluster, shared_standalone, RedisServer};
+use keyschema_tests::{shared_cluster, shared_standalone, unique, RedisServer};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -60,16 +60,6 @@ async fn cluster() -> Store {
     Store::connect_cluster_with(&shared_cluster().urls(), schema(), &options())
         .await
         .unwrap()
-}
-
-/// A name no other test run uses.
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{prefix}{}x{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// 32 tasks take one lock over and over: the critical section is never entered twice, the

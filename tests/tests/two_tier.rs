@@ -9,18 +9,8 @@
 use keyschema_store::{Codec, Json, KeyTtl, Lz4, Restored};
 use keyschema_tests::generated::state::{CollectorStore, CtxContextKey};
 use keyschema_tests::generated::DatasourceContext;
-use keyschema_tests::{shared_cluster, shared_standalone, RedisServer};
-use std::sync::atomic::{AtomicU64, Ordering};
+use keyschema_tests::{shared_cluster, shared_standalone, unique, RedisServer};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{prefix}{}x{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 fn context(i: usize) -> DatasourceContext {
     DatasourceContext {
