@@ -205,3 +205,48 @@ fn a_killed_migration_resumes_and_every_key_lands_once_with_its_value_and_ttl() 
     let size = source.connect().cmd(&["DBSIZE"]).unwrap();
     assert_eq!(size.as_int(), Some(total as i64));
 }
+
+#[test]
+fn a_corrupt_or_foreign_checkpoint_is_refused_and_nothing_is_copied() {
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    source.connect().cmd(&["SET", "wf:def:flow-1", "{}"]).unwrap();
+    let checkpoint = std::env::temp_dir().join(format!("keyschema-foreign-{}.json", std::process::id()));
+    let checkpoint_arg = checkpoint.to_str().unwrap();
+    let target_keys = || target.connect().cmd(&["DBSIZE"]).unwrap().as_int();
+
+    std::fs::write(&checkpoint, b"{\"version\": 1, \"state\": [").unwrap();
+    let corrupt = run(migrate(&source.url(), &target.url(), &["--checkpoint", checkpoint_arg]));
+    assert_eq!(corrupt.status.code(), Some(2));
+    let stderr = String::from_utf8(corrupt.stderr).unwrap();
+    assert!(stderr.contains("is not a keyschema checkpoint"), "{stderr}");
+    assert_eq!(target_keys(), Some(0));
+
+    // A checkpoint of a migration into another layout does not resume this one.
+    std::fs::remove_file(&checkpoint).unwrap();
+    let mut same_layout = Command::new(env!("CARGO_BIN_EXE_keyschema"));
+    same_layout
+        .args([
+            "migrate",
+            "--from",
+            &schema("cordum.keys"),
+            "--to",
+            &schema("cordum.keys"),
+        ])
+        .args([
+            "--source",
+            &source.url(),
+            "--target",
+            &target.url(),
+            "--checkpoint",
+            checkpoint_arg,
+        ]);
+    assert_eq!(run(same_layout).status.code(), Some(0));
+    target.connect().cmd(&["FLUSHALL"]).unwrap();
+    let foreign = run(migrate(&source.url(), &target.url(), &["--checkpoint", checkpoint_arg]));
+    assert_eq!(foreign.status.code(), Some(2));
+    let stderr = String::from_utf8(foreign.stderr).unwrap();
+    assert!(stderr.contains("is of another run: its schemas differ"), "{stderr}");
+    assert_eq!(target_keys(), Some(0));
+    std::fs::remove_file(&checkpoint).unwrap();
+}

@@ -44,7 +44,7 @@ pub enum OpsError {
         source: std::io::Error,
     },
     /// The file is not a checkpoint.
-    #[error("{path} is not a migration checkpoint: {source}")]
+    #[error("{path} is not a keyschema checkpoint: {source}")]
     CheckpointFormat {
         /// Its path.
         path: String,
@@ -52,8 +52,8 @@ pub enum OpsError {
         #[source]
         source: serde_json::Error,
     },
-    /// The checkpoint is of another migration.
-    #[error("the checkpoint {path} is of another migration: {what}")]
+    /// The checkpoint is of another operation (another kind, other schemas, other primaries).
+    #[error("the checkpoint {path} is of another run: {what}")]
     CheckpointMismatch {
         /// Its path.
         path: String,
