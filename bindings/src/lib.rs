@@ -1,9 +1,18 @@
 //! WebAssembly bindings of [`keyschema`]: a thin layer that parses a schema and lints keys with
-//! exactly the results of the native CLI. No logic lives here; values cross to JavaScript as JSON
-//! (`JSON.parse` builds objects faster than one property set per field from WebAssembly).
+//! exactly the results of the native CLI. No logic lives here. Results of single keys cross to
+//! JavaScript as JSON (`JSON.parse` builds objects faster than one property set per field from
+//! WebAssembly); many keys cross once as one string and come back as typed arrays
+//! ([`LintBatch`]).
 
+mod batch;
+mod many;
+
+pub use batch::LintBatch;
+use js_sys::JsString;
 use keyschema::{positioned, ColumnUnit, Diagnostic};
 use serde::Serialize;
+use std::cell::OnceCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -60,10 +69,36 @@ fn parse_json(text: &str) -> JsValue {
     js_sys::JSON::parse(text).unwrap_or(JsValue::NULL)
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The WHATWG encoder, in every browser, worker and Node.
+    type TextEncoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+    #[wasm_bindgen(method)]
+    fn encode(this: &TextEncoder, text: &JsString) -> js_sys::Uint8Array;
+}
+
+/// The UTF-8 of a JavaScript string (lone surrogates become U+FFFD): the engine's encoder and one
+/// copy, several times faster than wasm-bindgen's string passing, which walks the string in
+/// JavaScript one UTF-16 unit at a time.
+fn utf8(text: &JsString) -> Vec<u8> {
+    TextEncoder::new().encode(text).to_vec()
+}
+
+/// The full lint result of one key as a JavaScript object.
+fn lint_result(schema: &keyschema::Schema, key: &[u8]) -> JsValue {
+    // `lint_bytes`, as the CLI does, so an over-long key gets the same problem here.
+    parse_json(&to_json(&schema.lint_bytes(key)))
+}
+
 /// A parsed and checked schema.
 #[wasm_bindgen]
 pub struct Schema {
-    inner: keyschema::Schema,
+    /// Shared with the batches linted against it, which build full results on demand.
+    inner: Rc<keyschema::Schema>,
+    /// The facts of each key definition as JSON, for `lintMany`; made on its first call.
+    facts: OnceCell<String>,
 }
 
 #[wasm_bindgen]
@@ -72,7 +107,10 @@ impl Schema {
     #[wasm_bindgen(constructor)]
     pub fn new(text: &str) -> Result<Self, JsValue> {
         match keyschema::Schema::parse(text, "schema.keys") {
-            Ok(inner) => Ok(Self { inner }),
+            Ok(inner) => Ok(Self {
+                inner: Rc::new(inner),
+                facts: OnceCell::new(),
+            }),
             Err(error) => {
                 let js_error = js_sys::Error::new(&error.rendered);
                 let diagnostics = parse_json(&diagnostics_json(&error.diagnostics, text));
@@ -92,16 +130,45 @@ impl Schema {
     /// Lints one key.
     #[wasm_bindgen(unchecked_return_type = "LintResult")]
     pub fn lint(&self, key: &str) -> JsValue {
-        // `lint_bytes`, as the CLI does, so an over-long key gets the same problem here.
-        parse_json(&to_json(&self.inner.lint_bytes(key.as_bytes())))
+        lint_result(&self.inner, key.as_bytes())
     }
 
-    /// Lints many keys in one call.
+    /// Lints many keys in one call: one result per key, equal to `lint`'s. For a dump of a
+    /// keyspace, `lintBatch` answers in typed arrays, without an object per key.
     #[wasm_bindgen(js_name = lintMany, unchecked_return_type = "LintResult[]")]
-    pub fn lint_many(&self, keys: Vec<String>) -> JsValue {
-        let results: Vec<keyschema::LintResult> =
-            keys.iter().map(|key| self.inner.lint_bytes(key.as_bytes())).collect();
-        parse_json(&to_json(&results))
+    pub fn lint_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] keys: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        many::lint_many(
+            &self.inner,
+            self.facts.get_or_init(|| many::facts_json(&self.inner)),
+            &keys,
+        )
+    }
+
+    /// Lints many keys, one per line of `keys` (as `keyschema lint` reads a file: `\r\n` or `\n`,
+    /// every line a key), into typed arrays; `onProgress(keys, fraction)` is called every 65,536
+    /// keys. See [`LintBatch`].
+    #[wasm_bindgen(js_name = lintBatch)]
+    pub fn lint_batch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] keys: JsValue,
+        #[wasm_bindgen(js_name = onProgress, unchecked_param_type = "(keys: number, fraction: number) => void")]
+        on_progress: Option<js_sys::Function>,
+    ) -> Result<LintBatch, JsValue> {
+        LintBatch::lint(Rc::clone(&self.inner), keys, on_progress.as_ref())
+    }
+
+    /// The pattern of each key definition, in the order of the schema (the indexes of
+    /// `LintBatch.patterns` and `toJSON().keys`).
+    pub fn patterns(&self) -> Vec<String> {
+        self.inner
+            .model()
+            .keys
+            .iter()
+            .map(|key| key.pattern.template.clone())
+            .collect()
     }
 
     /// Formats the key `name` from `params` (`{ jobID: "..." }`); throws on a bad value.
@@ -145,6 +212,15 @@ impl Schema {
 #[wasm_bindgen(js_name = keySlot)]
 pub fn key_slot(key: &str) -> u16 {
     keyschema::key_slot(key.as_bytes())
+}
+
+/// The lint codes by their number in `LintBatch.problems`: number `n` is `lintCodes()[n - 1]`.
+#[wasm_bindgen(js_name = lintCodes)]
+pub fn lint_codes() -> Vec<String> {
+    keyschema::LINT_CODES
+        .iter()
+        .map(|code| code.as_str().to_string())
+        .collect()
 }
 
 /// The bundled Cordum schema's source.

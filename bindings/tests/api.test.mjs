@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { initSync, Schema, keySlot, cordumSchema } from "../pkg/keyschema_wasm.js";
+import { initSync, Schema, keySlot, cordumSchema, lintCodes } from "../pkg/keyschema_wasm.js";
 
 initSync({ module: readFileSync(new URL("../pkg/keyschema_wasm_bg.wasm", import.meta.url)) });
 const cordum = new Schema(cordumSchema());
@@ -64,4 +64,51 @@ test("lintMany, formatKey, toJSON, docs and keySlot", () => {
   assert.match(cordum.docs(), /\| `job:state:<jobID>` \| String/);
   assert.equal(keySlot("foo"), 12182);
   assert.equal(keySlot("{user1000}.following"), keySlot("{user1000}.followers"));
+});
+
+test("lintMany takes keys with line breaks and lone surrogates one by one, and refuses non-strings", () => {
+  const keys = ["job:index:running", "session:a\nb", "session:\ud800x", "", "wf:runs:all"];
+  const results = cordum.lintMany(keys);
+  assert.deepEqual(results.map((r) => r.key), ["job:index:running", "session:a\nb", "session:\ufffdx", "", "wf:runs:all"]);
+  for (let i = 0; i < keys.length; i++) assert.deepEqual(results[i], cordum.lint(keys[i]));
+  assert.deepEqual(cordum.lintMany([]), []);
+  assert.throws(() => cordum.lintMany(["a", 42]), { name: "TypeError", message: /key 1 is not a string/ });
+  assert.throws(() => cordum.lintMany("job:index:running"), TypeError);
+});
+
+test("lintBatch: typed arrays read in place, counts, lazy results, progress", () => {
+  const lines = ["job:index:running", "job:index:RUNNING", "nope", "", `job:state:${ID}`];
+  const batch = cordum.lintBatch(lines.join("\r\n") + "\r\n");
+  assert.equal(batch.length, 5);
+  assert.ok(batch.patterns instanceof Int32Array && batch.slots instanceof Uint16Array && batch.problems instanceof Uint8Array);
+  assert.equal(batch.patterns, batch.patterns, "the same array every time: reading it in a loop copies nothing");
+  const patterns = cordum.patterns();
+  assert.equal(patterns[batch.patterns[0]], "job:index:<state>");
+  assert.equal(patterns[batch.patterns[4]], "job:state:<jobID>");
+  assert.deepEqual([...batch.patterns.slice(1, 4)], [-1, -1, -1]);
+  assert.deepEqual([...batch.problems], [0, 2, 1, 4, 0]);
+  assert.deepEqual(lintCodes(), ["K001", "K002", "K003", "K004", "K005"]);
+  assert.equal(batch.slots[4], keySlot(`job:state:${ID}`));
+  assert.deepEqual([...batch.keysPerProblem], [2, 1, 1, 0, 1, 0]);
+  assert.equal(batch.keysPerPattern.reduce((a, b) => a + b, 0), 2);
+  assert.equal(batch.key(1), "job:index:RUNNING", "the \\r\\n line break is not part of the key");
+  assert.deepEqual(batch.result(1), cordum.lint("job:index:RUNNING"));
+  assert.throws(() => batch.result(5), { name: "RangeError", message: /row 5 is out of range: the batch has 5 keys/ });
+  batch.free();
+
+  // Progress every 65,536 keys and at the end; a throwing callback stops the batch with its error.
+  const many = "job:index:running\n".repeat(140000);
+  const reports = [];
+  const big = cordum.lintBatch(many, (keys, fraction) => reports.push([keys, fraction]));
+  assert.equal(big.length, 140000);
+  assert.deepEqual(reports.map(([keys]) => keys), [65536, 131072, 140000]);
+  assert.equal(reports.at(-1)[1], 1);
+  big.free();
+  assert.throws(() => cordum.lintBatch(many, () => { throw new Error("stop"); }), /stop/);
+  assert.throws(() => cordum.lintBatch(42), { name: "TypeError", message: /string or a Uint8Array/ });
+  // Bytes that are not UTF-8 are a problem of their key (K005), as in the CLI.
+  const bytes = cordum.lintBatch(new Uint8Array([0x61, 0xff, 0x0a, 0x62]));
+  assert.deepEqual([...bytes.problems], [5, 1]);
+  assert.equal(bytes.key(0), "a\ufffd");
+  bytes.free();
 });

@@ -40,11 +40,22 @@ fn errors_carry_diagnostics() {
 #[wasm_bindgen_test]
 fn many_keys_in_one_call() {
     let schema = Schema::new(&cordum_schema()).unwrap();
-    let keys: Vec<String> = (0..1000).map(|i| format!("cordum:rl:t{i}:{i}")).collect();
-    let results = js_sys::Array::from(&schema.lint_many(keys));
+    let keys: js_sys::Array = (0..1000).map(|i| JsValue::from(format!("cordum:rl:t{i}:{i}"))).collect();
+    let results = js_sys::Array::from(&schema.lint_many(keys.into()).unwrap());
     assert_eq!(results.length(), 1000);
     assert_eq!(
         get(&results.get(999), "pattern").as_string().as_deref(),
         Some("cordum:rl:<tenant>:<unixSec>")
     );
+}
+
+#[wasm_bindgen_test]
+fn a_batch_of_keys_in_typed_arrays() {
+    let schema = Schema::new(&cordum_schema()).unwrap();
+    let text: String = (0..1000).map(|i| format!("cordum:rl:t{i}:{i}\n")).collect();
+    let batch = schema.lint_batch(JsValue::from(text), None).unwrap();
+    assert_eq!(batch.length(), 1000);
+    let pattern = schema.patterns()[batch.patterns().get_index(999) as usize].clone();
+    assert_eq!(pattern, "cordum:rl:<tenant>:<unixSec>");
+    assert_eq!(batch.keys_per_problem().get_index(0), 1000);
 }

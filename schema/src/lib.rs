@@ -45,7 +45,9 @@ pub use diagnostics::{
 pub use docs::inventory_markdown;
 pub use fingerprint::{fingerprint, model_fingerprint};
 pub use glob::Glob;
-pub use lint::{LintProblem, LintResult, LintValue, MAX_KEY_LEN};
+pub use lint::{
+    InputTooLarge, KeyFacts, LintProblem, LintResult, LintTable, LintValue, ParamsObject, LINT_CODES, MAX_KEY_LEN,
+};
 pub use matcher::{KeyMatch, MatchFailure, Matcher, MAX_SEGMENTS};
 pub use model::*;
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};

@@ -219,6 +219,40 @@ impl Matcher {
 
     /// Matches `key`: the most specific pattern, its decoded values and the slot.
     pub fn match_key<'k>(&self, key: &'k str) -> Result<KeyMatch<'k>, MatchFailure> {
+        let (variant, values) = self.match_variant(key)?;
+        let partners = &self.ambiguous_with[variant.key];
+        let also_matches = if partners.is_empty() {
+            Vec::new()
+        } else {
+            let bytes = key.as_bytes();
+            let segments = self.segments(bytes);
+            partners
+                .iter()
+                .copied()
+                .filter(|&other| {
+                    self.variants
+                        .iter()
+                        .any(|v| v.key == other && self.matches_variant(v, bytes, &segments))
+                })
+                .collect()
+        };
+        Ok(KeyMatch {
+            key: variant.key,
+            values,
+            slot: key_slot(key.as_bytes()),
+            also_matches,
+        })
+    }
+
+    /// The key definition `key` belongs to, exactly as [`Matcher::match_key`] decides it (values
+    /// decoded and checked), without the values, the slot or the other patterns it matches: what
+    /// a summary of many keys needs.
+    pub fn classify(&self, key: &str) -> Result<usize, MatchFailure> {
+        self.match_variant(key).map(|(variant, _)| variant.key)
+    }
+
+    /// The variant `key` matches and its decoded values.
+    fn match_variant<'k>(&self, key: &'k str) -> Result<(&Variant, DecodedValues<'k>), MatchFailure> {
         let bytes = key.as_bytes();
         if bytes.is_empty() {
             return Err(MatchFailure {
@@ -257,27 +291,7 @@ impl Matcher {
                 .map_err(|(param, error)| self.value_failure(variant.key, param, &error))?;
             values
         };
-        let partners = &self.ambiguous_with[variant.key];
-        let also_matches = if partners.is_empty() {
-            Vec::new()
-        } else {
-            let segments = self.segments(bytes);
-            partners
-                .iter()
-                .copied()
-                .filter(|&other| {
-                    self.variants
-                        .iter()
-                        .any(|v| v.key == other && self.matches_variant(v, bytes, &segments))
-                })
-                .collect()
-        };
-        Ok(KeyMatch {
-            key: variant.key,
-            values,
-            slot: key_slot(bytes),
-            also_matches,
-        })
+        Ok((variant, values))
     }
 
     /// Depth-first search from `node` with the segment starting at byte `at` (`key.len() + 1`
