@@ -39,6 +39,24 @@ export interface SchemaError extends Error {
 /** A decoded parameter: text, a number, or the parts of a composite value. */
 export type LintValue = string | number | { [part: string]: LintValue };
 
+/** What the lint result of every key of one definition says alike. */
+export interface KeyFacts {
+  name: string;
+  pattern: string;
+  type: "string" | "hash" | "list" | "set" | "zset" | "stream";
+  ttl_seconds: number | null;
+  ttl_ms: number | null;
+}
+
+/** What the lint result of every key of one definition says alike. */
+export interface KeyFacts {
+  name: string;
+  pattern: string;
+  type: "string" | "hash" | "list" | "set" | "zset" | "stream";
+  ttl_seconds: number | null;
+  ttl_ms: number | null;
+}
+
 /** Everything the schema says about one key: the fields of `keyschema lint --format json`. */
 export interface LintResult {
   key: string;
@@ -84,6 +102,12 @@ extern "C" {
 /// JavaScript one UTF-16 unit at a time.
 fn utf8(text: &JsString) -> Vec<u8> {
     TextEncoder::new().encode(text).to_vec()
+}
+
+impl Schema {
+    fn facts(&self) -> &str {
+        self.facts.get_or_init(|| many::facts_json(&self.inner))
+    }
 }
 
 /// The full lint result of one key as a JavaScript object.
@@ -140,11 +164,7 @@ impl Schema {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] keys: JsValue,
     ) -> Result<JsValue, JsValue> {
-        many::lint_many(
-            &self.inner,
-            self.facts.get_or_init(|| many::facts_json(&self.inner)),
-            &keys,
-        )
+        many::lint_many(&self.inner, self.facts(), &keys)
     }
 
     /// Lints many keys, one per line of `keys` (as `keyschema lint` reads a file: `\r\n` or `\n`,
@@ -154,7 +174,7 @@ impl Schema {
     pub fn lint_batch(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] keys: JsValue,
-        #[wasm_bindgen(js_name = onProgress, unchecked_param_type = "(keys: number, fraction: number) => void")]
+        #[wasm_bindgen(js_name = onProgress, unchecked_optional_param_type = "(keys: number, fraction: number) => void")]
         on_progress: Option<js_sys::Function>,
     ) -> Result<LintBatch, JsValue> {
         LintBatch::lint(Rc::clone(&self.inner), keys, on_progress.as_ref())
@@ -169,6 +189,13 @@ impl Schema {
             .iter()
             .map(|key| key.pattern.template.clone())
             .collect()
+    }
+
+    /// What the lint result of every key of each definition says alike (name, pattern, type, TTL),
+    /// by the indexes of `LintBatch.patterns`.
+    #[wasm_bindgen(js_name = keyFacts, unchecked_return_type = "KeyFacts[]")]
+    pub fn key_facts(&self) -> JsValue {
+        parse_json(self.facts())
     }
 
     /// Formats the key `name` from `params` (`{ jobID: "..." }`); throws on a bad value.

@@ -40,7 +40,9 @@ fn errors_carry_diagnostics() {
 #[wasm_bindgen_test]
 fn many_keys_in_one_call() {
     let schema = Schema::new(&cordum_schema()).unwrap();
-    let keys: js_sys::Array = (0..1000).map(|i| JsValue::from(format!("cordum:rl:t{i}:{i}"))).collect();
+    let keys: js_sys::Array = (0..1000)
+        .map(|i| JsValue::from(format!("cordum:rl:t{i}:{i}")))
+        .collect();
     let results = js_sys::Array::from(&schema.lint_many(keys.into()).unwrap());
     assert_eq!(results.length(), 1000);
     assert_eq!(
