@@ -1,6 +1,8 @@
 // The playground: a thin page over the keyschema WebAssembly package. Everything it shows comes
-// from the library; this file only renders it and keeps the state in the URL.
+// from the library; this file edits the schema, keeps the state in the URL and hands keys to the
+// worker (worker.js); table.js shows the results.
 import init, { Schema, cordumSchema } from "../pkg/keyschema_wasm.js";
+import { Results, escapeHtml } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
 const schemaBox = $("schema");
@@ -45,14 +47,12 @@ function readState() {
 function writeState() {
   const params = new URLSearchParams();
   if (schemaBox.value !== defaultSchema) params.set("s", encode(schemaBox.value));
-  params.set("k", encode(keysBox.value));
+  // Keys travel in the URL while they are a few thousand; a dump stays on the page.
+  if (keysBox.value.length <= 100000) params.set("k", encode(keysBox.value));
   history.replaceState(null, "", `#${params}`);
 }
 
 // --- Schema: diagnostics underlined in place and listed with line numbers. ---
-function escapeHtml(text) {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
-}
 // Offsets in UTF-16 units (what diagnostics' 1-based columns count) of each line start.
 function lineStarts(text) {
   const starts = [0];
@@ -105,49 +105,41 @@ function updateSchema() {
   updateKeys();
 }
 
-// --- Keys: one result row per key, and a summary. ---
-function formatValue(value) {
-  if (value !== null && typeof value === "object") {
-    return "(" + Object.entries(value).map(([k, v]) => `${k}=${formatValue(v)}`).join(" ") + ")";
-  }
-  return String(value);
-}
-function formatTtl(ms) {
-  if (ms === null) return "none";
-  for (const [unit, size] of [["d", 86400000], ["h", 3600000], ["m", 60000], ["s", 1000]]) if (ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
-}
+// --- Keys: linted in a worker, from the text box or a dropped file. ---
+let results = null; // made once the module is initialised
+const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+let source = { kind: "text" }; // or { kind: "file", name, bytes }
+let lintId = 0;
+
 function updateKeys() {
-  const tbody = $("results").querySelector("tbody");
-  tbody.innerHTML = "";
-  const summary = $("summary");
-  if (!schema) { summary.textContent = "fix the schema's errors to lint keys"; return; }
-  const keys = keysBox.value.split("\n").filter((k) => k.length > 0);
-  const results = schema.lintMany(keys);
-  const perPattern = new Map();
-  const buckets = new Array(16).fill(0);
-  let unknown = 0;
-  const rows = [];
-  for (const r of results) {
-    if (r.pattern) perPattern.set(r.pattern, (perPattern.get(r.pattern) ?? 0) + 1);
-    else unknown++;
-    buckets[Math.floor(r.slot / 1024)]++;
-    const params = Object.entries(r.params).map(([k, v]) => `${k}=${formatValue(v)}`).join(" ");
-    const problems = r.problems.map((p) => `${p.code}: ${p.message}`).concat(r.also_matches.map((p) => `also matches ${p}`)).join("; ");
-    rows.push(`<tr class="${r.problems.length ? "bad" : ""}"><td class="key">${escapeHtml(r.key)}</td><td class="pattern">${escapeHtml(r.pattern ?? "")}</td>` +
-      `<td>${escapeHtml(params)}</td><td class="slot">${r.slot}</td><td>${escapeHtml(r.type ?? "")}</td>` +
-      `<td>${r.pattern ? formatTtl(r.ttl_ms) : ""}</td><td class="problems">${escapeHtml(problems)}</td></tr>`);
+  if (!schema) { results.clear("fix the schema's errors to lint keys"); return; }
+  const bytes = source.kind === "file" ? source.bytes.slice(0) : new TextEncoder().encode(keysBox.value).buffer;
+  const id = ++lintId;
+  const total = source.kind === "file" ? source.name : "keys";
+  $("progress").hidden = false;
+  $("progress").value = 0;
+  $("progress-text").textContent = `linting ${total}…`;
+  worker.postMessage({ id, schemaText: schemaBox.value, bytes }, [bytes]);
+}
+
+worker.onmessage = ({ data }) => {
+  if (data.id !== lintId) return; // a newer request is under way
+  if (data.type === "progress") {
+    $("progress").value = data.fraction;
+    $("progress-text").textContent = `${data.keys.toLocaleString("en-US")} keys linted…`;
+    return;
   }
-  // Thousands of rows render at once as one string.
-  tbody.innerHTML = rows.join("");
-  const max = Math.max(1, ...buckets);
-  const top = [...perPattern].sort((a, b) => b[1] - a[1]).slice(0, 8);
-  summary.innerHTML =
-    `<div><b>${results.length}</b> keys, <b>${results.length - unknown}</b> matched, <b id="unknown-count">${unknown}</b> with problems</div>` +
-    `<div><table>${top.map(([p, n]) => `<tr><td>${n}</td><td>${escapeHtml(p)}</td></tr>`).join("")}</table></div>` +
-    `<div><div class="chart" title="keys per slot range">${buckets.map((n, i) =>
-      `<div style="height:${(60 * n) / max}px" title="slots ${i * 1024}-${i * 1024 + 1023}: ${n}"></div>`).join("")}</div>` +
-    `<div class="chart-labels"><span>0</span><span>slots</span><span>16383</span></div></div>`;
+  $("progress").hidden = true;
+  $("progress-text").textContent = "";
+  if (data.type === "error") { results.clear(`could not lint: ${data.message}`); return; }
+  results.show(data, schema);
+  document.body.dataset.linted = String(data.id);
+};
+
+async function loadFile(file) {
+  source = { kind: "file", name: file.name, bytes: await file.arrayBuffer() };
+  $("source").textContent = `${file.name} (${(file.size / 1e6).toFixed(1)} MB); edit the box to lint it instead`;
+  updateKeys();
 }
 
 let timer = 0;
@@ -157,12 +149,26 @@ function later(f) {
 }
 
 await init();
+results = new Results();
 defaultSchema = cordumSchema();
 const state = readState();
 schemaBox.value = state.schema;
 keysBox.value = state.keys;
 schemaBox.addEventListener("input", () => later(updateSchema));
 schemaBox.addEventListener("scroll", () => { backdrop.scrollTop = schemaBox.scrollTop; backdrop.scrollLeft = schemaBox.scrollLeft; });
-keysBox.addEventListener("input", () => later(updateKeys));
+keysBox.addEventListener("input", () => {
+  source = { kind: "text" };
+  $("source").textContent = "";
+  later(updateKeys);
+});
+$("file").addEventListener("change", (event) => { if (event.target.files[0]) loadFile(event.target.files[0]); });
+const dropZone = document.querySelector("section.keys");
+dropZone.addEventListener("dragover", (event) => { event.preventDefault(); dropZone.classList.add("dragging"); });
+dropZone.addEventListener("dragleave", () => dropZone.classList.remove("dragging"));
+dropZone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  dropZone.classList.remove("dragging");
+  if (event.dataTransfer.files[0]) loadFile(event.dataTransfer.files[0]);
+});
 updateSchema();
 document.body.dataset.ready = "true";

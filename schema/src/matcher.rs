@@ -646,7 +646,8 @@ impl Matcher {
     /// Finds the nearest pattern and says why it does not match.
     fn explain(&self, key: &str, segments: &[(u32, u32)]) -> MatchFailure {
         let bytes = key.as_bytes();
-        let best = self
+        // How far each variant gets, and by how many segments its length differs from the key's.
+        let reach: Vec<(&Variant, usize, usize, usize)> = self
             .variants
             .iter()
             .map(|variant| {
@@ -654,18 +655,30 @@ impl Matcher {
                 let length_gap = variant.segments.len().abs_diff(segments.len());
                 (variant, failed, matched, length_gap)
             })
-            .max_by_key(|&(variant, failed, matched, gap)| {
-                // Ties go to the pattern whose failing literal is closest to what the key has
-                // (`job:stat:x` is nearer `job:state:<jobID>` than `job:index:<state>`).
-                let typo = match (variant.segments.get(failed), segments.get(matched)) {
-                    (Some(Segment::Literal(literal)), Some(&(s, e))) => {
-                        crate::util::edit_distance(&String::from_utf8_lossy(literal), &key[s as usize..e as usize])
-                    }
-                    _ => usize::MAX / 2,
-                };
-                (matched.min(failed), std::cmp::Reverse(gap), std::cmp::Reverse(typo))
-            });
-        let Some((variant, failed, matched, _)) = best.filter(|&(_, _, matched, _)| matched > 0) else {
+            .collect();
+        let rank = |&(_, failed, matched, gap): &(&Variant, usize, usize, usize)| {
+            (matched.min(failed), std::cmp::Reverse(gap))
+        };
+        let top = reach.iter().map(rank).max();
+        // No variant gets past the first segment: nothing is near (and no typo needs measuring,
+        // which keeps a dump full of foreign keys fast).
+        let best = top.filter(|(reached, _)| *reached > 0).and_then(|top| {
+            reach
+                .iter()
+                .filter(|r| rank(r) == top)
+                .max_by_key(|&&(variant, failed, matched, _)| {
+                    // Ties go to the pattern whose failing literal is closest to what the key has
+                    // (`job:stat:x` is nearer `job:state:<jobID>` than `job:index:<state>`).
+                    let typo = match (variant.segments.get(failed), segments.get(matched)) {
+                        (Some(Segment::Literal(literal)), Some(&(s, e))) => {
+                            crate::util::edit_distance(&String::from_utf8_lossy(literal), &key[s as usize..e as usize])
+                        }
+                        _ => usize::MAX / 2,
+                    };
+                    std::cmp::Reverse(typo)
+                })
+        });
+        let Some(&(variant, failed, matched, _)) = best.filter(|&&(_, _, matched, _)| matched > 0) else {
             return MatchFailure {
                 code: Code::NoPatternMatches,
                 message: "no pattern matches".into(),
