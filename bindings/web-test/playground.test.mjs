@@ -1,42 +1,25 @@
-// The playground in a real browser: Debian's Chromium driven by playwright-core. The page is
-// served by a static file server started here (the page has no server-side code).
+// The playground in a real browser: Debian's Chromium driven by playwright-core, the page served
+// by a static file server (browser.mjs).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { readFile, mkdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { existsSync } from "node:fs";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { serve, launch, open as openPage } from "./browser.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url)); // bindings/
 const output = join(root, "test-output");
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm" };
 
 let server;
 let base;
 let browser;
 
 before(async () => {
-  assert.ok(existsSync(executablePath), `no Chromium at ${executablePath}: apt-get install chromium (tests never skip)`);
   assert.ok(existsSync(join(root, "pkg", "keyschema_wasm.js")), "build the package first: scripts/build-wasm");
-  server = createServer(async (request, response) => {
-    const path = normalize(decodeURIComponent(new URL(request.url, "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");
-    try {
-      const body = await readFile(join(root, path));
-      response.writeHead(200, { "content-type": types[extname(path)] ?? "application/octet-stream" });
-      response.end(body);
-    } catch {
-      response.writeHead(404).end();
-    }
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${server.address().port}/web/index.html`;
-  browser = await chromium.launch({
-    executablePath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
-  });
+  ({ server, base } = await serve(root));
+  base += "/web/index.html";
+  browser = await launch();
   await mkdir(output, { recursive: true });
 });
 
@@ -45,15 +28,7 @@ after(async () => {
   server?.close();
 });
 
-async function open(url) {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(error));
-  await page.goto(url);
-  await page.waitForSelector("body[data-ready=true]", { timeout: 20000 });
-  assert.deepEqual(errors, []);
-  return page;
-}
+const open = (url) => openPage(browser, url);
 
 test("a broken schema shows its diagnostic at the right line, underlined", async () => {
   const page = await open(base);
