@@ -2,7 +2,8 @@
 
 //! The hot paths of the schema crate, each against a baseline measured in the same run.
 //!
-//! - `match`: the Cordum keys matched with parameters decoded and slot computed, against one
+//! - `match`: the Cordum keys matched with parameters decoded and slot computed (and linted into
+//!   a `LintTable` from one input, as the batch linter does), against one
 //!   `regex::Regex` with captures per pattern tried in turn (how hand-written linters do it) and a
 //!   `regex::RegexSet` that only says which pattern matched.
 //! - `format`: formatting a key into a reused buffer, against `format!`.
@@ -118,6 +119,16 @@ fn bench_match(c: &mut Criterion) {
                 }
             }
             found
+        })
+    });
+    // The batch linter's engine on the same keys as one newline-separated input: per key its
+    // definition, slot and first problem, in columns (what `lintBatch` runs in WebAssembly).
+    let input = keys.join("\n");
+    group.bench_function("keyschema: lint_table of the keys as one input", |b| {
+        b.iter(|| {
+            schema
+                .lint_table(black_box(input.as_bytes()))
+                .map_or(0, |table| table.len())
         })
     });
     group.bench_function("keyschema: pattern only", |b| {
