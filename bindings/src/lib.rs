@@ -48,15 +48,6 @@ export interface KeyFacts {
   ttl_ms: number | null;
 }
 
-/** What the lint result of every key of one definition says alike. */
-export interface KeyFacts {
-  name: string;
-  pattern: string;
-  type: "string" | "hash" | "list" | "set" | "zset" | "stream";
-  ttl_seconds: number | null;
-  ttl_ms: number | null;
-}
-
 /** Everything the schema says about one key: the fields of `keyschema lint --format json`. */
 export interface LintResult {
   key: string;
