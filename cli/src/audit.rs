@@ -37,8 +37,10 @@ pub fn run(mut args: AuditArgs<'_>) -> Result<ExitCode, CliError> {
     let (schema, source) = load(args.schema)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let report = runtime.block_on(async {
-        let connection =
-            keyschema_store::ops::connect(args.url, &keyschema_store::ConnectionOptions::default()).await?;
+        // Reading replicas: the index members too (redis-rs sends a cluster's reads to them).
+        let connection_options =
+            keyschema_store::ConnectionOptions::default().read_from_replicas(args.options.replicas);
+        let connection = keyschema_store::ops::connect(args.url, &connection_options).await?;
         let store = keyschema_store::Store::new(connection, schema.model_arc())?;
         if io::stderr().is_terminal() {
             let total = store.key_count().await?;

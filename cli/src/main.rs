@@ -202,6 +202,10 @@ enum Command {
         /// With `--fix`: make the changes.
         #[arg(long, requires = "fix")]
         apply: bool,
+        /// On a cluster, read everything from one replica of each shard (scan, types, TTLs and
+        /// index members), leaving the primaries alone. Not with `--fix`.
+        #[arg(long, conflicts_with = "fix")]
+        replicas: bool,
     },
 }
 
@@ -281,6 +285,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         no_indexes,
         fix,
         apply,
+        replicas,
     } = command
     {
         return audit::run(audit::AuditArgs {
@@ -295,6 +300,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
                 sample,
                 indexes: !no_indexes,
                 fix: apply,
+                replicas,
                 checkpoint: checkpoint.map(Into::into),
                 ..Default::default()
             },

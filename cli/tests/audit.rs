@@ -33,12 +33,7 @@ fn exit_status_and_report_follow_what_the_keyspace_holds() {
         .unwrap());
 
     let clean = audit(&server.url(), &[]);
-    assert_eq!(
-        clean.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&clean.stderr)
-    );
+    common::assert_exit(&clean, 0);
     let text = String::from_utf8(clean.stdout).unwrap();
     assert!(text.contains("1 keys, 0 problem(s)"), "{text}");
 
@@ -115,6 +110,10 @@ fn fix_is_a_dry_run_until_applied() {
 
     let refused = audit(&server.url(), &["--apply"]);
     assert_eq!(refused.status.code(), Some(2), "--apply needs --fix");
+    let refused = audit(&server.url(), &["--replicas", "--fix"]);
+    assert_eq!(refused.status.code(), Some(2), "replicas cannot be fixed");
+    let on_replica = audit(&server.url(), &["--replicas"]);
+    common::assert_exit(&on_replica, 0);
 }
 
 #[test]
@@ -163,12 +162,7 @@ fn a_killed_audit_resumes_from_its_checkpoint_and_counts_every_key_once() {
     assert!(at_kill > 0 && at_kill < JOBS as u64, "{at_kill}");
 
     let resumed = audit(&server.url(), &["--checkpoint", checkpoint_arg, "--format", "json"]);
-    assert_eq!(
-        resumed.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    common::assert_exit(&resumed, 0);
     let report: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
     assert_eq!(report["keys"], JOBS, "every key counted once");
     let job_state = common::named(&report["patterns"], "job_state");

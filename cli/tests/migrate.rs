@@ -117,7 +117,7 @@ fn a_killed_migration_resumes_and_every_key_lands_once_with_its_value_and_ttl() 
 
     // The plan: counts per pattern, the unknown keys listed; nothing written.
     let plan = run(migrate(&source.url(), &target, &["--dry-run", "--format", "json"]));
-    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stderr));
+    common::assert_exit(&plan, 0);
     let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
     let plan = &plan["migration"];
     assert_eq!(plan["dry_run"], true);
@@ -154,12 +154,7 @@ fn a_killed_migration_resumes_and_every_key_lands_once_with_its_value_and_ttl() 
         &target,
         &["--checkpoint", checkpoint_arg, "--verify", "all", "--format", "json"],
     ));
-    assert_eq!(
-        resumed.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    common::assert_exit(&resumed, 0);
     let report: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
     std::fs::remove_file(&checkpoint).unwrap();
     let migration = &report["migration"];

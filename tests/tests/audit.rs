@@ -128,7 +128,7 @@ fn problem(report: &AuditReport, name: &str, problem: Problem) -> u64 {
         .map_or(0, |p| p.count)
 }
 
-async fn audit_finds_what_was_planted(store: CordumStore, url: &str, primaries: usize) {
+async fn audit_finds_what_was_planted(store: CordumStore, url: &str, primaries: usize) -> AuditReport {
     let total = fill(&store).await;
     // One address: the audit finds the deployment, and on a cluster every primary.
     let connection = ops::connect(url, &ConnectionOptions::default()).await.unwrap();
@@ -197,6 +197,7 @@ async fn audit_finds_what_was_planted(store: CordumStore, url: &str, primaries: 
     assert_eq!(report.nodes.len(), primaries);
     assert_eq!(report.nodes.iter().map(|n| n.keys).sum::<u64>(), total as u64);
     assert!(report.hottest_slots.windows(2).all(|w| w[0].keys >= w[1].keys));
+    report
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,7 +211,68 @@ async fn the_audit_finds_exactly_the_planted_violations_on_a_standalone_server()
 async fn the_audit_finds_exactly_the_planted_violations_on_the_cluster() {
     let cluster = shared_cluster();
     let store = CordumStore::connect_cluster(&cluster.urls()).await.unwrap();
-    audit_finds_what_was_planted(store, &cluster.urls()[0], 3).await;
+    let from_primaries = audit_finds_what_was_planted(store, &cluster.urls()[0], 3).await;
+
+    // Then from the replicas, once they have every write: the same findings, and the primaries
+    // serve none of it (no TYPE, PTTL, SCAN or SSCAN reaches them).
+    let shards = cluster.shards(0);
+    let nodes = cluster.nodes();
+    for shard in &shards {
+        let mut primary = nodes[shard.primary].connect();
+        let synced = primary.cmd(&["WAIT", "1", "10000"]).unwrap().as_int().unwrap();
+        assert_eq!(
+            synced,
+            1,
+            "the replica of {} has every write",
+            nodes[shard.primary].port()
+        );
+    }
+    let read_commands = ["scan", "type", "pttl", "sscan", "zscan", "exists"];
+    let calls = |node: usize| read_commands.map(|command| nodes[node].calls(command));
+    let primaries_before: Vec<_> = shards.iter().map(|shard| calls(shard.primary)).collect();
+    let connection = ops::connect(
+        &cluster.urls()[0],
+        &ConnectionOptions::default().read_from_replicas(true),
+    )
+    .await
+    .unwrap();
+    let auditor = Store::new(connection, cordum::schema().model_arc()).unwrap();
+    let on_replicas = AuditOptions {
+        scan_count: 100,
+        replicas: true,
+        ..AuditOptions::default()
+    };
+    let from_replicas = auditor.audit(&on_replicas).await.unwrap();
+    assert_eq!(from_replicas.keys, from_primaries.keys);
+    assert_eq!(from_replicas.problem_count(), from_primaries.problem_count());
+    assert_eq!(from_replicas.dangling_count(), from_primaries.dangling_count());
+    assert_eq!(from_replicas.unknown_count(), from_primaries.unknown_count());
+    for (pattern, expected) in from_replicas.patterns.iter().zip(&from_primaries.patterns) {
+        assert_eq!((&pattern.name, pattern.keys), (&expected.name, expected.keys));
+    }
+    let mut replica_names: Vec<String> = shards
+        .iter()
+        .map(|shard| format!("127.0.0.1:{}", nodes[shard.replicas[0]].port()))
+        .collect();
+    let mut scanned: Vec<String> = from_replicas.nodes.iter().map(|node| node.node.clone()).collect();
+    replica_names.sort();
+    scanned.sort();
+    assert_eq!(scanned, replica_names, "one replica of each shard scanned");
+    for (shard, before) in shards.iter().zip(primaries_before) {
+        assert_eq!(calls(shard.primary), before, "primary {}", nodes[shard.primary].port());
+    }
+    let typed: u64 = shards.iter().map(|shard| nodes[shard.replicas[0]].calls("type")).sum();
+    assert!(typed >= from_replicas.keys, "{typed} TYPE calls on the replicas");
+
+    // Fixing needs the primaries: refused before anything is read.
+    let fixing = AuditOptions {
+        fix: true,
+        ..on_replicas
+    };
+    assert!(matches!(
+        auditor.audit(&fixing).await,
+        Err(ops::OpsError::FixOnReplicas)
+    ));
 }
 
 /// A fresh server filled like the others, with its auditor.

@@ -40,3 +40,13 @@ pub fn named<'r>(list: &'r Value, name: &str) -> &'r Value {
         .find(|entry| entry["name"] == name)
         .unwrap_or_else(|| panic!("no `{name}` in {list}"))
 }
+
+/// Asserts that a command exited with `code`, showing its standard error when it did not.
+pub fn assert_exit(output: &std::process::Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

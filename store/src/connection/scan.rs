@@ -1,6 +1,6 @@
 //! `SCAN` over a whole keyspace: the one server of a standalone connection (its primary), or
-//! every primary of a cluster, found from the cluster itself (`CLUSTER SLOTS`) and scanned in
-//! parallel, each by address.
+//! every shard of a cluster, found from the cluster itself (`CLUSTER SLOTS`) and scanned in
+//! parallel, each by address: its primary, or one of its replicas for a read-only pass.
 
 use super::{Kind, RedisConnection};
 use crate::error::{Error, Result};
@@ -23,6 +23,10 @@ pub(crate) struct Node {
     connection: RedisConnection,
     /// `host:port` on a cluster; `None` for the standalone server.
     address: Option<(String, u16)>,
+    /// A cluster replica: every pipeline to it starts with `READONLY`, or it would answer
+    /// commands about keys with `MOVED` to its primary. Sent each time rather than once, so a
+    /// reconnection in the middle of a scan cannot lose it.
+    replica: bool,
 }
 
 impl Node {
@@ -34,7 +38,17 @@ impl Node {
         }
     }
 
-    /// Sends `pipe` to this node; one reply per command.
+    /// An empty pipeline for this node: commands added to it go after what the node needs first
+    /// (`READONLY` on a replica), whose reply [`Node::pipeline`] leaves out.
+    pub(crate) fn pipe(&self) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
+        if self.replica {
+            pipe.cmd("READONLY");
+        }
+        pipe
+    }
+
+    /// Sends `pipe` (made by [`Node::pipe`]) to this node; one reply per command added, `count`.
     pub(crate) async fn pipeline(&self, pipe: redis::Pipeline, count: usize) -> Result<Vec<Value>> {
         match (&self.connection.kind, &self.address) {
             (Kind::Cluster(handle), Some((host, port))) => {
@@ -42,9 +56,10 @@ impl Node {
                     host: host.clone(),
                     port: *port,
                 };
+                let skip = usize::from(self.replica);
                 handle
                     .connection()
-                    .route_pipeline(pipe, 0, count, route)
+                    .route_pipeline(pipe, skip, count, route)
                     .await
                     .map_err(|source| Error::command(&self.name(), "pipeline", source))
             }
@@ -185,35 +200,67 @@ impl RedisConnection {
     /// The nodes holding the keys: every primary of a cluster, or the one server.
     pub(crate) async fn nodes(&self) -> Result<Vec<Node>> {
         if !self.is_cluster() {
-            return Ok(vec![Node {
-                connection: self.clone(),
-                address: None,
-            }]);
+            return Ok(vec![self.standalone_node()]);
         }
         Ok(self
-            .primaries()
+            .shards()
             .await?
             .into_iter()
-            .map(|address| Node {
+            .map(|shard| Node {
                 connection: self.clone(),
-                address: Some(address),
+                address: Some(shard.primary),
+                replica: false,
             })
             .collect())
     }
 
-    /// The primaries of a cluster as `(host, port)`, from `CLUSTER SLOTS`.
-    async fn primaries(&self) -> Result<Vec<(String, u16)>> {
-        let mut primaries: Vec<(String, u16)> = Vec::new();
-        for (_, _, primary) in self.slot_ranges().await? {
-            if !primaries.contains(&primary) {
-                primaries.push(primary);
-            }
+    /// The nodes to read every key from without touching a primary: one replica of each shard
+    /// of a cluster (the first `CLUSTER SLOTS` lists), or the one server (which the caller may
+    /// have addressed as a replica). `Err(primary)` stands for a shard that has no replica.
+    pub(crate) async fn replica_nodes(&self) -> Result<Vec<std::result::Result<Node, String>>> {
+        if !self.is_cluster() {
+            return Ok(vec![Ok(self.standalone_node())]);
         }
-        Ok(primaries)
+        Ok(self
+            .shards()
+            .await?
+            .into_iter()
+            .map(|shard| match shard.replicas.into_iter().next() {
+                Some(replica) => Ok(Node {
+                    connection: self.clone(),
+                    address: Some(replica),
+                    replica: true,
+                }),
+                None => Err(format!("{}:{}", shard.primary.0, shard.primary.1)),
+            })
+            .collect())
     }
 
-    /// Every slot range of a cluster with its primary, from `CLUSTER SLOTS`.
-    async fn slot_ranges(&self) -> Result<Vec<(u16, u16, (String, u16))>> {
+    fn standalone_node(&self) -> Node {
+        Node {
+            connection: self.clone(),
+            address: None,
+            replica: false,
+        }
+    }
+
+    /// The shards of a cluster: each primary with its replicas, from `CLUSTER SLOTS` (a shard
+    /// serving several ranges is listed once).
+    async fn shards(&self) -> Result<Vec<ShardNodes>> {
+        let mut shards: Vec<ShardNodes> = Vec::new();
+        for range in self.slot_ranges().await? {
+            if !shards.iter().any(|shard| shard.primary == range.primary) {
+                shards.push(ShardNodes {
+                    primary: range.primary,
+                    replicas: range.replicas,
+                });
+            }
+        }
+        Ok(shards)
+    }
+
+    /// Every slot range of a cluster with its nodes, from `CLUSTER SLOTS`.
+    async fn slot_ranges(&self) -> Result<Vec<SlotRange>> {
         let slots: Vec<Value> = self
             .query(
                 super::Route::Write,
@@ -224,26 +271,22 @@ impl RedisConnection {
             .await?;
         let mut ranges = Vec::new();
         for range in slots {
-            // [start, end, [host, port, id, ...], replicas...]
+            // [start, end, [host, port, id, ...], [replica host, port, id, ...]...]
             let Value::Array(parts) = range else { continue };
-            let (Some(Value::Int(start)), Some(Value::Int(end)), Some(Value::Array(node))) =
-                (parts.first(), parts.get(1), parts.get(2))
+            let (Some(Value::Int(start)), Some(Value::Int(end)), Some(primary)) =
+                (parts.first(), parts.get(1), parts.get(2).and_then(address_of))
             else {
                 continue;
             };
-            let (Some(host), Some(Value::Int(port))) = (node.first(), node.get(1)) else {
+            let (Ok(start), Ok(end)) = (u16::try_from(*start), u16::try_from(*end)) else {
                 continue;
             };
-            let host = match host {
-                Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-                Value::SimpleString(text) => text.clone(),
-                _ => continue,
-            };
-            let (Ok(start), Ok(end), Ok(port)) = (u16::try_from(*start), u16::try_from(*end), u16::try_from(*port))
-            else {
-                continue;
-            };
-            ranges.push((start, end, (host, port)));
+            ranges.push(SlotRange {
+                start,
+                end,
+                primary,
+                replicas: parts.iter().skip(3).filter_map(address_of).collect(),
+            });
         }
         Ok(ranges)
     }
@@ -258,13 +301,17 @@ impl RedisConnection {
         }
         let mut nodes: Vec<Node> = Vec::new();
         let mut owner = vec![0; usize::from(keyschema::SLOT_COUNT)];
-        for (start, end, primary) in self.slot_ranges().await? {
+        for SlotRange {
+            start, end, primary, ..
+        } in self.slot_ranges().await?
+        {
             let index = match nodes.iter().position(|node| node.address.as_ref() == Some(&primary)) {
                 Some(index) => index,
                 None => {
                     nodes.push(Node {
                         connection: self.clone(),
                         address: Some(primary),
+                        replica: false,
                     });
                     nodes.len() - 1
                 }
@@ -275,6 +322,34 @@ impl RedisConnection {
         }
         Ok(SlotOwners { nodes, owner })
     }
+}
+
+/// One slot range of `CLUSTER SLOTS`.
+struct SlotRange {
+    start: u16,
+    end: u16,
+    primary: (String, u16),
+    replicas: Vec<(String, u16)>,
+}
+
+/// A shard: its primary and replicas, as `(host, port)`.
+struct ShardNodes {
+    primary: (String, u16),
+    replicas: Vec<(String, u16)>,
+}
+
+/// `(host, port)` of a node entry of `CLUSTER SLOTS` (`[host, port, id, ...]`).
+fn address_of(node: &Value) -> Option<(String, u16)> {
+    let Value::Array(node) = node else { return None };
+    let host = match node.first()? {
+        Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Value::SimpleString(text) => text.clone(),
+        _ => return None,
+    };
+    let Some(Value::Int(port)) = node.get(1) else {
+        return None;
+    };
+    Some((host, u16::try_from(*port).ok()?))
 }
 
 fn scan(cursor: u64, glob: &str, count: usize) -> Cmd {

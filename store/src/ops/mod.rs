@@ -60,6 +60,15 @@ pub enum OpsError {
         /// What differs.
         what: String,
     },
+    /// A replica-only audit found a shard without a replica.
+    #[error("the shard of primary {primary} has no replica to read from (audit it without --replicas)")]
+    NoReplica {
+        /// The shard's primary, `host:port`.
+        primary: String,
+    },
+    /// An audit was asked to fix keys while reading replicas, which cannot be written.
+    #[error("an audit of the replicas cannot fix: replicas are read-only (run --fix without --replicas)")]
+    FixOnReplicas,
     /// The target refused a key (other than holding it already).
     #[error("RESTORE of `{key}` on the target failed: {reply}")]
     Restore {

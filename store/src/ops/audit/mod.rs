@@ -49,6 +49,14 @@ pub struct AuditOptions {
     /// Fix what the schema makes safe: set a missing declared TTL (`PEXPIRE ... NX`), remove
     /// dangling index members. Off by default: the audit changes nothing.
     pub fix: bool,
+    /// On a cluster, scan one replica of every shard instead of its primary (`READONLY`), so
+    /// the primaries serve nothing of the scan; a shard without a replica is an error
+    /// ([`OpsError::NoReplica`]). Index members are read where the connection routes reads:
+    /// connect with [`ConnectionOptions::read_from_replicas`](crate::ConnectionOptions) to keep
+    /// them off the primaries as well. Replicas lag their primaries, so keys written in the last
+    /// moments may be missing. Cannot be combined with `fix`. A standalone server is read where
+    /// its URL points, replica or not.
+    pub replicas: bool,
     /// Told of the progress after each page.
     pub progress: Option<Progress>,
     /// Keep the scan's position and the counts in this file (at most once a second) and resume
@@ -66,6 +74,7 @@ impl Default for AuditOptions {
             indexes: true,
             sample: None,
             fix: false,
+            replicas: false,
             progress: None,
             checkpoint: None,
         }
@@ -82,6 +91,7 @@ impl fmt::Debug for AuditOptions {
             .field("indexes", &self.indexes)
             .field("sample", &self.sample)
             .field("fix", &self.fix)
+            .field("replicas", &self.replicas)
             .field("progress", &self.progress.is_some())
             .field("checkpoint", &self.checkpoint)
             .finish()
@@ -103,7 +113,7 @@ impl Store {
     /// ```
     pub async fn audit(&self, options: &AuditOptions) -> std::result::Result<AuditReport, OpsError> {
         let matcher = Matcher::new(self.schema_arc());
-        let nodes = self.connection().nodes().await?;
+        let nodes = self.audited_nodes(options).await?;
         let names: Vec<String> = nodes.iter().map(Node::name).collect();
         let schema = self.schema();
         let fresh = || Tally::new(schema.keys.len(), options.examples);
@@ -156,12 +166,28 @@ impl Store {
         Ok(tally.report(self, options, sampled))
     }
 
+    /// The nodes an audit scans: the primaries, or one replica of each shard.
+    async fn audited_nodes(&self, options: &AuditOptions) -> std::result::Result<Vec<Node>, OpsError> {
+        if !options.replicas {
+            return Ok(self.connection().nodes().await?);
+        }
+        if options.fix {
+            return Err(OpsError::FixOnReplicas);
+        }
+        self.connection()
+            .replica_nodes()
+            .await?
+            .into_iter()
+            .map(|node| node.map_err(|primary| OpsError::NoReplica { primary }))
+            .collect()
+    }
+
     /// The keys of the keyspace (`DBSIZE` of every primary, added up): the total a progress
     /// report counts towards.
     pub async fn key_count(&self) -> Result<u64> {
         let nodes = self.connection().nodes().await?;
         let sizes = futures_util::future::try_join_all(nodes.iter().map(|node| async move {
-            let mut pipe = redis::pipe();
+            let mut pipe = node.pipe();
             pipe.cmd("DBSIZE");
             match node.pipeline(pipe, 1).await?.as_slice() {
                 [Value::Int(size)] => Ok(u64::try_from(*size).unwrap_or(0)),
@@ -184,7 +210,7 @@ impl Store {
         let per_key = if options.memory { 3 } else { 2 };
         let replies = read_types_and_ttls(node, keys, options.memory).await?;
         let mut indexes = Vec::new();
-        let mut expire = redis::pipe();
+        let mut expire = node.pipe();
         let mut expiring = 0;
         {
             let mut checkpoint = locked(tally);
@@ -223,7 +249,7 @@ impl Store {
 
 /// `TYPE` and `PTTL` (and `MEMORY USAGE`) of every key of a page, in one pipeline to its node.
 async fn read_types_and_ttls(node: &Node, keys: &[Vec<u8>], memory: bool) -> Result<Vec<Value>> {
-    let mut pipe = redis::pipe();
+    let mut pipe = node.pipe();
     for key in keys {
         pipe.cmd("TYPE").arg(key).cmd("PTTL").arg(key);
         if memory {

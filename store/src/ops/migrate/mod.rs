@@ -256,7 +256,7 @@ async fn copy_page(
         .collect();
     let mut outcomes = vec![Outcome::NotSent; keys.len()];
     if !sent.is_empty() {
-        let mut read = redis::pipe();
+        let mut read = node.pipe();
         for (index, _) in &sent {
             read.cmd("PTTL").arg(&keys[*index]).cmd("DUMP").arg(&keys[*index]);
         }

@@ -143,7 +143,7 @@ async fn check_page(
         .collect();
     // Then the source, only where it is needed: the TTL and value of the keys compared, and
     // whether a key missing on the target is still on the source (gone from both is no loss).
-    let mut read = redis::pipe();
+    let mut read = node.pipe();
     let mut reads = 0;
     for (item, (ttl, _)) in expected.iter().zip(&on_target) {
         if item.compare {
