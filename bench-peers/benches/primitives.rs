@@ -1,7 +1,7 @@
 //! The primitives against the same Lua scripts called through redis-rs directly on the same
 //! connection, and the lock against the `rslock` crate (a Rust redlock) on the same server, in
-//! one run, one task and 50 tasks: lock acquire + release, a rate-limit decision (counter and
-//! GCRA), a breaker's permit while closed, a timer queue poll.
+//! one run, one task and 50 tasks: lock acquire + release (with and without the fencing token),
+//! a rate-limit decision (counter and GCRA), a breaker's permit while closed, a timer queue poll.
 //!
 //! Run: `cargo bench --manifest-path bench-peers/Cargo.toml --bench primitives`.
 
@@ -119,17 +119,50 @@ fn bench(c: &mut Criterion) {
             assert!(guard.release().await.unwrap());
         }
     });
-    let acquire = Arc::new(redis::Script::new(scripts::LOCK_ACQUIRE));
     let release = Arc::new(redis::Script::new(scripts::LOCK_RELEASE));
     let raw = connection.clone();
-    both(&mut group, &runtime, "raw redis-rs, same scripts", move |i| {
-        let (connection, acquire, release) = (raw.clone(), Arc::clone(&acquire), Arc::clone(&release));
+    both(&mut group, &runtime, "raw redis-rs, same commands", move |i| {
+        let (connection, release) = (raw.clone(), Arc::clone(&release));
         async move {
             let key = format!("lock:{{{}}}", i % 1000);
-            let fence = format!("{key}:fence");
             let token = uuid::Uuid::new_v4().simple().to_string();
-            let reply = invoke(&connection, &acquire, &[&key, &fence], &[&token, "10000", "86400000"]).await;
-            assert!(matches!(reply, redis::Value::Array(ref items) if items.first() == Some(&redis::Value::Int(1))));
+            let mut set = redis::cmd("SET");
+            set.arg(&key).arg(&token).arg("NX").arg("PX").arg(10_000);
+            let taken: redis::Value = set.query_async(&mut connection.clone()).await.unwrap();
+            assert_eq!(taken, redis::Value::Okay);
+            assert_eq!(
+                invoke(&connection, &release, &[&key], &[&token]).await,
+                redis::Value::Int(1)
+            );
+        }
+    });
+    let s = store.clone();
+    both(&mut group, &runtime, "keyschema Lock, fenced", move |i| {
+        let store = s.clone();
+        async move {
+            let lock = Lock::new(&store, lock_id, format!("lock:{{{}}}", i % 1000));
+            let guard = lock.try_acquire().await.unwrap().unwrap();
+            assert!(guard.fence().await.unwrap().token() > 0);
+            assert!(guard.release().await.unwrap());
+        }
+    });
+    let (fence, release) = (
+        Arc::new(redis::Script::new(scripts::LOCK_FENCE)),
+        Arc::new(redis::Script::new(scripts::LOCK_RELEASE)),
+    );
+    let raw = connection.clone();
+    both(&mut group, &runtime, "raw redis-rs, same commands, fenced", move |i| {
+        let (connection, fence, release) = (raw.clone(), Arc::clone(&fence), Arc::clone(&release));
+        async move {
+            let key = format!("lock:{{{}}}", i % 1000);
+            let counter = format!("{key}:fence");
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            let mut set = redis::cmd("SET");
+            set.arg(&key).arg(&token).arg("NX").arg("PX").arg(10_000);
+            let taken: redis::Value = set.query_async(&mut connection.clone()).await.unwrap();
+            assert_eq!(taken, redis::Value::Okay);
+            let issued = invoke(&connection, &fence, &[&key, &counter], &[&token, "86400000"]).await;
+            assert!(matches!(issued, redis::Value::Int(n) if n > 0));
             assert_eq!(
                 invoke(&connection, &release, &[&key], &[&token]).await,
                 redis::Value::Int(1)

@@ -42,8 +42,8 @@ pub use policy::{KeyId, KeyPolicies, KeyPolicy};
 pub use primitives::scripts;
 pub use primitives::{
     Breaker, BreakerError, BreakerState, BreakerStatus, Claim, ClaimedTimer, DeadLetter, DeadLetterQueue, Decision,
-    DecisionSource, Delivery, Fence, IdempotencyKey, LeaderLease, Lease, LeaseLost, Lock, LockGuard, Permit, RateLimit,
-    TimerQueue,
+    DecisionSource, Delivery, Fence, HeldLock, IdempotencyKey, LeaderLease, Lease, LeaseLost, Lock, LockGuard, Permit,
+    RateLimit, TimerQueue,
 };
 pub use state::{BackupReport, Restored, TierCounts, TwoTier};
 pub use store::{Durability, KeyTtl, Store};

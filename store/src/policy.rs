@@ -25,6 +25,7 @@ impl KeyId {
     }
 
     /// The id of the key at `index` in [`KeySchema::keys`], for code that walks the model.
+    #[cfg(feature = "ops")]
     pub(crate) fn from_index(index: usize) -> Self {
         // Never saturates: every key takes bytes of schema text, far fewer than 2^32 of them.
         Self(u32::try_from(index).unwrap_or(u32::MAX))

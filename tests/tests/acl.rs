@@ -52,10 +52,10 @@ async fn each_service_reaches_its_keys_and_primitives_and_nothing_else() {
     // A lock: its script, its fencing counter (a companion key), its release.
     let lock = scheduler.cordum_scheduler_job(id.clone()).unwrap();
     let guard = lock.try_acquire().await.unwrap().unwrap();
-    let first = guard.fence().token();
+    let first = guard.fence().await.unwrap().token();
     assert!(guard.release().await.unwrap(), "released by its owner");
     let guard = lock.try_acquire().await.unwrap().unwrap();
-    assert!(guard.fence().token() > first, "the fencing counter grew");
+    assert!(guard.fence().await.unwrap().token() > first, "the fencing counter grew");
     guard.release().await.unwrap();
     // Sessions and job contexts are not the scheduler's.
     refused(scheduler.session("t1").unwrap().set(&AuthContext::default()).await);

@@ -496,18 +496,23 @@ async fn a_cluster_primary_killed_during_lock_contention() {
                         continue;
                     }
                 };
+                // The fence is issued on first use: one more round trip, which the fault can fail.
+                let fence = match guard.fence().await {
+                    Ok(fence) => fence.clone(),
+                    Err(_) => {
+                        errors.lock().unwrap().push(Instant::now());
+                        let _ = guard.release().await;
+                        continue;
+                    }
+                };
                 if inside.fetch_add(1, Ordering::SeqCst) > 0 {
                     overlaps.fetch_add(1, Ordering::SeqCst);
                 }
                 let mut write = store.transaction();
                 write
-                    .fenced(guard.fence())
+                    .fenced(&fence)
                     .unwrap()
-                    .push::<Text>(
-                        TOKENS,
-                        &format!("item:{{{item}}}:tokens"),
-                        &[guard.fence().token().to_string()],
-                    )
+                    .push::<Text>(TOKENS, &format!("item:{{{item}}}:tokens"), &[fence.token().to_string()])
                     .unwrap();
                 let written = write.execute().await;
                 inside.fetch_sub(1, Ordering::SeqCst);

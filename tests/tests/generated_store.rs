@@ -146,11 +146,11 @@ async fn lock(store: &keyschema_store::Store, def: keyschema_store::KeyId, lock:
     assert!(lock.try_acquire().await.unwrap().is_none(), "{} is held", lock.key());
     assert_ttl(store, lock.key(), def).await;
     let counter: Option<u64> = store
-        .get::<keyschema_store::Int>(guard.fence().counter_key())
+        .get::<keyschema_store::Int>(guard.fence().await.unwrap().counter_key())
         .await
         .unwrap()
         .map(|n| n as u64);
-    assert_eq!(counter, Some(guard.fence().token()));
+    assert_eq!(counter, Some(guard.fence().await.unwrap().token()));
     assert!(guard.release().await.unwrap());
     assert!(lock
         .try_acquire()

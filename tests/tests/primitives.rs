@@ -90,7 +90,8 @@ async fn contention(store: Store, tasks: usize, rounds: usize) {
                 if inside.swap(true, Ordering::SeqCst) {
                     overlaps.fetch_add(1, Ordering::SeqCst);
                 }
-                tokens.lock().unwrap().push(guard.fence().token());
+                let token = guard.fence().await.unwrap().token();
+                tokens.lock().unwrap().push(token);
                 inside.store(false, Ordering::SeqCst);
                 assert!(guard.release().await.unwrap(), "the holder releases its own lock");
                 taken += 1;
@@ -130,7 +131,7 @@ async fn fencing(store: Store) {
     let lock = Lock::new(&store, id(&store, "order_lock"), format!("order:lock:{{{order}}}"));
     let order_key = format!("order:{{{order}}}");
     let first = lock.try_acquire().await.unwrap().unwrap();
-    let stale = first.fence().clone();
+    let stale = first.fence().await.unwrap().clone();
     let mut write = store.transaction();
     write
         .fenced(&stale)
@@ -142,7 +143,8 @@ async fn fencing(store: Store) {
     drop(first);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let second = lock.acquire(Duration::from_secs(3)).await.unwrap();
-    assert!(second.fence().token() > stale.token());
+    let fence = second.fence().await.unwrap().clone();
+    assert!(fence.token() > stale.token());
     let mut late = store.transaction();
     late.fenced(&stale)
         .unwrap()
@@ -150,14 +152,14 @@ async fn fencing(store: Store) {
         .unwrap();
     let refused = late.execute().await.unwrap_err();
     assert!(
-        matches!(&refused, Error::Fenced { token, current, .. } if *token == stale.token() && *current == second.fence().token()),
+        matches!(&refused, Error::Fenced { token, current, .. } if *token == stale.token() && *current == fence.token()),
         "{refused}"
     );
     assert_eq!(store.get::<Text>(&order_key).await.unwrap().as_deref(), Some("first"));
     // The new holder's write goes through.
     let mut write = store.transaction();
     write
-        .fenced(second.fence())
+        .fenced(&fence)
         .unwrap()
         .set::<Text>(id(&store, "order"), &order_key, &"second".to_string())
         .unwrap();
@@ -165,6 +167,21 @@ async fn fencing(store: Store) {
     assert!(second.release().await.unwrap());
     // Released: another owner's release finds nothing of its own.
     assert!(lock.try_acquire().await.unwrap().unwrap().release().await.unwrap());
+
+    // The fence is issued only to the owner: a holder whose lock passed to another before it
+    // asked gets none, and the counter did not move.
+    let third = lock.try_acquire().await.unwrap().unwrap();
+    let mut taken_over = keyschema_store::redis::cmd("SET");
+    taken_over.arg(lock.key()).arg("another-owner").arg("PX").arg(5000);
+    let _: () = taken_over.query_async(&mut store.connection()).await.unwrap();
+    let refused = third.fence().await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::LockLost { key } if key == lock.key()),
+        "{refused}"
+    );
+    let counter: Option<i64> = store.get::<keyschema_store::Int>(fence.counter_key()).await.unwrap();
+    assert_eq!(counter.map(|n| n as u64), Some(fence.token()));
+    assert!(!third.release().await.unwrap(), "not its lock any more");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,7 +208,7 @@ fn a_holder_paused_past_its_ttl_loses_the_lease_and_its_writes() {
     let lease = Lease::new(&holder_store, id(&holder_store, "leader"), format!("leader{name}"));
     // `leader` has no parameter; the test uses its own key so runs do not meet.
     let held = holder_runtime.block_on(lease.try_acquire()).unwrap().unwrap();
-    let stale = held.fence().clone();
+    let stale = holder_runtime.block_on(held.fence()).unwrap().clone();
     // The whole holder runtime stops (a GC pause, SIGSTOP): nothing renews the lease.
     std::thread::sleep(Duration::from_millis(1500));
     let key = format!("leader{name}");
@@ -199,7 +216,7 @@ fn a_holder_paused_past_its_ttl_loses_the_lease_and_its_writes() {
         let store = standalone().await;
         let lease = Lease::new(&store, id(&store, "leader"), key);
         let next = lease.acquire(Duration::from_secs(2)).await.unwrap();
-        let token = next.fence().token();
+        let token = next.fence().await.unwrap().token();
         // Keep it held (renewed) while the first holder wakes.
         (store, next, token)
     });
@@ -241,7 +258,9 @@ async fn a_held_lease_is_renewed_and_with_lock_releases_on_every_path() {
     );
     // Ends normally: released.
     let token = lock
-        .with_lock(Duration::from_secs(1), |fence| async move { fence.token() })
+        .with_lock(Duration::from_secs(1), |held| async move {
+            held.fence().await.unwrap().token()
+        })
         .await
         .unwrap();
     assert!(token > 0);

@@ -64,14 +64,14 @@ pub async fn run(url: &str) -> Result<Report, BoxError> {
     let account = store.account_lock(user);
     let session = &session;
     let fence = account
-        .with_lock(Duration::from_secs(1), |fence| async move {
+        .with_lock(Duration::from_secs(1), |held| async move {
             let mut current = session.get().await?.unwrap_or(Session {
                 user: "ada".into(),
                 changes: 0,
             });
             current.changes += 1;
             session.set(&current).await?;
-            Ok::<_, keyschema_store::Error>(fence.token())
+            Ok::<_, keyschema_store::Error>(held.fence().await?.token())
         })
         .await??;
 

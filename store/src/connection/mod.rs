@@ -7,6 +7,7 @@ mod options;
 mod replicas;
 mod scan;
 
+#[cfg(feature = "ops")]
 pub(crate) use scan::{Node, SlotOwners};
 mod topology;
 

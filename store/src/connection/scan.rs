@@ -26,6 +26,7 @@ pub(crate) struct Node {
     /// A cluster replica: every pipeline to it starts with `READONLY`, or it would answer
     /// commands about keys with `MOVED` to its primary. Sent each time rather than once, so a
     /// reconnection in the middle of a scan cannot lose it.
+    #[cfg_attr(not(feature = "ops"), allow(dead_code))] // Read by the keyspace operations only.
     replica: bool,
 }
 
@@ -40,6 +41,7 @@ impl Node {
 
     /// An empty pipeline for this node: commands added to it go after what the node needs first
     /// (`READONLY` on a replica), whose reply [`Node::pipeline`] leaves out.
+    #[cfg(feature = "ops")]
     pub(crate) fn pipe(&self) -> redis::Pipeline {
         let mut pipe = redis::pipe();
         if self.replica {
@@ -49,6 +51,7 @@ impl Node {
     }
 
     /// Sends `pipe` (made by [`Node::pipe`]) to this node; one reply per command added, `count`.
+    #[cfg(feature = "ops")]
     pub(crate) async fn pipeline(&self, pipe: redis::Pipeline, count: usize) -> Result<Vec<Value>> {
         match (&self.connection.kind, &self.address) {
             (Kind::Cluster(handle), Some((host, port))) => {
@@ -135,12 +138,14 @@ impl Node {
 /// cluster pipeline otherwise stays within one slot). A map read before a resharding sends some
 /// commands to a node that no longer owns their slot: they come back as `MOVED` error replies,
 /// which the caller sees (nothing is redirected silently).
+#[cfg(feature = "ops")]
 pub(crate) struct SlotOwners {
     nodes: Vec<Node>,
     /// Per slot, an index in `nodes`.
     owner: Vec<usize>,
 }
 
+#[cfg(feature = "ops")]
 impl SlotOwners {
     /// Sends `commands` (each with the key that places it), one pipeline per node, all nodes at
     /// once; returns the replies in the order of `commands`, error replies as replies.
@@ -217,6 +222,7 @@ impl RedisConnection {
     /// The nodes to read every key from without touching a primary: one replica of each shard
     /// of a cluster (the first `CLUSTER SLOTS` lists), or the one server (which the caller may
     /// have addressed as a replica). `Err(primary)` stands for a shard that has no replica.
+    #[cfg(feature = "ops")]
     pub(crate) async fn replica_nodes(&self) -> Result<Vec<std::result::Result<Node, String>>> {
         if !self.is_cluster() {
             return Ok(vec![Ok(self.standalone_node())]);
@@ -292,6 +298,7 @@ impl RedisConnection {
     }
 
     /// Which node owns each slot, as the cluster says now (the one server when standalone).
+    #[cfg(feature = "ops")]
     pub(crate) async fn slot_owners(&self) -> Result<SlotOwners> {
         if !self.is_cluster() {
             return Ok(SlotOwners {
@@ -325,6 +332,7 @@ impl RedisConnection {
 }
 
 /// One slot range of `CLUSTER SLOTS`.
+#[cfg_attr(not(feature = "ops"), allow(dead_code))] // Only the operations read more than the primary.
 struct SlotRange {
     start: u16,
     end: u16,
@@ -333,6 +341,7 @@ struct SlotRange {
 }
 
 /// A shard: its primary and replicas, as `(host, port)`.
+#[cfg_attr(not(feature = "ops"), allow(dead_code))] // Only the operations read the replicas.
 struct ShardNodes {
     primary: (String, u16),
     replicas: Vec<(String, u16)>,

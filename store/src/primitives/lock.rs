@@ -1,38 +1,39 @@
 //! Locks and leader leases (`lock` keys): `SET key token NX PX ttl` with a random owner token,
 //! extended and released only by a script that compares the token, renewed in the background at
-//! a third of the TTL, with a fencing token from the lock's counter and a lost-lease signal.
+//! a third of the TTL, with a fencing token from the lock's counter issued on first use and a
+//! lost-lease signal.
 
-use super::renewal::Renewal;
-use super::{int_at, jittered, millis, owner_token};
+use super::{jittered, millis, owner_token};
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
 use crate::store::StoredScript;
+use crate::write::Write;
 use crate::Store;
 use keyschema::Companion;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{Notify, OnceCell};
 use tokio::time::Instant;
 
-/// Takes the lock if it is free and issues the next fencing token: the counter plus one. A
-/// counter that did not exist (new, or expired a day after its last acquisition) starts at the
-/// server's clock in microseconds, above every token it issued before; so its TTL need not be
-/// refreshed on every acquisition. `{1, token}`, or `{0, PTTL}` when the lock is held.
-pub const ACQUIRE_SOURCE: &str = r"
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {0, redis.call('PTTL', KEYS[1])}
+/// Issues the fencing token of a held lock, if the caller still owns it: the counter plus one,
+/// or 0 when the lock is another's or gone. A counter that did not exist (new, or expired a day
+/// after the last token) starts at the server's clock in microseconds, above every token it
+/// issued before; so its TTL need not be refreshed on every token.
+pub const FENCE_SOURCE: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
 end
 local fence = redis.call('INCR', KEYS[2])
 if fence == 1 then
   local now = redis.call('TIME')
   fence = tonumber(now[1]) * 1000000 + tonumber(now[2])
-  redis.call('SET', KEYS[2], string.format('%.0f', fence), 'PX', ARGV[3])
+  redis.call('SET', KEYS[2], string.format('%.0f', fence), 'PX', ARGV[2])
 end
-return {1, fence}
+return fence
 ";
-static ACQUIRE: LazyLock<StoredScript> = LazyLock::new(|| StoredScript::new(ACQUIRE_SOURCE));
+static FENCE: LazyLock<StoredScript> = LazyLock::new(|| StoredScript::new(FENCE_SOURCE));
 
 /// Sets the TTL again if the caller still owns the lock: 1, or 0 when it does not.
 pub const EXTEND_SOURCE: &str = r"
@@ -79,28 +80,48 @@ impl Fence {
     }
 }
 
-/// What a held lock and a held lease share: the owner token, the fence and the renewal state
-/// (renewed by the store's renewal task, [`super::renewal`]).
-struct Held {
-    store: Store,
-    key: String,
-    token: String,
-    fence: Fence,
-    state: Arc<HeldState>,
-}
-
-/// A held lock's state, shared with its renewal.
-pub(crate) struct HeldState {
-    /// Set to `true` once, when a renewal fails or finds another owner.
-    lost: watch::Sender<bool>,
+/// A held lock or lease: the owner token, the fence once issued and the renewal state. One
+/// allocation shared by the guard, the work's handles and the store's renewal queue
+/// ([`super::renewal`]); its owner (the guard, the lease) marks it released.
+pub(crate) struct Held {
+    pub(crate) store: Store,
+    id: KeyId,
+    pub(crate) key: String,
+    pub(crate) token: String,
+    pub(crate) ttl: Duration,
+    fence: OnceCell<Fence>,
+    /// Set once, when a renewal fails or finds another owner; `lost_signal` then wakes waiters.
+    lost: AtomicBool,
+    lost_signal: Notify,
     /// Until when the lock is certainly held: when the last successful renewal started, plus the
     /// TTL. Past it, the holder must assume another may hold it.
     valid_until: Mutex<Instant>,
-    /// Released (or dropped): renewals stop.
+    /// Released (or its owner dropped): renewals stop.
     released: AtomicBool,
 }
 
-impl HeldState {
+impl Held {
+    /// The lock just taken as `token` at `acquired_at`, its first renewal queued.
+    fn start(taken: &LockKey<'_>, token: String, acquired_at: Instant) -> Arc<Self> {
+        let held = Arc::new(Self {
+            store: taken.store.clone(),
+            id: taken.id,
+            key: taken.key.clone(),
+            token,
+            ttl: taken.ttl,
+            fence: OnceCell::new(),
+            lost: AtomicBool::new(false),
+            lost_signal: Notify::new(),
+            valid_until: Mutex::new(acquired_at + taken.ttl),
+            released: AtomicBool::new(false),
+        });
+        let shared = taken.store.shared();
+        shared
+            .renewals
+            .schedule(shared, Arc::clone(&held), acquired_at + taken.ttl / 3);
+        held
+    }
+
     fn valid_until(&self) -> Instant {
         // A poisoned lock only means a renewal panicked after storing an Instant: still valid.
         *self
@@ -113,6 +134,10 @@ impl HeldState {
         self.released.load(Ordering::Acquire)
     }
 
+    fn mark_released(&self) {
+        self.released.store(true, Ordering::Release);
+    }
+
     pub(crate) fn renewed(&self, valid_until: Instant) {
         *self
             .valid_until
@@ -121,52 +146,61 @@ impl HeldState {
     }
 
     pub(crate) fn lose(&self) {
-        self.lost.send_replace(true);
+        self.lost.store(true, Ordering::Release);
+        self.lost_signal.notify_waiters();
     }
-}
 
-impl Held {
-    fn start(store: Store, key: String, token: String, fence: Fence, ttl: Duration, acquired_at: Instant) -> Self {
-        let (lost, _) = watch::channel(false);
-        let state = Arc::new(HeldState {
-            lost,
-            valid_until: Mutex::new(acquired_at + ttl),
-            released: AtomicBool::new(false),
-        });
-        let renewal = Arc::new(Renewal {
-            store: store.clone(),
-            key: key.clone(),
-            token: token.clone(),
-            ttl,
-            state: Arc::clone(&state),
-        });
-        let shared = store.shared();
-        shared.renewals.schedule(shared, renewal, acquired_at + ttl / 3);
-        Self {
-            store,
-            key,
-            token,
-            fence,
-            state,
-        }
+    /// This term's fencing token: issued by the first call, the same one afterwards.
+    async fn fence(&self) -> Result<&Fence> {
+        self.fence
+            .get_or_try_init(|| async {
+                let store = &self.store;
+                let counter = store.companion_key(self.id, &self.key, Companion::Fence);
+                let counter_ttl = store
+                    .companion_id(self.id, Companion::Fence)
+                    .and_then(|fence| store.ttl_of(fence))
+                    .unwrap_or(Duration::from_secs(86_400));
+                let reply = store
+                    .run_script(
+                        &FENCE,
+                        &[self.key.clone(), counter.clone()],
+                        &[
+                            self.token.clone().into_bytes(),
+                            millis(counter_ttl).to_string().into_bytes(),
+                        ],
+                        &self.key,
+                    )
+                    .await?;
+                match reply {
+                    redis::Value::Int(token) if token > 0 => Ok(Fence {
+                        counter,
+                        // Positive, so it fits.
+                        token: token.unsigned_abs(),
+                    }),
+                    redis::Value::Int(_) => Err(Error::LockLost { key: self.key.clone() }),
+                    other => Err(Error::unexpected(&self.key, "EVALSHA", &other)),
+                }
+            })
+            .await
     }
 
     fn is_held(&self) -> bool {
-        !*self.state.lost.borrow() && Instant::now() < self.state.valid_until()
+        !self.lost.load(Ordering::Acquire) && Instant::now() < self.valid_until()
     }
 
     async fn lost(&self) {
-        let mut signal = self.state.lost.subscribe();
         loop {
-            if *signal.borrow_and_update() {
+            // Registered before the flag is read, so a `lose` in between is not missed.
+            let signal = self.lost_signal.notified();
+            if self.lost.load(Ordering::Acquire) {
                 return;
             }
-            let deadline = self.state.valid_until();
+            let deadline = self.valid_until();
             if Instant::now() >= deadline {
                 return;
             }
             tokio::select! {
-                changed = signal.changed() => if changed.is_err() { return },
+                () = signal => {}
                 () = tokio::time::sleep_until(deadline) => {}
             }
         }
@@ -182,7 +216,7 @@ impl Held {
 
     /// Stops renewing and deletes the key if it is still ours.
     async fn release(&self) -> Result<bool> {
-        self.state.released.store(true, Ordering::Release);
+        self.mark_released();
         let released = self
             .store
             .run_script(
@@ -193,12 +227,6 @@ impl Held {
             )
             .await?;
         Ok(matches!(released, redis::Value::Int(1)))
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.state.released.store(true, Ordering::Release);
     }
 }
 
@@ -215,90 +243,59 @@ pub(crate) async fn extend(store: &Store, key: &str, token: &str, ttl: Duration)
     Ok(matches!(extended, redis::Value::Int(1)))
 }
 
-/// The key, its fence counter and TTL, and how to take it: shared by [`Lock`] and [`Lease`].
+/// The key, its TTL, and how to take it: shared by [`Lock`] and [`Lease`].
 struct LockKey<'s> {
     store: &'s Store,
+    id: KeyId,
     key: String,
-    fence_key: String,
-    fence_ttl: Duration,
     ttl: Duration,
 }
 
 impl<'s> LockKey<'s> {
     fn new(store: &'s Store, id: KeyId, key: String) -> Self {
-        let fence_key = store.companion_key(id, &key, Companion::Fence);
-        let fence_ttl = store
-            .companion_id(id, Companion::Fence)
-            .and_then(|fence| store.ttl_of(fence))
-            .unwrap_or(Duration::from_secs(86_400));
         // The schema refuses a lock without a TTL; a minute is a safe bound should one appear.
         let ttl = store.ttl_of(id).unwrap_or(Duration::from_secs(60));
-        Self {
-            store,
-            key,
-            fence_key,
-            fence_ttl,
-            ttl,
+        Self { store, id, key, ttl }
+    }
+
+    /// One attempt, one round trip: the held lock, or `None` when another holds it.
+    async fn try_take(&self) -> Result<Option<Arc<Held>>> {
+        let token = owner_token();
+        let started = Instant::now();
+        let write = Write::set_if_absent(&self.key, token.clone().into_bytes(), Some(self.ttl));
+        match self.store.apply(&write).await? {
+            redis::Value::Nil => Ok(None),
+            _ => Ok(Some(Held::start(self, token, started))),
         }
     }
 
-    /// One attempt: the held lock, or how long the current holder's TTL still runs.
-    async fn try_take(&self) -> Result<std::result::Result<Held, Duration>> {
-        let token = owner_token();
-        let started = Instant::now();
-        let reply = self
-            .store
-            .run_script(
-                &ACQUIRE,
-                &[self.key.clone(), self.fence_key.clone()],
-                &[
-                    token.clone().into_bytes(),
-                    millis(self.ttl).to_string().into_bytes(),
-                    millis(self.fence_ttl).to_string().into_bytes(),
-                ],
-                &self.key,
-            )
-            .await?;
-        let redis::Value::Array(items) = reply else {
-            return Err(Error::unexpected(&self.key, "EVALSHA", &reply));
-        };
-        if int_at(&items, 0) != 1 {
-            let remaining = u64::try_from(int_at(&items, 1)).unwrap_or(0);
-            return Ok(Err(Duration::from_millis(remaining)));
-        }
-        let fence = Fence {
-            counter: self.fence_key.clone(),
-            token: u64::try_from(int_at(&items, 1)).unwrap_or(0),
-        };
-        Ok(Ok(Held::start(
-            self.store.clone(),
-            self.key.clone(),
-            token,
-            fence,
-            self.ttl,
-            started,
-        )))
+    /// How long the current holder's TTL still runs (zero when the lock is free again).
+    async fn remaining(&self) -> Result<Duration> {
+        let mut pttl = redis::cmd("PTTL");
+        pttl.arg(&self.key);
+        let remaining: i64 = self.store.on_primary(&pttl, &self.key, "PTTL").await?;
+        Ok(Duration::from_millis(u64::try_from(remaining).unwrap_or(0)))
     }
 
     /// Attempts until taken or `wait` has passed, backing off (10 ms doubling to 200 ms, never
     /// past the holder's remaining TTL) with jitter.
-    async fn take(&self, wait: Duration) -> Result<Held> {
+    async fn take(&self, wait: Duration) -> Result<Arc<Held>> {
         let deadline = Instant::now() + wait;
         let mut pause = Duration::from_millis(10);
         loop {
-            let remaining = match self.try_take().await? {
-                Ok(held) => return Ok(held),
-                Err(remaining) => remaining,
-            };
-            let now = Instant::now();
-            if now >= deadline {
+            if let Some(held) = self.try_take().await? {
+                return Ok(held);
+            }
+            if Instant::now() >= deadline {
                 return Err(Error::NotAcquired {
                     key: self.key.clone(),
                     waited: wait,
                 });
             }
+            let remaining = self.remaining().await?;
             let sleep = jittered(pause.min(remaining.max(Duration::from_millis(1))));
-            tokio::time::sleep(sleep.min(deadline - now)).await;
+            let now = Instant::now();
+            tokio::time::sleep(sleep.min(deadline.saturating_duration_since(now))).await;
             pause = (pause * 2).min(Duration::from_millis(200));
         }
     }
@@ -311,12 +308,13 @@ impl<'s> LockKey<'s> {
 /// ```no_run
 /// # async fn demo(lock: keyschema_store::Lock<'_>) -> keyschema_store::Result<()> {
 /// use std::time::Duration;
-/// let written = lock
-///     .with_lock(Duration::from_secs(5), |fence| async move {
-///         // Work here; guarded writes take `fence`.
-///         fence.token()
+/// let token = lock
+///     .with_lock(Duration::from_secs(5), |held| async move {
+///         // Work here; guarded writes take the fence, issued on first use.
+///         let fence = held.fence().await?;
+///         Ok::<_, keyschema_store::Error>(fence.token())
 ///     })
-///     .await?;
+///     .await??;
 /// # Ok(()) }
 /// ```
 pub struct Lock<'s> {
@@ -336,14 +334,9 @@ impl<'s> Lock<'s> {
         &self.inner.key
     }
 
-    /// Takes the lock if it is free, in one round trip.
+    /// Takes the lock if it is free, in one round trip (`SET NX PX`).
     pub async fn try_acquire(&self) -> Result<Option<LockGuard>> {
-        Ok(self
-            .inner
-            .try_take()
-            .await?
-            .ok()
-            .map(|held| LockGuard { held: Some(held) }))
+        Ok(self.inner.try_take().await?.map(|held| LockGuard { held: Some(held) }))
     }
 
     /// Takes the lock, waiting for it at most `wait` ([`Error::NotAcquired`] then).
@@ -353,17 +346,17 @@ impl<'s> Lock<'s> {
         })
     }
 
-    /// Takes the lock (waiting at most `wait`), runs `work` with the fence, and releases the lock
-    /// on every path: when the work ends, when it panics (the guard's drop releases), and when
-    /// this future is dropped. If the lock is lost while the work runs, the work is cancelled and
-    /// the answer is [`Error::LockLost`].
+    /// Takes the lock (waiting at most `wait`), runs `work` with a handle on it (its fence, its
+    /// state), and releases the lock on every path: when the work ends, when it panics (the
+    /// guard's drop releases), and when this future is dropped. If the lock is lost while the
+    /// work runs, the work is cancelled and the answer is [`Error::LockLost`].
     pub async fn with_lock<F, Fut, T>(&self, wait: Duration, work: F) -> Result<T>
     where
-        F: FnOnce(Fence) -> Fut,
+        F: FnOnce(HeldLock) -> Fut,
         Fut: Future<Output = T>,
     {
         let guard = self.acquire(wait).await?;
-        let outcome = guard.run(work(guard.fence().clone())).await;
+        let outcome = guard.run(work(guard.handle())).await;
         // A failed release leaves the lock to its TTL; the work's outcome still stands.
         let _ = guard.release().await;
         outcome.map_err(|LeaseLost| Error::LockLost {
@@ -375,18 +368,27 @@ impl<'s> Lock<'s> {
 /// A held [`Lock`]: released by [`LockGuard::release`], or when dropped (in the background;
 /// outside a tokio runtime the lock expires after its TTL instead).
 pub struct LockGuard {
-    held: Option<Held>,
+    held: Option<Arc<Held>>,
 }
 
 impl LockGuard {
-    fn held(&self) -> &Held {
+    fn held(&self) -> &Arc<Held> {
         // `held` is only taken by `release`, which consumes the guard.
         self.held.as_ref().expect("a guard holds its lock until released")
     }
 
-    /// The fencing token of this acquisition.
-    pub fn fence(&self) -> &Fence {
-        &self.held().fence
+    /// The fencing token of this acquisition: issued by the first call (one round trip, a script
+    /// that checks the lock is still ours: [`Error::LockLost`] otherwise), the same afterwards.
+    pub async fn fence(&self) -> Result<&Fence> {
+        self.held().fence().await
+    }
+
+    /// A handle on the held lock for work running under it (its fence, its state); it does not
+    /// keep the lock: the guard releases it.
+    pub fn handle(&self) -> HeldLock {
+        HeldLock {
+            held: Arc::clone(self.held()),
+        }
     }
 
     /// Whether the lock is still held as far as this process knows: no renewal has failed and
@@ -420,12 +422,36 @@ impl LockGuard {
 impl Drop for LockGuard {
     fn drop(&mut self) {
         let Some(held) = self.held.take() else { return };
-        held.state.released.store(true, Ordering::Release);
+        held.mark_released();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let _ = held.release().await;
             });
         }
+    }
+}
+
+/// A held lock as the work under [`Lock::with_lock`] sees it: the fencing token, issued on first
+/// use, and whether the lock is still held. Cheap to clone; it does not keep the lock.
+#[derive(Clone)]
+pub struct HeldLock {
+    held: Arc<Held>,
+}
+
+impl HeldLock {
+    /// The fencing token of this acquisition ([`LockGuard::fence`]).
+    pub async fn fence(&self) -> Result<&Fence> {
+        self.held.fence().await
+    }
+
+    /// Whether the lock is still held as far as this process knows ([`LockGuard::is_held`]).
+    pub fn is_held(&self) -> bool {
+        self.held.is_held()
+    }
+
+    /// Resolves when the lock is lost ([`LockGuard::lost`]).
+    pub async fn lost(&self) {
+        self.held.lost().await;
     }
 }
 
@@ -451,7 +477,7 @@ impl<'s> Lease<'s> {
 
     /// Takes the lease if no one holds it, in one round trip.
     pub async fn try_acquire(&self) -> Result<Option<LeaderLease>> {
-        Ok(self.inner.try_take().await?.ok().map(|held| LeaderLease { held }))
+        Ok(self.inner.try_take().await?.map(|held| LeaderLease { held }))
     }
 
     /// Takes the lease, waiting for it at most `wait` ([`Error::NotAcquired`] then).
@@ -465,13 +491,14 @@ impl<'s> Lease<'s> {
 /// A held [`Lease`]. Dropping it stops the renewal and leaves the key to expire (the seed's
 /// reconcilers never release); [`LeaderLease::step_down`] hands it over at once.
 pub struct LeaderLease {
-    held: Held,
+    held: Arc<Held>,
 }
 
 impl LeaderLease {
-    /// The fencing token of this term.
-    pub fn fence(&self) -> &Fence {
-        &self.held.fence
+    /// The fencing token of this term: issued by the first call (one round trip, a script that
+    /// checks the lease is still ours: [`Error::LockLost`] otherwise), the same afterwards.
+    pub async fn fence(&self) -> Result<&Fence> {
+        self.held.fence().await
     }
 
     /// Whether this process still leads as far as it knows.
@@ -493,6 +520,12 @@ impl LeaderLease {
     /// TTL; whether it was still ours.
     pub async fn step_down(self) -> Result<bool> {
         self.held.release().await
+    }
+}
+
+impl Drop for LeaderLease {
+    fn drop(&mut self) {
+        self.held.mark_released();
     }
 }
 

@@ -21,7 +21,7 @@ pub use breaker::{Breaker, BreakerError, BreakerState, BreakerStatus, Permit};
 pub use dlq::{DeadLetter, DeadLetterQueue};
 pub use idempotency::{Claim, IdempotencyKey};
 pub(crate) use local::LocalState;
-pub use lock::{Fence, LeaderLease, Lease, LeaseLost, Lock, LockGuard};
+pub use lock::{Fence, HeldLock, LeaderLease, Lease, LeaseLost, Lock, LockGuard};
 pub use rate_limit::{Decision, DecisionSource, RateLimit};
 pub use timers::{ClaimedTimer, Delivery, TimerQueue};
 
@@ -31,9 +31,7 @@ pub use timers::{ClaimedTimer, Delivery, TimerQueue};
 pub mod scripts {
     pub use super::breaker::{PERMIT_SOURCE as BREAKER_PERMIT, RECORD_SOURCE as BREAKER_RECORD};
     pub use super::dlq::PRUNE_SOURCE as DLQ_PRUNE;
-    pub use super::lock::{
-        ACQUIRE_SOURCE as LOCK_ACQUIRE, EXTEND_SOURCE as LOCK_EXTEND, RELEASE_SOURCE as LOCK_RELEASE,
-    };
+    pub use super::lock::{EXTEND_SOURCE as LOCK_EXTEND, FENCE_SOURCE as LOCK_FENCE, RELEASE_SOURCE as LOCK_RELEASE};
     pub use super::rate_limit::{GCRA_SOURCE as RATE_GCRA, WINDOW_SOURCE as RATE_WINDOW};
     pub use super::timers::{ACK_SOURCE as TIMER_ACK, CLAIM_SOURCE as TIMER_CLAIM};
 }
@@ -81,9 +79,14 @@ impl Store {
     }
 }
 
-/// A random owner token: 128 random bits, hex.
+/// A unique owner token, hex: 64 random bits drawn once per process, then a counter. Tokens only
+/// need to differ between owners (a client that could guess one could as well delete the key),
+/// and this costs no system call per lock where a random UUID each time cost a `getrandom`.
 pub(crate) fn owner_token() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    static PROCESS: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| uuid::Uuid::new_v4().as_u128() as u64);
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:016x}{next:016x}", *PROCESS)
 }
 
 /// `pause` scaled by a random factor in [0.5, 1.5): waiting callers spread out instead of

@@ -182,14 +182,14 @@ impl<'s> RateLimit<'s> {
         let mut second = self.store.local().server_second();
         for _ in 0..3 {
             let (key, second_arg) = match &self.key {
-                KeyForm::Fixed(key) => (key.clone(), String::new()),
-                KeyForm::PerSecond(format) => (format(second)?, second.to_string()),
+                KeyForm::Fixed(key) => (std::borrow::Cow::Borrowed(key), String::new()),
+                KeyForm::PerSecond(format) => (std::borrow::Cow::Owned(format(second)?), second.to_string()),
             };
             let reply = self
                 .store
                 .run_script(
                     &WINDOW,
-                    std::slice::from_ref(&key),
+                    std::slice::from_ref(key.as_ref()),
                     &[
                         limit.to_string().into_bytes(),
                         millis(self.ttl).to_string().into_bytes(),

@@ -4,9 +4,8 @@
 //! drops it when it comes due.
 
 use super::local::locked;
-use super::lock::HeldState;
+use super::lock::Held;
 use super::Shared;
-use crate::Store;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,19 +17,16 @@ use tokio::time::Instant;
 /// Above this many queued renewals, released ones are dropped at once rather than when due.
 const PRUNE_AT: usize = 4096;
 
-/// A held lock's renewal: what to extend, as whom, and where to report.
-pub(crate) struct Renewal {
-    pub(crate) store: Store,
-    pub(crate) key: String,
-    pub(crate) token: String,
-    pub(crate) ttl: Duration,
-    pub(crate) state: Arc<HeldState>,
-}
+/// The least time between two wake-ups of the driver on its own: renewals falling due within it
+/// go out together, at most this late (renewing at a third of the TTL leaves two thirds to
+/// spare). Without it, a service taking thousands of short-held locks a second woke the driver
+/// for every one of them, each time to find it released.
+const BATCH: Duration = Duration::from_millis(20);
 
 struct Due {
     at: Instant,
     seq: u64,
-    renewal: Arc<Renewal>,
+    held: Arc<Held>,
 }
 
 impl PartialEq for Due {
@@ -70,13 +66,13 @@ pub(crate) struct Renewals {
 impl Renewals {
     /// Queues `renewal` for `at`, starting the driver if it is idle and waking it if `at` is
     /// earlier than it would wake.
-    pub(crate) fn schedule(&self, shared: &Arc<Shared>, renewal: Arc<Renewal>, at: Instant) {
+    pub(crate) fn schedule(&self, shared: &Arc<Shared>, held: Arc<Held>, at: Instant) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut queue = locked(&self.queue);
         if queue.due.len() >= PRUNE_AT {
-            queue.due.retain(|due| !due.0.renewal.state.is_released());
+            queue.due.retain(|due| !due.0.held.is_released());
         }
-        queue.due.push(Reverse(Due { at, seq, renewal }));
+        queue.due.push(Reverse(Due { at, seq, held }));
         if !queue.running {
             queue.running = true;
             queue.target = Some(at);
@@ -100,7 +96,7 @@ async fn drive(shared: Weak<Shared>) {
             let mut queue = locked(&renewals.queue);
             while queue.due.peek().is_some_and(|top| top.0.at <= now) {
                 if let Some(Reverse(item)) = queue.due.pop() {
-                    due.push(item.renewal);
+                    due.push(item.held);
                 }
             }
             let next = queue.due.peek().map(|top| top.0.at);
@@ -109,13 +105,14 @@ async fn drive(shared: Weak<Shared>) {
             queue.running = next.is_some();
             next
         };
-        for renewal in due {
-            if !renewal.state.is_released() {
+        for held in due {
+            if !held.is_released() {
                 // Each on its own task: one renewal hanging on a dead node delays no other.
-                tokio::spawn(renew(renewal));
+                tokio::spawn(renew(held));
             }
         }
         let Some(at) = next else { return };
+        let at = at.max(now + BATCH);
         let wake = Arc::clone(&renewals.wake);
         drop(strong);
         tokio::select! {
@@ -126,19 +123,18 @@ async fn drive(shared: Weak<Shared>) {
 }
 
 /// Extends one lock; on success queues its next renewal, otherwise signals it lost.
-async fn renew(renewal: Arc<Renewal>) {
+async fn renew(held: Arc<Held>) {
     let started = Instant::now();
-    let extended = super::lock::extend(&renewal.store, &renewal.key, &renewal.token, renewal.ttl).await;
-    if renewal.state.is_released() {
+    let extended = super::lock::extend(&held.store, &held.key, &held.token, held.ttl).await;
+    if held.is_released() {
         return;
     }
     if matches!(extended, Ok(true)) {
-        renewal.state.renewed(started + renewal.ttl);
-        let shared = Arc::clone(renewal.store.shared());
-        shared
-            .renewals
-            .schedule(&shared, Arc::clone(&renewal), started + renewal.ttl / 3);
+        held.renewed(started + held.ttl);
+        let shared = Arc::clone(held.store.shared());
+        let next = started + held.ttl / 3;
+        shared.renewals.schedule(&shared, held, next);
     } else {
-        renewal.state.lose();
+        held.lose();
     }
 }
