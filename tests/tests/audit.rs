@@ -66,9 +66,11 @@ async fn fill(store: &CordumStore) -> usize {
     )
     .await;
     for _ in 0..LOCKS {
-        // A held lock leaves its key and its fencing counter, each with its TTL.
+        // A held lock that issued its fencing token leaves its key and the counter, each with its
+        // TTL.
         let lock = store.cordum_scheduler_job(JobId::Simple(Uuid::new_v4())).unwrap();
         let guard = lock.try_acquire().await.unwrap().unwrap();
+        guard.fence().await.unwrap();
         std::mem::forget(guard); // Held until its TTL: the audit sees both keys.
     }
     for _ in 0..NO_TTL {

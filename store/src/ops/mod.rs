@@ -98,6 +98,17 @@ pub async fn connect(url: &str, options: &ConnectionOptions) -> Result<RedisConn
     }
 }
 
+/// A command sized for its arguments: one allocation for its data and one for its argument list,
+/// where `redis::cmd(name).arg(..)` grows both step by step. A migration builds millions of them
+/// (`PTTL`, `DUMP`, `RESTORE` with its payload): growing them was a tenth of its client's time.
+pub(crate) fn sized_cmd(args: &[&[u8]]) -> redis::Cmd {
+    let mut cmd = redis::Cmd::with_capacity(args.len(), args.iter().map(|arg| arg.len()).sum());
+    for arg in args {
+        cmd.arg(*arg);
+    }
+    cmd
+}
+
 /// A key's first segment (at most 64 bytes), for grouping keys no pattern is near.
 pub(crate) fn prefix_of(key: &[u8], separator: char) -> String {
     let end = key

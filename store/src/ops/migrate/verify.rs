@@ -6,7 +6,7 @@
 use super::report::{PatternCheck, VerifyReport, MIGRATION_VERSION};
 use super::{destination, locked, Destination};
 use crate::connection::{Node, SlotOwners};
-use crate::ops::OpsError;
+use crate::ops::{sized_cmd, OpsError};
 use crate::Store;
 use keyschema::Translation;
 use redis::Value;
@@ -121,13 +121,10 @@ async fn check_page(
     // The target first: one PTTL per key (-2: missing), and the value of the keys compared.
     let mut asked = Vec::with_capacity(expected.len() * 2);
     for item in &expected {
-        let mut pttl = redis::cmd("PTTL");
-        pttl.arg(&item.to);
-        asked.push((item.to.as_bytes(), pttl));
+        let to = item.to.as_bytes();
+        asked.push((to, sized_cmd(&[b"PTTL", to])));
         if item.compare {
-            let mut dump = redis::cmd("DUMP");
-            dump.arg(&item.to);
-            asked.push((item.to.as_bytes(), dump));
+            asked.push((to, sized_cmd(&[b"DUMP", to])));
         }
     }
     let mut target_replies = owners.send(asked).await?.into_iter();
@@ -147,10 +144,11 @@ async fn check_page(
     let mut reads = 0;
     for (item, (ttl, _)) in expected.iter().zip(&on_target) {
         if item.compare {
-            read.cmd("PTTL").arg(item.key).cmd("DUMP").arg(item.key);
+            read.add_command(sized_cmd(&[b"PTTL", item.key]));
+            read.add_command(sized_cmd(&[b"DUMP", item.key]));
             reads += 2;
         } else if *ttl == -2 {
-            read.cmd("PTTL").arg(item.key);
+            read.add_command(sized_cmd(&[b"PTTL", item.key]));
             reads += 1;
         }
     }
