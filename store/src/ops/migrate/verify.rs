@@ -66,11 +66,12 @@ pub async fn verify(source: &Store, target: &Store, options: &VerifyOptions) -> 
         patterns,
     });
     let owners = target.connection().slot_owners().await?;
-    let (report_ref, translation, owners) = (&report, &translation, &owners);
+    let seen = std::sync::atomic::AtomicU64::new(0);
+    let (report_ref, translation, owners, seen) = (&report, &translation, &owners, &seen);
     source
         .connection()
         .scan_primaries("*", options.scan_count.max(1), |node, keys| async move {
-            check_page(owners, translation, &node, &keys, options, report_ref).await?;
+            check_page(owners, translation, &node, &keys, options, report_ref, seen).await?;
             Ok(ControlFlow::Continue(()))
         })
         .await?;
@@ -94,8 +95,8 @@ async fn check_page(
     keys: &[Vec<u8>],
     options: &VerifyOptions,
     report: &Mutex<VerifyReport>,
+    seen: &std::sync::atomic::AtomicU64,
 ) -> crate::Result<()> {
-    let first = locked(report).checked;
     let mut expected = Vec::new();
     for key in keys {
         let (pattern, to) = match destination(translation, key) {
@@ -106,17 +107,24 @@ async fn check_page(
             },
             _ => continue,
         };
-        let position = first + expected.len() as u64;
-        let compare = options.compare_every != u64::MAX && position % options.compare_every.max(1) == 0;
         expected.push(Expected {
             key,
             to,
             pattern,
-            compare,
+            compare: false,
         });
     }
     if expected.is_empty() {
         return Ok(());
+    }
+    // Positions in the whole pass, reserved for this page: every n-th key is compared, whatever
+    // order the pages finish in.
+    let first = seen.fetch_add(expected.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    if options.compare_every != u64::MAX {
+        let every = options.compare_every.max(1);
+        for (position, item) in (first..).zip(expected.iter_mut()) {
+            item.compare = position % every == 0;
+        }
     }
     // The target first: one PTTL per key (-2: missing), and the value of the keys compared.
     let mut asked = Vec::with_capacity(expected.len() * 2);
