@@ -3,6 +3,11 @@
 //! one run, one task and 50 tasks: lock acquire + release (with and without the fencing token),
 //! a rate-limit decision (counter and GCRA), a breaker's permit while closed, a timer queue poll.
 //!
+//! After criterion's groups, each pair runs again **in alternation** (`paired ...` lines): rounds
+//! of the same number of operations on each side, the side going first alternating, the median
+//! ratio printed. The VM's speed drifts by more than the differences measured: criterion measures
+//! one side, then the other; alternation exposes both to the same drift.
+//!
 //! Run: `cargo bench --manifest-path bench-peers/Cargo.toml --bench primitives`.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
@@ -14,6 +19,7 @@ use keyschema_store::{
 };
 use keyschema_tests::RedisServer;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
@@ -55,11 +61,19 @@ where
     start.elapsed()
 }
 
-/// One benchmark per (name, operation), one task and 50 tasks.
-fn both<F, Fut>(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, runtime: &Runtime, name: &str, op: F)
+/// An operation as the paired run calls it.
+type Op = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// One benchmark per (name, operation), one task and 50 tasks; the operation, for the paired run.
+fn both<F, Fut>(
+    group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    runtime: &Runtime,
+    name: &str,
+    op: F,
+) -> Op
 where
-    F: Fn(u64) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = ()> + Send,
+    F: Fn(u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     for tasks in [1, TASKS] {
         let label = if tasks == 1 {
@@ -72,6 +86,49 @@ where
             b.to_async(runtime)
                 .iter_custom(move |iters| run(iters, tasks, op.clone()));
         });
+    }
+    Arc::new(move |i| Box::pin(op(i)))
+}
+
+/// Each pair (keyschema, its baseline) in alternation: `ROUNDS` rounds of the same number of
+/// operations on each side, the side going first alternating; prints keyschema's throughput over
+/// the baseline's, the median round and the range.
+fn paired(runtime: &Runtime, pairs: &[(&str, Op, Op)]) {
+    const ROUNDS: usize = 15;
+    for (name, ours, theirs) in pairs {
+        for tasks in [1, TASKS] {
+            let operations = if tasks == 1 { 1_500 } else { 15_000 };
+            let timed = |op: &Op| {
+                let op = Arc::clone(op);
+                run(operations, tasks, move |i| op(i))
+            };
+            let mut ratios: Vec<f64> = (0..ROUNDS)
+                .map(|round| {
+                    let (ours, theirs) = runtime.block_on(async {
+                        if round % 2 == 0 {
+                            let ours = timed(ours).await;
+                            (ours, timed(theirs).await)
+                        } else {
+                            let theirs = timed(theirs).await;
+                            (timed(ours).await, theirs)
+                        }
+                    });
+                    theirs.as_secs_f64() / ours.as_secs_f64()
+                })
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            let mode = if tasks == 1 {
+                "one task".to_string()
+            } else {
+                format!("{tasks} tasks")
+            };
+            println!(
+                "paired {name}, {mode}: {:.3} (median of {ROUNDS} rounds, range {:.3}-{:.3})",
+                ratios[ROUNDS / 2],
+                ratios[0],
+                ratios[ROUNDS - 1]
+            );
+        }
     }
 }
 
@@ -111,7 +168,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("lock acquire+release");
     group.throughput(Throughput::Elements(1));
     let s = store.clone();
-    both(&mut group, &runtime, "keyschema Lock", move |i| {
+    let lock = both(&mut group, &runtime, "keyschema Lock", move |i| {
         let store = s.clone();
         async move {
             let lock = Lock::new(&store, lock_id, format!("lock:{{{}}}", i % 1000));
@@ -121,7 +178,7 @@ fn bench(c: &mut Criterion) {
     });
     let release = Arc::new(redis::Script::new(scripts::LOCK_RELEASE));
     let raw = connection.clone();
-    both(&mut group, &runtime, "raw redis-rs, same commands", move |i| {
+    let raw_lock = both(&mut group, &runtime, "raw redis-rs, same commands", move |i| {
         let (connection, release) = (raw.clone(), Arc::clone(&release));
         async move {
             let key = format!("lock:{{{}}}", i % 1000);
@@ -137,7 +194,7 @@ fn bench(c: &mut Criterion) {
         }
     });
     let s = store.clone();
-    both(&mut group, &runtime, "keyschema Lock, fenced", move |i| {
+    let fenced = both(&mut group, &runtime, "keyschema Lock, fenced", move |i| {
         let store = s.clone();
         async move {
             let lock = Lock::new(&store, lock_id, format!("lock:{{{}}}", i % 1000));
@@ -151,7 +208,7 @@ fn bench(c: &mut Criterion) {
         Arc::new(redis::Script::new(scripts::LOCK_RELEASE)),
     );
     let raw = connection.clone();
-    both(&mut group, &runtime, "raw redis-rs, same commands, fenced", move |i| {
+    let raw_fenced = both(&mut group, &runtime, "raw redis-rs, same commands, fenced", move |i| {
         let (connection, fence, release) = (raw.clone(), Arc::clone(&fence), Arc::clone(&release));
         async move {
             let key = format!("lock:{{{}}}", i % 1000);
@@ -170,7 +227,7 @@ fn bench(c: &mut Criterion) {
         }
     });
     let manager = Arc::new(rslock::LockManager::new(vec![server.url()]));
-    both(&mut group, &runtime, "rslock", move |i| {
+    let rslock = both(&mut group, &runtime, "rslock", move |i| {
         let manager = Arc::clone(&manager);
         async move {
             let lock = manager
@@ -185,7 +242,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("rate-limit decision");
     group.throughput(Throughput::Elements(1));
     let s = store.clone();
-    both(&mut group, &runtime, "keyschema counter", move |i| {
+    let counter = both(&mut group, &runtime, "keyschema counter", move |i| {
         let store = s.clone();
         async move {
             let limit = RateLimit::new(&store, count_id, format!("count:{}", i % 1000));
@@ -194,7 +251,7 @@ fn bench(c: &mut Criterion) {
     });
     let window = Arc::new(redis::Script::new(scripts::RATE_WINDOW));
     let raw = connection.clone();
-    both(&mut group, &runtime, "raw redis-rs counter, same script", move |i| {
+    let raw_counter = both(&mut group, &runtime, "raw redis-rs counter, same script", move |i| {
         let (connection, window) = (raw.clone(), Arc::clone(&window));
         async move {
             let key = format!("count:{}", i % 1000);
@@ -203,7 +260,7 @@ fn bench(c: &mut Criterion) {
         }
     });
     let s = store.clone();
-    both(&mut group, &runtime, "keyschema GCRA", move |i| {
+    let gcra_op = both(&mut group, &runtime, "keyschema GCRA", move |i| {
         let store = s.clone();
         async move {
             let limit = RateLimit::new(&store, gcra_id, format!("gcra:{}", i % 1000));
@@ -212,7 +269,7 @@ fn bench(c: &mut Criterion) {
     });
     let gcra = Arc::new(redis::Script::new(scripts::RATE_GCRA));
     let raw = connection.clone();
-    both(&mut group, &runtime, "raw redis-rs GCRA, same script", move |i| {
+    let raw_gcra = both(&mut group, &runtime, "raw redis-rs GCRA, same script", move |i| {
         let (connection, gcra) = (raw.clone(), Arc::clone(&gcra));
         async move {
             let key = format!("gcra:{}", i % 1000);
@@ -227,7 +284,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("breaker call (closed)");
     group.throughput(Throughput::Elements(1));
     let s = store.clone();
-    both(&mut group, &runtime, "keyschema Breaker", move |i| {
+    let breaker = both(&mut group, &runtime, "keyschema Breaker", move |i| {
         let store = s.clone();
         async move {
             let breaker = Breaker::new(&store, cb_id, format!("cb:{}", i % 1000));
@@ -236,7 +293,7 @@ fn bench(c: &mut Criterion) {
     });
     let permit = Arc::new(redis::Script::new(scripts::BREAKER_PERMIT));
     let raw = connection.clone();
-    both(&mut group, &runtime, "raw redis-rs, same script", move |i| {
+    let raw_breaker = both(&mut group, &runtime, "raw redis-rs, same script", move |i| {
         let (connection, permit) = (raw.clone(), Arc::clone(&permit));
         async move {
             let key = format!("cb:{}", i % 1000);
@@ -258,7 +315,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("timer claim (poll)");
     group.throughput(Throughput::Elements(1));
     let s = store.clone();
-    both(&mut group, &runtime, "keyschema TimerQueue", move |i| {
+    let timers = both(&mut group, &runtime, "keyschema TimerQueue", move |i| {
         let store = s.clone();
         async move {
             let queue = TimerQueue::<ParamCodec<i64>, Time>::new(&store, timers_id, format!("timers:{}", i % 1000));
@@ -267,7 +324,7 @@ fn bench(c: &mut Criterion) {
     });
     let claim = Arc::new(redis::Script::new(scripts::TIMER_CLAIM));
     let raw = connection.clone();
-    both(&mut group, &runtime, "raw redis-rs, same script", move |i| {
+    let raw_timers = both(&mut group, &runtime, "raw redis-rs, same script", move |i| {
         let (connection, claim) = (raw.clone(), Arc::clone(&claim));
         async move {
             let key = format!("timers:{}", i % 1000);
@@ -276,6 +333,27 @@ fn bench(c: &mut Criterion) {
         }
     });
     group.finish();
+
+    paired(
+        &runtime,
+        &[
+            (
+                "lock acquire + release, keyschema / same commands raw",
+                Arc::clone(&lock),
+                raw_lock,
+            ),
+            (
+                "lock acquire + fence + release, keyschema / same commands raw",
+                fenced,
+                raw_fenced,
+            ),
+            ("lock acquire + release, keyschema / rslock", lock, rslock),
+            ("rate limit counter, keyschema / same script raw", counter, raw_counter),
+            ("rate limit GCRA, keyschema / same script raw", gcra_op, raw_gcra),
+            ("breaker call, keyschema / same script raw", breaker, raw_breaker),
+            ("timer poll, keyschema / same script raw", timers, raw_timers),
+        ],
+    );
 }
 
 criterion_group! {
