@@ -517,8 +517,17 @@ async fn timers(store: Store) {
                     id(&store, "timers"),
                     key,
                 );
-            let quiet_until = Instant::now() + Duration::from_secs(4);
-            while Instant::now() < quiet_until {
+            // Until every timer fired and then past the visibility timeout (300 ms), so a second
+            // delivery would be seen; bounded, on a loaded machine, by a generous deadline.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut all_fired_at: Option<Instant> = None;
+            while Instant::now() < deadline {
+                if fired.lock().unwrap().len() == 10_000 {
+                    let since = *all_fired_at.get_or_insert_with(Instant::now);
+                    if since.elapsed() > Duration::from_millis(600) {
+                        break;
+                    }
+                }
                 let claimed = queue.claim_due(100, Delivery::AtLeastOnce).await.unwrap();
                 if claimed.is_empty() {
                     tokio::time::sleep(Duration::from_millis(5)).await;
