@@ -17,7 +17,7 @@ pub use report::{KeyMove, MigrationReport, PatternCheck, PatternMove, UnmatchedK
 pub use verify::{verify, VerifyOptions};
 
 use super::checkpoint::{locked, scan_nodes, Checkpoint};
-use super::OpsError;
+use super::{sized_cmd, OpsError};
 use super::Progress;
 use crate::connection::{Node, SlotOwners};
 use crate::Store;
@@ -258,7 +258,8 @@ async fn copy_page(
     if !sent.is_empty() {
         let mut read = node.pipe();
         for (index, _) in &sent {
-            read.cmd("PTTL").arg(&keys[*index]).cmd("DUMP").arg(&keys[*index]);
+            read.add_command(sized_cmd(&[b"PTTL", &keys[*index]]));
+            read.add_command(sized_cmd(&[b"DUMP", &keys[*index]]));
         }
         let dumped = node.pipeline(read, 2 * sent.len()).await?;
         let mut restores = Vec::with_capacity(sent.len());
@@ -268,12 +269,10 @@ async fn copy_page(
                 outcomes[*index] = Outcome::Vanished; // Expired or deleted since the scan.
                 continue;
             };
-            let mut cmd = redis::cmd("RESTORE");
-            cmd.arg(*to).arg((*pttl).max(0)).arg(payload.as_slice());
-            if options.replace {
-                cmd.arg("REPLACE");
-            }
-            restores.push((to.as_bytes(), cmd));
+            let ttl = (*pttl).max(0).to_string();
+            let args: [&[u8]; 5] = [b"RESTORE", to.as_bytes(), ttl.as_bytes(), payload, b"REPLACE"];
+            let used = if options.replace { 5 } else { 4 };
+            restores.push((to.as_bytes(), sized_cmd(&args[..used])));
             restored.push((*index, *to));
         }
         let replies = owners.send(restores).await?;
