@@ -90,18 +90,38 @@ where
     Arc::new(move |i| Box::pin(op(i)))
 }
 
+/// The CPU time this process has used (all its threads; the server is another process), from
+/// `/proc/self/stat` in clock ticks of 10 ms (Linux's `USER_HZ`).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The fields after the command name, which is in parentheses: utime and stime are the 12th
+    // and 13th of them.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
 /// Each pair (keyschema, its baseline) in alternation: `ROUNDS` rounds of the same number of
 /// operations on each side, the side going first alternating; prints keyschema's throughput over
-/// the baseline's, the median round and the range.
+/// the baseline's, the median round and the range, and the client's CPU time per operation
+/// against the baseline's over all rounds (less noisy than throughput, and what limits it when
+/// 50 tasks share two cores with the server). `PAIRED=text` runs only the pairs whose name
+/// contains it.
 fn paired(runtime: &Runtime, pairs: &[(&str, Op, Op)]) {
     const ROUNDS: usize = 15;
-    for (name, ours, theirs) in pairs {
+    let only = std::env::var("PAIRED").unwrap_or_default();
+    for (name, ours, theirs) in pairs.iter().filter(|(name, ..)| name.contains(only.as_str())) {
         for tasks in [1, TASKS] {
             let operations = if tasks == 1 { 1_500 } else { 15_000 };
             let timed = |op: &Op| {
                 let op = Arc::clone(op);
-                run(operations, tasks, move |i| op(i))
+                async move {
+                    let cpu = process_cpu();
+                    let wall = run(operations, tasks, move |i| op(i)).await;
+                    (wall, process_cpu() - cpu)
+                }
             };
+            let (mut our_cpu, mut their_cpu) = (Duration::ZERO, Duration::ZERO);
             let mut ratios: Vec<f64> = (0..ROUNDS)
                 .map(|round| {
                     let (ours, theirs) = runtime.block_on(async {
@@ -113,7 +133,9 @@ fn paired(runtime: &Runtime, pairs: &[(&str, Op, Op)]) {
                             (timed(ours).await, theirs)
                         }
                     });
-                    theirs.as_secs_f64() / ours.as_secs_f64()
+                    our_cpu += ours.1;
+                    their_cpu += theirs.1;
+                    theirs.0.as_secs_f64() / ours.0.as_secs_f64()
                 })
                 .collect();
             ratios.sort_by(f64::total_cmp);
@@ -122,11 +144,14 @@ fn paired(runtime: &Runtime, pairs: &[(&str, Op, Op)]) {
             } else {
                 format!("{tasks} tasks")
             };
+            let per_op = |cpu: Duration| cpu.as_secs_f64() * 1e6 / (ROUNDS as f64 * operations as f64);
             println!(
-                "paired {name}, {mode}: {:.3} (median of {ROUNDS} rounds, range {:.3}-{:.3})",
+                "paired {name}, {mode}: {:.3} (median of {ROUNDS} rounds, range {:.3}-{:.3}); client CPU per op {:.1} µs against {:.1} µs",
                 ratios[ROUNDS / 2],
                 ratios[0],
-                ratios[ROUNDS - 1]
+                ratios[ROUNDS - 1],
+                per_op(our_cpu),
+                per_op(their_cpu),
             );
         }
     }

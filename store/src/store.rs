@@ -46,6 +46,46 @@ impl StoredScript {
             script: redis::Script::new(source),
         }
     }
+
+    /// A call of this script on `keys`; its arguments follow with [`ScriptCall::arg`].
+    pub(crate) fn call(&'static self, keys: &[&str]) -> ScriptCall {
+        // Room for the keys and a few short arguments, so that building the command allocates
+        // twice (its bytes, its argument list) rather than growing both step by step.
+        let key_bytes: usize = keys.iter().map(|key| key.len()).sum();
+        let mut cmd = redis::Cmd::with_capacity(3 + keys.len() + 8, 64 + key_bytes + 96);
+        cmd.arg("EVALSHA").arg(self.script.get_hash()).arg(keys.len());
+        for key in keys {
+            cmd.arg(*key);
+        }
+        ScriptCall { script: self, cmd }
+    }
+}
+
+/// One call of a [`StoredScript`]: `EVALSHA hash numkeys keys... args...`, built in place.
+pub(crate) struct ScriptCall {
+    script: &'static StoredScript,
+    cmd: redis::Cmd,
+}
+
+impl ScriptCall {
+    /// Appends an argument (`ARGV[n]`).
+    pub(crate) fn arg<T: redis::ToRedisArgs>(mut self, arg: T) -> Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    /// The same call with the script's source (`EVAL`), for a pipeline, where a `NOSCRIPT`
+    /// could not be answered by loading the script and sending the call again.
+    fn eval(&self) -> redis::Cmd {
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(self.script.source);
+        for arg in self.cmd.args_iter().skip(2) {
+            if let redis::Arg::Simple(bytes) = arg {
+                eval.arg(bytes);
+            }
+        }
+        eval
+    }
 }
 
 /// What a write waits for before it is acknowledged: `WAIT replicas timeout` after it.
@@ -255,33 +295,15 @@ impl Store {
 
     /// Runs a stored script whose keys share `key`'s slot, retried like a write; with a
     /// durability wait, as `EVAL` followed by `WAIT` in one pipeline.
-    pub(crate) async fn run_script(
-        &self,
-        script: &StoredScript,
-        keys: &[String],
-        argv: &[Vec<u8>],
-        key: &str,
-    ) -> Result<redis::Value> {
+    pub(crate) async fn run_script(&self, call: &ScriptCall, key: &str) -> Result<redis::Value> {
         if let Some(durability) = self.durability {
             let mut pipe = redis::pipe();
-            let eval = pipe.cmd("EVAL").arg(script.source).arg(keys.len());
-            for k in keys {
-                eval.arg(k.as_str());
-            }
-            for arg in argv {
-                eval.arg(arg.as_slice());
-            }
+            pipe.add_command(call.eval());
             let mut replies = self.durable_pipeline(pipe, durability, key, "EVAL").await?;
             return Ok(replies.swap_remove(0));
         }
-        let mut invocation = script.script.prepare_invoke();
-        for k in keys {
-            invocation.key(k.as_str());
-        }
-        for arg in argv {
-            invocation.arg(arg.as_slice());
-        }
-        self.retrying(|| self.connection.script(&invocation, key)).await
+        self.retrying(|| self.connection.script(&call.cmd, &call.script.script, key))
+            .await
     }
 
     /// Sends `pipe` followed by `WAIT`, on one connection to the node that runs the write, so
@@ -325,11 +347,17 @@ impl Store {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let started = std::time::Instant::now();
+        // The budget runs from the first failure: a call that succeeds at once (nearly all of
+        // them) does not read the clock.
+        let mut started = None;
         let mut pause = Duration::from_millis(10);
         loop {
             match call().await {
-                Err(error) if error.is_transient() && started.elapsed() + pause < self.connection.retry_budget() => {
+                Err(error) if error.is_transient() => {
+                    let started = *started.get_or_insert_with(std::time::Instant::now);
+                    if started.elapsed() + pause >= self.connection.retry_budget() {
+                        return Err(error);
+                    }
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(200));
                 }

@@ -185,7 +185,11 @@ impl Transaction<'_> {
     pub async fn execute(self) -> Result<()> {
         let Some((_, first)) = &self.first else { return Ok(()) };
         let (keys, argv) = self.script_arguments();
-        let answer = self.store.run_script(&CHECKED, &keys, &argv, first).await?;
+        let key_names: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let answer = self
+            .store
+            .run_script(&CHECKED.call(&key_names).arg(&argv), first)
+            .await?;
         match answer {
             redis::Value::Int(1) => Ok(()),
             redis::Value::Array(ref items) if crate::primitives::int_at(items, 0) == 0 => {

@@ -28,8 +28,8 @@ pub(crate) struct Command {
 
 impl Command {
     fn new(name: &'static str) -> Self {
-        // Room for the longest single write (`SET key value PX ms`) without growing.
-        let mut args = Vec::with_capacity(4);
+        // Room for the longest single write (`SET key value NX GET PX ms`) without growing.
+        let mut args = Vec::with_capacity(6);
         args.push(Arg::Key);
         Self { name, args }
     }
@@ -41,7 +41,21 @@ impl Command {
 
     /// The command for redis-rs, `key` in place of [`Arg::Key`].
     pub(crate) fn to_cmd(&self, key: &str) -> redis::Cmd {
-        let mut cmd = redis::cmd(self.name);
+        // Sized for its arguments (an integer takes at most 20 bytes): one allocation for the
+        // bytes and one for the argument list, rather than growing both as arguments come.
+        let bytes = self.name.len()
+            + self
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    Arg::Key => key.len(),
+                    Arg::Bytes(bytes) => bytes.len(),
+                    Arg::Word(word) => word.len(),
+                    Arg::Int(_) => 20,
+                })
+                .sum::<usize>();
+        let mut cmd = redis::Cmd::with_capacity(1 + self.args.len(), bytes);
+        cmd.arg(self.name);
         for arg in &self.args {
             match arg {
                 Arg::Key => cmd.arg(key),

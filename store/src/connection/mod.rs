@@ -215,16 +215,21 @@ impl RedisConnection {
             .map_err(|source| self.failed(key, command, source))
     }
 
-    /// Runs a script, naming `key` in the error.
-    pub(crate) async fn script<T: FromRedisValue>(
-        &self,
-        invocation: &redis::ScriptInvocation<'_>,
-        key: &str,
-    ) -> Result<T> {
-        invocation
-            .invoke_async(&mut self.clone())
-            .await
-            .map_err(|source| self.failed(key, "EVALSHA", source))
+    /// Runs a script call (`EVALSHA`), naming `key` in the error. A server that does not know
+    /// the script (after `SCRIPT FLUSH`, a restart, a failover) is given it (`SCRIPT LOAD`, on
+    /// every primary of a cluster) and asked again.
+    pub(crate) async fn script<T: FromRedisValue>(&self, call: &Cmd, script: &redis::Script, key: &str) -> Result<T> {
+        let mut connection = self.clone();
+        let reply = match call.query_async(&mut connection).await {
+            Err(error) if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                match script.load_async(&mut connection).await {
+                    Ok(_) => call.query_async(&mut connection).await,
+                    Err(error) => Err(error),
+                }
+            }
+            reply => reply,
+        };
+        reply.map_err(|source| self.failed(key, "EVALSHA", source))
     }
 }
 

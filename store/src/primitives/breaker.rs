@@ -196,12 +196,10 @@ impl<'s> Breaker<'s> {
         let reply = self
             .store
             .run_script(
-                &PERMIT,
-                &[self.key.clone(), self.state_key.clone()],
-                &[
-                    open_for.to_string().into_bytes(),
-                    (open_for * 2).to_string().into_bytes(),
-                ],
+                &PERMIT
+                    .call(&[&self.key, &self.state_key])
+                    .arg(open_for)
+                    .arg(open_for * 2),
                 &self.key,
             )
             .await;
@@ -297,17 +295,15 @@ impl<'s> Breaker<'s> {
         let reply = self
             .store
             .run_script(
-                &RECORD,
-                &[self.key.clone(), self.state_key.clone()],
-                &[
-                    u8::from(succeeded).to_string().into_bytes(),
-                    u8::from(probe).to_string().into_bytes(),
-                    self.policy.threshold.to_string().into_bytes(),
-                    millis(self.window).to_string().into_bytes(),
-                    open_for.to_string().into_bytes(),
-                    self.policy.close_after.to_string().into_bytes(),
-                    (open_for * 2).to_string().into_bytes(),
-                ],
+                &RECORD
+                    .call(&[&self.key, &self.state_key])
+                    .arg(u8::from(succeeded))
+                    .arg(u8::from(probe))
+                    .arg(self.policy.threshold)
+                    .arg(millis(self.window))
+                    .arg(open_for)
+                    .arg(self.policy.close_after)
+                    .arg(open_for * 2),
                 &self.key,
             )
             .await;

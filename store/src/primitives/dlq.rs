@@ -217,7 +217,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
             if dangling > 0 {
                 let reply = self
                     .store
-                    .run_script(&PRUNE, std::slice::from_ref(&self.index_key), &argv, &self.index_key)
+                    .run_script(&PRUNE.call(&[&self.index_key]).arg(&argv), &self.index_key)
                     .await?;
                 let pruned = match reply {
                     redis::Value::Int(n) => n.unsigned_abs(),

@@ -3,6 +3,7 @@
 //! a third of the TTL, with a fencing token from the lock's counter issued on first use and a
 //! lost-lease signal.
 
+use super::renewal::Ticket;
 use super::{jittered, millis, owner_token};
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
@@ -98,28 +99,33 @@ pub(crate) struct Held {
     valid_until: Mutex<Instant>,
     /// Released (or its owner dropped): renewals stop.
     released: AtomicBool,
+    /// Its place in the store's renewal register.
+    ticket: Ticket,
 }
 
 impl Held {
     /// The lock just taken as `token` at `acquired_at`, its first renewal queued.
     fn start(taken: &LockKey<'_>, token: String, acquired_at: Instant) -> Arc<Self> {
-        let held = Arc::new(Self {
-            store: taken.store.clone(),
-            id: taken.id,
-            key: taken.key.clone(),
-            token,
-            ttl: taken.ttl,
-            fence: OnceCell::new(),
-            lost: AtomicBool::new(false),
-            lost_signal: Notify::new(),
-            valid_until: Mutex::new(acquired_at + taken.ttl),
-            released: AtomicBool::new(false),
-        });
         let shared = taken.store.shared();
-        shared
-            .renewals
-            .schedule(shared, Arc::clone(&held), acquired_at + taken.ttl / 3);
-        held
+        shared.renewals.register(shared, acquired_at + taken.ttl / 3, |ticket| {
+            Arc::new(Self {
+                store: taken.store.clone(),
+                id: taken.id,
+                key: taken.key.clone(),
+                token,
+                ttl: taken.ttl,
+                fence: OnceCell::new(),
+                lost: AtomicBool::new(false),
+                lost_signal: Notify::new(),
+                valid_until: Mutex::new(acquired_at + taken.ttl),
+                released: AtomicBool::new(false),
+                ticket,
+            })
+        })
+    }
+
+    pub(crate) fn ticket(&self) -> Ticket {
+        self.ticket
     }
 
     fn valid_until(&self) -> Instant {
@@ -134,8 +140,11 @@ impl Held {
         self.released.load(Ordering::Acquire)
     }
 
+    /// Stops its renewals (once: a second call does nothing).
     fn mark_released(&self) {
-        self.released.store(true, Ordering::Release);
+        if !self.released.swap(true, Ordering::AcqRel) {
+            self.store.shared().renewals.deregister(self.ticket);
+        }
     }
 
     pub(crate) fn renewed(&self, valid_until: Instant) {
@@ -162,12 +171,10 @@ impl Held {
                     .unwrap_or(Duration::from_secs(86_400));
                 let reply = store
                     .run_script(
-                        &FENCE,
-                        &[self.key.clone(), counter.clone()],
-                        &[
-                            self.token.clone().into_bytes(),
-                            millis(counter_ttl).to_string().into_bytes(),
-                        ],
+                        &FENCE
+                            .call(&[&self.key, &counter])
+                            .arg(&self.token)
+                            .arg(millis(counter_ttl)),
                         &self.key,
                     )
                     .await?;
@@ -219,12 +226,7 @@ impl Held {
         self.mark_released();
         let released = self
             .store
-            .run_script(
-                &RELEASE,
-                std::slice::from_ref(&self.key),
-                &[self.token.clone().into_bytes()],
-                &self.key,
-            )
+            .run_script(&RELEASE.call(&[&self.key]).arg(&self.token), &self.key)
             .await?;
         Ok(matches!(released, redis::Value::Int(1)))
     }
@@ -233,12 +235,7 @@ impl Held {
 /// Extends the lock at `key` if `token` still owns it: whether it did.
 pub(crate) async fn extend(store: &Store, key: &str, token: &str, ttl: Duration) -> Result<bool> {
     let extended = store
-        .run_script(
-            &EXTEND,
-            &[key.to_string()],
-            &[token.as_bytes().to_vec(), millis(ttl).to_string().into_bytes()],
-            key,
-        )
+        .run_script(&EXTEND.call(&[key]).arg(token).arg(millis(ttl)), key)
         .await?;
     Ok(matches!(extended, redis::Value::Int(1)))
 }
@@ -532,9 +529,7 @@ impl Drop for LeaderLease {
 impl Store {
     /// Deletes `key` if it still holds `token` (the owner's release); whether it did.
     pub(crate) async fn release_token(&self, key: &str, token: &str) -> Result<bool> {
-        let released = self
-            .run_script(&RELEASE, &[key.to_string()], &[token.as_bytes().to_vec()], key)
-            .await?;
+        let released = self.run_script(&RELEASE.call(&[key]).arg(token), key).await?;
         Ok(matches!(released, redis::Value::Int(1)))
     }
 }

@@ -179,7 +179,10 @@ impl<'s> RateLimit<'s> {
     async fn window(&self, limit: u64, cost: u64) -> Result<Decision> {
         // A windowed key is formed from the server's second as last seen; if the server's clock
         // is on another second, it says which, and the request is counted there.
-        let mut second = self.store.local().server_second();
+        let mut second = match self.key {
+            KeyForm::Fixed(_) => 0, // Unused: the key is the same in every second.
+            KeyForm::PerSecond(_) => self.store.local().server_second(),
+        };
         for _ in 0..3 {
             let (key, second_arg) = match &self.key {
                 KeyForm::Fixed(key) => (std::borrow::Cow::Borrowed(key), String::new()),
@@ -188,14 +191,12 @@ impl<'s> RateLimit<'s> {
             let reply = self
                 .store
                 .run_script(
-                    &WINDOW,
-                    std::slice::from_ref(key.as_ref()),
-                    &[
-                        limit.to_string().into_bytes(),
-                        millis(self.ttl).to_string().into_bytes(),
-                        second_arg.into_bytes(),
-                        cost.to_string().into_bytes(),
-                    ],
+                    &WINDOW
+                        .call(&[&key])
+                        .arg(limit)
+                        .arg(millis(self.ttl))
+                        .arg(second_arg)
+                        .arg(cost),
                     &key,
                 )
                 .await?;
@@ -238,19 +239,20 @@ impl<'s> RateLimit<'s> {
     }
 
     async fn gcra(&self, rate: u64, period_ms: u64, burst: u64, cost: u64) -> Result<Decision> {
-        let key = self.current_key()?;
+        let key = match &self.key {
+            KeyForm::Fixed(key) => std::borrow::Cow::Borrowed(key.as_str()),
+            KeyForm::PerSecond(_) => std::borrow::Cow::Owned(self.current_key()?),
+        };
         let interval = period_ms as f64 / rate.max(1) as f64;
         let tolerance = interval * burst as f64;
         let reply = self
             .store
             .run_script(
-                &GCRA,
-                std::slice::from_ref(&key),
-                &[
-                    interval.to_string().into_bytes(),
-                    tolerance.to_string().into_bytes(),
-                    cost.to_string().into_bytes(),
-                ],
+                &GCRA
+                    .call(&[&key])
+                    .arg(interval.to_string())
+                    .arg(tolerance.to_string())
+                    .arg(cost),
                 &key,
             )
             .await?;

@@ -1,20 +1,21 @@
 //! Renewal of held locks and leases: one background task per store renews every held lock at a
-//! third of its TTL. Taking a lock only queues its first renewal (a service holding thousands
-//! of per-job locks keeps one task and one timer); releasing one only marks it, and the queue
-//! drops it when it comes due.
+//! third of its TTL. Taking a lock registers it and queues its first renewal (a service holding
+//! thousands of per-job locks keeps one task and one timer); releasing one removes it from the
+//! register at once, so its memory goes back while it is still warm, and the queue skips the
+//! entry when it comes due.
 
 use super::local::locked;
 use super::lock::Held;
 use super::Shared;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// Above this many queued renewals, released ones are dropped at once rather than when due.
+/// Above this many queued renewals beyond twice the locks held, entries of released locks are
+/// dropped at once rather than when due.
 const PRUNE_AT: usize = 4096;
 
 /// The least time between two wake-ups of the driver on its own: renewals falling due within it
@@ -23,36 +24,41 @@ const PRUNE_AT: usize = 4096;
 /// for every one of them, each time to find it released.
 const BATCH: Duration = Duration::from_millis(20);
 
-struct Due {
-    at: Instant,
-    seq: u64,
-    held: Arc<Held>,
+/// Where a held lock is registered: its slot, and the slot's generation when it was taken (a
+/// slot is reused once its lock is released).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Ticket {
+    slot: usize,
+    generation: u64,
 }
 
-impl PartialEq for Due {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Due {}
-impl PartialOrd for Due {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Due {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
+#[derive(Default)]
+struct Slot {
+    generation: u64,
+    held: Option<Arc<Held>>,
 }
 
 #[derive(Default)]
 struct Queue {
-    due: BinaryHeap<Reverse<Due>>,
+    /// When each registered lock is renewed next; entries of released ones stay until due.
+    due: BinaryHeap<Reverse<(Instant, Ticket)>>,
+    /// The held locks, by slot.
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    live: usize,
     /// Whether the driver task runs.
     running: bool,
     /// When the driver wakes by itself next.
     target: Option<Instant>,
+}
+
+impl Queue {
+    fn held(&self, ticket: Ticket) -> Option<&Arc<Held>> {
+        self.slots
+            .get(ticket.slot)
+            .filter(|slot| slot.generation == ticket.generation)
+            .and_then(|slot| slot.held.as_ref())
+    }
 }
 
 /// The renewal queue of one store (shared by its clones).
@@ -60,19 +66,75 @@ struct Queue {
 pub(crate) struct Renewals {
     queue: Mutex<Queue>,
     wake: Arc<Notify>,
-    seq: AtomicU64,
 }
 
 impl Renewals {
-    /// Queues `renewal` for `at`, starting the driver if it is idle and waking it if `at` is
-    /// earlier than it would wake.
-    pub(crate) fn schedule(&self, shared: &Arc<Shared>, held: Arc<Held>, at: Instant) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+    /// Registers a lock just taken, made by `held` with its ticket, its first renewal due `at`.
+    pub(crate) fn register(
+        &self,
+        shared: &Arc<Shared>,
+        at: Instant,
+        held: impl FnOnce(Ticket) -> Arc<Held>,
+    ) -> Arc<Held> {
         let mut queue = locked(&self.queue);
-        if queue.due.len() >= PRUNE_AT {
-            queue.due.retain(|due| !due.0.held.is_released());
+        let slot = queue.free.pop().unwrap_or_else(|| {
+            queue.slots.push(Slot::default());
+            queue.slots.len() - 1
+        });
+        let entry = &mut queue.slots[slot];
+        entry.generation += 1;
+        let ticket = Ticket {
+            slot,
+            generation: entry.generation,
+        };
+        let held = held(ticket);
+        entry.held = Some(Arc::clone(&held));
+        queue.live += 1;
+        self.queue_at(shared, &mut queue, ticket, at);
+        held
+    }
+
+    /// Queues the next renewal of a registered lock.
+    pub(crate) fn schedule(&self, shared: &Arc<Shared>, ticket: Ticket, at: Instant) {
+        let mut queue = locked(&self.queue);
+        if queue.held(ticket).is_some() {
+            self.queue_at(shared, &mut queue, ticket, at);
         }
-        queue.due.push(Reverse(Due { at, seq, held }));
+    }
+
+    /// Removes a released lock: it is renewed no more.
+    pub(crate) fn deregister(&self, ticket: Ticket) {
+        let released = {
+            let mut queue = locked(&self.queue);
+            let Some(slot) = queue.slots.get_mut(ticket.slot) else {
+                return;
+            };
+            if slot.generation != ticket.generation {
+                return;
+            }
+            let released = slot.held.take();
+            if released.is_some() {
+                queue.free.push(ticket.slot);
+                queue.live -= 1;
+            }
+            released
+        };
+        // Dropped outside the queue's lock: it may be the last handle on the store.
+        drop(released);
+    }
+
+    /// Pushes `ticket` due `at`, starting the driver if it is idle and waking it if `at` is
+    /// earlier than it would wake.
+    fn queue_at(&self, shared: &Arc<Shared>, queue: &mut Queue, ticket: Ticket, at: Instant) {
+        if queue.due.len() >= 2 * queue.live + PRUNE_AT {
+            let slots = &queue.slots;
+            queue.due.retain(|Reverse((_, ticket))| {
+                slots
+                    .get(ticket.slot)
+                    .is_some_and(|slot| slot.generation == ticket.generation && slot.held.is_some())
+            });
+        }
+        queue.due.push(Reverse((at, ticket)));
         if !queue.running {
             queue.running = true;
             queue.target = Some(at);
@@ -94,12 +156,15 @@ async fn drive(shared: Weak<Shared>) {
         let mut due = Vec::new();
         let next = {
             let mut queue = locked(&renewals.queue);
-            while queue.due.peek().is_some_and(|top| top.0.at <= now) {
-                if let Some(Reverse(item)) = queue.due.pop() {
-                    due.push(item.held);
+            while queue.due.peek().is_some_and(|top| top.0 .0 <= now) {
+                if let Some(Reverse((_, ticket))) = queue.due.pop() {
+                    // A released lock's entry finds its slot emptied or reused.
+                    if let Some(held) = queue.held(ticket) {
+                        due.push(Arc::clone(held));
+                    }
                 }
             }
-            let next = queue.due.peek().map(|top| top.0.at);
+            let next = queue.due.peek().map(|top| top.0 .0);
             queue.target = next;
             // Nothing left: the driver stops; a renewal that succeeds starts it again.
             queue.running = next.is_some();
@@ -133,7 +198,7 @@ async fn renew(held: Arc<Held>) {
         held.renewed(started + held.ttl);
         let shared = Arc::clone(held.store.shared());
         let next = started + held.ttl / 3;
-        shared.renewals.schedule(&shared, held, next);
+        shared.renewals.schedule(&shared, held.ticket(), next);
     } else {
         held.lose();
     }

@@ -139,13 +139,7 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
         let reply = self
             .store
             .run_script(
-                &CLAIM,
-                std::slice::from_ref(&self.key),
-                &[
-                    max.to_string().into_bytes(),
-                    self.per_second.to_string().into_bytes(),
-                    visibility.into_bytes(),
-                ],
+                &CLAIM.call(&[&self.key]).arg(max).arg(self.per_second).arg(visibility),
                 &self.key,
             )
             .await?;
@@ -171,9 +165,9 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
         let reply = self
             .store
             .run_script(
-                &ACK,
-                std::slice::from_ref(&self.key),
-                &[encode::<C>(&self.key, &timer.member)?, timer.claim.clone().into_bytes()],
+                &ACK.call(&[&self.key])
+                    .arg(encode::<C>(&self.key, &timer.member)?)
+                    .arg(&timer.claim),
                 &self.key,
             )
             .await?;

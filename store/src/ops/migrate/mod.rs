@@ -17,8 +17,8 @@ pub use report::{KeyMove, MigrationReport, PatternCheck, PatternMove, UnmatchedK
 pub use verify::{verify, VerifyOptions};
 
 use super::checkpoint::{locked, scan_nodes, Checkpoint};
-use super::{sized_cmd, OpsError};
 use super::Progress;
+use super::{sized_cmd, OpsError};
 use crate::connection::{Node, SlotOwners};
 use crate::Store;
 use keyschema::{Translation, Untranslated};
