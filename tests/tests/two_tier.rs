@@ -10,6 +10,7 @@ use keyschema_store::{Codec, ConnectionOptions, Json, KeyTtl, Lz4, Restored};
 use keyschema_tests::generated::state::{CollectorStore, CtxContextKey};
 use keyschema_tests::generated::DatasourceContext;
 use keyschema_tests::{shared_cluster, shared_standalone, unique, RedisServer};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn context(i: usize) -> DatasourceContext {
@@ -50,22 +51,54 @@ async fn hundred_thousand(store: CollectorStore) {
         }
     }
 
-    // Another instance restores them on its local misses.
-    let other = store.ctx_context_tier();
-    for i in 0..ENTRIES {
-        assert_eq!(
-            other.get_or_restore(&id(&run, i)).await.unwrap(),
-            Some(context(i)),
-            "{i}"
-        );
-    }
+    // Another instance restores them on its local misses, from many tasks at once as a service's
+    // requests would (one at a time, 100,000 round trips in a debug build took a minute).
+    let other = Arc::new(store.ctx_context_tier());
+    let (tier, run_id) = (Arc::clone(&other), run.clone());
+    each_on_tasks(ENTRIES, move |i| {
+        let (tier, run_id) = (Arc::clone(&tier), run_id.clone());
+        async move {
+            assert_eq!(
+                tier.get_or_restore(&id(&run_id, i)).await.unwrap(),
+                Some(context(i)),
+                "{i}"
+            );
+        }
+    })
+    .await;
     assert_eq!(other.counts().restored, ENTRIES as u64);
     assert_eq!(other.len(), ENTRIES);
     // Local hits from now on: no further restores.
     assert_eq!(other.get_or_restore(&id(&run, 5)).await.unwrap(), Some(context(5)));
     assert_eq!(other.counts().restored, ENTRIES as u64);
-    for i in 0..ENTRIES {
-        store.store().delete(&id(&run, i).to_key().unwrap()).await.unwrap();
+    let raw = store.store().clone();
+    each_on_tasks(ENTRIES, move |i| {
+        let (raw, key) = (raw.clone(), id(&run, i).to_key().unwrap());
+        async move {
+            raw.delete(&key).await.unwrap();
+        }
+    })
+    .await;
+}
+
+/// Runs `op(i)` for every `i` below `count`, spread over 16 tasks.
+async fn each_on_tasks<F, Fut>(count: usize, op: F)
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    const TASKS: usize = 16;
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let op = op.clone();
+        tasks.spawn(async move {
+            for i in (task..count).step_by(TASKS) {
+                op(i).await;
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
     }
 }
 
