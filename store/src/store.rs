@@ -269,7 +269,8 @@ impl Store {
                 pipe.cmd("EXEC");
                 Some(1 + write.commands.len())
             };
-            let mut replies = self.durable_pipeline(pipe, durability, key, write.name()).await?;
+            // Boxed, as in `run_script`: the rarer path's state stays out of every write's future.
+            let mut replies = Box::pin(self.durable_pipeline(pipe, durability, key, write.name())).await?;
             return Ok(match answer_at {
                 None => replies.swap_remove(0),
                 Some(exec) => match replies.swap_remove(exec) {
@@ -299,7 +300,10 @@ impl Store {
         if let Some(durability) = self.durability {
             let mut pipe = redis::pipe();
             pipe.add_command(call.eval());
-            let mut replies = self.durable_pipeline(pipe, durability, key, "EVAL").await?;
+            // Boxed: inline, this rarer path's state would double the size of every primitive's
+            // future, and a future over glibc's 1,032-byte thread-cache limit is slower to box
+            // and spawn.
+            let mut replies = Box::pin(self.durable_pipeline(pipe, durability, key, "EVAL")).await?;
             return Ok(replies.swap_remove(0));
         }
         self.retrying(|| self.connection.script(&call.cmd, &call.script.script, key))
@@ -358,7 +362,8 @@ impl Store {
                     if started.elapsed() + pause >= self.connection.retry_budget() {
                         return Err(error);
                     }
-                    tokio::time::sleep(pause).await;
+                    // Boxed, so that the timer's state is not carried by every call's future.
+                    Box::pin(tokio::time::sleep(pause)).await;
                     pause = (pause * 2).min(Duration::from_millis(200));
                 }
                 result => return result,
