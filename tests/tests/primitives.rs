@@ -240,13 +240,37 @@ fn a_holder_paused_past_its_ttl_loses_the_lease_and_its_writes() {
     });
 }
 
-/// A held lease is renewed in the background: held well past its TTL, still ours.
+/// A held lease is renewed in the background: held well past its TTL, still ours, while other
+/// locks are taken and released by the thousand around it (their places in the store's renewal
+/// register are reused, and their queued renewals must not touch it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_lease_is_renewed_and_with_lock_releases_on_every_path() {
     let store = standalone().await;
     let lease = Lease::new(&store, id(&store, "leader"), format!("leader{}", unique("r")));
     let held = lease.try_acquire().await.unwrap().unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let until = Instant::now() + Duration::from_millis(2500);
+    let churn: Vec<_> = (0..8)
+        .map(|task| {
+            let store = store.clone();
+            let prefix = unique(&format!("churn{task}"));
+            tokio::spawn(async move {
+                let mut taken = 0u64;
+                while Instant::now() < until {
+                    let key = format!("order:lock:{{{prefix}-{}}}", taken % 50);
+                    let lock = Lock::new(&store, id(&store, "order_lock"), key);
+                    let guard = lock.try_acquire().await.unwrap().expect("each task has its own keys");
+                    assert!(guard.release().await.unwrap(), "released while still ours");
+                    taken += 1;
+                }
+                taken
+            })
+        })
+        .collect();
+    let mut taken = 0;
+    for task in churn {
+        taken += task.await.unwrap();
+    }
+    assert!(taken > 1000, "only {taken} locks taken around the lease");
     assert!(held.is_held());
     assert!(lease.try_acquire().await.unwrap().is_none());
     assert!(held.step_down().await.unwrap());
