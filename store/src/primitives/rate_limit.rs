@@ -9,6 +9,7 @@ use crate::policy::KeyId;
 use crate::store::StoredScript;
 use crate::Store;
 use keyschema::{Fallback, FormatError, Primitive, RateAlgorithm};
+use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -170,9 +171,22 @@ impl<'s> RateLimit<'s> {
 
     /// The key of the current window: the fixed key, or the key of the server's second.
     pub fn current_key(&self) -> Result<String> {
+        self.key_now().map(Cow::into_owned)
+    }
+
+    /// The key of the current window, borrowed when it is fixed (the clock is then not read).
+    fn key_now(&self) -> Result<Cow<'_, str>> {
+        match self.key {
+            KeyForm::Fixed(_) => self.key_at(0),
+            KeyForm::PerSecond(_) => self.key_at(self.store.local().server_second()),
+        }
+    }
+
+    /// The key of the window of the server's `second` (any second for a fixed key).
+    fn key_at(&self, second: i64) -> Result<Cow<'_, str>> {
         Ok(match &self.key {
-            KeyForm::Fixed(key) => key.clone(),
-            KeyForm::PerSecond(format) => format(self.store.local().server_second())?,
+            KeyForm::Fixed(key) => Cow::Borrowed(key),
+            KeyForm::PerSecond(format) => Cow::Owned(format(second)?),
         })
     }
 
@@ -184,9 +198,10 @@ impl<'s> RateLimit<'s> {
             KeyForm::PerSecond(_) => self.store.local().server_second(),
         };
         for _ in 0..3 {
-            let (key, second_arg) = match &self.key {
-                KeyForm::Fixed(key) => (std::borrow::Cow::Borrowed(key), String::new()),
-                KeyForm::PerSecond(format) => (std::borrow::Cow::Owned(format(second)?), second.to_string()),
+            let key = self.key_at(second)?;
+            let second_arg = match self.key {
+                KeyForm::Fixed(_) => String::new(),
+                KeyForm::PerSecond(_) => second.to_string(),
             };
             let reply = self
                 .store
@@ -239,10 +254,7 @@ impl<'s> RateLimit<'s> {
     }
 
     async fn gcra(&self, rate: u64, period_ms: u64, burst: u64, cost: u64) -> Result<Decision> {
-        let key = match &self.key {
-            KeyForm::Fixed(key) => std::borrow::Cow::Borrowed(key.as_str()),
-            KeyForm::PerSecond(_) => std::borrow::Cow::Owned(self.current_key()?),
-        };
+        let key = self.key_now()?;
         let interval = period_ms as f64 / rate.max(1) as f64;
         let tolerance = interval * burst as f64;
         let reply = self

@@ -54,11 +54,16 @@ struct Queue {
 
 impl Queue {
     fn held(&self, ticket: Ticket) -> Option<&Arc<Held>> {
-        self.slots
-            .get(ticket.slot)
-            .filter(|slot| slot.generation == ticket.generation)
-            .and_then(|slot| slot.held.as_ref())
+        registered(&self.slots, ticket)
     }
+}
+
+/// The lock `ticket` was given, if it is still registered (its slot neither emptied nor reused).
+fn registered(slots: &[Slot], ticket: Ticket) -> Option<&Arc<Held>> {
+    slots
+        .get(ticket.slot)
+        .filter(|slot| slot.generation == ticket.generation)
+        .and_then(|slot| slot.held.as_ref())
 }
 
 /// The renewal queue of one store (shared by its clones).
@@ -128,11 +133,9 @@ impl Renewals {
     fn queue_at(&self, shared: &Arc<Shared>, queue: &mut Queue, ticket: Ticket, at: Instant) {
         if queue.due.len() >= 2 * queue.live + PRUNE_AT {
             let slots = &queue.slots;
-            queue.due.retain(|Reverse((_, ticket))| {
-                slots
-                    .get(ticket.slot)
-                    .is_some_and(|slot| slot.generation == ticket.generation && slot.held.is_some())
-            });
+            queue
+                .due
+                .retain(|Reverse((_, ticket))| registered(slots, *ticket).is_some());
         }
         queue.due.push(Reverse((at, ticket)));
         if !queue.running {
