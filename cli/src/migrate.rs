@@ -14,8 +14,11 @@ use std::sync::Arc;
 pub enum Verify {
     /// No verification.
     None,
-    /// Every key looked for on the target; value and TTL compared on one key in 100.
+    /// Value and TTL compared on one key in 100; every key accounted for by the key count of
+    /// its target slot, and looked for on the target where that count does not add up.
     Sample,
+    /// As `sample`, but every key looked for on the target.
+    Keys,
     /// Every key looked for, every value and TTL compared.
     All,
 }
@@ -45,21 +48,22 @@ pub fn run(mut args: MigrateArgs<'_>) -> Result<ExitCode, CliError> {
         if terminal {
             args.options.progress = Some(Arc::new(|keys| eprint!("\r\x1b[Kcopied or skipped {keys} keys")));
         }
-        let report = ops::migrate(&source, &target, &args.options).await?;
-        if terminal {
-            eprint!("\r\x1b[K");
-        }
-        let verified = match (args.verify, args.options.dry_run) {
-            (Verify::None, _) | (_, true) => None,
+        let (report, verified) = match (args.verify, args.options.dry_run) {
+            (Verify::None, _) | (_, true) => (ops::migrate(&source, &target, &args.options).await?, None),
             (verify, false) => {
                 let options = VerifyOptions {
                     compare_every: if verify == Verify::All { 1 } else { 100 },
                     copy_unmatched: args.options.copy_unmatched,
+                    count_slots: verify == Verify::Sample,
                     ..VerifyOptions::default()
                 };
-                Some(ops::verify(&source, &target, &options).await?)
+                let (report, verified) = ops::migrate_verified(&source, &target, &args.options, &options).await?;
+                (report, Some(verified))
             }
         };
+        if terminal {
+            eprint!("\r\x1b[K");
+        }
         Ok::<_, CliError>((report, verified))
     })?;
     let stdout = io::stdout();

@@ -342,9 +342,14 @@ pub fn write_migration_text(
 
 /// The verification pass.
 pub fn write_verify_text(out: &mut impl Write, report: &VerifyReport) -> io::Result<()> {
+    let counted = if report.counted > 0 {
+        format!(" ({} by their slot's key count)", report.counted)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "verified: {} keys looked for, {} compared; {} missing, {} with another value, {} with another TTL",
+        "verified: {} keys accounted for{counted}, {} compared; {} missing, {} with another value, {} with another TTL",
         report.checked, report.compared, report.missing, report.value_differs, report.ttl_differs
     )?;
     for pattern in &report.patterns {

@@ -180,6 +180,46 @@ impl SlotOwners {
         }
         Ok(replies)
     }
+
+    /// The keys each slot holds (`CLUSTER COUNTKEYSINSLOT` of every slot, asked of its owner,
+    /// one pipeline per node), or on a standalone server the keys it holds (`DBSIZE`) as one
+    /// count.
+    pub(crate) async fn key_counts(&self) -> Result<Vec<u64>> {
+        let standalone = self.nodes.iter().all(|node| node.address.is_none());
+        let count = |reply: &Value| match reply {
+            Value::Int(n) => u64::try_from(*n).ok(),
+            _ => None,
+        };
+        if standalone {
+            let mut pipe = self.nodes[0].pipe();
+            pipe.cmd("DBSIZE");
+            let replies = self.nodes[0].pipeline(pipe, 1).await?;
+            let keys = replies
+                .first()
+                .and_then(count)
+                .ok_or_else(|| Error::unexpected("DBSIZE", "DBSIZE", replies.first().unwrap_or(&Value::Nil)))?;
+            return Ok(vec![keys]);
+        }
+        let asks = self.nodes.iter().enumerate().map(|(index, node)| async move {
+            let slots: Vec<u16> = (0..keyschema::SLOT_COUNT)
+                .filter(|slot| self.owner[usize::from(*slot)] == index)
+                .collect();
+            let mut pipe = node.pipe();
+            for slot in &slots {
+                pipe.cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(*slot);
+            }
+            let replies = node.pipeline(pipe, slots.len()).await?;
+            Ok::<_, Error>((slots, replies))
+        });
+        let mut counts = vec![0; usize::from(keyschema::SLOT_COUNT)];
+        for (slots, replies) in futures_util::future::try_join_all(asks).await? {
+            for (slot, reply) in slots.into_iter().zip(&replies) {
+                counts[usize::from(slot)] = count(reply)
+                    .ok_or_else(|| Error::unexpected(&format!("slot {slot}"), "CLUSTER COUNTKEYSINSLOT", reply))?;
+            }
+        }
+        Ok(counts)
+    }
 }
 
 impl RedisConnection {

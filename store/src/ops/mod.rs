@@ -13,8 +13,8 @@ pub use audit::{
     Progress, SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
 pub use migrate::{
-    migrate, verify, KeyMove, MigrateOptions, MigrationReport, PatternCheck, PatternMove, UnmatchedKeys, VerifyOptions,
-    VerifyReport, MIGRATION_VERSION,
+    migrate, migrate_verified, verify, KeyMove, MigrateOptions, MigrationReport, PatternCheck, PatternMove,
+    UnmatchedKeys, VerifyOptions, VerifyReport, MIGRATION_VERSION,
 };
 
 use crate::{ConnectionOptions, Error, RedisConnection, Result};

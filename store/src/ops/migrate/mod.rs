@@ -10,6 +10,7 @@
 //! asked: a resumed run finds the keys copied before the interruption there, so every key ends
 //! up on the target exactly once.
 
+mod ledger;
 mod report;
 mod verify;
 
@@ -22,6 +23,7 @@ use super::{sized_cmd, OpsError};
 use crate::connection::{Node, SlotOwners};
 use crate::Store;
 use keyschema::{Translation, Untranslated};
+use ledger::Ledger;
 use redis::Value;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -182,6 +184,48 @@ enum Outcome {
 /// # Ok(()) }
 /// ```
 pub async fn migrate(source: &Store, target: &Store, options: &MigrateOptions) -> Result<MigrationReport, OpsError> {
+    copy(source, target, options, None).await.map(|(report, _)| report)
+}
+
+/// Migrates as [`migrate`] does, then verifies the copy as [`verify`] does; faster when
+/// `verify.count_slots` lets the copy keep count of the keys it creates in each target slot: the
+/// slots whose counts add up afterwards are not searched key by key (when all do, the source is
+/// not scanned again), and the keys compared are every `compare_every`-th the copy put on the
+/// target. A resumed run, or one comparing every key, looks for every key.
+///
+/// ```no_run
+/// # async fn demo(source: keyschema_store::Store, target: keyschema_store::Store) -> Result<(), keyschema_store::ops::OpsError> {
+/// use keyschema_store::ops::{migrate_verified, MigrateOptions, VerifyOptions};
+/// let (copy, check) = migrate_verified(&source, &target, &MigrateOptions::default(), &VerifyOptions::default()).await?;
+/// assert_eq!(check.missing, 0, "{} copied, {} missing", copy.copied, check.missing);
+/// # Ok(()) }
+/// ```
+pub async fn migrate_verified(
+    source: &Store,
+    target: &Store,
+    options: &MigrateOptions,
+    verify: &VerifyOptions,
+) -> Result<(MigrationReport, VerifyReport), OpsError> {
+    let counted = verify.count_slots && verify.compare_every > 1 && !options.dry_run;
+    let (report, ledger) = copy(source, target, options, counted.then_some(verify.compare_every)).await?;
+    let verified = match ledger {
+        Some(ledger) => {
+            let closed = ledger.close(&target.connection().slot_owners().await?).await?;
+            verify::verify_counted(source, target, verify, &report, closed).await?
+        }
+        None => verify::verify(source, target, verify).await?,
+    };
+    Ok((report, verified))
+}
+
+/// The copy; with `sample_every`, unless it resumes a run, it keeps a ledger picking every n-th
+/// key for comparison.
+async fn copy(
+    source: &Store,
+    target: &Store,
+    options: &MigrateOptions,
+    sample_every: Option<u64>,
+) -> Result<(MigrationReport, Option<Ledger>), OpsError> {
     let translation = Translation::new(source.schema_arc(), target.schema_arc());
     let nodes = source.connection().nodes().await?;
     let names: Vec<String> = nodes.iter().map(Node::name).collect();
@@ -205,6 +249,10 @@ pub async fn migrate(source: &Store, target: &Store, options: &MigrateOptions) -
     // RESTOREs go in one pipeline per target node; a resharding meanwhile makes them fail
     // (`MOVED`), and a resumed run reads the new map.
     let owners = target.connection().slot_owners().await?;
+    let ledger = match sample_every {
+        Some(every) if !checkpoint.state.resumed => Some(Mutex::new(Ledger::open(&owners, every).await?)),
+        _ => None,
+    };
     let state = Mutex::new(checkpoint);
     // Every page is saved: its keys are on the target, and the copy is slower than a save.
     scan_nodes(
@@ -215,9 +263,9 @@ pub async fn migrate(source: &Store, target: &Store, options: &MigrateOptions) -
         options.scan_count,
         PAGES_IN_FLIGHT,
         |node: Node, keys: Vec<Vec<u8>>| {
-            let (state, translation, owners) = (&state, &translation, &owners);
+            let (state, translation, owners, ledger) = (&state, &translation, &owners, ledger.as_ref());
             async move {
-                copy_page(owners, translation, &node, &keys, options, state).await?;
+                copy_page(owners, translation, &node, &keys, options, state, ledger).await?;
                 if let Some(progress) = &options.progress {
                     progress(locked(state).state.keys);
                 }
@@ -228,7 +276,10 @@ pub async fn migrate(source: &Store, target: &Store, options: &MigrateOptions) -
     .await?;
     let mut report = state.into_inner().unwrap_or_else(PoisonError::into_inner).state;
     report.finish();
-    Ok(report)
+    Ok((
+        report,
+        ledger.map(|ledger| ledger.into_inner().unwrap_or_else(PoisonError::into_inner)),
+    ))
 }
 
 /// Copies one page of source keys and counts what became of each.
@@ -239,6 +290,7 @@ async fn copy_page(
     keys: &[Vec<u8>],
     options: &MigrateOptions,
     state: &Mutex<Checkpoint<MigrationReport>>,
+    ledger: Option<&Mutex<Ledger>>,
 ) -> Result<(), OpsError> {
     let destinations: Vec<Destination> = keys.iter().map(|key| destination(translation, key)).collect();
     // What is sent, by position in `keys`, and under which name.
@@ -288,6 +340,14 @@ async fn copy_page(
                     })
                 }
             };
+        }
+        if let Some(ledger) = ledger {
+            let mut ledger = locked(ledger);
+            for (index, to) in &sent {
+                if matches!(outcomes[*index], Outcome::Copied | Outcome::AlreadyThere) {
+                    ledger.landed(&keys[*index], to, outcomes[*index] == Outcome::Copied);
+                }
+            }
         }
     }
 

@@ -156,6 +156,10 @@ pub struct VerifyReport {
     pub version: u32,
     /// Source keys checked for presence (every one that should have been copied).
     pub checked: u64,
+    /// Of them, keys accounted for by their target slot's key count rather than looked for one
+    /// by one (see [`super::VerifyOptions::count_slots`]).
+    #[serde(default)]
+    pub counted: u64,
     /// Of them, values compared (`DUMP` byte for byte) and TTLs compared.
     pub compared: u64,
     /// Keys missing on the target.
