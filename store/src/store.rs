@@ -356,18 +356,20 @@ impl Store {
         let mut started = None;
         let mut pause = Duration::from_millis(10);
         loop {
+            // The result's scope ends before the sleep: kept across that `await`, the result
+            // would be carried in every call's future.
             match call().await {
                 Err(error) if error.is_transient() => {
                     let started = *started.get_or_insert_with(std::time::Instant::now);
                     if started.elapsed() + pause >= self.connection.retry_budget() {
                         return Err(error);
                     }
-                    // Boxed, so that the timer's state is not carried by every call's future.
-                    Box::pin(tokio::time::sleep(pause)).await;
-                    pause = (pause * 2).min(Duration::from_millis(200));
                 }
                 result => return result,
             }
+            // Boxed, so that the timer's state is not carried by every call's future.
+            Box::pin(tokio::time::sleep(pause)).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
         }
     }
 

@@ -220,15 +220,17 @@ impl RedisConnection {
     /// every primary of a cluster) and asked again.
     pub(crate) async fn script<T: FromRedisValue>(&self, call: &Cmd, script: &redis::Script, key: &str) -> Result<T> {
         let mut connection = self.clone();
-        let reply = match call.query_async(&mut connection).await {
-            Err(error) if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                match script.load_async(&mut connection).await {
-                    Ok(_) => call.query_async(&mut connection).await,
-                    Err(error) => Err(error),
-                }
-            }
-            reply => reply,
-        };
+        match call.query_async(&mut connection).await {
+            Err(error) if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {}
+            reply => return reply.map_err(|source| self.failed(key, "EVALSHA", source)),
+        }
+        // Out of the `match`, so that its reply is not kept across the `await`; boxed, so that
+        // this rare path's state is not carried in every call's future.
+        let reply = Box::pin(async {
+            script.load_async(&mut connection).await?;
+            call.query_async(&mut connection).await
+        })
+        .await;
         reply.map_err(|source| self.failed(key, "EVALSHA", source))
     }
 }
