@@ -110,7 +110,7 @@ impl Ops {
             let until = Instant::now() + Duration::from_secs(3);
             let mut i = 0u64;
             while Instant::now() < until {
-                let lock = Lock::new(&store, lock_id, format!("lock:{{{}}}", i % 1000));
+                let lock = Lock::new(store.core(), lock_id, format!("lock:{{{}}}", i % 1000));
                 lock.try_acquire().await.unwrap().unwrap().release().await.unwrap();
                 i += 1;
             }
@@ -125,7 +125,7 @@ impl Ops {
         let lock = op(move |i| {
             let store = s.clone();
             async move {
-                let lock = Lock::new(&store, lock_id, format!("lock:{{{}}}", i % 1000));
+                let lock = Lock::new(store.core(), lock_id, format!("lock:{{{}}}", i % 1000));
                 let guard = lock.try_acquire().await.unwrap().unwrap();
                 assert!(guard.release().await.unwrap());
             }
@@ -151,7 +151,7 @@ impl Ops {
         let fenced = op(move |i| {
             let store = s.clone();
             async move {
-                let lock = Lock::new(&store, lock_id, format!("lock:{{{}}}", i % 1000));
+                let lock = Lock::new(store.core(), lock_id, format!("lock:{{{}}}", i % 1000));
                 let guard = lock.try_acquire().await.unwrap().unwrap();
                 assert!(guard.fence().await.unwrap().token() > 0);
                 assert!(guard.release().await.unwrap());
@@ -196,7 +196,7 @@ impl Ops {
         let counter = op(move |i| {
             let store = s.clone();
             async move {
-                let limit = RateLimit::new(&store, count_id, format!("count:{}", i % 1000));
+                let limit = RateLimit::new(store.core(), count_id, format!("count:{}", i % 1000));
                 assert!(limit.hit().await.unwrap().allowed);
             }
         });
@@ -214,7 +214,7 @@ impl Ops {
         let gcra = op(move |i| {
             let store = s.clone();
             async move {
-                let limit = RateLimit::new(&store, gcra_id, format!("gcra:{}", i % 1000));
+                let limit = RateLimit::new(store.core(), gcra_id, format!("gcra:{}", i % 1000));
                 let _ = limit.hit().await.unwrap();
             }
         });
@@ -235,7 +235,7 @@ impl Ops {
         let breaker = op(move |i| {
             let store = s.clone();
             async move {
-                let breaker = Breaker::new(&store, cb_id, format!("cb:{}", i % 1000));
+                let breaker = Breaker::new(store.core(), cb_id, format!("cb:{}", i % 1000));
                 breaker.call(|| async { Ok::<_, ()>(()) }).await.unwrap();
             }
         });

@@ -3,7 +3,7 @@
 
 use crate::{html, load, output, CliError};
 use clap::ValueEnum;
-use keyschema_store::ops::{AuditOptions, AuditReport};
+use keyschema_store::ops::{self, AuditOptions, AuditReport};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -43,10 +43,10 @@ pub fn run(mut args: AuditArgs<'_>) -> Result<ExitCode, CliError> {
         let connection = keyschema_store::ops::connect(args.url, &connection_options).await?;
         let store = keyschema_store::Store::new(connection, schema.model_arc())?;
         if io::stderr().is_terminal() {
-            let total = store.key_count().await?;
+            let total = ops::key_count(&store).await?;
             args.options.progress = Some(progress_on_stderr(total, args.options.sample));
         }
-        Ok::<_, CliError>(store.audit(&args.options).await?)
+        Ok::<_, CliError>(ops::audit(&store, &args.options).await?)
     })?;
     if args.options.progress.is_some() {
         eprint!("\r\x1b[K");

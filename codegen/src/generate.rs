@@ -1017,7 +1017,7 @@ impl Generator<'_> {
             .collect();
         let accessor = self.accessor_type(key)?;
         let new = format!(
-            "{RT}::{}::new(&self.store, {key_type}::ID, key)",
+            "{RT}::{}::new(self.store.core(), {key_type}::ID, key)",
             self.accessor_new(key)
         );
         if self.key_infallible(key) {

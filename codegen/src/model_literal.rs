@@ -168,6 +168,7 @@ impl ToRust for KeyDef {
             group,
             primitive,
             owner,
+            max_value,
             span: _,
         } = self;
         let _ = write!(out, "{KS}::KeyDef {{ name: ");
@@ -181,6 +182,7 @@ impl ToRust for KeyDef {
             ("group", group),
             ("primitive", primitive),
             ("owner", owner),
+            ("max_value", max_value),
         ] {
             let _ = write!(out, ", {field}: ");
             value.to_rust(out);

@@ -6,6 +6,7 @@
 //! invalidation, which does): [`Glob::exact`] says whether that can matter.
 
 use crate::codec::{FormatError, ParamValue};
+use crate::matcher::KeyMatch;
 use crate::model::{KeyDef, KeySchema, PatternPart};
 
 /// The glob of a pattern with some parameters fixed.
@@ -75,9 +76,25 @@ impl KeySchema {
         Ok(Glob { glob, exact })
     }
 
-    /// The glob of the key named `name`, values written as a person would (`tenant=acme`): what
-    /// `keyschema glob` prints.
+    /// The glob of the key named `name` with the parameters named in `values` fixed to the
+    /// values given as text (`[("tenant", "acme")]`).
     pub fn glob_from_text(&self, name: &str, values: &[(&str, &str)]) -> Result<Glob, FormatError> {
+        Ok(self.select(name, values)?.glob)
+    }
+
+    /// The keys of the key named `name` whose parameters named in `values` have the values given
+    /// as text: their glob, for `SCAN`, and the parsed values, to check each key found
+    /// ([`Selection::contains`]), since a glob's `*` also crosses separators.
+    ///
+    /// ```
+    /// # use keyschema::Schema;
+    /// let schema = Schema::parse("param t text\nparam id int\nreport:<t>:<id> string \"R\"\n", "r.keys").unwrap();
+    /// let selection = schema.model().select("report", &[("t", "acme")]).unwrap();
+    /// assert_eq!(selection.glob.glob, "report:acme:*");
+    /// assert!(selection.contains(&schema.matcher().match_key("report:acme:7").unwrap()));
+    /// assert!(!selection.contains(&schema.matcher().match_key("report:acme%3A7:7").unwrap()));
+    /// ```
+    pub fn select<'v>(&self, name: &str, values: &[(&str, &'v str)]) -> Result<Selection<'v>, FormatError> {
         let key = self.key_named(name)?;
         let mut fixed = Vec::with_capacity(values.len());
         for (param_name, text) in values {
@@ -98,6 +115,34 @@ impl KeySchema {
                     })?;
             fixed.push((index, value));
         }
-        self.glob(key, &fixed)
+        let glob = self.glob(key, &fixed)?;
+        let key = self
+            .keys
+            .iter()
+            .position(|k| std::ptr::eq(k, key))
+            .unwrap_or(usize::MAX);
+        Ok(Selection { key, glob, fixed })
+    }
+}
+
+/// Keys of one definition with some parameters fixed ([`KeySchema::select`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection<'v> {
+    /// The key definition, by index in [`KeySchema::keys`].
+    pub key: usize,
+    /// The glob covering them (and possibly keys of other patterns).
+    pub glob: Glob,
+    /// The fixed parameters, by index in [`KeySchema::params`], with their values.
+    pub fixed: Vec<(usize, ParamValue<'v>)>,
+}
+
+impl Selection<'_> {
+    /// Whether a matched key is one of the selection: of its definition, with its values.
+    pub fn contains(&self, found: &KeyMatch<'_>) -> bool {
+        found.key == self.key
+            && self
+                .fixed
+                .iter()
+                .all(|(param, value)| found.values.iter().any(|(p, v)| p == param && v == value))
     }
 }

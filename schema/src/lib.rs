@@ -44,7 +44,7 @@ pub use diagnostics::{
 };
 pub use docs::inventory_markdown;
 pub use fingerprint::{fingerprint, model_fingerprint};
-pub use glob::Glob;
+pub use glob::{Glob, Selection};
 pub use lint::{
     InputTooLarge, KeyFacts, LintProblem, LintResult, LintTable, LintValue, ParamsObject, LINT_CODES, MAX_KEY_LEN,
 };

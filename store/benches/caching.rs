@@ -93,7 +93,7 @@ fn info_key(i: u64) -> String {
 }
 
 async fn typed_hit(store: &Store, id: KeyId, i: u64) {
-    let cache: CacheKey<'_, Json<Info>> = CacheKey::new(store, id, info_key(i));
+    let cache: CacheKey<'_, Json<Info>> = CacheKey::new(store.core(), id, info_key(i));
     let value = cache
         .get_or_load(|| async { Err::<Info, _>("a warm key never loads") })
         .await
@@ -140,7 +140,7 @@ fn cache_hits(c: &mut Criterion, runtime: &Runtime, store: &Store, connection: &
     let id = id_of(store, "info");
     runtime.block_on(async {
         for i in 0..1000 {
-            let cache: CacheKey<'_, Json<Info>> = CacheKey::new(store, id, info_key(i));
+            let cache: CacheKey<'_, Json<Info>> = CacheKey::new(store.core(), id, info_key(i));
             cache.get_or_load(|| async { Ok::<_, String>(info(i)) }).await.unwrap();
         }
     });
@@ -232,9 +232,9 @@ async fn timed_backups<F: std::future::Future<Output = u64>>(
 fn backups(c: &mut Criterion, runtime: &Runtime, store: &Store, connection: &RedisConnection) {
     let entries: Vec<(u64, Context)> = (0..ENTRIES).map(|i| (i, context(i))).collect();
     let compressed: TwoTier<u64, Lz4<Json<Context>>> =
-        TwoTier::new(store, id_of(store, "ctx_lz4"), |i| Ok(format!("ctx:{i}:lz4"))).unwrap();
+        TwoTier::new(store.core(), id_of(store, "ctx_lz4"), |i| Ok(format!("ctx:{i}:lz4"))).unwrap();
     let plain: TwoTier<u64, Json<Context>> =
-        TwoTier::new(store, id_of(store, "ctx_json"), |i| Ok(format!("ctx:{i}:json"))).unwrap();
+        TwoTier::new(store.core(), id_of(store, "ctx_json"), |i| Ok(format!("ctx:{i}:json"))).unwrap();
 
     let mut group = c.benchmark_group("backup of 100,000 entries");
     group.sampling_mode(SamplingMode::Flat).sample_size(10);

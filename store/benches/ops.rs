@@ -169,7 +169,7 @@ fn bench(c: &mut Criterion) {
     };
     group.bench_function("keyschema", |b| {
         b.to_async(&runtime).iter(|| async {
-            let report = source.audit(&options).await.unwrap();
+            let report = keyschema_store::ops::audit(&source, &options).await.unwrap();
             assert_eq!(report.keys, KEYS as u64);
         });
     });

@@ -26,7 +26,7 @@ fn value() -> String {
 }
 
 async fn typed(store: &Store, i: u64) {
-    let access: StringKey<'_, Text> = StringKey::new(store, keyschema_store::KeyId::new(0), key(i));
+    let access: StringKey<'_, Text> = StringKey::new(store.core(), keyschema_store::KeyId::new(0), key(i));
     access.set(&value()).await.unwrap();
     let _ = access.get().await.unwrap();
 }
@@ -173,7 +173,7 @@ fn bench(c: &mut Criterion) {
 
     // Latency of one typed lookup, one at a time.
     let mut samples: Vec<Duration> = runtime.block_on(async {
-        let access: StringKey<'_, Text> = StringKey::new(&store, keyschema_store::KeyId::new(0), key(1));
+        let access: StringKey<'_, Text> = StringKey::new(store.core(), keyschema_store::KeyId::new(0), key(1));
         access.set(&value()).await.unwrap();
         let mut samples = Vec::with_capacity(20_000);
         for _ in 0..20_000 {

@@ -11,11 +11,11 @@
 //! its `keepttl` expiry, a list and its trim) is wrapped in MULTI/EXEC inside the pipeline, so
 //! each write is still whole.
 
-use crate::codec::Codec;
+use crate::codec::{decode, encode, Codec};
+use crate::core::Core;
 use crate::policy::KeyId;
-use crate::store::{decode, encode};
 use crate::write::Write;
-use crate::{Error, Result, Store};
+use crate::{Error, Result};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -46,7 +46,7 @@ pub struct Ticket<C> {
 
 /// Typed operations to send together.
 pub struct Batch<'s> {
-    store: &'s Store,
+    core: &'s Core,
     queued: Vec<Queued>,
 }
 
@@ -82,16 +82,6 @@ pub struct BatchReplies {
     values: Vec<redis::Value>,
 }
 
-impl Store {
-    /// An empty batch.
-    pub fn batch(&self) -> Batch<'_> {
-        Batch {
-            store: self,
-            queued: Vec::new(),
-        }
-    }
-}
-
 /// The pipeline of one slot (or of the whole batch on a standalone server).
 struct SlotPipeline {
     pipe: redis::Pipeline,
@@ -99,6 +89,24 @@ struct SlotPipeline {
     answers: Vec<(usize, Answer)>,
     /// How many replies the pipeline gives.
     replies: usize,
+}
+
+impl SlotPipeline {
+    /// Sends it through the write path (durability, size limits, retries), naming its first
+    /// operation's key in errors; every reply.
+    async fn send(&self, core: &Core, queued: &[Queued]) -> Result<Vec<redis::Value>> {
+        let writes: Vec<&Write> = self
+            .answers
+            .iter()
+            .filter_map(|(index, _)| match &queued[*index] {
+                Queued::Write(write) => Some(write),
+                Queued::Read { .. } => None,
+            })
+            .collect();
+        let first = &queued[self.answers[0].0];
+        core.apply_pipeline(&self.pipe, &writes, first.key(), first.name())
+            .await
+    }
 }
 
 impl SlotPipeline {
@@ -145,11 +153,19 @@ enum Answer {
     InExec { exec: usize, index: usize },
 }
 
-impl Batch<'_> {
+impl<'s> Batch<'s> {
+    /// An empty batch on `core` ([`Store::batch`](crate::Store::batch)).
+    pub(crate) fn new(core: &'s Core) -> Self {
+        Self {
+            core,
+            queued: Vec::new(),
+        }
+    }
+
     /// Queues a string write with the key definition's TTL (`SET ... PX`, or under `keepttl`
     /// `SET ... KEEPTTL` and `PEXPIRE ... NX` together).
     pub fn set<C: Codec>(&mut self, id: KeyId, key: &str, value: &C::Value) -> Result<&mut Self> {
-        let policy = self.store.policy(id);
+        let policy = self.core.policy(id);
         let write = Write::set(policy, key, encode::<C>(key, value)?, policy.ttl);
         self.queued.push(Queued::Write(write));
         Ok(self)
@@ -204,7 +220,7 @@ impl Batch<'_> {
     /// The queued operations split into pipelines of at most `PIPELINE_OPERATIONS`: by slot on
     /// a cluster.
     fn pipelines(&self) -> Vec<SlotPipeline> {
-        let cluster = self.store.connection().is_cluster();
+        let cluster = self.core.connection().is_cluster();
         let mut groups: Vec<SlotPipeline> = Vec::new();
         // A large batch touches thousands of slots: found by slot, not by search.
         let mut group_of_slot: HashMap<u16, usize> = HashMap::new();
@@ -234,20 +250,12 @@ impl Batch<'_> {
     /// Sends every queued operation and waits until all are applied, keeping no reply: for
     /// batches of writes, where only an error matters.
     pub async fn send(self) -> Result<()> {
-        let connection = self.store.connection();
+        let core = self.core;
         let queued = &self.queued;
         let pipelines = self.pipelines();
         let in_flight = in_flight(&pipelines);
         stream::iter(pipelines)
-            .map(|SlotPipeline { pipe, answers, .. }| {
-                let connection = connection.clone();
-                async move {
-                    let first = &queued[answers[0].0];
-                    connection
-                        .pipeline::<redis::Value>(&pipe, first.key(), first.name())
-                        .await
-                }
-            })
+            .map(|pipeline| async move { pipeline.send(core, queued).await })
             .buffer_unordered(in_flight)
             .try_for_each(|_| async { Ok(()) })
             .await
@@ -255,19 +263,15 @@ impl Batch<'_> {
 
     /// Sends every queued operation and waits for all replies.
     pub async fn execute(self) -> Result<BatchReplies> {
-        let connection = self.store.connection();
+        let core = self.core;
         let count = self.queued.len();
         let groups = self.pipelines();
         let queued = &self.queued;
         let in_flight = in_flight(&groups);
         let mut sends = stream::iter(groups)
-            .map(|SlotPipeline { pipe, answers, .. }| {
-                let connection = connection.clone();
-                async move {
-                    let first = &queued[answers[0].0];
-                    let replies: Vec<redis::Value> = connection.pipeline(&pipe, first.key(), first.name()).await?;
-                    Ok::<_, Error>((answers, replies))
-                }
+            .map(|pipeline| async move {
+                let replies = pipeline.send(core, queued).await?;
+                Ok::<_, Error>((pipeline.answers, replies))
             })
             .buffer_unordered(in_flight);
         let mut values = vec![redis::Value::Nil; count];

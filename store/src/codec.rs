@@ -177,6 +177,24 @@ impl<C: Codec> Codec for Lz4<C> {
     }
 }
 
+/// Encodes with `C`, naming the key in the error.
+pub(crate) fn encode<C: Codec>(key: &str, value: &C::Value) -> crate::Result<Vec<u8>> {
+    C::encode(value).map_err(|reason| crate::Error::Encode {
+        key: key.to_string(),
+        codec: C::name().into_owned(),
+        reason,
+    })
+}
+
+/// Decodes with `C`, naming the key in the error.
+pub(crate) fn decode<C: Codec>(key: &str, bytes: &[u8]) -> crate::Result<C::Value> {
+    C::decode(bytes).map_err(|reason| crate::Error::Decode {
+        key: key.to_string(),
+        codec: C::name().into_owned(),
+        reason,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

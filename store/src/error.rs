@@ -172,6 +172,29 @@ pub enum Error {
     /// A key could not be formatted from its values.
     #[error(transparent)]
     Format(#[from] keyschema::FormatError),
+    /// A value (or member, field, script argument) is larger than the key allows: its declared
+    /// `max`, or the server's 512 MB limit on one argument. Nothing was sent.
+    #[error("a value of {size} bytes for {key} is over its limit of {max} bytes; nothing was sent")]
+    ValueTooLarge {
+        /// The key.
+        key: String,
+        /// The value's size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A key is longer than keyschema reads back ([`keyschema::MAX_KEY_LEN`]). Nothing was sent.
+    #[error(
+        "a key of {len} bytes starting `{start}` is longer than the {max} bytes keyschema allows; nothing was sent"
+    )]
+    KeyTooLong {
+        /// The key's first 64 bytes or so (as text).
+        start: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A value could not be encoded.
     #[error("failed to encode value for {key} as {codec}: {reason}")]
     Encode {
@@ -243,6 +266,31 @@ impl Error {
             self,
             Self::Unavailable { .. } | Self::OutcomeUnknown { .. } | Self::Connect { .. }
         )
+    }
+}
+
+impl Error {
+    /// [`Error::KeyTooLong`] for `key`.
+    pub(crate) fn key_too_long(key: &str) -> Self {
+        let mut end = key.len().min(64);
+        while !key.is_char_boundary(end) {
+            end -= 1;
+        }
+        Self::KeyTooLong {
+            start: key[..end].to_string(),
+            len: key.len(),
+            max: keyschema::MAX_KEY_LEN,
+        }
+    }
+
+    /// The error of a call whose deadline passed while an attempt was in flight: the attempt
+    /// may have run.
+    pub(crate) fn deadline_passed(key: &str, command: &'static str, deadline: std::time::Duration) -> Self {
+        let source = std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the call's deadline of {deadline:?} passed"),
+        );
+        Self::command(key, command, source.into())
     }
 }
 

@@ -9,28 +9,37 @@
 //! hands out the accessors ([`StringKey`], [`HashKey`], [`ListKey`], [`SetKey`], [`ZsetKey`],
 //! [`StreamKey`]) for formatted keys.
 
-mod batch;
+// The core: what every part builds on, knowing no feature.
 mod codec;
 mod connection;
-mod contract;
+mod core;
 mod error;
-#[macro_use]
-mod keys;
-mod cache;
-#[cfg(feature = "ops")]
-pub mod ops;
+mod extensions;
 mod param;
 mod policy;
+mod script;
+mod util;
+mod write;
+// Built on the core: typed keys, batches and transactions.
+#[macro_use]
+mod keys;
+mod batch;
+mod transaction;
+// Features, each owning its state (kept per store through the core's extensions).
+mod cache;
 mod primitives;
 mod state;
+// The facade, the generated code's contract, and the operations over a store.
+mod contract;
+#[cfg(feature = "ops")]
+pub mod ops;
 mod store;
-mod transaction;
-mod write;
 
+pub use crate::core::{Core, Durability, KeyTtl};
 pub use batch::{Batch, BatchReplies, Ticket};
 pub use cache::{CacheError, CacheKey, CacheStats};
 pub use codec::{Bytes, Codec, Float, Int, Json, Lz4, Proto, Text};
-pub use connection::{ConnectionOptions, RedisConnection};
+pub use connection::{ConnectionOptions, RedisConnection, Shard, Topology};
 pub use contract::GeneratedSchema;
 pub use error::{Error, Result};
 pub use keys::{
@@ -42,12 +51,12 @@ pub use policy::{KeyId, KeyPolicies, KeyPolicy};
 pub use primitives::scripts;
 pub use primitives::{
     Breaker, BreakerError, BreakerState, BreakerStatus, Claim, ClaimedTimer, DeadLetter, DeadLetterQueue, Decision,
-    DecisionSource, Delivery, Fence, HeldLock, IdempotencyKey, LeaderLease, Lease, LeaseLost, Lock, LockGuard, Permit,
+    DecisionSource, Delivery, HeldLock, IdempotencyKey, LeaderLease, Lease, LeaseLost, Lock, LockGuard, Permit,
     RateLimit, TimerQueue,
 };
 pub use state::{BackupReport, Restored, TierCounts, TwoTier};
-pub use store::{Durability, KeyTtl, Store};
-pub use transaction::Transaction;
+pub use store::Store;
+pub use transaction::{Fence, Transaction};
 
 // Re-exported so generated code names them without the user's crate depending on them.
 pub use chrono;

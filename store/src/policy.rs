@@ -3,7 +3,7 @@
 //! the policy; they never look at the schema again.
 
 use crate::error::{Error, Result};
-use keyschema::{KeySchema, RedisType, ScoreKind, TtlOnWrite};
+use keyschema::{Companion, KeySchema, RedisType, ScoreKind, TtlOnWrite};
 use std::time::Duration;
 
 /// A key definition of the schema, as generated code names it (`JobStateKey::ID`). The number
@@ -60,7 +60,15 @@ pub struct KeyPolicy {
     pub keep_ttl: bool,
     /// The most elements a list, sorted set or stream keeps.
     pub cap: Option<u64>,
+    /// The largest value (member, field, entry) a write may send, in bytes: the schema's `max`,
+    /// or the server's 512 MB limit on one argument.
+    pub max_value: usize,
     pub(crate) time_score: Option<TimeScore>,
+    /// The implicit keys serving this one (its fence counter, its breaker state...), found once.
+    pub(crate) companions: Vec<(Companion, KeyId)>,
+    /// Whether the pattern has a hash tag (a companion key keeps it rather than adding one).
+    pub(crate) tagged: bool,
+    pub(crate) separator: char,
 }
 
 impl KeyPolicy {
@@ -81,6 +89,17 @@ impl KeyPolicy {
             Some(max) if chosen > max => Err(refuse(format!("`{}` allows at most {max:?}", self.name))),
             _ => Ok(Some(chosen)),
         }
+    }
+
+    /// The implicit key serving this one in `role`, if the schema declares it.
+    pub(crate) fn companion(&self, role: Companion) -> Option<KeyId> {
+        self.companions.iter().find_map(|(r, id)| (*r == role).then_some(*id))
+    }
+
+    /// The companion of `key` (a key of this definition) in `role`: the key the schema declares
+    /// for it ([`KeySchema::companion_key`]).
+    pub(crate) fn companion_key(&self, key: &str, role: Companion) -> String {
+        role.key_for(key, self.tagged, self.separator)
     }
 
     /// For a sorted set scored by time with a TTL: the score below which members are older than
@@ -115,10 +134,19 @@ impl KeyPolicies {
 
     /// Resolves every key's policy with `lookup` giving variables (tests, configuration files).
     pub fn from_lookup(schema: &KeySchema, lookup: impl Fn(&str) -> Option<String> + Copy) -> Result<Self> {
+        let mut companions: Vec<Vec<(Companion, KeyId)>> = vec![Vec::new(); schema.keys.len()];
+        for (index, key) in schema.keys.iter().enumerate() {
+            if let Some(keyschema::Primitive::Companion { of, role }) = key.primitive {
+                if let (Some(list), Ok(index)) = (companions.get_mut(of), u32::try_from(index)) {
+                    list.push((role, KeyId(index)));
+                }
+            }
+        }
         let per_key = schema
             .keys
             .iter()
-            .map(|key| {
+            .zip(companions)
+            .map(|(key, companions)| {
                 let ttl = key
                     .ttl
                     .resolve(lookup)
@@ -145,7 +173,13 @@ impl KeyPolicies {
                     ttl_per_write: key.ttl.is_per_write(),
                     keep_ttl: key.ttl_on_write == TtlOnWrite::Keep,
                     cap,
+                    max_value: key.max_value.map_or(crate::write::SERVER_MAX_ARG, |max| {
+                        usize::try_from(max).unwrap_or(usize::MAX)
+                    }),
                     time_score,
+                    companions,
+                    tagged: key.pattern.hash_tag.is_some(),
+                    separator: schema.separator,
                 })
             })
             .collect::<Result<_>>()?;

@@ -9,10 +9,11 @@
 //! one that does not decode, is discarded on restore and counted.
 
 use crate::codec::Codec;
+use crate::codec::{decode, encode};
+use crate::core::Core;
 use crate::policy::KeyId;
-use crate::store::{decode, encode};
 use crate::write::Write;
-use crate::{Error, Result, Store};
+use crate::{Error, Result};
 use keyschema::{FormatError, Primitive, StatePolicy};
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -87,7 +88,7 @@ impl Counters {
 /// State kept in this process and backed up to a `state` key of the schema: see the module
 /// documentation. Generated code builds it (`store.ctx_context_tier()`); keep one per process.
 pub struct TwoTier<K, C: Codec> {
-    store: Store,
+    core: Core,
     id: KeyId,
     format: fn(&K) -> std::result::Result<String, FormatError>,
     policy: StatePolicy,
@@ -102,12 +103,12 @@ where
 {
     /// The two-tier state of key definition `id`, whose keys `format` builds from an id.
     /// `None` when `id` is not a `state` key.
-    pub fn new(store: &Store, id: KeyId, format: fn(&K) -> std::result::Result<String, FormatError>) -> Option<Self> {
-        let Some(Primitive::State(policy)) = store.primitive_of(id) else {
+    pub fn new(core: &Core, id: KeyId, format: fn(&K) -> std::result::Result<String, FormatError>) -> Option<Self> {
+        let Some(Primitive::State(policy)) = core.primitive(id) else {
             return None;
         };
         Some(Self {
-            store: store.clone(),
+            core: core.clone(),
             id,
             format,
             policy: *policy,
@@ -190,7 +191,7 @@ where
         C::Value: Clone,
     {
         let key = (self.format)(id)?;
-        let bytes: Option<Vec<u8>> = self.store.read(redis::cmd("GET").arg(&key), &key, "GET").await?;
+        let bytes: Option<Vec<u8>> = self.core.read(redis::cmd("GET").arg(&key), &key, "GET").await?;
         let Some(bytes) = bytes else {
             self.counts.add(4, 1);
             return Ok(Restored::Missing);
@@ -215,7 +216,7 @@ where
         }
         if matches!(found, Restored::Stale { .. } | Restored::Corrupt { .. }) {
             // Nobody should restore it again; a failed delete leaves it to its TTL.
-            let _ = self.store.delete(&key).await;
+            let _ = self.core.delete(&key).await;
         }
         Ok(found)
     }
@@ -254,11 +255,11 @@ where
     /// (nothing is lost: a later backup retries them) and the error is returned.
     async fn write_back(&self, mut entries: Vec<(K, Entry<C::Value>)>) -> Result<BackupReport> {
         let mut report = BackupReport::default();
-        let policy = self.store.policy(self.id);
+        let policy = self.core.policy(self.id);
         while !entries.is_empty() {
             // The last entries, at most a batch of them; `entries` keeps the others.
             let chunk = entries.split_off(entries.len().saturating_sub(BACKUP_BATCH));
-            let mut batch = self.store.batch();
+            let mut batch = crate::Batch::new(&self.core);
             let mut bytes = 0;
             let mut failed = None;
             for (id, entry) in &chunk {
@@ -301,7 +302,7 @@ where
     /// `interval × ttl_factor`, within the key's bound, at least a millisecond.
     fn ttl_for(&self, interval: Duration) -> Duration {
         let wanted = interval.saturating_mul(self.policy.ttl_factor);
-        let bound = self.store.policy(self.id).ttl.unwrap_or(wanted);
+        let bound = self.core.policy(self.id).ttl.unwrap_or(wanted);
         wanted.min(bound).max(Duration::from_millis(1))
     }
 }

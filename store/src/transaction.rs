@@ -3,22 +3,43 @@
 //! Generated code builds them per slot group, so their keys share a slot by construction; the
 //! check here is a guard for hand-built ones.
 
-use crate::codec::Codec;
+use crate::codec::{encode, Codec};
+use crate::core::Core;
 use crate::keys::{HashRecord, Score};
 use crate::policy::KeyId;
-use crate::store::encode;
 use crate::write::{Arg, Write};
-use crate::{Error, Result, Store};
+use crate::{Error, Result};
+
+/// A fencing token and the counter it came from: give it to a guarded write
+/// ([`Transaction::fenced`](crate::Transaction::fenced)), which the server refuses once a newer
+/// token has been issued for the lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub(crate) counter: String,
+    pub(crate) token: u64,
+}
+
+impl Fence {
+    /// The token: every acquisition of the lock gets a larger one.
+    pub fn token(&self) -> u64 {
+        self.token
+    }
+
+    /// The counter key (`{cordum:reconciler:default}:fence`).
+    pub fn counter_key(&self) -> &str {
+        &self.counter
+    }
+}
 
 /// Writes to keys of one slot, sent as one script that checks every key's type and every
 /// expected value ([`Transaction::expect`]) before writing. The transaction keeps its writes as
 /// built by the write path and renders the script's arguments from them.
 pub struct Transaction<'s> {
-    store: &'s Store,
+    core: &'s Core,
     writes: Vec<Write>,
     first: Option<(u16, String)>,
     expectations: Vec<(String, Option<Vec<u8>>)>,
-    fence: Option<crate::primitives::Fence>,
+    fence: Option<Fence>,
 }
 
 /// Checks every key's type and every expected value, then runs the queued commands: a wrongly
@@ -71,23 +92,21 @@ end
 return 1
 ";
 
-static CHECKED: std::sync::LazyLock<crate::store::StoredScript> =
-    std::sync::LazyLock::new(|| crate::store::StoredScript::new(CHECKED_SOURCE));
+static CHECKED: std::sync::LazyLock<crate::script::StoredScript> =
+    std::sync::LazyLock::new(|| crate::script::StoredScript::new(CHECKED_SOURCE));
 
-impl Store {
-    /// An empty transaction.
-    pub fn transaction(&self) -> Transaction<'_> {
-        Transaction {
-            store: self,
+impl<'s> Transaction<'s> {
+    /// An empty transaction on `core` ([`Store::transaction`](crate::Store::transaction)).
+    pub(crate) fn new(core: &'s Core) -> Self {
+        Self {
+            core,
             writes: Vec::new(),
             first: None,
             expectations: Vec::new(),
             fence: None,
         }
     }
-}
 
-impl Transaction<'_> {
     fn check(&mut self, key: &str) -> Result<()> {
         let slot = keyschema::key_slot(key.as_bytes());
         match &self.first {
@@ -112,26 +131,26 @@ impl Transaction<'_> {
 
     /// Writes a string value of key definition `id` with its TTL.
     pub fn set<C: Codec>(&mut self, id: KeyId, key: &str, value: &C::Value) -> Result<&mut Self> {
-        let policy = self.store.policy(id);
+        let policy = self.core.policy(id);
         self.push_write(Write::set(policy, key, encode::<C>(key, value)?, policy.ttl))
     }
 
     /// Replaces a hash record.
     pub fn set_record<R: HashRecord>(&mut self, id: KeyId, key: &str, record: &R) -> Result<&mut Self> {
-        let policy = self.store.policy(id);
+        let policy = self.core.policy(id);
         self.push_write(Write::replace_record(policy, key, record.to_fields(key)?, policy.ttl))
     }
 
     /// Appends to a list, trimmed to its cap.
     pub fn push<C: Codec>(&mut self, id: KeyId, key: &str, values: &[C::Value]) -> Result<&mut Self> {
-        let policy = self.store.policy(id);
+        let policy = self.core.policy(id);
         let values = values.iter().map(|v| encode::<C>(key, v)).collect::<Result<_>>()?;
         self.push_write(Write::push(policy, key, values, policy.ttl))
     }
 
     /// Adds members to a set.
     pub fn add<C: Codec>(&mut self, id: KeyId, key: &str, members: &[C::Value]) -> Result<&mut Self> {
-        let policy = self.store.policy(id);
+        let policy = self.core.policy(id);
         let members = members.iter().map(|m| encode::<C>(key, m)).collect::<Result<_>>()?;
         self.push_write(Write::add(policy, key, members, policy.ttl))
     }
@@ -143,7 +162,7 @@ impl Transaction<'_> {
         key: &str,
         members: &[(C::Value, S)],
     ) -> Result<&mut Self> {
-        let policy = self.store.policy(id);
+        let policy = self.core.policy(id);
         let members = members
             .iter()
             .map(|(m, s)| Ok((s.to_score(), encode::<C>(key, m)?)))
@@ -166,7 +185,7 @@ impl Transaction<'_> {
     /// lock expired while it was paused cannot overwrite the work of the next holder. The
     /// counter must share the transaction's slot: on a cluster, guard keys of the lock's slot
     /// group (`cordum:wf:run:lock:{<runID>}` guards `wf:run:{<runID>}`).
-    pub fn fenced(&mut self, fence: &crate::primitives::Fence) -> Result<&mut Self> {
+    pub fn fenced(&mut self, fence: &Fence) -> Result<&mut Self> {
         self.check(&fence.counter)?;
         self.fence = Some(fence.clone());
         Ok(self)
@@ -187,18 +206,18 @@ impl Transaction<'_> {
         let (keys, argv) = self.script_arguments();
         let key_names: Vec<&str> = keys.iter().map(String::as_str).collect();
         let answer = self
-            .store
+            .core
             .run_script(&CHECKED.call(&key_names).arg(&argv), first)
             .await?;
         match answer {
             redis::Value::Int(1) => Ok(()),
-            redis::Value::Array(ref items) if crate::primitives::int_at(items, 0) == 0 => {
+            redis::Value::Array(ref items) if crate::util::int_at(items, 0) == 0 => {
                 let fence = self.fence.as_ref();
                 Err(Error::Fenced {
                     key: first.clone(),
                     counter: fence.map(|f| f.counter.clone()).unwrap_or_default(),
                     token: fence.map_or(0, |f| f.token),
-                    current: u64::try_from(crate::primitives::int_at(items, 1)).unwrap_or(0),
+                    current: u64::try_from(crate::util::int_at(items, 1)).unwrap_or(0),
                 })
             }
             redis::Value::Int(_) => Err(Error::Conflict { key: first.clone() }),

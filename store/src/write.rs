@@ -3,8 +3,14 @@
 //! adds (trim to the cap, drop what the time window expired, the TTL). Callers only choose how
 //! to send it: one command, MULTI/EXEC, inside a pipeline, or as a script's arguments.
 
+use crate::error::{Error, Result};
 use crate::policy::KeyPolicy;
 use std::time::Duration;
+
+/// The largest argument a server takes by default (`proto-max-bulk-len`, 512 MB): the limit of a
+/// value whose key declares none. Sent anyway, a larger one is refused with a protocol error
+/// that can leave the connection unusable for the next, unrelated call.
+pub(crate) const SERVER_MAX_ARG: usize = 512 * 1024 * 1024;
 
 /// An argument of a command.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +84,8 @@ pub(crate) struct Write {
     /// The Redis type the key must have (or not exist) for the commands to succeed, as `TYPE`
     /// names it; `None` when they succeed on any key (`DEL`, a record replaced whole).
     pub(crate) expected_type: Option<&'static str>,
+    /// The largest value (member, field) the key takes, in bytes.
+    pub(crate) max_value: usize,
 }
 
 fn millis(ttl: Duration) -> i64 {
@@ -95,7 +103,36 @@ impl Write {
             commands,
             answer: 0,
             expected_type: None,
+            max_value: SERVER_MAX_ARG,
         }
+    }
+
+    /// The same write, its values limited as `policy` says.
+    fn limited(mut self, policy: &KeyPolicy) -> Self {
+        self.max_value = policy.max_value;
+        self
+    }
+
+    /// Refuses a key longer than keyschema reads back, or a value over the key's limit, before
+    /// anything is sent.
+    pub(crate) fn check_sizes(&self) -> Result<()> {
+        if self.key.len() > keyschema::MAX_KEY_LEN {
+            return Err(Error::key_too_long(&self.key));
+        }
+        for command in &self.commands {
+            for arg in &command.args {
+                if let Arg::Bytes(bytes) = arg {
+                    if bytes.len() > self.max_value {
+                        return Err(Error::ValueTooLarge {
+                            key: self.key.clone(),
+                            size: bytes.len(),
+                            max: self.max_value,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn typed(mut self, redis_type: &'static str) -> Self {
@@ -126,11 +163,12 @@ impl Write {
     /// A string value. With a refreshed TTL this is one command (`SET key value PX ms`).
     pub(crate) fn set(policy: &KeyPolicy, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Self {
         let set = Command::new("SET").arg(Arg::Bytes(value));
-        match ttl {
+        let write = match ttl {
             Some(ttl) if !policy.keep_ttl => Self::new(key, vec![set.arg(Arg::Word("PX")).arg(Arg::Int(millis(ttl)))]),
             _ if policy.keep_ttl => Self::new(key, vec![set.arg(Arg::Word("KEEPTTL"))]).expire(policy, ttl),
             _ => Self::new(key, vec![set]),
-        }
+        };
+        write.limited(policy)
     }
 
     /// A string value only if the key does not exist (`SET NX PX`): a new key, so its TTL is
@@ -145,22 +183,73 @@ impl Write {
 
     /// An idempotency claim: the value only if the key does not exist, answering the value
     /// already there (`SET key value NX GET PX ms`, Redis 7.0+): nil means the claim is ours.
-    pub(crate) fn claim(key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Self {
+    pub(crate) fn claim(policy: &KeyPolicy, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Self {
         let mut write = Self::set_if_absent(key, value, ttl);
         if let Some(set) = write.commands.first_mut() {
             set.args.insert(3, Arg::Word("GET"));
         }
-        write.typed("string")
+        write.typed("string").limited(policy)
     }
 
     /// A new value for an existing key, keeping its TTL (`SET key value XX KEEPTTL`): an
     /// idempotency key's final result. Answers `OK`, or nil when the key is gone.
-    pub(crate) fn replace_keeping_ttl(key: &str, value: Vec<u8>) -> Self {
+    pub(crate) fn replace_keeping_ttl(policy: &KeyPolicy, key: &str, value: Vec<u8>) -> Self {
         let set = Command::new("SET")
             .arg(Arg::Bytes(value))
             .arg(Arg::Word("XX"))
             .arg(Arg::Word("KEEPTTL"));
-        Self::new(key, vec![set])
+        Self::new(key, vec![set]).limited(policy)
+    }
+
+    /// Reads the value and deletes the key in one step (`GETDEL`): a write, since it deletes.
+    /// Answers the value, or nil.
+    pub(crate) fn get_and_delete(key: &str) -> Self {
+        Self::new(key, vec![Command::new("GETDEL")]).typed("string")
+    }
+
+    /// One command on a key as a scan found it (raw bytes, perhaps not UTF-8, sent as found):
+    /// `name key args...`. For the writes of keyspace operations, which act on keys of no
+    /// particular definition.
+    pub(crate) fn raw(key: &[u8], name: &'static str, args: Vec<Arg>) -> Self {
+        let mut command = Command::new(name);
+        command.args[0] = Arg::Bytes(key.to_vec());
+        command.args.extend(args);
+        Self::new(&String::from_utf8_lossy(key), vec![command])
+    }
+
+    /// Removes `key` and `others` (which must share its slot on a cluster, or its node) without
+    /// blocking the server (`UNLINK`); answers how many were removed.
+    pub(crate) fn unlink(key: &[u8], others: &[Vec<u8>]) -> Self {
+        Self::raw(
+            key,
+            "UNLINK",
+            others.iter().map(|other| Arg::Bytes(other.clone())).collect(),
+        )
+    }
+
+    /// Adds `counts` to the fields of a counter hash (`HINCRBY`, zeros skipped) and reads every
+    /// field back (`HMGET`), in one MULTI/EXEC; answers the `HMGET` reply.
+    pub(crate) fn add_counts(key: &str, fields: &[&'static str], counts: &[u64]) -> Self {
+        let mut commands: Vec<Command> = fields
+            .iter()
+            .zip(counts)
+            .filter(|(_, count)| **count > 0)
+            .map(|(field, count)| {
+                Command::new("HINCRBY")
+                    .arg(Arg::Word(field))
+                    .arg(Arg::Int(i64::try_from(*count).unwrap_or(i64::MAX)))
+            })
+            .collect();
+        commands.push(
+            fields
+                .iter()
+                .fold(Command::new("HMGET"), |cmd, field| cmd.arg(Arg::Word(field))),
+        );
+        let answer = commands.len() - 1;
+        Self {
+            answer,
+            ..Self::new(key, commands).typed("hash")
+        }
     }
 
     /// A whole hash record, replacing what was there.
@@ -178,7 +267,7 @@ impl Write {
             }
             commands.push(hset);
         }
-        Self::new(key, commands).expire(policy, ttl)
+        Self::new(key, commands).expire(policy, ttl).limited(policy)
     }
 
     /// Fields of a hash (`HSET`); answers how many were new.
@@ -192,7 +281,10 @@ impl Write {
         for (name, value) in fields {
             hset = hset.arg(Arg::Bytes(name)).arg(Arg::Bytes(value));
         }
-        Self::new(key, vec![hset]).expire(policy, ttl).typed("hash")
+        Self::new(key, vec![hset])
+            .expire(policy, ttl)
+            .typed("hash")
+            .limited(policy)
     }
 
     /// Appends to a list, keeping the newest `cap` elements; answers the length before the trim.
@@ -203,7 +295,10 @@ impl Write {
         if let Some(cap) = policy.cap {
             commands.push(Command::new("LTRIM").arg(Arg::Int(-count(cap))).arg(Arg::Int(-1)));
         }
-        Self::new(key, commands).expire(policy, ttl).typed("list")
+        Self::new(key, commands)
+            .expire(policy, ttl)
+            .typed("list")
+            .limited(policy)
     }
 
     /// Adds set members; answers how many were new.
@@ -211,7 +306,10 @@ impl Write {
         let sadd = members
             .into_iter()
             .fold(Command::new("SADD"), |cmd, member| cmd.arg(Arg::Bytes(member)));
-        Self::new(key, vec![sadd]).expire(policy, ttl).typed("set")
+        Self::new(key, vec![sadd])
+            .expire(policy, ttl)
+            .typed("set")
+            .limited(policy)
     }
 
     /// Adds scored members to a sorted set, keeping the `cap` highest scores and, for a time
@@ -243,7 +341,10 @@ impl Write {
                     .arg(Arg::Bytes(format!("({before}").into_bytes())),
             );
         }
-        Self::new(key, commands).expire(policy, ttl).typed("zset")
+        Self::new(key, commands)
+            .expire(policy, ttl)
+            .typed("zset")
+            .limited(policy)
     }
 
     /// Appends a stream entry with one `data` field, approximately trimmed to the cap; answers
@@ -257,7 +358,10 @@ impl Write {
                 .arg(Arg::Int(count(cap)));
         }
         let xadd = xadd.arg(Arg::Word("*")).arg(Arg::Word("data")).arg(Arg::Bytes(value));
-        Self::new(key, vec![xadd]).expire(policy, ttl).typed("stream")
+        Self::new(key, vec![xadd])
+            .expire(policy, ttl)
+            .typed("stream")
+            .limited(policy)
     }
 
     /// Deletes the key; answers how many keys were removed.

@@ -81,8 +81,11 @@ async fn expires(store: &Store, key: &str) -> bool {
 
 async fn exercise(store: Store) {
     let id = unique("t");
-    let timeline: ListKey<'_, Json<Event>> =
-        ListKey::new(&store, keyschema_store::KeyId::new(0), format!("timeline:{{{id}}}"));
+    let timeline: ListKey<'_, Json<Event>> = ListKey::new(
+        store.core(),
+        keyschema_store::KeyId::new(0),
+        format!("timeline:{{{id}}}"),
+    );
     for n in 0..8 {
         timeline.push(&[Event { n }]).await.unwrap();
     }
@@ -94,7 +97,11 @@ async fn exercise(store: Store) {
     );
     assert!(expires(&store, timeline.key()).await);
 
-    let members: SetKey<'_, Text> = SetKey::new(&store, keyschema_store::KeyId::new(1), format!("members:{{{id}}}"));
+    let members: SetKey<'_, Text> = SetKey::new(
+        store.core(),
+        keyschema_store::KeyId::new(1),
+        format!("members:{{{id}}}"),
+    );
     let many: Vec<String> = (0..500).map(|i| format!("m{i}")).collect();
     assert_eq!(members.add(&many).await.unwrap(), 500);
     assert!(members.contains(&"m42".to_string()).await.unwrap());
@@ -107,7 +114,7 @@ async fn exercise(store: Store) {
     assert!(expires(&store, members.key()).await);
 
     let recent: ZsetKey<'_, Text, i64> =
-        ZsetKey::new(&store, keyschema_store::KeyId::new(2), format!("recent:{{{id}}}"));
+        ZsetKey::new(store.core(), keyschema_store::KeyId::new(2), format!("recent:{{{id}}}"));
     for score in [5, 1, 9, 3, 7] {
         recent.add(&[(format!("s{score}"), score)]).await.unwrap();
     }
@@ -121,7 +128,7 @@ async fn exercise(store: Store) {
     assert!(expires(&store, recent.key()).await);
 
     let events: StreamKey<'_, Json<Event>> =
-        StreamKey::new(&store, keyschema_store::KeyId::new(3), format!("events:{{{id}}}"));
+        StreamKey::new(store.core(), keyschema_store::KeyId::new(3), format!("events:{{{id}}}"));
     let first = events.add(&Event { n: 1 }).await.unwrap();
     events.add(&Event { n: 2 }).await.unwrap();
     let read = events.range("-", "+").await.unwrap();
@@ -129,7 +136,7 @@ async fn exercise(store: Store) {
     assert_eq!(read.len(), 2);
     assert!(expires(&store, events.key()).await);
 
-    let meta: HashKey<'_, Meta> = HashKey::new(&store, keyschema_store::KeyId::new(4), format!("meta:{{{id}}}"));
+    let meta: HashKey<'_, Meta> = HashKey::new(store.core(), keyschema_store::KeyId::new(4), format!("meta:{{{id}}}"));
     assert_eq!(meta.get().await.unwrap(), None);
     let record = Meta {
         tenant: "acme".into(),
@@ -142,7 +149,7 @@ async fn exercise(store: Store) {
     assert!(expires(&store, meta.key()).await);
 
     let assets: HashMapKey<'_, Text, Json<Event>> =
-        HashMapKey::new(&store, keyschema_store::KeyId::new(5), format!("assets:{{{id}}}"));
+        HashMapKey::new(store.core(), keyschema_store::KeyId::new(5), format!("assets:{{{id}}}"));
     assets.set(&"a.b".to_string(), &Event { n: 7 }).await.unwrap();
     assert_eq!(assets.get(&"a.b".to_string()).await.unwrap(), Some(Event { n: 7 }));
     assert_eq!(assets.len().await.unwrap(), 1);
@@ -152,7 +159,8 @@ async fn exercise(store: Store) {
     );
     assert!(assets.remove(&"a.b".to_string()).await.unwrap());
 
-    let once: StringKey<'_, Text> = StringKey::new(&store, keyschema_store::KeyId::new(6), format!("once:{{{id}}}"));
+    let once: StringKey<'_, Text> =
+        StringKey::new(store.core(), keyschema_store::KeyId::new(6), format!("once:{{{id}}}"));
     assert!(once.set_if_absent(&"first".to_string()).await.unwrap());
     assert!(!once.set_if_absent(&"second".to_string()).await.unwrap());
     assert!(expires(&store, once.key()).await);
@@ -195,8 +203,12 @@ async fn collections_keep_or_refresh_their_ttl_as_declared() {
     )
     .unwrap();
     let id = unique("ttl");
-    let kept: ListKey<'_, Text> = ListKey::new(&store, keyschema_store::KeyId::new(0), format!("kept:{{{id}}}"));
-    let renewed: SetKey<'_, Text> = SetKey::new(&store, keyschema_store::KeyId::new(1), format!("renewed:{{{id}}}"));
+    let kept: ListKey<'_, Text> = ListKey::new(store.core(), keyschema_store::KeyId::new(0), format!("kept:{{{id}}}"));
+    let renewed: SetKey<'_, Text> = SetKey::new(
+        store.core(),
+        keyschema_store::KeyId::new(1),
+        format!("renewed:{{{id}}}"),
+    );
     kept.push(&["a".to_string()]).await.unwrap();
     renewed.add(&["a".to_string()]).await.unwrap();
     for key in [kept.key(), renewed.key()] {
@@ -230,7 +242,7 @@ async fn a_time_index_with_a_ttl_drops_what_is_older_than_it_on_write() {
     let schema = Schema::parse(source, "window.keys").unwrap().model_arc();
     for store in common::standalone_and_cluster(&schema).await {
         let seen: ZsetKey<'_, Text, Time> = ZsetKey::new(
-            &store,
+            store.core(),
             keyschema_store::KeyId::new(0),
             format!("seen:{{{}}}", unique("w")),
         );

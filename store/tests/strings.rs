@@ -195,7 +195,7 @@ async fn keepttl_is_one_behaviour_on_every_write_path() {
             let value = "new".to_string();
             match *path {
                 "set" => store.set::<Text>(session, &key, &value).await.unwrap(),
-                "compare_and_set" => keyschema_store::StringKey::<Text>::new(&store, session, key.clone())
+                "compare_and_set" => keyschema_store::StringKey::<Text>::new(store.core(), session, key.clone())
                     .compare_and_set(Some(&"old".to_string()), &value)
                     .await
                     .unwrap(),
@@ -323,7 +323,7 @@ async fn compare_and_set_detects_conflicts_and_loses_no_update() {
                 let (store, key, conflicts) = (store.clone(), key.clone(), Arc::clone(&conflicts));
                 tokio::spawn(async move {
                     let access: keyschema_store::StringKey<'_, Json<Counter>> =
-                        keyschema_store::StringKey::new(&store, keyschema_store::KeyId::new(0), key);
+                        keyschema_store::StringKey::new(store.core(), keyschema_store::KeyId::new(0), key);
                     for _ in 0..10 {
                         loop {
                             let current = access.get().await.unwrap();
@@ -346,7 +346,7 @@ async fn compare_and_set_detects_conflicts_and_loses_no_update() {
             task.await.unwrap();
         }
         let access: keyschema_store::StringKey<'_, Json<Counter>> =
-            keyschema_store::StringKey::new(&store, keyschema_store::KeyId::new(0), key.clone());
+            keyschema_store::StringKey::new(store.core(), keyschema_store::KeyId::new(0), key.clone());
         assert_eq!(access.get().await.unwrap(), Some(Counter { n: 200 }), "no update lost");
         assert!(
             conflicts.load(std::sync::atomic::Ordering::Relaxed) > 0,
@@ -380,7 +380,7 @@ async fn protobuf_values_round_trip_and_corrupt_ones_fail_typed() {
     .unwrap();
     let key = format!("req:{}", unique_uuid(8));
     let access: keyschema_store::StringKey<'_, keyschema_store::Proto<JobRequest>> =
-        keyschema_store::StringKey::new(&store, keyschema_store::KeyId::new(0), key.clone());
+        keyschema_store::StringKey::new(store.core(), keyschema_store::KeyId::new(0), key.clone());
     let request = JobRequest {
         topic: "jobs.default".into(),
         priority: 7,

@@ -140,7 +140,7 @@ async fn audit_finds_what_was_planted(store: CordumStore, url: &str, primaries: 
         scan_count: 100,
         ..AuditOptions::default()
     };
-    let report = auditor.audit(&options).await.unwrap();
+    let report = ops::audit(&auditor, &options).await.unwrap();
 
     assert_eq!(report.keys, total as u64);
     let job_state = report.pattern("job_state").unwrap();
@@ -244,7 +244,7 @@ async fn the_audit_finds_exactly_the_planted_violations_on_the_cluster() {
         replicas: true,
         ..AuditOptions::default()
     };
-    let from_replicas = auditor.audit(&on_replicas).await.unwrap();
+    let from_replicas = ops::audit(&auditor, &on_replicas).await.unwrap();
     assert_eq!(from_replicas.keys, from_primaries.keys);
     assert_eq!(from_replicas.problem_count(), from_primaries.problem_count());
     assert_eq!(from_replicas.dangling_count(), from_primaries.dangling_count());
@@ -272,7 +272,7 @@ async fn the_audit_finds_exactly_the_planted_violations_on_the_cluster() {
         ..on_replicas
     };
     assert!(matches!(
-        auditor.audit(&fixing).await,
+        ops::audit(&auditor, &fixing).await,
         Err(ops::OpsError::FixOnReplicas)
     ));
 }
@@ -295,21 +295,21 @@ async fn filled_server() -> (RedisServer, Store, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fix_sets_missing_ttls_and_removes_dangling_members_only_when_asked() {
     let (server, auditor, total) = filled_server().await;
-    let before = auditor.audit(&AuditOptions::default()).await.unwrap();
+    let before = ops::audit(&auditor, &AuditOptions::default()).await.unwrap();
     assert_eq!(before.fixed, None);
     // The dry run changed nothing: a second audit finds the same.
-    let again = auditor.audit(&AuditOptions::default()).await.unwrap();
+    let again = ops::audit(&auditor, &AuditOptions::default()).await.unwrap();
     assert_eq!(again.problem_count(), before.problem_count());
 
     let fixing = AuditOptions {
         fix: true,
         ..AuditOptions::default()
     };
-    let fixed = auditor.audit(&fixing).await.unwrap().fixed.unwrap();
+    let fixed = ops::audit(&auditor, &fixing).await.unwrap().fixed.unwrap();
     assert_eq!(fixed.ttls_set, NO_TTL as u64);
     assert_eq!(fixed.members_removed, 2 * DANGLING as u64);
 
-    let after = auditor.audit(&AuditOptions::default()).await.unwrap();
+    let after = ops::audit(&auditor, &AuditOptions::default()).await.unwrap();
     assert_eq!(after.keys, total as u64, "fixing removed no key");
     assert_eq!(problem(&after, "job_state", Problem::TtlMissing), 0);
     assert_eq!(after.dangling_count(), 0);
@@ -350,8 +350,8 @@ async fn a_replica_gives_the_same_audit_and_a_sample_stops_early() {
         cordum::schema().model_arc(),
     )
     .unwrap();
-    let from_primary = auditor.audit(&AuditOptions::default()).await.unwrap();
-    let from_replica = on_replica.audit(&AuditOptions::default()).await.unwrap();
+    let from_primary = ops::audit(&auditor, &AuditOptions::default()).await.unwrap();
+    let from_replica = ops::audit(&on_replica, &AuditOptions::default()).await.unwrap();
     assert_eq!(from_replica.keys, total as u64);
     assert_eq!(from_replica.problem_count(), from_primary.problem_count());
     assert_eq!(from_replica.dangling_count(), from_primary.dangling_count());
@@ -366,10 +366,10 @@ async fn a_replica_gives_the_same_audit_and_a_sample_stops_early() {
         })),
         ..AuditOptions::default()
     };
-    let sampled = auditor.audit(&sample).await.unwrap();
+    let sampled = ops::audit(&auditor, &sample).await.unwrap();
     assert!(sampled.sampled);
     // Whole pages: at least the sample, far from everything.
     assert!(sampled.keys >= 100 && sampled.keys < 200, "{}", sampled.keys);
     assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), sampled.keys);
-    assert_eq!(auditor.key_count().await.unwrap(), total as u64);
+    assert_eq!(ops::key_count(&auditor).await.unwrap(), total as u64);
 }

@@ -67,11 +67,11 @@ fn key_of(store: &Store, name: &str, values: &[&str]) -> String {
 }
 
 fn device<'s>(store: &'s Store, device_id: &str) -> CacheKey<'s, Json<Info>> {
-    CacheKey::new(store, id(store, "device"), key_of(store, "device", &[device_id]))
+    CacheKey::new(store.core(), id(store, "device"), key_of(store, "device", &[device_id]))
 }
 
 fn text_cache<'s>(store: &'s Store, name: &str, values: &[&str]) -> CacheKey<'s, Text> {
-    CacheKey::new(store, id(store, name), key_of(store, name, values))
+    CacheKey::new(store.core(), id(store, name), key_of(store, name, values))
 }
 
 /// 100 callers on one cold key: the loader runs once, every caller gets its value, the key has

@@ -482,7 +482,7 @@ async fn a_cluster_primary_killed_during_lock_contention() {
             Arc::clone(&errors),
         );
         tasks.push(tokio::spawn(async move {
-            let lock = keyschema_store::Lock::new(&store, LOCK, format!("item:{{{item}}}:lock"));
+            let lock = keyschema_store::Lock::new(store.core(), LOCK, format!("item:{{{item}}}:lock"));
             while Instant::now() < until {
                 let guard = match lock.try_acquire().await {
                     Ok(Some(guard)) => guard,

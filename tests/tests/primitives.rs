@@ -80,7 +80,7 @@ async fn contention(store: Store, tasks: usize, rounds: usize) {
             Arc::clone(&tokens),
         );
         handles.push(tokio::spawn(async move {
-            let lock = Lock::new(&store, lock_id, key);
+            let lock = Lock::new(store.core(), lock_id, key);
             let mut taken = 0;
             while taken < rounds {
                 let Some(guard) = lock.try_acquire().await.unwrap() else {
@@ -128,7 +128,11 @@ async fn a_contended_lock_is_exclusive_and_its_tokens_increase_on_the_cluster() 
 /// issued; a non-owner can neither release nor keep the lock.
 async fn fencing(store: Store) {
     let order = unique("f");
-    let lock = Lock::new(&store, id(&store, "order_lock"), format!("order:lock:{{{order}}}"));
+    let lock = Lock::new(
+        store.core(),
+        id(&store, "order_lock"),
+        format!("order:lock:{{{order}}}"),
+    );
     let order_key = format!("order:{{{order}}}");
     let first = lock.try_acquire().await.unwrap().unwrap();
     let stale = first.fence().await.unwrap().clone();
@@ -205,7 +209,11 @@ fn a_holder_paused_past_its_ttl_loses_the_lease_and_its_writes() {
         .unwrap();
     let name = unique("p");
     let holder_store = holder_runtime.block_on(standalone());
-    let lease = Lease::new(&holder_store, id(&holder_store, "leader"), format!("leader{name}"));
+    let lease = Lease::new(
+        holder_store.core(),
+        id(&holder_store, "leader"),
+        format!("leader{name}"),
+    );
     // `leader` has no parameter; the test uses its own key so runs do not meet.
     let held = holder_runtime.block_on(lease.try_acquire()).unwrap().unwrap();
     let stale = holder_runtime.block_on(held.fence()).unwrap().clone();
@@ -214,7 +222,7 @@ fn a_holder_paused_past_its_ttl_loses_the_lease_and_its_writes() {
     let key = format!("leader{name}");
     let taker = other_runtime.block_on(async {
         let store = standalone().await;
-        let lease = Lease::new(&store, id(&store, "leader"), key);
+        let lease = Lease::new(store.core(), id(&store, "leader"), key);
         let next = lease.acquire(Duration::from_secs(2)).await.unwrap();
         let token = next.fence().await.unwrap().token();
         // Keep it held (renewed) while the first holder wakes.
@@ -246,7 +254,7 @@ fn a_holder_paused_past_its_ttl_loses_the_lease_and_its_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_lease_is_renewed_and_with_lock_releases_on_every_path() {
     let store = standalone().await;
-    let lease = Lease::new(&store, id(&store, "leader"), format!("leader{}", unique("r")));
+    let lease = Lease::new(store.core(), id(&store, "leader"), format!("leader{}", unique("r")));
     let held = lease.try_acquire().await.unwrap().unwrap();
     let until = Instant::now() + Duration::from_millis(2500);
     let churn: Vec<_> = (0..8)
@@ -257,7 +265,7 @@ async fn a_held_lease_is_renewed_and_with_lock_releases_on_every_path() {
                 let mut taken = 0u64;
                 while Instant::now() < until {
                     let key = format!("order:lock:{{{prefix}-{}}}", taken % 50);
-                    let lock = Lock::new(&store, id(&store, "order_lock"), key);
+                    let lock = Lock::new(store.core(), id(&store, "order_lock"), key);
                     let guard = lock.try_acquire().await.unwrap().expect("each task has its own keys");
                     assert!(guard.release().await.unwrap(), "released while still ours");
                     taken += 1;
@@ -276,7 +284,7 @@ async fn a_held_lease_is_renewed_and_with_lock_releases_on_every_path() {
     assert!(held.step_down().await.unwrap());
 
     let lock = Lock::new(
-        &store,
+        store.core(),
         id(&store, "order_lock"),
         format!("order:lock:{{{}}}", unique("w")),
     );
@@ -294,7 +302,7 @@ async fn a_held_lease_is_renewed_and_with_lock_releases_on_every_path() {
         let store = store.clone();
         let key = lock.key().to_string();
         tokio::spawn(async move {
-            let lock = Lock::new(&store, id(&store, "order_lock"), key);
+            let lock = Lock::new(store.core(), id(&store, "order_lock"), key);
             lock.with_lock(Duration::from_secs(1), |_| async { panic!("the work fails") })
                 .await
         })
@@ -333,7 +341,7 @@ async fn windows_are_exact(store: Store) {
         let (store, tenant, allowed) = (store.clone(), tenant.clone(), Arc::clone(&allowed));
         tasks.push(tokio::spawn(async move {
             let id = id(&store, "rl");
-            let limit = RateLimit::per_second(&store, id, |second| Ok(format!("rl:{tenant}:{second}")));
+            let limit = RateLimit::per_second(store.core(), id, |second| Ok(format!("rl:{tenant}:{second}")));
             while Instant::now() < until {
                 let decision = limit.hit().await.unwrap();
                 assert_eq!(decision.source, DecisionSource::Redis);
@@ -359,7 +367,7 @@ async fn a_per_second_limit_allows_exactly_n_per_server_second() {
 
 async fn counters_and_gcra(store: Store) {
     // Failed logins: three allowed, the fourth blocked, reset on success.
-    let login = RateLimit::new(&store, id(&store, "login"), format!("login:{}", unique("u")));
+    let login = RateLimit::new(store.core(), id(&store, "login"), format!("login:{}", unique("u")));
     for n in 1..=3 {
         let decision = login.hit().await.unwrap();
         assert!(decision.allowed && decision.remaining == 3 - n);
@@ -371,12 +379,17 @@ async fn counters_and_gcra(store: Store) {
     login.reset().await.unwrap();
     assert!(login.hit().await.unwrap().allowed);
     // GCRA, burst 4: twenty concurrent requests, exactly five through.
-    let api = RateLimit::new(&store, id(&store, "api"), format!("api:{}", unique("g")));
+    let api = RateLimit::new(store.core(), id(&store, "api"), format!("api:{}", unique("g")));
     let key = api.current_key().unwrap();
     let hits: Vec<_> = (0..20)
         .map(|_| {
             let (store, key) = (store.clone(), key.clone());
-            tokio::spawn(async move { RateLimit::new(&store, id(&store, "api"), key).hit().await.unwrap() })
+            tokio::spawn(async move {
+                RateLimit::new(store.core(), id(&store, "api"), key)
+                    .hit()
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut decisions = Vec::new();
@@ -401,14 +414,14 @@ async fn without_redis_rate_limits_apply_their_declared_fallback() {
     let mut server = RedisServer::start();
     let store = Store::connect_with(&server.url(), schema(), &options()).await.unwrap();
     server.stop();
-    let window = RateLimit::per_second(&store, id(&store, "rl"), |second| Ok(format!("rl:down:{second}")));
+    let window = RateLimit::per_second(store.core(), id(&store, "rl"), |second| Ok(format!("rl:down:{second}")));
     let started = Instant::now();
     let closed = window.hit().await.unwrap();
     assert!(started.elapsed() < options().deadline() + Duration::from_millis(500));
     assert_eq!(closed.source, DecisionSource::Fallback(keyschema::Fallback::Closed));
     assert!(!closed.allowed);
     // `fallback local`: the same GCRA in this process, a burst of five.
-    let api = RateLimit::new(&store, id(&store, "api"), "api:down".into());
+    let api = RateLimit::new(store.core(), id(&store, "api"), "api:down".into());
     let mut allowed = 0;
     for _ in 0..8 {
         let decision = api.hit().await.unwrap();
@@ -422,8 +435,8 @@ async fn without_redis_rate_limits_apply_their_declared_fallback() {
 /// one probe at a time goes through; two successful probes close it.
 async fn shared_breaker(a: Store, b: Store) {
     let key = format!("cb:{}", unique("b"));
-    let one = keyschema_store::Breaker::new(&a, id(&a, "cb"), key.clone());
-    let two = keyschema_store::Breaker::new(&b, id(&b, "cb"), key);
+    let one = keyschema_store::Breaker::new(a.core(), id(&a, "cb"), key.clone());
+    let two = keyschema_store::Breaker::new(b.core(), id(&b, "cb"), key);
     for _ in 0..3 {
         let failed = one.call(|| async { Err::<(), _>("down") }).await;
         assert!(matches!(failed, Err(keyschema_store::BreakerError::Failed("down"))));
@@ -457,7 +470,7 @@ async fn a_breaker_is_shared_by_two_instances() {
 async fn without_redis_a_breaker_falls_back_to_a_local_one() {
     let mut server = RedisServer::start();
     let store = Store::connect_with(&server.url(), schema(), &options()).await.unwrap();
-    let breaker = keyschema_store::Breaker::new(&store, id(&store, "cb"), "cb:local".into());
+    let breaker = keyschema_store::Breaker::new(store.core(), id(&store, "cb"), "cb:local".into());
     server.stop();
     for _ in 0..3 {
         assert!(breaker.call(|| async { Err::<(), _>(()) }).await.is_err());
@@ -476,7 +489,7 @@ async fn without_redis_a_breaker_falls_back_to_a_local_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_keys_give_duplicates_the_first_value_and_keep_the_ttl() {
     for store in [standalone().await, cluster().await] {
-        let key = IdempotencyKey::<Text>::new(&store, id(&store, "idem"), format!("idem:{}", unique("i")));
+        let key = IdempotencyKey::<Text>::new(store.core(), id(&store, "idem"), format!("idem:{}", unique("i")));
         assert_eq!(key.claim(&"pending".into()).await.unwrap(), Claim::First);
         assert_eq!(
             key.claim(&"other".into()).await.unwrap(),
@@ -500,7 +513,7 @@ async fn idempotency_keys_give_duplicates_the_first_value_and_keep_the_ttl() {
 async fn timers(store: Store) {
     let queue_key = format!("timers:{{{}}}", unique("q"));
     let queue = TimerQueue::<ParamCodec<String>, keyschema_store::chrono::DateTime<keyschema_store::chrono::Utc>>::new(
-        &store,
+        store.core(),
         id(&store, "timers"),
         queue_key.clone(),
     );
@@ -537,7 +550,7 @@ async fn timers(store: Store) {
         workers.push(tokio::spawn(async move {
             let queue =
                 TimerQueue::<ParamCodec<String>, keyschema_store::chrono::DateTime<keyschema_store::chrono::Utc>>::new(
-                    &store,
+                    store.core(),
                     id(&store, "timers"),
                     key,
                 );
@@ -618,12 +631,12 @@ async fn dead_letters(store: Store) {
         Text,
         keyschema_store::chrono::DateTime<keyschema_store::chrono::Utc>,
     >::new(
-        &store,
+        store.core(),
         id(&store, "dlq_entry"),
         entry_key,
         id(&store, "dlq_index"),
         "dlq:index".into(),
-        Some(Lock::new(&store, id(&store, "dlq_cleanup"), "dlq:cleanup".into())),
+        Some(Lock::new(store.core(), id(&store, "dlq_cleanup"), "dlq:cleanup".into())),
     );
     let prefix = unique("d");
     for n in 0..50 {
@@ -678,11 +691,11 @@ async fn script_flush(store: Store, nodes: Vec<String>) {
         let (store, stop, calls) = (store.clone(), Arc::clone(&stop), Arc::clone(&calls));
         tasks.push(tokio::spawn(async move {
             let lock = Lock::new(
-                &store,
+                store.core(),
                 id(&store, "order_lock"),
                 format!("order:lock:{{{}}}", unique("s")),
             );
-            let limit = RateLimit::new(&store, id(&store, "api"), format!("api:{task}{}", unique("s")));
+            let limit = RateLimit::new(store.core(), id(&store, "api"), format!("api:{task}{}", unique("s")));
             while !stop.load(Ordering::Relaxed) {
                 lock.try_acquire().await.unwrap().unwrap().release().await.unwrap();
                 limit.hit().await.unwrap();

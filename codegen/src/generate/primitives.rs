@@ -109,7 +109,7 @@ impl Generator<'_> {
         );
         line!(
             out,
-            "        match {RT}::TwoTier::new(&self.store, {key_type}::ID, {key_type}::to_key) {{"
+            "        match {RT}::TwoTier::new(self.store.core(), {key_type}::ID, {key_type}::to_key) {{"
         );
         line!(out, "            Some(tier) => tier,");
         line!(
@@ -194,7 +194,7 @@ impl Generator<'_> {
         };
         line!(
             out,
-            "        {RT}::RateLimit::per_second(&self.store, {key_type}::ID, move |second| {format})"
+            "        {RT}::RateLimit::per_second(self.store.core(), {key_type}::ID, move |second| {format})"
         );
         line!(out, "    }}");
     }
@@ -236,7 +236,7 @@ impl Generator<'_> {
             let cleanup = match cleanup.map(|lock| &self.schema.keys[lock]) {
                 Some(lock) if lock.pattern.params().next().is_none() => {
                     let lock_type = format!("{}Key", pascal(&lock.name));
-                    format!("Some({RT}::Lock::new(&self.store, {lock_type}::ID, {lock_type}.to_key()))")
+                    format!("Some({RT}::Lock::new(self.store.core(), {lock_type}::ID, {lock_type}.to_key()))")
                 }
                 _ => "None".to_string(),
             };
@@ -257,7 +257,7 @@ impl Generator<'_> {
                 self.score_type(*score)
             );
             line!(out, "        {RT}::DeadLetterQueue::new(");
-            line!(out, "            &self.store,");
+            line!(out, "            self.store.core(),");
             line!(out, "            {entry_type}::ID,");
             line!(out, "            |id: &{}| {format},", self.rust_type(*id_param));
             line!(out, "            {index_type}::ID,");

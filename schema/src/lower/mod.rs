@@ -797,7 +797,8 @@ impl<'f> Lowerer<'_, 'f> {
             }
             None => derive_name(&template, schema.separator),
         };
-        if !ok {
+        let max_value = self.max_value(decl);
+        if !ok || max_value.is_err() {
             return None;
         }
         let key = KeyDef {
@@ -822,6 +823,7 @@ impl<'f> Lowerer<'_, 'f> {
                 .as_ref()
                 .map(|o| o.value.clone())
                 .or(defaults.owner.map(str::to_string)),
+            max_value: max_value.ok().flatten(),
             span: decl.span,
         };
         Some((
@@ -830,6 +832,28 @@ impl<'f> Lowerer<'_, 'f> {
                 pattern: decl.pattern.span,
             },
         ))
+    }
+
+    /// The `max` of a key in bytes (`Ok(None)` when it declares none); an invalid size is
+    /// reported and `Err`.
+    fn max_value(&mut self, decl: &ast::KeyDecl) -> Result<Option<u64>, ()> {
+        let Some(max) = &decl.max else { return Ok(None) };
+        match parse_size(&max.value) {
+            Some(bytes) if bytes > 0 && bytes <= MAX_VALUE_LIMIT => Ok(Some(bytes)),
+            parsed => {
+                let hint = match parsed {
+                    Some(bytes) if bytes > MAX_VALUE_LIMIT => {
+                        "a server takes at most 512mb in one value (`proto-max-bulk-len`)"
+                    }
+                    _ => "a size is a positive whole number with a unit: `max 64kb`, `max 1mb` (b, kb, mb, gb)",
+                };
+                self.report(
+                    Diagnostic::new(Code::InvalidOption, max.span, format!("invalid size `{}`", max.value))
+                        .with_hint(hint),
+                );
+                Err(())
+            }
+        }
     }
 
     fn redis_type(&mut self, schema: &KeySchema, decl: &ast::KeyDecl) -> Option<RedisType> {
@@ -1107,4 +1131,40 @@ fn first_key_names(schema: &KeySchema) -> HashMap<String, usize> {
         names.entry(key.name.clone()).or_insert(index);
     }
     names
+}
+
+/// The largest `max` a key may declare: the server's default `proto-max-bulk-len`.
+const MAX_VALUE_LIMIT: u64 = 512 * 1024 * 1024;
+
+/// A size as written in a schema (`512`, `64kb`, `1mb`, `2gb`; units are powers of 1024, as in
+/// redis.conf), in bytes; `None` when it is not one or overflows.
+fn parse_size(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let digits = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(digits);
+    let factor: u64 = match unit {
+        "" | "b" => 1,
+        "kb" => 1 << 10,
+        "mb" => 1 << 20,
+        "gb" => 1 << 30,
+        _ => return None,
+    };
+    number.parse::<u64>().ok()?.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_as_redis_conf_writes_them() {
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("64kb"), Some(65_536));
+        assert_eq!(parse_size("1MB"), Some(1 << 20));
+        assert_eq!(parse_size("2gb"), Some(2 << 30));
+        assert_eq!(parse_size("1m"), None);
+        assert_eq!(parse_size("mb"), None);
+        assert_eq!(parse_size("99999999999999999999gb"), None);
+        assert_eq!(parse_size("18446744073709551615gb"), None);
+    }
 }

@@ -509,6 +509,7 @@ fn companion(schema: &KeySchema, of: usize, role: Companion) -> Option<KeyDef> {
         group: key.group,
         primitive: Some(Primitive::Companion { of, role }),
         owner: key.owner.clone(),
+        max_value: None,
         span: key.span,
     })
 }

@@ -306,6 +306,10 @@ pub struct KeyDef {
     pub primitive: Option<Primitive>,
     /// Who owns it.
     pub owner: Option<String>,
+    /// The largest value (member, field, entry) one write may send, in bytes (`max 1mb`); `None`:
+    /// the server's own limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<u64>,
     /// Where it is declared.
     #[serde(skip)]
     pub span: Span,
@@ -325,10 +329,15 @@ impl std::hash::Hash for KeyDef {
             group,
             primitive,
             owner,
+            max_value,
             span: _,
         } = self;
         (name, pattern, redis_type, ttl, ttl_on_write, purpose).hash(state);
         (group, primitive, owner).hash(state);
+        // Only when declared, so that schemas without `max` keep their fingerprints.
+        if let Some(max) = max_value {
+            max.hash(state);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 mod key;
 mod param;
 mod primitive;
+mod relations;
 mod ttl;
 
 pub use key::*;

@@ -162,6 +162,8 @@ pub struct KeyDecl {
     pub code_name: Option<Spanned<String>>,
     /// `cap N`.
     pub cap: Option<Spanned<String>>,
+    /// `max SIZE`: the largest value a write may send (`max 1mb`).
+    pub max: Option<Spanned<String>>,
     /// `member PARAM` or `member CODEC`.
     pub member: Option<CodecExpr>,
     /// `score time`.

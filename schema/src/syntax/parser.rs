@@ -520,6 +520,7 @@ impl Parser {
             keep_ttl: None,
             code_name: None,
             cap: None,
+            max: None,
             member: None,
             score: None,
             fields: Vec::new(),
@@ -559,6 +560,7 @@ impl Parser {
                     "keepttl" => key.keep_ttl = Some(token.span),
                     "as" => key.code_name = Some(self.word("a code name", "write `as snake_case_name`")?),
                     "cap" => key.cap = Some(self.word("a number", "write `cap 1000`")?),
+                    "max" => key.max = Some(self.word("a size", "write `max 1mb` (b, kb, mb or gb)")?),
                     "member" => key.member = Some(self.codec()?),
                     "score" => key.score = Some(self.word("a score meaning", "scores: time, time_ms, int, float")?),
                     "of" => key.of = Some(self.word("a key name", "write `of job_state`")?),
@@ -597,7 +599,7 @@ impl Parser {
                             token.span,
                             format!("unknown key attribute `{word}`"),
                             "attributes: a Redis type (string, hash, list, set, zset, stream), a codec, \
-                             ttl, keepttl, as, cap, member, score, fields, of, owner, \"purpose\"; \
+                             ttl, keepttl, as, cap, max, member, score, fields, of, owner, \"purpose\"; \
                              for primitives: lease, limit, rate, per, burst, fallback, threshold, open_for, \
                              close_after, visibility, cleanup",
                         ));

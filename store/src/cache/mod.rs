@@ -8,12 +8,13 @@ mod flight;
 mod invalidate;
 mod stats;
 
+pub(crate) use invalidate::{invalidate, stats};
 pub use stats::CacheStats;
 
 use crate::codec::Codec;
+use crate::codec::{decode, encode};
 use crate::policy::KeyId;
-use crate::primitives::owner_token;
-use crate::store::{decode, encode};
+use crate::util::owner_token;
 use crate::write::Write;
 use crate::{Error, Result};
 use flight::Flights;
@@ -38,7 +39,8 @@ pub enum CacheError<E> {
     Store(#[from] Error),
 }
 
-/// The state of a store's caches: loads in flight and counts per cache.
+/// The state of a store's caches (kept in the core's extensions): loads in flight and counts per
+/// cache.
 #[derive(Default)]
 pub(crate) struct Caches {
     flights: Flights,
@@ -60,7 +62,7 @@ const EARLY_LOAD_GUESS: Duration = Duration::from_millis(50);
 /// so a key far from expiry almost never reloads, one a load's time away often does, and
 /// instances do not all reload at the same moment.
 fn refresh_now(remaining: Duration, load_time: Duration) -> bool {
-    let draw = 1.0 - crate::primitives::unit_random(); // in (0, 1]
+    let draw = 1.0 - crate::util::unit_random(); // in (0, 1]
     load_time.as_secs_f64() * -draw.ln() >= remaining.as_secs_f64()
 }
 
@@ -76,7 +78,7 @@ where
     /// written) reads as absent, so the next load replaces it.
     pub async fn get(&self) -> Result<Option<C::Value>> {
         let h = &self.handle;
-        let bytes: Option<Vec<u8>> = h.store.read(redis::cmd("GET").arg(&h.key), &h.key, "GET").await?;
+        let bytes: Option<Vec<u8>> = h.core.read(redis::cmd("GET").arg(&h.key), &h.key, "GET").await?;
         Ok(bytes.and_then(|bytes| decode::<C>(&h.key, &bytes).ok()))
     }
 
@@ -99,7 +101,7 @@ where
         Fut: Future<Output = std::result::Result<C::Value, E>>,
     {
         let h = &self.handle;
-        let caches = &h.store.shared().caches;
+        let caches = h.core.extension::<Caches>();
         let counters = caches.counters(h.id);
         let policy = self.policy();
         let mut redis_up = true;
@@ -162,7 +164,7 @@ where
     }
 
     fn policy(&self) -> Option<CachePolicy> {
-        match self.handle.store.primitive_of(self.handle.id) {
+        match self.handle.core.primitive(self.handle.id) {
             Some(Primitive::Cache(policy)) => Some(*policy),
             _ => None,
         }
@@ -173,7 +175,7 @@ where
         let h = &self.handle;
         let mut pipe = redis::pipe();
         pipe.cmd("GET").arg(&h.key).cmd("PTTL").arg(&h.key);
-        let (bytes, pttl): (Option<Vec<u8>>, i64) = h.store.connection().pipeline(&pipe, &h.key, "GET").await?;
+        let (bytes, pttl): (Option<Vec<u8>>, i64) = h.core.read_pipeline(&pipe, &h.key, "GET").await?;
         let remaining = u64::try_from(pttl).ok().map(Duration::from_millis);
         Ok(bytes
             .and_then(|bytes| decode::<C>(&h.key, &bytes).ok())
@@ -202,7 +204,7 @@ where
         counters.record_load_time(started.elapsed());
         if redis_up {
             let write = Write::set(h.policy, &h.key, encode::<C>(&h.key, &value)?, h.ttl);
-            match h.store.write_value::<redis::Value>(&write).await {
+            match h.core.write_value::<redis::Value>(&write).await {
                 Ok(_) => {}
                 Err(error) if error.is_unavailable() => counters.add(Count::Fallback),
                 Err(error) => return Err(error.into()),
@@ -223,22 +225,22 @@ where
         Fut: Future<Output = std::result::Result<C::Value, E>>,
     {
         let h = &self.handle;
-        let Some(lock_id) = h.store.companion_id(h.id, Companion::CacheLoad) else {
+        let Some(lock_id) = h.core.policy(h.id).companion(Companion::CacheLoad) else {
             return self.load_and_store(load, counters, true).await;
         };
-        let lock_key = h.store.companion_key(h.id, &h.key, Companion::CacheLoad);
-        let lock_ttl = h.store.policy(lock_id).ttl;
+        let lock_key = h.core.policy(h.id).companion_key(&h.key, Companion::CacheLoad);
+        let lock_ttl = h.core.policy(lock_id).ttl;
         let token = owner_token();
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
         loop {
             let take = Write::set_if_absent(&lock_key, token.clone().into_bytes(), lock_ttl);
-            let taken: std::result::Result<Option<String>, Error> = h.store.write_value(&take).await;
+            let taken: std::result::Result<Option<String>, Error> = h.core.write_value(&take).await;
             match taken {
                 Ok(Some(_)) => {
                     let outcome = self.load_and_store(load, counters, true).await;
                     // A failed release leaves the lock to its short TTL.
-                    let _ = h.store.release_token(&lock_key, &token).await;
+                    let _ = crate::primitives::release_token(h.core, &lock_key, &token).await;
                     return outcome;
                 }
                 Ok(None) => {}
@@ -262,6 +264,6 @@ where
 
     /// Removes the cached value; whether there was one.
     pub async fn invalidate(&self) -> Result<bool> {
-        self.handle.store.delete(&self.handle.key).await
+        self.handle.core.delete(&self.handle.key).await
     }
 }

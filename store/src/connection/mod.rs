@@ -6,10 +6,10 @@
 mod options;
 mod replicas;
 mod scan;
-
-#[cfg(feature = "ops")]
-pub(crate) use scan::{Node, SlotOwners};
 mod topology;
+
+pub(crate) use scan::Node;
+pub use scan::{Shard, Topology};
 
 pub use options::ConnectionOptions;
 
@@ -45,11 +45,12 @@ enum Kind {
     },
 }
 
-/// Whether a command only reads (it may go to a replica) or writes (always the primary).
+/// Where a command may run: only on the primary (every write, and reads that must see the
+/// primary's data), or on a replica when the connection has them (a read that may lag).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
-    Read,
-    Write,
+    Primary,
+    Replica,
 }
 
 fn manager_config(options: &ConnectionOptions) -> ConnectionManagerConfig {
@@ -186,7 +187,7 @@ impl RedisConnection {
         command: &'static str,
     ) -> Result<T> {
         let reply = match (&self.kind, route) {
-            (Kind::Replicated { primary, replicas }, Route::Read) => replicas.read(primary, cmd).await,
+            (Kind::Replicated { primary, replicas }, Route::Replica) => replicas.read(primary, cmd).await,
             _ => cmd.query_async(&mut self.clone()).await,
         };
         reply.map_err(|source| self.failed(key, command, source))

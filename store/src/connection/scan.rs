@@ -1,6 +1,8 @@
-//! `SCAN` over a whole keyspace: the one server of a standalone connection (its primary), or
-//! every shard of a cluster, found from the cluster itself (`CLUSTER SLOTS`) and scanned in
-//! parallel, each by address: its primary, or one of its replicas for a read-only pass.
+//! The nodes of a deployment and `SCAN` over a whole keyspace: the one server of a standalone
+//! connection (its primary), or every shard of a cluster, found from the cluster itself
+//! (`CLUSTER SLOTS`, [`Topology`]) and scanned in parallel, each by address: its primary, or one
+//! of its replicas for a read-only pass. A [`Node`] also takes pipelines about the keys found on
+//! it, whatever their slots.
 
 use super::{Kind, RedisConnection};
 use crate::error::{Error, Result};
@@ -26,11 +28,24 @@ pub(crate) struct Node {
     /// A cluster replica: every pipeline to it starts with `READONLY`, or it would answer
     /// commands about keys with `MOVED` to its primary. Sent each time rather than once, so a
     /// reconnection in the middle of a scan cannot lose it.
-    #[cfg_attr(not(feature = "ops"), allow(dead_code))] // Read by the keyspace operations only.
     replica: bool,
 }
 
 impl Node {
+    /// The node at `address` (`None`: the standalone server) of `connection`.
+    pub(crate) fn at(connection: &RedisConnection, address: Option<(String, u16)>, replica: bool) -> Self {
+        Self {
+            connection: connection.clone(),
+            address,
+            replica,
+        }
+    }
+
+    /// Whether this is the one server of a standalone connection.
+    pub(crate) fn is_standalone(&self) -> bool {
+        self.address.is_none()
+    }
+
     /// The node as `host:port`, or `standalone`.
     pub(crate) fn name(&self) -> String {
         match &self.address {
@@ -41,7 +56,6 @@ impl Node {
 
     /// An empty pipeline for this node: commands added to it go after what the node needs first
     /// (`READONLY` on a replica), whose reply [`Node::pipeline`] leaves out.
-    #[cfg(feature = "ops")]
     pub(crate) fn pipe(&self) -> redis::Pipeline {
         let mut pipe = redis::pipe();
         if self.replica {
@@ -51,7 +65,6 @@ impl Node {
     }
 
     /// Sends `pipe` (made by [`Node::pipe`]) to this node; one reply per command added, `count`.
-    #[cfg(feature = "ops")]
     pub(crate) async fn pipeline(&self, pipe: redis::Pipeline, count: usize) -> Result<Vec<Value>> {
         match (&self.connection.kind, &self.address) {
             (Kind::Cluster(handle), Some((host, port))) => {
@@ -86,7 +99,7 @@ impl Node {
                     .map_err(|source| Error::command(&self.name(), "SCAN", source))?
             }
             // A standalone server, or the primary of one with replicas (the keys are all there).
-            _ => self.connection.query(super::Route::Write, &cmd, glob, "SCAN").await?,
+            _ => self.connection.query(super::Route::Primary, &cmd, glob, "SCAN").await?,
         };
         page_of(reply, &self.name())
     }
@@ -134,94 +147,6 @@ impl Node {
     }
 }
 
-/// The node owning each slot, to send commands about many keys as one pipeline per node (a
-/// cluster pipeline otherwise stays within one slot). A map read before a resharding sends some
-/// commands to a node that no longer owns their slot: they come back as `MOVED` error replies,
-/// which the caller sees (nothing is redirected silently).
-#[cfg(feature = "ops")]
-pub(crate) struct SlotOwners {
-    nodes: Vec<Node>,
-    /// Per slot, an index in `nodes`.
-    owner: Vec<usize>,
-}
-
-#[cfg(feature = "ops")]
-impl SlotOwners {
-    /// Sends `commands` (each with the key that places it), one pipeline per node, all nodes at
-    /// once; returns the replies in the order of `commands`, error replies as replies.
-    pub(crate) async fn send(&self, commands: Vec<(&[u8], Cmd)>) -> Result<Vec<Value>> {
-        let count = commands.len();
-        let mut per_node: Vec<(redis::Pipeline, Vec<usize>)> = (0..self.nodes.len())
-            .map(|_| {
-                let mut pipe = redis::pipe();
-                pipe.ignore_errors();
-                (pipe, Vec::new())
-            })
-            .collect();
-        for (position, (key, cmd)) in commands.into_iter().enumerate() {
-            let node = self.owner[usize::from(keyschema::key_slot(key))];
-            per_node[node].0.add_command(cmd);
-            per_node[node].1.push(position);
-        }
-        let sends = self
-            .nodes
-            .iter()
-            .zip(per_node)
-            .filter(|(_, (_, positions))| !positions.is_empty())
-            .map(|(node, (pipe, positions))| async move {
-                let replies = node.pipeline(pipe, positions.len()).await?;
-                Ok::<_, Error>((positions, replies))
-            });
-        let mut replies = vec![Value::Nil; count];
-        for (positions, answers) in futures_util::future::try_join_all(sends).await? {
-            for (position, answer) in positions.into_iter().zip(answers) {
-                replies[position] = answer;
-            }
-        }
-        Ok(replies)
-    }
-
-    /// The keys each slot holds (`CLUSTER COUNTKEYSINSLOT` of every slot, asked of its owner,
-    /// one pipeline per node), or on a standalone server the keys it holds (`DBSIZE`) as one
-    /// count.
-    pub(crate) async fn key_counts(&self) -> Result<Vec<u64>> {
-        let standalone = self.nodes.iter().all(|node| node.address.is_none());
-        let count = |reply: &Value| match reply {
-            Value::Int(n) => u64::try_from(*n).ok(),
-            _ => None,
-        };
-        if standalone {
-            let mut pipe = self.nodes[0].pipe();
-            pipe.cmd("DBSIZE");
-            let replies = self.nodes[0].pipeline(pipe, 1).await?;
-            let keys = replies
-                .first()
-                .and_then(count)
-                .ok_or_else(|| Error::unexpected("DBSIZE", "DBSIZE", replies.first().unwrap_or(&Value::Nil)))?;
-            return Ok(vec![keys]);
-        }
-        let asks = self.nodes.iter().enumerate().map(|(index, node)| async move {
-            let slots: Vec<u16> = (0..keyschema::SLOT_COUNT)
-                .filter(|slot| self.owner[usize::from(*slot)] == index)
-                .collect();
-            let mut pipe = node.pipe();
-            for slot in &slots {
-                pipe.cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(*slot);
-            }
-            let replies = node.pipeline(pipe, slots.len()).await?;
-            Ok::<_, Error>((slots, replies))
-        });
-        let mut counts = vec![0; usize::from(keyschema::SLOT_COUNT)];
-        for (slots, replies) in futures_util::future::try_join_all(asks).await? {
-            for (slot, reply) in slots.into_iter().zip(&replies) {
-                counts[usize::from(slot)] = count(reply)
-                    .ok_or_else(|| Error::unexpected(&format!("slot {slot}"), "CLUSTER COUNTKEYSINSLOT", reply))?;
-            }
-        }
-        Ok(counts)
-    }
-}
-
 impl RedisConnection {
     /// Scans every primary for keys matching `glob`, `count` keys asked per call, handing each
     /// page of keys to `page` with the node it came from (primaries are scanned in parallel, two
@@ -248,74 +173,31 @@ impl RedisConnection {
             return Ok(vec![self.standalone_node()]);
         }
         Ok(self
-            .shards()
+            .topology()
             .await?
+            .shards
             .into_iter()
-            .map(|shard| Node {
-                connection: self.clone(),
-                address: Some(shard.primary),
-                replica: false,
-            })
+            .map(|shard| Node::at(self, Some(shard.primary), false))
             .collect())
     }
 
-    /// The nodes to read every key from without touching a primary: one replica of each shard
-    /// of a cluster (the first `CLUSTER SLOTS` lists), or the one server (which the caller may
-    /// have addressed as a replica). `Err(primary)` stands for a shard that has no replica.
-    #[cfg(feature = "ops")]
-    pub(crate) async fn replica_nodes(&self) -> Result<Vec<std::result::Result<Node, String>>> {
-        if !self.is_cluster() {
-            return Ok(vec![Ok(self.standalone_node())]);
-        }
-        Ok(self
-            .shards()
-            .await?
-            .into_iter()
-            .map(|shard| match shard.replicas.into_iter().next() {
-                Some(replica) => Ok(Node {
-                    connection: self.clone(),
-                    address: Some(replica),
-                    replica: true,
-                }),
-                None => Err(format!("{}:{}", shard.primary.0, shard.primary.1)),
-            })
-            .collect())
+    /// The one server of a standalone connection (or of one with replicas: its primary).
+    pub(crate) fn standalone_node(&self) -> Node {
+        Node::at(self, None, false)
     }
 
-    fn standalone_node(&self) -> Node {
-        Node {
-            connection: self.clone(),
-            address: None,
-            replica: false,
-        }
-    }
-
-    /// The shards of a cluster: each primary with its replicas, from `CLUSTER SLOTS` (a shard
-    /// serving several ranges is listed once).
-    async fn shards(&self) -> Result<Vec<ShardNodes>> {
-        let mut shards: Vec<ShardNodes> = Vec::new();
-        for range in self.slot_ranges().await? {
-            if !shards.iter().any(|shard| shard.primary == range.primary) {
-                shards.push(ShardNodes {
-                    primary: range.primary,
-                    replicas: range.replicas,
-                });
-            }
-        }
-        Ok(shards)
-    }
-
-    /// Every slot range of a cluster with its nodes, from `CLUSTER SLOTS`.
-    async fn slot_ranges(&self) -> Result<Vec<SlotRange>> {
+    /// The shards of a cluster as it says now (`CLUSTER SLOTS`): each primary with its replicas
+    /// and the slot ranges it serves.
+    pub async fn topology(&self) -> Result<Topology> {
         let slots: Vec<Value> = self
             .query(
-                super::Route::Write,
+                super::Route::Primary,
                 redis::cmd("CLUSTER").arg("SLOTS"),
                 "",
                 "CLUSTER SLOTS",
             )
             .await?;
-        let mut ranges = Vec::new();
+        let mut shards: Vec<Shard> = Vec::new();
         for range in slots {
             // [start, end, [host, port, id, ...], [replica host, port, id, ...]...]
             let Value::Array(parts) = range else { continue };
@@ -327,64 +209,37 @@ impl RedisConnection {
             let (Ok(start), Ok(end)) = (u16::try_from(*start), u16::try_from(*end)) else {
                 continue;
             };
-            ranges.push(SlotRange {
-                start,
-                end,
-                primary,
-                replicas: parts.iter().skip(3).filter_map(address_of).collect(),
-            });
-        }
-        Ok(ranges)
-    }
-
-    /// Which node owns each slot, as the cluster says now (the one server when standalone).
-    #[cfg(feature = "ops")]
-    pub(crate) async fn slot_owners(&self) -> Result<SlotOwners> {
-        if !self.is_cluster() {
-            return Ok(SlotOwners {
-                nodes: self.nodes().await?,
-                owner: vec![0; usize::from(keyschema::SLOT_COUNT)],
-            });
-        }
-        let mut nodes: Vec<Node> = Vec::new();
-        let mut owner = vec![0; usize::from(keyschema::SLOT_COUNT)];
-        for SlotRange {
-            start, end, primary, ..
-        } in self.slot_ranges().await?
-        {
-            let index = match nodes.iter().position(|node| node.address.as_ref() == Some(&primary)) {
-                Some(index) => index,
-                None => {
-                    nodes.push(Node {
-                        connection: self.clone(),
-                        address: Some(primary),
-                        replica: false,
-                    });
-                    nodes.len() - 1
-                }
-            };
-            for slot in start..=end.min(keyschema::SLOT_COUNT - 1) {
-                owner[usize::from(slot)] = index;
+            match shards.iter_mut().find(|shard| shard.primary == primary) {
+                Some(shard) => shard.slots.push((start, end)),
+                None => shards.push(Shard {
+                    primary,
+                    replicas: parts.iter().skip(3).filter_map(address_of).collect(),
+                    slots: vec![(start, end)],
+                }),
             }
         }
-        Ok(SlotOwners { nodes, owner })
+        Ok(Topology { shards })
     }
 }
 
-/// One slot range of `CLUSTER SLOTS`.
-#[cfg_attr(not(feature = "ops"), allow(dead_code))] // Only the operations read more than the primary.
-struct SlotRange {
-    start: u16,
-    end: u16,
-    primary: (String, u16),
-    replicas: Vec<(String, u16)>,
+/// The shards of a cluster, as `CLUSTER SLOTS` answered ([`RedisConnection::topology`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Topology {
+    /// Every shard, once (a shard serving several ranges lists them all).
+    pub shards: Vec<Shard>,
 }
 
-/// A shard: its primary and replicas, as `(host, port)`.
-#[cfg_attr(not(feature = "ops"), allow(dead_code))] // Only the operations read the replicas.
-struct ShardNodes {
-    primary: (String, u16),
-    replicas: Vec<(String, u16)>,
+/// One shard of a cluster: its primary, its replicas and the slots it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Shard {
+    /// The primary, `(host, port)`.
+    pub primary: (String, u16),
+    /// Its replicas, `(host, port)`, in the order the cluster lists them.
+    pub replicas: Vec<(String, u16)>,
+    /// The slot ranges it serves, inclusive.
+    pub slots: Vec<(u16, u16)>,
 }
 
 /// `(host, port)` of a node entry of `CLUSTER SLOTS` (`[host, port, id, ...]`).

@@ -2,9 +2,10 @@
 //! themselves (trimmed in the same transaction), never by a background job.
 
 use crate::codec::Codec;
-use crate::store::{decode, encode};
+use crate::codec::{decode, encode};
+use crate::core::Core;
 use crate::write::Write;
-use crate::{Result, Store};
+use crate::Result;
 
 accessor!(ListKey<C> where Codec; "A list whose elements are encoded with `C`; a declared cap keeps the newest elements.");
 accessor!(SetKey<C> where Codec; "A set whose members are encoded with `C`.");
@@ -17,7 +18,7 @@ impl<C: Codec> ListKey<'_, C> {
     pub async fn push(&self, values: &[C::Value]) -> Result<u64> {
         let h = &self.handle;
         let write = Write::push(h.policy, &h.key, h.encode_all::<C>(values)?, h.ttl);
-        let len: u64 = h.store.write_value(&write).await?;
+        let len: u64 = h.core.write_value(&write).await?;
         Ok(len.min(h.policy.cap.unwrap_or(u64::MAX)))
     }
 
@@ -30,7 +31,7 @@ impl<C: Codec> ListKey<'_, C> {
     /// The number of elements.
     pub async fn len(&self) -> Result<u64> {
         let key = &self.handle.key;
-        self.handle.store.read(redis::cmd("LLEN").arg(key), key, "LLEN").await
+        self.handle.core.read(redis::cmd("LLEN").arg(key), key, "LLEN").await
     }
 }
 
@@ -39,13 +40,13 @@ impl<C: Codec> SetKey<'_, C> {
     pub async fn add(&self, members: &[C::Value]) -> Result<u64> {
         let h = &self.handle;
         let write = Write::add(h.policy, &h.key, h.encode_all::<C>(members)?, h.ttl);
-        h.store.write_value(&write).await
+        h.core.write_value(&write).await
     }
 
     /// Removes members; how many were there.
     pub async fn remove(&self, members: &[C::Value]) -> Result<u64> {
         let h = &self.handle;
-        h.store
+        h.core
             .write_value(&Write::remove("SREM", &h.key, h.encode_all::<C>(members)?))
             .await
     }
@@ -54,7 +55,7 @@ impl<C: Codec> SetKey<'_, C> {
     pub async fn contains(&self, member: &C::Value) -> Result<bool> {
         let key = &self.handle.key;
         let cmd = redis::cmd("SISMEMBER").arg(key).arg(encode::<C>(key, member)?).clone();
-        self.handle.store.read(&cmd, key, "SISMEMBER").await
+        self.handle.core.read(&cmd, key, "SISMEMBER").await
     }
 
     /// Every member at once (`SMEMBERS`); see [`SetKey::scan`] for large sets.
@@ -76,7 +77,7 @@ impl<C: Codec> SetKey<'_, C> {
                 .arg("COUNT")
                 .arg(batch.max(1))
                 .clone();
-            let (next, items): (u64, Vec<Vec<u8>>) = self.handle.store.read(&cmd, key, "SSCAN").await?;
+            let (next, items): (u64, Vec<Vec<u8>>) = self.handle.core.read(&cmd, key, "SSCAN").await?;
             for item in items {
                 members.push(decode::<C>(key, &item)?);
             }
@@ -90,7 +91,7 @@ impl<C: Codec> SetKey<'_, C> {
     /// The number of members.
     pub async fn len(&self) -> Result<u64> {
         let key = &self.handle.key;
-        self.handle.store.read(redis::cmd("SCARD").arg(key), key, "SCARD").await
+        self.handle.core.read(redis::cmd("SCARD").arg(key), key, "SCARD").await
     }
 }
 
@@ -131,7 +132,7 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
             .iter()
             .map(|(member, score)| Ok((score.to_score(), encode::<C>(&h.key, member)?)))
             .collect::<Result<_>>()?;
-        h.store
+        h.core
             .write_value(&Write::add_scored(h.policy, &h.key, members, h.ttl))
             .await
     }
@@ -139,14 +140,14 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// Removes members; how many were there.
     pub async fn remove(&self, members: &[C::Value]) -> Result<u64> {
         let h = &self.handle;
-        h.store
+        h.core
             .write_value(&Write::remove("ZREM", &h.key, h.encode_all::<C>(members)?))
             .await
     }
 
     async fn read_scored(&self, cmd: &redis::Cmd) -> Result<Vec<(C::Value, S)>> {
         let key = &self.handle.key;
-        let items: Vec<(Vec<u8>, f64)> = self.handle.store.read(cmd, key, "ZRANGE").await?;
+        let items: Vec<(Vec<u8>, f64)> = self.handle.core.read(cmd, key, "ZRANGE").await?;
         items
             .into_iter()
             .map(|(m, s)| Ok((decode::<C>(key, &m)?, S::from_score(s))))
@@ -184,13 +185,13 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
             .arg(min.to_score())
             .arg(max.to_score())
             .clone();
-        self.handle.store.read(&cmd, key, "ZCOUNT").await
+        self.handle.core.read(&cmd, key, "ZCOUNT").await
     }
 
     /// The number of members.
     pub async fn len(&self) -> Result<u64> {
         let key = &self.handle.key;
-        self.handle.store.read(redis::cmd("ZCARD").arg(key), key, "ZCARD").await
+        self.handle.core.read(redis::cmd("ZCARD").arg(key), key, "ZCARD").await
     }
 
     /// Moves `member` from the index `from` (if any) to this one, as when an entity changes state
@@ -202,10 +203,10 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
         let h = &self.handle;
         let encoded = encode::<C>(&h.key, member)?;
         let add = Write::add_scored(h.policy, &h.key, vec![(score.to_score(), encoded.clone())], h.ttl);
-        h.store.apply(&add).await?;
+        h.core.apply(&add).await?;
         if let Some(from) = from.filter(|from| from.handle.key != h.key) {
             from.handle
-                .store
+                .core
                 .apply(&Write::remove("ZREM", &from.handle.key, vec![encoded]))
                 .await?;
         }
@@ -222,7 +223,7 @@ impl<C: Codec> StreamKey<'_, C> {
     pub async fn add(&self, value: &C::Value) -> Result<String> {
         let h = &self.handle;
         let write = Write::append(h.policy, &h.key, encode::<C>(&h.key, value)?, h.ttl);
-        h.store.write_value(&write).await
+        h.core.write_value(&write).await
     }
 
     /// Entries with IDs from `start` to `end` (`-` and `+` for the ends), oldest first.
@@ -230,7 +231,7 @@ impl<C: Codec> StreamKey<'_, C> {
         let key = &self.handle.key;
         let entries: Vec<StreamEntry> = self
             .handle
-            .store
+            .core
             .read(redis::cmd("XRANGE").arg(key).arg(start).arg(end), key, "XRANGE")
             .await?;
         entries
@@ -247,40 +248,38 @@ impl<C: Codec> StreamKey<'_, C> {
     }
 }
 
-impl Store {
-    /// Members common to every set (search by several indexes, as the catalog's type, owner and
-    /// namespace). One `SINTER` when the sets share a slot or the server is standalone; on a
-    /// cluster across slots, each set is read and intersected here, since Redis cannot.
-    pub async fn intersect<C: Codec>(&self, sets: &[&SetKey<'_, C>]) -> Result<Vec<C::Value>> {
-        let Some(first) = sets.first() else {
-            return Ok(Vec::new());
-        };
-        let one_slot = sets
-            .iter()
-            .all(|s| keyschema::key_slot(s.key().as_bytes()) == keyschema::key_slot(first.key().as_bytes()));
-        if one_slot || !self.connection().is_cluster() {
-            let mut cmd = redis::cmd("SINTER");
-            for set in sets {
-                cmd.arg(set.key());
-            }
-            let items: Vec<Vec<u8>> = self.read(&cmd, first.key(), "SINTER").await?;
-            return items.iter().map(|item| decode::<C>(first.key(), item)).collect();
-        }
-        let mut common: Option<std::collections::HashSet<Vec<u8>>> = None;
+/// Members common to every set: one `SINTER` when the sets share a slot or the server is
+/// standalone; on a cluster across slots, each set is read and intersected here, since Redis
+/// cannot.
+pub(crate) async fn intersect<C: Codec>(core: &Core, sets: &[&SetKey<'_, C>]) -> Result<Vec<C::Value>> {
+    let Some(first) = sets.first() else {
+        return Ok(Vec::new());
+    };
+    let one_slot = sets
+        .iter()
+        .all(|s| keyschema::key_slot(s.key().as_bytes()) == keyschema::key_slot(first.key().as_bytes()));
+    if one_slot || !core.connection().is_cluster() {
+        let mut cmd = redis::cmd("SINTER");
         for set in sets {
-            let items: Vec<Vec<u8>> = self
-                .read(redis::cmd("SMEMBERS").arg(set.key()), set.key(), "SMEMBERS")
-                .await?;
-            let items: std::collections::HashSet<Vec<u8>> = items.into_iter().collect();
-            common = Some(match common {
-                None => items,
-                Some(common) => common.intersection(&items).cloned().collect(),
-            });
+            cmd.arg(set.key());
         }
-        common
-            .unwrap_or_default()
-            .iter()
-            .map(|item| decode::<C>(first.key(), item))
-            .collect()
+        let items: Vec<Vec<u8>> = core.read(&cmd, first.key(), "SINTER").await?;
+        return items.iter().map(|item| decode::<C>(first.key(), item)).collect();
     }
+    let mut common: Option<std::collections::HashSet<Vec<u8>>> = None;
+    for set in sets {
+        let items: Vec<Vec<u8>> = core
+            .read(redis::cmd("SMEMBERS").arg(set.key()), set.key(), "SMEMBERS")
+            .await?;
+        let items: std::collections::HashSet<Vec<u8>> = items.into_iter().collect();
+        common = Some(match common {
+            None => items,
+            Some(common) => common.intersection(&items).cloned().collect(),
+        });
+    }
+    common
+        .unwrap_or_default()
+        .iter()
+        .map(|item| decode::<C>(first.key(), item))
+        .collect()
 }

@@ -1,7 +1,7 @@
 //! Hash keys: records with declared fields, and maps keyed by a parameter.
 
 use crate::codec::Codec;
-use crate::store::{decode, encode};
+use crate::codec::{decode, encode};
 use crate::write::Write;
 use crate::{Error, Result};
 
@@ -21,7 +21,7 @@ impl<R: HashRecord> HashKey<'_, R> {
         let key = &self.handle.key;
         let fields: Vec<(String, Vec<u8>)> = self
             .handle
-            .store
+            .core
             .read(redis::cmd("HGETALL").arg(key), key, "HGETALL")
             .await?;
         if fields.is_empty() {
@@ -34,7 +34,7 @@ impl<R: HashRecord> HashKey<'_, R> {
     pub async fn set(&self, record: &R) -> Result<()> {
         let h = &self.handle;
         let write = Write::replace_record(h.policy, &h.key, record.to_fields(&h.key)?, h.ttl);
-        h.store.apply(&write).await.map(drop)
+        h.core.apply(&write).await.map(drop)
     }
 
     /// One field, decoded with `C`.
@@ -42,7 +42,7 @@ impl<R: HashRecord> HashKey<'_, R> {
         let key = &self.handle.key;
         let bytes: Option<Vec<u8>> = self
             .handle
-            .store
+            .core
             .read(redis::cmd("HGET").arg(key).arg(field), key, "HGET")
             .await?;
         bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
@@ -52,7 +52,7 @@ impl<R: HashRecord> HashKey<'_, R> {
     pub async fn set_field<C: Codec>(&self, field: &str, value: &C::Value) -> Result<()> {
         let h = &self.handle;
         let fields = vec![(field.as_bytes().to_vec(), encode::<C>(&h.key, value)?)];
-        h.store
+        h.core
             .apply(&Write::set_fields(h.policy, &h.key, fields, h.ttl))
             .await
             .map(drop)
@@ -67,7 +67,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
         let key = &self.handle.key;
         let bytes: Option<Vec<u8>> = self
             .handle
-            .store
+            .core
             .read(redis::cmd("HGET").arg(key).arg(encode::<F>(key, field)?), key, "HGET")
             .await?;
         bytes.map(|bytes| decode::<V>(key, &bytes)).transpose()
@@ -77,7 +77,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     pub async fn set(&self, field: &F::Value, value: &V::Value) -> Result<()> {
         let h = &self.handle;
         let fields = vec![(encode::<F>(&h.key, field)?, encode::<V>(&h.key, value)?)];
-        h.store
+        h.core
             .apply(&Write::set_fields(h.policy, &h.key, fields, h.ttl))
             .await
             .map(drop)
@@ -87,7 +87,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     pub async fn remove(&self, field: &F::Value) -> Result<bool> {
         let h = &self.handle;
         let write = Write::remove("HDEL", &h.key, vec![encode::<F>(&h.key, field)?]);
-        let removed: i64 = h.store.write_value(&write).await?;
+        let removed: i64 = h.core.write_value(&write).await?;
         Ok(removed > 0)
     }
 
@@ -96,7 +96,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
         let key = &self.handle.key;
         let fields: Vec<(Vec<u8>, Vec<u8>)> = self
             .handle
-            .store
+            .core
             .read(redis::cmd("HGETALL").arg(key), key, "HGETALL")
             .await?;
         fields
@@ -108,7 +108,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     /// The number of entries.
     pub async fn len(&self) -> Result<u64> {
         let key = &self.handle.key;
-        self.handle.store.read(redis::cmd("HLEN").arg(key), key, "HLEN").await
+        self.handle.core.read(redis::cmd("HLEN").arg(key), key, "HLEN").await
     }
 }
 

@@ -13,10 +13,11 @@ macro_rules! accessor {
         }
 
         impl<'s, $($t: $bound),+> $name<'s, $($t),+> {
-            /// The accessor of `key`, an instance of key definition `id`.
-            pub fn new(store: &'s crate::Store, id: crate::KeyId, key: String) -> Self {
+            /// The accessor of `key`, an instance of key definition `id` (generated code passes
+            /// [`Store::core`](crate::Store::core)).
+            pub fn new(core: &'s crate::core::Core, id: crate::KeyId, key: String) -> Self {
                 Self {
-                    handle: crate::keys::Handle::new(store, id, key),
+                    handle: crate::keys::Handle::new(core, id, key),
                     types: std::marker::PhantomData,
                 }
             }
@@ -36,12 +37,12 @@ macro_rules! accessor {
 
             /// Deletes the key; whether it existed.
             pub async fn delete(&self) -> crate::Result<bool> {
-                self.handle.store.delete(&self.handle.key).await
+                self.handle.core.delete(&self.handle.key).await
             }
 
             /// The key's remaining time to live.
             pub async fn ttl(&self) -> crate::Result<crate::KeyTtl> {
-                self.handle.store.ttl(&self.handle.key).await
+                self.handle.core.ttl(&self.handle.key).await
             }
         }
     };
@@ -51,21 +52,24 @@ mod collections;
 mod hash;
 mod string;
 
+pub(crate) use collections::intersect;
 pub use collections::{ListKey, Score, SetKey, StreamKey, ZsetKey};
 pub use hash::{decode_field, encode_field, field_error, HashKey, HashMapKey, HashRecord};
+pub(crate) use string::get;
 pub use string::StringKey;
 
 use crate::codec::Codec;
+use crate::codec::{decode, encode};
+use crate::core::Core;
 use crate::policy::{KeyId, KeyPolicy};
-use crate::store::{decode, encode};
-use crate::{Result, Store};
+use crate::Result;
 use std::time::Duration;
 
-/// What every accessor holds: the store, the key's policy, the formatted key and the TTL its
+/// What every accessor holds: the core, the key's policy, the formatted key and the TTL its
 /// writes apply.
 #[derive(Clone)]
 pub(crate) struct Handle<'s> {
-    pub(crate) store: &'s Store,
+    pub(crate) core: &'s Core,
     pub(crate) id: KeyId,
     pub(crate) policy: &'s KeyPolicy,
     pub(crate) key: String,
@@ -73,10 +77,10 @@ pub(crate) struct Handle<'s> {
 }
 
 impl<'s> Handle<'s> {
-    pub(crate) fn new(store: &'s Store, id: KeyId, key: String) -> Self {
-        let policy = store.policy(id);
+    pub(crate) fn new(core: &'s Core, id: KeyId, key: String) -> Self {
+        let policy = core.policy(id);
         Self {
-            store,
+            core,
             id,
             policy,
             key,
@@ -94,7 +98,7 @@ impl<'s> Handle<'s> {
 
     /// Reads with `cmd` and decodes every item with `C`.
     async fn read_all<C: Codec>(&self, cmd: &redis::Cmd, command: &'static str) -> Result<Vec<C::Value>> {
-        let items: Vec<Vec<u8>> = self.store.read(cmd, &self.key, command).await?;
+        let items: Vec<Vec<u8>> = self.core.read(cmd, &self.key, command).await?;
         items.iter().map(|bytes| decode::<C>(&self.key, bytes)).collect()
     }
 }

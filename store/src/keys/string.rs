@@ -1,7 +1,7 @@
 //! String keys.
 
-use crate::codec::Codec;
-use crate::store::{decode, encode};
+use crate::codec::{decode, encode, Codec};
+use crate::core::Core;
 use crate::write::Write;
 use crate::Result;
 
@@ -10,21 +10,21 @@ accessor!(StringKey<C> where Codec; "A string key whose value is encoded with `C
 impl<C: Codec> StringKey<'_, C> {
     /// The value, if the key exists.
     pub async fn get(&self) -> Result<Option<C::Value>> {
-        self.handle.store.get::<C>(&self.handle.key).await
+        get::<C>(self.handle.core, &self.handle.key).await
     }
 
     /// Writes the value with the key's TTL (`SET ... PX`; under `keepttl`, an existing TTL stays).
     pub async fn set(&self, value: &C::Value) -> Result<()> {
         let h = &self.handle;
         let write = Write::set(h.policy, &h.key, encode::<C>(&h.key, value)?, h.ttl);
-        h.store.apply(&write).await.map(drop)
+        h.core.apply(&write).await.map(drop)
     }
 
     /// Writes the value only if the key does not exist (`SET NX PX`); whether it was written.
     pub async fn set_if_absent(&self, value: &C::Value) -> Result<bool> {
         let h = &self.handle;
         let write = Write::set_if_absent(&h.key, encode::<C>(&h.key, value)?, h.ttl);
-        let reply: Option<String> = h.store.write_value(&write).await?;
+        let reply: Option<String> = h.core.write_value(&write).await?;
         Ok(reply.is_some())
     }
 
@@ -33,20 +33,23 @@ impl<C: Codec> StringKey<'_, C> {
     /// A changed value is [`Error::Conflict`](crate::Error::Conflict): read again and retry.
     pub async fn compare_and_set(&self, expected: Option<&C::Value>, new: &C::Value) -> Result<()> {
         let h = &self.handle;
-        let mut transaction = h.store.transaction();
+        let mut transaction = crate::Transaction::new(h.core);
         transaction.expect::<C>(&h.key, expected)?;
         transaction.push_write(Write::set(h.policy, &h.key, encode::<C>(&h.key, new)?, h.ttl))?;
         transaction.execute().await
     }
 
-    /// Reads and deletes the value in one step (`GETDEL`).
+    /// Reads and deletes the value in one step (`GETDEL`): a write, since it deletes, so it goes
+    /// through the write path like any other (durability, retries).
     pub async fn get_and_delete(&self) -> Result<Option<C::Value>> {
         let key = &self.handle.key;
-        let bytes: Option<Vec<u8>> = self
-            .handle
-            .store
-            .on_primary(redis::cmd("GETDEL").arg(key), key, "GETDEL")
-            .await?;
+        let bytes: Option<Vec<u8>> = self.handle.core.write_value(&Write::get_and_delete(key)).await?;
         bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
     }
+}
+
+/// Reads a string value; `None` when the key does not exist.
+pub(crate) async fn get<C: Codec>(core: &Core, key: &str) -> Result<Option<C::Value>> {
+    let bytes: Option<Vec<u8>> = core.read(redis::cmd("GET").arg(key), key, "GET").await?;
+    bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
 }

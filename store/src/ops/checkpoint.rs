@@ -6,6 +6,7 @@
 
 use super::OpsError;
 use crate::connection::Node;
+use crate::util::locked;
 use keyschema::KeySchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 const CHECKPOINT_VERSION: u32 = 1;
@@ -191,9 +192,4 @@ where
         Some(error) => Err(error),
         None => Ok(()),
     }
-}
-
-/// Counts are only changed between awaits: a poisoned lock still holds whole counts.
-pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -6,11 +6,12 @@ mod acl;
 mod audit;
 mod checkpoint;
 mod migrate;
+mod nodes;
 
 pub use acl::{acl_users, AclError, AclUser};
 pub use audit::{
-    AuditOptions, AuditReport, DanglingMember, FixReport, IndexAudit, NodeKeys, PatternAudit, Problem, ProblemKeys,
-    Progress, SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
+    audit, key_count, AuditOptions, AuditReport, DanglingMember, FixReport, IndexAudit, NodeKeys, PatternAudit,
+    Problem, ProblemKeys, Progress, SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
 pub use migrate::{
     migrate, migrate_verified, verify, KeyMove, MigrateOptions, MigrationReport, PatternCheck, PatternMove,
@@ -85,7 +86,7 @@ pub async fn connect(url: &str, options: &ConnectionOptions) -> Result<RedisConn
     let connection = RedisConnection::standalone_with(url, options).await?;
     let info: String = connection
         .query(
-            crate::connection::Route::Write,
+            crate::connection::Route::Primary,
             redis::cmd("INFO").arg("cluster"),
             url,
             "INFO",

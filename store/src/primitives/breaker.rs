@@ -5,15 +5,16 @@
 //! When Redis cannot be reached, a breaker with the same settings in this process decides, and
 //! [`BreakerStatus::local`] says so.
 
-use super::local::locked;
-use super::{int_at, millis};
+use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
-use crate::store::StoredScript;
-use crate::Store;
+use crate::script::StoredScript;
+use crate::util::{int_at, locked, millis};
 use keyschema::{BreakerPolicy, Companion, Millis, Primitive};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::LazyLock;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// May a call go through? `ARGV`: probe timeout, state TTL (ms). Answers `{0}` closed, `{1, ms}`
@@ -153,7 +154,7 @@ impl Permit<'_, '_> {
 /// # }
 /// ```
 pub struct Breaker<'s> {
-    store: &'s Store,
+    core: &'s Core,
     key: String,
     state_key: String,
     policy: BreakerPolicy,
@@ -162,8 +163,8 @@ pub struct Breaker<'s> {
 
 impl<'s> Breaker<'s> {
     /// The breaker counting failures at `key`, an instance of key definition `id` (generated code).
-    pub fn new(store: &'s Store, id: KeyId, key: String) -> Self {
-        let policy = match store.primitive_of(id) {
+    pub fn new(core: &'s Core, id: KeyId, key: String) -> Self {
+        let policy = match core.primitive(id) {
             Some(Primitive::Breaker(policy)) => *policy,
             // Generated code only builds breakers for breaker keys.
             _ => BreakerPolicy {
@@ -173,9 +174,9 @@ impl<'s> Breaker<'s> {
             },
         };
         Self {
-            state_key: store.companion_key(id, &key, Companion::BreakerState),
-            window: store.ttl_of(id).unwrap_or(Duration::from_millis(policy.open_for.0)),
-            store,
+            state_key: core.policy(id).companion_key(&key, Companion::BreakerState),
+            window: core.ttl_of(id).unwrap_or(Duration::from_millis(policy.open_for.0)),
+            core,
             key,
             policy,
         }
@@ -194,7 +195,7 @@ impl<'s> Breaker<'s> {
     pub async fn permit(&self) -> Result<std::result::Result<Permit<'_, 's>, Duration>> {
         let open_for = millis(self.open_for());
         let reply = self
-            .store
+            .core
             .run_script(
                 &PERMIT
                     .call(&[&self.key, &self.state_key])
@@ -255,8 +256,8 @@ impl<'s> Breaker<'s> {
     /// The breaker's state, without asking to make a call.
     pub async fn status(&self) -> BreakerStatus {
         let fields: Result<(Option<u64>, Option<u64>)> = self
-            .store
-            .on_primary(
+            .core
+            .read_primary(
                 redis::cmd("HMGET")
                     .arg(&self.state_key)
                     .arg("opened_until")
@@ -293,7 +294,7 @@ impl<'s> Breaker<'s> {
     async fn record(&self, succeeded: bool, probe: bool) -> Result<BreakerStatus> {
         let open_for = millis(self.open_for());
         let reply = self
-            .store
+            .core
             .run_script(
                 &RECORD
                     .call(&[&self.key, &self.state_key])
@@ -326,7 +327,8 @@ impl<'s> Breaker<'s> {
     }
 
     fn local_permit(&self) -> std::result::Result<Permit<'_, 's>, Duration> {
-        let mut breakers = locked(&self.store.local().breakers);
+        let local = self.core.extension::<LocalBreakers>();
+        let mut breakers = locked(&local.0);
         let breaker = breakers.entry(self.key.clone()).or_default();
         let now = Instant::now();
         match breaker.opened_until {
@@ -343,7 +345,8 @@ impl<'s> Breaker<'s> {
     }
 
     fn local_record(&self, succeeded: bool, probe: bool) -> BreakerState {
-        let mut breakers = locked(&self.store.local().breakers);
+        let local = self.core.extension::<LocalBreakers>();
+        let mut breakers = locked(&local.0);
         let breaker = breakers.entry(self.key.clone()).or_default();
         let now = Instant::now();
         let open = |breaker: &mut LocalBreaker| {
@@ -391,7 +394,8 @@ impl<'s> Breaker<'s> {
     }
 
     fn local_state(&self) -> BreakerState {
-        let breakers = locked(&self.store.local().breakers);
+        let local = self.core.extension::<LocalBreakers>();
+        let breakers = locked(&local.0);
         let now = Instant::now();
         match breakers.get(&self.key).and_then(|b| b.opened_until) {
             None => BreakerState::Closed,
@@ -403,9 +407,13 @@ impl<'s> Breaker<'s> {
     }
 }
 
-/// A breaker's state in this process, when Redis cannot be reached.
+/// The local fallback breakers of one store, by key (kept in the core's extensions).
+#[derive(Default)]
+struct LocalBreakers(Mutex<HashMap<String, LocalBreaker>>);
+
+/// A breaker's state in this process, for when Redis cannot be reached.
 #[derive(Debug, Default)]
-pub(crate) struct LocalBreaker {
+struct LocalBreaker {
     failures: u64,
     window_end: Option<Instant>,
     opened_until: Option<Instant>,

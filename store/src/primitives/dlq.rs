@@ -6,12 +6,13 @@
 
 use super::lock::Lock;
 use crate::codec::Codec;
+use crate::codec::{decode, encode};
+use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::keys::Score;
 use crate::policy::KeyId;
-use crate::store::{decode, encode, StoredScript};
+use crate::script::StoredScript;
 use crate::write::Write;
-use crate::Store;
 use keyschema::FormatError;
 use std::future::Future;
 use std::sync::LazyLock;
@@ -43,7 +44,7 @@ pub struct DeadLetter<I, V, S> {
 
 /// A dead-letter queue: `I` encodes ids (index members), `C` entries, `S` index scores (times).
 pub struct DeadLetterQueue<'s, I: Codec, C: Codec, S> {
-    store: &'s Store,
+    core: &'s Core,
     entry_id: KeyId,
     index_id: KeyId,
     index_key: String,
@@ -57,7 +58,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
     /// `index_id` at `index_key`, pruned under `cleanup` when the schema declares it (generated
     /// code).
     pub fn new(
-        store: &'s Store,
+        core: &'s Core,
         entry_id: KeyId,
         entry_key: fn(&I::Value) -> Result<String, FormatError>,
         index_id: KeyId,
@@ -65,7 +66,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
         cleanup: Option<Lock<'s>>,
     ) -> Self {
         Self {
-            store,
+            core,
             entry_id,
             index_id,
             index_key,
@@ -82,8 +83,8 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
     /// Pushes an entry (with its TTL) and its index member (scored `at`).
     pub async fn push(&self, id: &I::Value, at: &S, entry: &C::Value) -> Result<()> {
         let key = self.entry_key(id)?;
-        let entry_policy = self.store.policy(self.entry_id);
-        let index_policy = self.store.policy(self.index_id);
+        let entry_policy = self.core.policy(self.entry_id);
+        let index_policy = self.core.policy(self.index_id);
         let entry = Write::set(entry_policy, &key, encode::<C>(&key, entry)?, entry_policy.ttl);
         let member = Write::add_scored(
             index_policy,
@@ -92,26 +93,26 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
             index_policy.ttl,
         );
         if keyschema::key_slot(key.as_bytes()) == keyschema::key_slot(self.index_key.as_bytes()) {
-            let mut transaction = self.store.transaction();
+            let mut transaction = crate::Transaction::new(self.core);
             transaction.push_write(member)?;
             transaction.push_write(entry)?;
             return transaction.execute().await;
         }
-        self.store.apply(&member).await?;
-        self.store.apply(&entry).await.map(drop)
+        self.core.apply(&member).await?;
+        self.core.apply(&entry).await.map(drop)
     }
 
     /// The entry of `id`, if it has not expired.
     pub async fn get(&self, id: &I::Value) -> Result<Option<C::Value>> {
         let key = self.entry_key(id)?;
-        self.store.get::<C>(&key).await
+        crate::keys::get::<C>(self.core, &key).await
     }
 
     /// Up to `count` entries, oldest first, starting at the `offset`-th index member; index
     /// members whose entry expired are skipped (prune removes them).
     pub async fn list(&self, offset: usize, count: usize) -> Result<Vec<DeadLetter<I::Value, C::Value, S>>> {
         let members = self.members(offset, count).await?;
-        let mut batch = self.store.batch();
+        let mut batch = crate::Batch::new(self.core);
         let mut tickets = Vec::with_capacity(members.len());
         for (id, _) in &members {
             tickets.push(batch.get::<C>(&self.entry_key(id)?));
@@ -137,7 +138,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
         }
         let stop = offset.saturating_add(count) - 1;
         let raw: Vec<(Vec<u8>, f64)> = self
-            .store
+            .core
             .read(
                 redis::cmd("ZRANGE")
                     .arg(&self.index_key)
@@ -156,9 +157,9 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
     /// Removes an entry and then its index member; whether the entry existed.
     pub async fn remove(&self, id: &I::Value) -> Result<bool> {
         let key = self.entry_key(id)?;
-        let existed = self.store.delete(&key).await?;
+        let existed = self.core.delete(&key).await?;
         let member = Write::remove("ZREM", &self.index_key, vec![encode::<I>(&self.index_key, id)?]);
-        self.store.apply(&member).await?;
+        self.core.apply(&member).await?;
         Ok(existed)
     }
 
@@ -200,7 +201,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
                 });
             }
             let members = self.members(offset, batch).await?;
-            let mut exists = self.store.batch();
+            let mut exists = crate::Batch::new(self.core);
             let mut tickets = Vec::with_capacity(members.len());
             for (id, _) in &members {
                 tickets.push(exists.exists(&self.entry_key(id)?));
@@ -216,7 +217,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
             let dangling = argv.len() / 2;
             if dangling > 0 {
                 let reply = self
-                    .store
+                    .core
                     .run_script(&PRUNE.call(&[&self.index_key]).arg(&argv), &self.index_key)
                     .await?;
                 let pruned = match reply {

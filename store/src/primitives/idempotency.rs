@@ -2,7 +2,7 @@
 //! back, and the final result replaces it keeping the TTL.
 
 use crate::codec::Codec;
-use crate::store::{decode, encode};
+use crate::codec::{decode, encode};
 use crate::write::Write;
 use crate::Result;
 
@@ -22,8 +22,8 @@ impl<C: Codec> IdempotencyKey<'_, C> {
     /// value of whoever claimed it first.
     pub async fn claim(&self, value: &C::Value) -> Result<Claim<C::Value>> {
         let h = &self.handle;
-        let write = Write::claim(&h.key, encode::<C>(&h.key, value)?, h.ttl);
-        let previous: Option<Vec<u8>> = h.store.write_value(&write).await?;
+        let write = Write::claim(h.policy, &h.key, encode::<C>(&h.key, value)?, h.ttl);
+        let previous: Option<Vec<u8>> = h.core.write_value(&write).await?;
         Ok(match previous {
             None => Claim::First,
             Some(bytes) => Claim::Duplicate(decode::<C>(&h.key, &bytes)?),
@@ -34,13 +34,13 @@ impl<C: Codec> IdempotencyKey<'_, C> {
     /// expired, or was deleted to allow a retry).
     pub async fn complete(&self, result: &C::Value) -> Result<bool> {
         let h = &self.handle;
-        let write = Write::replace_keeping_ttl(&h.key, encode::<C>(&h.key, result)?);
-        let reply: Option<String> = h.store.write_value(&write).await?;
+        let write = Write::replace_keeping_ttl(h.policy, &h.key, encode::<C>(&h.key, result)?);
+        let reply: Option<String> = h.core.write_value(&write).await?;
         Ok(reply.is_some())
     }
 
     /// The value claimed or recorded, if any.
     pub async fn get(&self) -> Result<Option<C::Value>> {
-        self.handle.store.get::<C>(&self.handle.key).await
+        crate::keys::get::<C>(self.handle.core, &self.handle.key).await
     }
 }

@@ -3,13 +3,14 @@
 //! a third of the TTL, with a fencing token from the lock's counter issued on first use and a
 //! lost-lease signal.
 
-use super::renewal::Ticket;
-use super::{jittered, millis, owner_token};
+use super::renewal::{Renewable, Renewals, Ticket};
+use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
-use crate::store::StoredScript;
+use crate::script::StoredScript;
+use crate::transaction::Fence;
+use crate::util::{jittered, millis, owner_token};
 use crate::write::Write;
-use crate::Store;
 use keyschema::Companion;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,32 +61,11 @@ static RELEASE: LazyLock<StoredScript> = LazyLock::new(|| StoredScript::new(RELE
 #[error("the lease was lost while the work ran")]
 pub struct LeaseLost;
 
-/// A fencing token and the counter it came from: give it to a guarded write
-/// ([`Transaction::fenced`](crate::Transaction::fenced)), which the server refuses once a newer
-/// token has been issued for the lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fence {
-    pub(crate) counter: String,
-    pub(crate) token: u64,
-}
-
-impl Fence {
-    /// The token: every acquisition of the lock gets a larger one.
-    pub fn token(&self) -> u64 {
-        self.token
-    }
-
-    /// The counter key (`{cordum:reconciler:default}:fence`).
-    pub fn counter_key(&self) -> &str {
-        &self.counter
-    }
-}
-
 /// A held lock or lease: the owner token, the fence once issued and the renewal state. One
 /// allocation shared by the guard, the work's handles and the store's renewal queue
 /// ([`super::renewal`]); its owner (the guard, the lease) marks it released.
 pub(crate) struct Held {
-    pub(crate) store: Store,
+    pub(crate) core: Core,
     id: KeyId,
     pub(crate) key: String,
     pub(crate) token: String,
@@ -106,10 +86,10 @@ pub(crate) struct Held {
 impl Held {
     /// The lock just taken as `token` at `acquired_at`, its first renewal queued.
     fn start(taken: &LockKey<'_>, token: String, acquired_at: Instant) -> Arc<Self> {
-        let shared = taken.store.shared();
-        shared.renewals.register(shared, acquired_at + taken.ttl / 3, |ticket| {
+        let renewals = taken.core.extension::<Renewals<Self>>();
+        renewals.register(acquired_at + taken.ttl / 3, |ticket| {
             Arc::new(Self {
-                store: taken.store.clone(),
+                core: taken.core.clone(),
                 id: taken.id,
                 key: taken.key.clone(),
                 token,
@@ -124,10 +104,6 @@ impl Held {
         })
     }
 
-    pub(crate) fn ticket(&self) -> Ticket {
-        self.ticket
-    }
-
     fn valid_until(&self) -> Instant {
         // A poisoned lock only means a renewal panicked after storing an Instant: still valid.
         *self
@@ -136,25 +112,21 @@ impl Held {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub(crate) fn is_released(&self) -> bool {
-        self.released.load(Ordering::Acquire)
-    }
-
     /// Stops its renewals (once: a second call does nothing).
     fn mark_released(&self) {
         if !self.released.swap(true, Ordering::AcqRel) {
-            self.store.shared().renewals.deregister(self.ticket);
+            self.core.extension::<Renewals<Self>>().deregister(self.ticket);
         }
     }
 
-    pub(crate) fn renewed(&self, valid_until: Instant) {
+    fn renewed(&self, valid_until: Instant) {
         *self
             .valid_until
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = valid_until;
     }
 
-    pub(crate) fn lose(&self) {
+    fn lose(&self) {
         self.lost.store(true, Ordering::Release);
         self.lost_signal.notify_waiters();
     }
@@ -163,13 +135,14 @@ impl Held {
     async fn fence(&self) -> Result<&Fence> {
         self.fence
             .get_or_try_init(|| async {
-                let store = &self.store;
-                let counter = store.companion_key(self.id, &self.key, Companion::Fence);
-                let counter_ttl = store
-                    .companion_id(self.id, Companion::Fence)
-                    .and_then(|fence| store.ttl_of(fence))
+                let core = &self.core;
+                let policy = core.policy(self.id);
+                let counter = policy.companion_key(&self.key, Companion::Fence);
+                let counter_ttl = policy
+                    .companion(Companion::Fence)
+                    .and_then(|fence| core.ttl_of(fence))
                     .unwrap_or(Duration::from_secs(86_400));
-                let reply = store
+                let reply = core
                     .run_script(
                         &FENCE
                             .call(&[&self.key, &counter])
@@ -225,34 +198,56 @@ impl Held {
     async fn release(&self) -> Result<bool> {
         self.mark_released();
         let released = self
-            .store
+            .core
             .run_script(&RELEASE.call(&[&self.key]).arg(&self.token), &self.key)
             .await?;
         Ok(matches!(released, redis::Value::Int(1)))
     }
 }
 
-/// Extends the lock at `key` if `token` still owns it: whether it did.
-pub(crate) async fn extend(store: &Store, key: &str, token: &str, ttl: Duration) -> Result<bool> {
-    let extended = store
-        .run_script(&EXTEND.call(&[key]).arg(token).arg(millis(ttl)), key)
-        .await?;
-    Ok(matches!(extended, redis::Value::Int(1)))
+impl Renewable for Held {
+    fn is_released(&self) -> bool {
+        self.released.load(Ordering::Acquire)
+    }
+
+    /// Extends the lock if it is still ours: on success queues the next renewal at a third of
+    /// the TTL, otherwise signals it lost.
+    async fn renew(self: Arc<Self>) {
+        let started = Instant::now();
+        let extended = self
+            .core
+            .run_script(
+                &EXTEND.call(&[&self.key]).arg(&self.token).arg(millis(self.ttl)),
+                &self.key,
+            )
+            .await;
+        if self.is_released() {
+            return;
+        }
+        if matches!(extended, Ok(redis::Value::Int(1))) {
+            self.renewed(started + self.ttl);
+            self.core
+                .extension::<Renewals<Self>>()
+                .schedule(self.ticket, started + self.ttl / 3);
+        } else {
+            self.lose();
+        }
+    }
 }
 
 /// The key, its TTL, and how to take it: shared by [`Lock`] and [`Lease`].
 struct LockKey<'s> {
-    store: &'s Store,
+    core: &'s Core,
     id: KeyId,
     key: String,
     ttl: Duration,
 }
 
 impl<'s> LockKey<'s> {
-    fn new(store: &'s Store, id: KeyId, key: String) -> Self {
+    fn new(core: &'s Core, id: KeyId, key: String) -> Self {
         // The schema refuses a lock without a TTL; a minute is a safe bound should one appear.
-        let ttl = store.ttl_of(id).unwrap_or(Duration::from_secs(60));
-        Self { store, id, key, ttl }
+        let ttl = core.ttl_of(id).unwrap_or(Duration::from_secs(60));
+        Self { core, id, key, ttl }
     }
 
     /// One attempt, one round trip: the held lock, or `None` when another holds it.
@@ -260,7 +255,7 @@ impl<'s> LockKey<'s> {
         let token = owner_token();
         let started = Instant::now();
         let write = Write::set_if_absent(&self.key, token.clone().into_bytes(), Some(self.ttl));
-        match self.store.apply(&write).await? {
+        match self.core.apply(&write).await? {
             redis::Value::Nil => Ok(None),
             _ => Ok(Some(Held::start(self, token, started))),
         }
@@ -270,7 +265,7 @@ impl<'s> LockKey<'s> {
     async fn remaining(&self) -> Result<Duration> {
         let mut pttl = redis::cmd("PTTL");
         pttl.arg(&self.key);
-        let remaining: i64 = self.store.on_primary(&pttl, &self.key, "PTTL").await?;
+        let remaining: i64 = self.core.read_primary(&pttl, &self.key, "PTTL").await?;
         Ok(Duration::from_millis(u64::try_from(remaining).unwrap_or(0)))
     }
 
@@ -320,9 +315,9 @@ pub struct Lock<'s> {
 
 impl<'s> Lock<'s> {
     /// The lock at `key`, an instance of key definition `id` (generated code).
-    pub fn new(store: &'s Store, id: KeyId, key: String) -> Self {
+    pub fn new(core: &'s Core, id: KeyId, key: String) -> Self {
         Self {
-            inner: LockKey::new(store, id, key),
+            inner: LockKey::new(core, id, key),
         }
     }
 
@@ -461,9 +456,9 @@ pub struct Lease<'s> {
 
 impl<'s> Lease<'s> {
     /// The lease at `key`, an instance of key definition `id` (generated code).
-    pub fn new(store: &'s Store, id: KeyId, key: String) -> Self {
+    pub fn new(core: &'s Core, id: KeyId, key: String) -> Self {
         Self {
-            inner: LockKey::new(store, id, key),
+            inner: LockKey::new(core, id, key),
         }
     }
 
@@ -526,10 +521,9 @@ impl Drop for LeaderLease {
     }
 }
 
-impl Store {
-    /// Deletes `key` if it still holds `token` (the owner's release); whether it did.
-    pub(crate) async fn release_token(&self, key: &str, token: &str) -> Result<bool> {
-        let released = self.run_script(&RELEASE.call(&[key]).arg(token), key).await?;
-        Ok(matches!(released, redis::Value::Int(1)))
-    }
+/// Deletes `key` if it still holds `token` (an owner's release, as the cache's load lock's);
+/// whether it did.
+pub(crate) async fn release_token(core: &Core, key: &str, token: &str) -> Result<bool> {
+    let released = core.run_script(&RELEASE.call(&[key]).arg(token), key).await?;
+    Ok(matches!(released, redis::Value::Int(1)))
 }

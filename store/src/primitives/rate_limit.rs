@@ -3,11 +3,12 @@
 //! for the key's TTL (`login:failed:*`), and GCRA (`rate N per D burst B`). One script, one round
 //! trip per decision; the declared fallback when Redis cannot be reached.
 
-use super::{int_at, millis};
+use super::local::LocalLimits;
+use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
-use crate::store::StoredScript;
-use crate::Store;
+use crate::script::StoredScript;
+use crate::util::{int_at, millis};
 use keyschema::{Fallback, FormatError, Primitive, RateAlgorithm};
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -99,7 +100,7 @@ enum KeyForm<'s> {
 /// # Ok(()) }
 /// ```
 pub struct RateLimit<'s> {
-    store: &'s Store,
+    core: &'s Core,
     key: KeyForm<'s>,
     algorithm: RateAlgorithm,
     fallback: Fallback,
@@ -108,29 +109,29 @@ pub struct RateLimit<'s> {
 
 impl<'s> RateLimit<'s> {
     /// The rate limit at `key`, an instance of key definition `id` (generated code).
-    pub fn new(store: &'s Store, id: KeyId, key: String) -> Self {
-        Self::with_form(store, id, KeyForm::Fixed(key))
+    pub fn new(core: &'s Core, id: KeyId, key: String) -> Self {
+        Self::with_form(core, id, KeyForm::Fixed(key))
     }
 
     /// A rate limit whose key holds the window's second (a `unix_seconds` parameter): `key`
     /// formats the key of a second (generated code).
     pub fn per_second(
-        store: &'s Store,
+        core: &'s Core,
         id: KeyId,
         key: impl Fn(i64) -> Result<String, FormatError> + Send + Sync + 's,
     ) -> Self {
-        Self::with_form(store, id, KeyForm::PerSecond(Box::new(key)))
+        Self::with_form(core, id, KeyForm::PerSecond(Box::new(key)))
     }
 
-    fn with_form(store: &'s Store, id: KeyId, key: KeyForm<'s>) -> Self {
-        let (algorithm, fallback) = match store.primitive_of(id) {
+    fn with_form(core: &'s Core, id: KeyId, key: KeyForm<'s>) -> Self {
+        let (algorithm, fallback) = match core.primitive(id) {
             Some(Primitive::RateLimit(policy)) => (policy.algorithm, policy.fallback),
             // Generated code only builds rate limits for rate-limit keys.
             _ => (RateAlgorithm::Window { limit: 0 }, Fallback::Closed),
         };
-        let ttl = store.ttl_of(id).unwrap_or(Duration::from_secs(1));
+        let ttl = core.ttl_of(id).unwrap_or(Duration::from_secs(1));
         Self {
-            store,
+            core,
             key,
             algorithm,
             fallback,
@@ -166,7 +167,7 @@ impl<'s> RateLimit<'s> {
     /// Resets the count (after a successful login, say): deletes the key of the current window.
     pub async fn reset(&self) -> Result<bool> {
         let key = self.current_key()?;
-        self.store.delete(&key).await
+        self.core.delete(&key).await
     }
 
     /// The key of the current window: the fixed key, or the key of the server's second.
@@ -178,7 +179,7 @@ impl<'s> RateLimit<'s> {
     fn key_now(&self) -> Result<Cow<'_, str>> {
         match self.key {
             KeyForm::Fixed(_) => self.key_at(0),
-            KeyForm::PerSecond(_) => self.key_at(self.store.local().server_second()),
+            KeyForm::PerSecond(_) => self.key_at(self.core.extension::<LocalLimits>().server_second()),
         }
     }
 
@@ -195,7 +196,7 @@ impl<'s> RateLimit<'s> {
         // is on another second, it says which, and the request is counted there.
         let mut second = match self.key {
             KeyForm::Fixed(_) => 0, // Unused: the key is the same in every second.
-            KeyForm::PerSecond(_) => self.store.local().server_second(),
+            KeyForm::PerSecond(_) => self.core.extension::<LocalLimits>().server_second(),
         };
         for _ in 0..3 {
             let key = self.key_at(second)?;
@@ -204,7 +205,7 @@ impl<'s> RateLimit<'s> {
                 KeyForm::PerSecond(_) => second.to_string(),
             };
             let reply = self
-                .store
+                .core
                 .run_script(
                     &WINDOW
                         .call(&[&key])
@@ -221,7 +222,7 @@ impl<'s> RateLimit<'s> {
             let count = int_at(items, 0);
             if count < 0 {
                 second = int_at(items, 1);
-                self.store.local().saw_server_second(second);
+                self.core.extension::<LocalLimits>().saw_server_second(second);
                 continue;
             }
             let count = count.unsigned_abs();
@@ -258,7 +259,7 @@ impl<'s> RateLimit<'s> {
         let interval = period_ms as f64 / rate.max(1) as f64;
         let tolerance = interval * burst as f64;
         let reply = self
-            .store
+            .core
             .run_script(
                 &GCRA
                     .call(&[&key])
@@ -305,7 +306,7 @@ impl<'s> RateLimit<'s> {
                     KeyForm::Fixed(key) => key.clone(),
                     KeyForm::PerSecond(format) => format(0).unwrap_or_default(),
                 };
-                let local = self.store.local();
+                let local = self.core.extension::<LocalLimits>();
                 match self.algorithm {
                     RateAlgorithm::Window { limit } => {
                         let window = match self.key {

@@ -1,18 +1,30 @@
-//! Renewal of held locks and leases: one background task per store renews every held lock at a
-//! third of its TTL. Taking a lock registers it and queues its first renewal (a service holding
-//! thousands of per-job locks keeps one task and one timer); releasing one removes it from the
-//! register at once, so its memory goes back while it is still warm, and the queue skips the
-//! entry when it comes due.
+//! Renewal of held leases: one background task per store renews everything held in time.
+//! Taking a lock registers it and queues its first renewal (a service holding thousands of
+//! per-job locks keeps one task and one timer); releasing one removes it from the register at
+//! once, so its memory goes back while it is still warm, and the queue skips the entry when it
+//! comes due.
+//!
+//! The register knows what it renews only as [`Renewable`], and holds it weakly: the lock's
+//! owner (its guard, its lease) keeps it alive, so nothing here keeps a store alive in a circle.
 
-use super::local::locked;
-use super::lock::Held;
-use super::Shared;
+use crate::util::locked;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+/// Something held that must be renewed in time: a lock, a lease.
+pub(crate) trait Renewable: Send + Sync + 'static {
+    /// Whether its owner let it go (it is renewed no more).
+    fn is_released(&self) -> bool;
+
+    /// Renews it once: on success it queues its next renewal ([`Renewals::schedule`]), on
+    /// failure it signals itself lost.
+    fn renew(self: Arc<Self>) -> impl Future<Output = ()> + Send;
+}
 
 /// Above this many queued renewals beyond twice the locks held, entries of released locks are
 /// dropped at once rather than when due.
@@ -32,18 +44,16 @@ pub(crate) struct Ticket {
     generation: u64,
 }
 
-#[derive(Default)]
-struct Slot {
+struct Slot<T> {
     generation: u64,
-    held: Option<Arc<Held>>,
+    held: Option<Weak<T>>,
 }
 
-#[derive(Default)]
-struct Queue {
+struct Queue<T> {
     /// When each registered lock is renewed next; entries of released ones stay until due.
     due: BinaryHeap<Reverse<(Instant, Ticket)>>,
     /// The held locks, by slot.
-    slots: Vec<Slot>,
+    slots: Vec<Slot<T>>,
     free: Vec<usize>,
     live: usize,
     /// Whether the driver task runs.
@@ -52,38 +62,57 @@ struct Queue {
     target: Option<Instant>,
 }
 
-impl Queue {
-    fn held(&self, ticket: Ticket) -> Option<&Arc<Held>> {
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Self {
+            due: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            running: false,
+            target: None,
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    fn held(&self, ticket: Ticket) -> Option<&Weak<T>> {
         registered(&self.slots, ticket)
     }
 }
 
-/// The lock `ticket` was given, if it is still registered (its slot neither emptied nor reused).
-fn registered(slots: &[Slot], ticket: Ticket) -> Option<&Arc<Held>> {
+/// What `ticket` was given, if it is still registered (its slot neither emptied nor reused).
+fn registered<T>(slots: &[Slot<T>], ticket: Ticket) -> Option<&Weak<T>> {
     slots
         .get(ticket.slot)
         .filter(|slot| slot.generation == ticket.generation)
         .and_then(|slot| slot.held.as_ref())
 }
 
-/// The renewal queue of one store (shared by its clones).
-#[derive(Default)]
-pub(crate) struct Renewals {
-    queue: Mutex<Queue>,
+/// The renewal queue of one store (shared by its clones, kept in the core's extensions).
+pub(crate) struct Renewals<T> {
+    queue: Mutex<Queue<T>>,
     wake: Arc<Notify>,
 }
 
-impl Renewals {
+impl<T> Default for Renewals<T> {
+    fn default() -> Self {
+        Self {
+            queue: Mutex::default(),
+            wake: Arc::default(),
+        }
+    }
+}
+
+impl<T: Renewable> Renewals<T> {
     /// Registers a lock just taken, made by `held` with its ticket, its first renewal due `at`.
-    pub(crate) fn register(
-        &self,
-        shared: &Arc<Shared>,
-        at: Instant,
-        held: impl FnOnce(Ticket) -> Arc<Held>,
-    ) -> Arc<Held> {
+    pub(crate) fn register(self: &Arc<Self>, at: Instant, held: impl FnOnce(Ticket) -> Arc<T>) -> Arc<T> {
         let mut queue = locked(&self.queue);
         let slot = queue.free.pop().unwrap_or_else(|| {
-            queue.slots.push(Slot::default());
+            queue.slots.push(Slot {
+                generation: 0,
+                held: None,
+            });
             queue.slots.len() - 1
         });
         let entry = &mut queue.slots[slot];
@@ -93,44 +122,38 @@ impl Renewals {
             generation: entry.generation,
         };
         let held = held(ticket);
-        entry.held = Some(Arc::clone(&held));
+        entry.held = Some(Arc::downgrade(&held));
         queue.live += 1;
-        self.queue_at(shared, &mut queue, ticket, at);
+        self.queue_at(&mut queue, ticket, at);
         held
     }
 
     /// Queues the next renewal of a registered lock.
-    pub(crate) fn schedule(&self, shared: &Arc<Shared>, ticket: Ticket, at: Instant) {
+    pub(crate) fn schedule(self: &Arc<Self>, ticket: Ticket, at: Instant) {
         let mut queue = locked(&self.queue);
         if queue.held(ticket).is_some() {
-            self.queue_at(shared, &mut queue, ticket, at);
+            self.queue_at(&mut queue, ticket, at);
         }
     }
 
     /// Removes a released lock: it is renewed no more.
     pub(crate) fn deregister(&self, ticket: Ticket) {
-        let released = {
-            let mut queue = locked(&self.queue);
-            let Some(slot) = queue.slots.get_mut(ticket.slot) else {
-                return;
-            };
-            if slot.generation != ticket.generation {
-                return;
-            }
-            let released = slot.held.take();
-            if released.is_some() {
-                queue.free.push(ticket.slot);
-                queue.live -= 1;
-            }
-            released
+        let mut queue = locked(&self.queue);
+        let Some(slot) = queue.slots.get_mut(ticket.slot) else {
+            return;
         };
-        // Dropped outside the queue's lock: it may be the last handle on the store.
-        drop(released);
+        if slot.generation != ticket.generation {
+            return;
+        }
+        if slot.held.take().is_some() {
+            queue.free.push(ticket.slot);
+            queue.live -= 1;
+        }
     }
 
     /// Pushes `ticket` due `at`, starting the driver if it is idle and waking it if `at` is
     /// earlier than it would wake.
-    fn queue_at(&self, shared: &Arc<Shared>, queue: &mut Queue, ticket: Ticket, at: Instant) {
+    fn queue_at(self: &Arc<Self>, queue: &mut Queue<T>, ticket: Ticket, at: Instant) {
         if queue.due.len() >= 2 * queue.live + PRUNE_AT {
             let slots = &queue.slots;
             queue
@@ -141,7 +164,7 @@ impl Renewals {
         if !queue.running {
             queue.running = true;
             queue.target = Some(at);
-            tokio::spawn(drive(Arc::downgrade(shared)));
+            tokio::spawn(drive(Arc::downgrade(self)));
         } else if queue.target.map_or(true, |target| at < target) {
             queue.target = Some(at);
             self.wake.notify_one();
@@ -150,20 +173,19 @@ impl Renewals {
 }
 
 /// Renews what is due, sleeps until the next, and stops when nothing is queued. It holds the
-/// store's shared state only while working, so a store dropped by its users goes away.
-async fn drive(shared: Weak<Shared>) {
+/// register only while working, so a store dropped by its users goes away.
+async fn drive<T: Renewable>(renewals: Weak<Renewals<T>>) {
     loop {
-        let Some(strong) = shared.upgrade() else { return };
-        let renewals = &strong.renewals;
+        let Some(strong) = renewals.upgrade() else { return };
         let now = Instant::now();
         let mut due = Vec::new();
         let next = {
-            let mut queue = locked(&renewals.queue);
+            let mut queue = locked(&strong.queue);
             while queue.due.peek().is_some_and(|top| top.0 .0 <= now) {
                 if let Some(Reverse((_, ticket))) = queue.due.pop() {
-                    // A released lock's entry finds its slot emptied or reused.
-                    if let Some(held) = queue.held(ticket) {
-                        due.push(Arc::clone(held));
+                    // A released lock's entry finds its slot emptied or reused, or its owner gone.
+                    if let Some(held) = queue.held(ticket).and_then(Weak::upgrade) {
+                        due.push(held);
                     }
                 }
             }
@@ -176,12 +198,12 @@ async fn drive(shared: Weak<Shared>) {
         for held in due {
             if !held.is_released() {
                 // Each on its own task: one renewal hanging on a dead node delays no other.
-                tokio::spawn(renew(held));
+                tokio::spawn(held.renew());
             }
         }
         let Some(at) = next else { return };
         let at = at.max(now + BATCH);
-        let wake = Arc::clone(&renewals.wake);
+        let wake = Arc::clone(&strong.wake);
         drop(strong);
         tokio::select! {
             () = tokio::time::sleep_until(at) => {}
@@ -190,19 +212,71 @@ async fn drive(shared: Weak<Shared>) {
     }
 }
 
-/// Extends one lock; on success queues its next renewal, otherwise signals it lost.
-async fn renew(held: Arc<Held>) {
-    let started = Instant::now();
-    let extended = super::lock::extend(&held.store, &held.key, &held.token, held.ttl).await;
-    if held.is_released() {
-        return;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    /// Renewed by counting, and queued again a few milliseconds later.
+    struct Counted {
+        renewals: Arc<Renewals<Self>>,
+        ticket: Mutex<Option<Ticket>>,
+        count: AtomicU32,
+        released: AtomicBool,
     }
-    if matches!(extended, Ok(true)) {
-        held.renewed(started + held.ttl);
-        let shared = Arc::clone(held.store.shared());
-        let next = started + held.ttl / 3;
-        shared.renewals.schedule(&shared, held.ticket(), next);
-    } else {
-        held.lose();
+
+    impl Renewable for Counted {
+        fn is_released(&self) -> bool {
+            self.released.load(Ordering::Acquire)
+        }
+
+        async fn renew(self: Arc<Self>) {
+            self.count.fetch_add(1, Ordering::Relaxed);
+            if let Some(ticket) = *locked(&self.ticket) {
+                self.renewals
+                    .schedule(ticket, Instant::now() + Duration::from_millis(5));
+            }
+        }
+    }
+
+    fn take(renewals: &Arc<Renewals<Counted>>) -> Arc<Counted> {
+        renewals.register(Instant::now(), |ticket| {
+            Arc::new(Counted {
+                renewals: Arc::clone(renewals),
+                ticket: Mutex::new(Some(ticket)),
+                count: AtomicU32::new(0),
+                released: AtomicBool::new(false),
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn held_things_are_renewed_until_released_and_slots_are_reused() {
+        let renewals = Arc::new(Renewals::default());
+        let first = take(&renewals);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let renewed = first.count.load(Ordering::Relaxed);
+        // Every 5 ms, batched by at most BATCH: several renewals in 200 ms.
+        assert!(renewed >= 5, "{renewed}");
+        let ticket = locked(&first.ticket).take().unwrap();
+        first.released.store(true, Ordering::Release);
+        renewals.deregister(ticket);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(first.count.load(Ordering::Relaxed) <= renewed + 1);
+        let second = take(&renewals);
+        let reused = locked(&second.ticket).unwrap();
+        assert_eq!(reused.slot, ticket.slot);
+        assert_ne!(reused.generation, ticket.generation);
+        assert_eq!(locked(&renewals.queue).live, 1);
+    }
+
+    #[tokio::test]
+    async fn an_owner_dropped_without_release_is_not_kept_alive() {
+        let renewals = Arc::new(Renewals::default());
+        let held = take(&renewals);
+        let weak = Arc::downgrade(&held);
+        drop(held);
+        assert!(weak.upgrade().is_none(), "the register must not own what it renews");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -4,12 +4,13 @@
 //! BullMQ and Sidekiq do), or removed as it is claimed (at most once).
 
 use crate::codec::Codec;
+use crate::codec::{decode, encode};
+use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::keys::Score;
 use crate::policy::KeyId;
-use crate::store::{decode, encode, StoredScript};
+use crate::script::StoredScript;
 use crate::write::Write;
-use crate::Store;
 use keyschema::{Primitive, RedisType, ScoreKind};
 use std::marker::PhantomData;
 use std::sync::LazyLock;
@@ -72,7 +73,7 @@ pub struct ClaimedTimer<M> {
 
 /// A timer queue: schedule, cancel, claim due timers.
 pub struct TimerQueue<'s, C, S> {
-    store: &'s Store,
+    core: &'s Core,
     id: KeyId,
     key: String,
     per_second: u32,
@@ -82,8 +83,8 @@ pub struct TimerQueue<'s, C, S> {
 
 impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
     /// The queue at `key`, an instance of key definition `id` (generated code).
-    pub fn new(store: &'s Store, id: KeyId, key: String) -> Self {
-        let def = store.schema().keys.get(id.index());
+    pub fn new(core: &'s Core, id: KeyId, key: String) -> Self {
+        let def = core.schema().keys.get(id.index());
         let per_second = match def.map(|d| &d.redis_type) {
             Some(RedisType::Zset {
                 score: ScoreKind::TimeMs,
@@ -96,7 +97,7 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
             _ => Duration::from_secs(30),
         };
         Self {
-            store,
+            core,
             id,
             key,
             per_second,
@@ -112,20 +113,20 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
 
     /// Schedules `member` to fire at `at` (rescheduling it if it is queued).
     pub async fn schedule(&self, member: &C::Value, at: &S) -> Result<()> {
-        let policy = self.store.policy(self.id);
+        let policy = self.core.policy(self.id);
         let write = Write::add_scored(
             policy,
             &self.key,
             vec![(at.to_score(), encode::<C>(&self.key, member)?)],
             policy.ttl,
         );
-        self.store.apply(&write).await.map(drop)
+        self.core.apply(&write).await.map(drop)
     }
 
     /// Cancels a timer; whether it was queued.
     pub async fn cancel(&self, member: &C::Value) -> Result<bool> {
         let write = Write::remove("ZREM", &self.key, vec![encode::<C>(&self.key, member)?]);
-        let removed: i64 = self.store.write_value(&write).await?;
+        let removed: i64 = self.core.write_value(&write).await?;
         Ok(removed > 0)
     }
 
@@ -133,11 +134,11 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
     /// them, and none is claimed before its time.
     pub async fn claim_due(&self, max: usize, delivery: Delivery) -> Result<Vec<ClaimedTimer<C::Value>>> {
         let visibility = match delivery {
-            Delivery::AtLeastOnce => super::millis(self.visibility).to_string(),
+            Delivery::AtLeastOnce => crate::util::millis(self.visibility).to_string(),
             Delivery::AtMostOnce => "-1".to_string(),
         };
         let reply = self
-            .store
+            .core
             .run_script(
                 &CLAIM.call(&[&self.key]).arg(max).arg(self.per_second).arg(visibility),
                 &self.key,
@@ -163,7 +164,7 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
             return Ok(false);
         }
         let reply = self
-            .store
+            .core
             .run_script(
                 &ACK.call(&[&self.key])
                     .arg(encode::<C>(&self.key, &timer.member)?)
@@ -176,7 +177,7 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
 
     /// How many timers are queued (due or not).
     pub async fn len(&self) -> Result<u64> {
-        self.store
+        self.core
             .read(redis::cmd("ZCARD").arg(&self.key), &self.key, "ZCARD")
             .await
     }

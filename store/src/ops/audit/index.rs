@@ -9,24 +9,12 @@
 
 use super::report::DanglingMember;
 use super::tally::IndexTally;
-use crate::connection::Route;
+use crate::write::Write;
 use crate::{Result, Store};
-use keyschema::{Codec, KeyDef, KeySchema, Matcher, ParamValue, Primitive, RedisType};
+use keyschema::{Codec, KeyDef, KeySchema, Matcher, ParamValue, RedisType};
 
 /// Members asked for per `SSCAN`/`ZSCAN` call, and so per pipeline of `EXISTS`.
 const MEMBERS_PER_CALL: usize = 1000;
-
-/// The key the members of `def`'s keys name, by index, when `def` is an index.
-pub(super) fn indexed_key(schema: &KeySchema, def: &KeyDef) -> Option<usize> {
-    match &def.primitive {
-        Some(Primitive::Index { of }) => Some(*of),
-        Some(Primitive::DlqIndex { queue, .. }) => schema
-            .keys
-            .iter()
-            .position(|key| matches!(&key.primitive, Some(Primitive::DlqEntry { queue: q }) if q == queue)),
-        _ => None,
-    }
-}
 
 /// The parameter an index's members are values of.
 fn member_param(def: &KeyDef) -> Option<usize> {
@@ -42,114 +30,110 @@ fn member_param(def: &KeyDef) -> Option<usize> {
     }
 }
 
-impl Store {
-    /// Checks every member of the index key `key` (of the pattern `pattern`), removing the
-    /// dangling ones when `fix`; returns what it found and how many it removed.
-    pub(super) async fn check_index(
-        &self,
-        matcher: &Matcher,
-        key: &str,
-        pattern: usize,
-        fix: bool,
-        examples: usize,
-    ) -> Result<(IndexTally, u64)> {
-        let schema = self.schema();
-        let def = &schema.keys[pattern];
-        let mut tally = IndexTally::default();
-        let Some(of) = indexed_key(schema, def) else {
+/// Checks every member of the index key `key` (of the pattern `pattern`), removing the dangling
+/// ones when `fix` (through the write path); returns what it found and how many it removed.
+pub(super) async fn check_index(
+    store: &Store,
+    matcher: &Matcher,
+    key: &str,
+    pattern: usize,
+    fix: bool,
+    examples: usize,
+) -> Result<(IndexTally, u64)> {
+    let schema = store.schema();
+    let def = &schema.keys[pattern];
+    let mut tally = IndexTally::default();
+    let Some(of) = schema.indexed_key(pattern) else {
+        return Ok((tally, 0));
+    };
+    let entity = &schema.keys[of];
+    let Ok(found) = matcher.match_key(key) else {
+        return Ok((tally, 0)); // Matched when scanned: the schema has not changed since.
+    };
+    let Some(member_param) = member_param(def) else {
+        tally.unchecked = Some(format!("the members of `{}` are not values of a parameter", def.name));
+        return Ok((tally, 0));
+    };
+    // Every other parameter of the indexed key comes from the index key's own values.
+    let mut fixed: Vec<Option<ParamValue<'_>>> = Vec::new();
+    for param in entity.pattern.params() {
+        if param == member_param {
+            fixed.push(None);
+        } else if let Some((_, value)) = found.values.iter().find(|(p, _)| *p == param) {
+            fixed.push(Some(value.clone()));
+        } else {
+            tally.unchecked = Some(format!(
+                "`{}` of `{}` is neither the member nor in the index key",
+                schema.params[param].name, entity.name
+            ));
             return Ok((tally, 0));
-        };
-        let entity = &schema.keys[of];
-        let Ok(found) = matcher.match_key(key) else {
-            return Ok((tally, 0)); // Matched when scanned: the schema has not changed since.
-        };
-        let Some(member_param) = member_param(def) else {
-            tally.unchecked = Some(format!("the members of `{}` are not values of a parameter", def.name));
-            return Ok((tally, 0));
-        };
-        // Every other parameter of the indexed key comes from the index key's own values.
-        let mut fixed: Vec<Option<ParamValue<'_>>> = Vec::new();
-        for param in entity.pattern.params() {
-            if param == member_param {
-                fixed.push(None);
-            } else if let Some((_, value)) = found.values.iter().find(|(p, _)| *p == param) {
-                fixed.push(Some(value.clone()));
-            } else {
-                tally.unchecked = Some(format!(
-                    "`{}` of `{}` is neither the member nor in the index key",
-                    schema.params[param].name, entity.name
-                ));
-                return Ok((tally, 0));
-            }
-        }
-        let sorted = matches!(def.redis_type, RedisType::Zset { .. });
-        let (scan, remove) = if sorted { ("ZSCAN", "ZREM") } else { ("SSCAN", "SREM") };
-        let mut removed = 0;
-        let mut cursor = String::from("0");
-        loop {
-            let mut cmd = redis::cmd(scan);
-            cmd.arg(key).arg(&cursor).arg("COUNT").arg(MEMBERS_PER_CALL);
-            let (next, items): (String, Vec<Vec<u8>>) = self.connection().query(Route::Write, &cmd, key, scan).await?;
-            // ZSCAN answers member, score, member, score...
-            let members: Vec<Vec<u8>> = if sorted {
-                items.into_iter().step_by(2).collect()
-            } else {
-                items
-            };
-            let mut exists = self.batch();
-            let mut asked = Vec::with_capacity(members.len());
-            for member in &members {
-                let named = self.key_of_member(entity, &fixed, member_param, member);
-                let ticket = named.as_ref().map(|named| exists.exists(named));
-                asked.push((named, ticket));
-            }
-            let replies = exists.execute().await?;
-            let mut gone = Vec::new();
-            for (member, (named, ticket)) in members.iter().zip(asked) {
-                tally.members += 1;
-                if ticket.is_some_and(|ticket| replies.exists(&ticket)) {
-                    continue;
-                }
-                tally.dangling += 1;
-                if tally.examples.len() < examples {
-                    tally.examples.push(DanglingMember {
-                        index_key: key.to_string(),
-                        member: String::from_utf8_lossy(member).into_owned(),
-                        key: named,
-                    });
-                }
-                gone.push(member);
-            }
-            if fix && !gone.is_empty() {
-                let mut cmd = redis::cmd(remove);
-                cmd.arg(key).arg(gone);
-                let count: u64 = self.connection().query(Route::Write, &cmd, key, remove).await?;
-                removed += count;
-            }
-            if next == "0" {
-                return Ok((tally, removed));
-            }
-            cursor = next;
         }
     }
+    let sorted = matches!(def.redis_type, RedisType::Zset { .. });
+    let (scan, remove) = if sorted { ("ZSCAN", "ZREM") } else { ("SSCAN", "SREM") };
+    let mut removed = 0;
+    let mut cursor = String::from("0");
+    loop {
+        let mut cmd = redis::cmd(scan);
+        cmd.arg(key).arg(&cursor).arg("COUNT").arg(MEMBERS_PER_CALL);
+        let (next, items): (String, Vec<Vec<u8>>) = store.core().read_primary(&cmd, key, scan).await?;
+        // ZSCAN answers member, score, member, score...
+        let members: Vec<Vec<u8>> = if sorted {
+            items.into_iter().step_by(2).collect()
+        } else {
+            items
+        };
+        let mut exists = store.batch();
+        let mut asked = Vec::with_capacity(members.len());
+        for member in &members {
+            let named = key_of_member(schema, entity, &fixed, member_param, member);
+            let ticket = named.as_ref().map(|named| exists.exists(named));
+            asked.push((named, ticket));
+        }
+        let replies = exists.execute().await?;
+        let mut gone = Vec::new();
+        for (member, (named, ticket)) in members.iter().zip(asked) {
+            tally.members += 1;
+            if ticket.is_some_and(|ticket| replies.exists(&ticket)) {
+                continue;
+            }
+            tally.dangling += 1;
+            if tally.examples.len() < examples {
+                tally.examples.push(DanglingMember {
+                    index_key: key.to_string(),
+                    member: String::from_utf8_lossy(member).into_owned(),
+                    key: named,
+                });
+            }
+            gone.push(member);
+        }
+        if fix && !gone.is_empty() {
+            let gone = gone.into_iter().cloned().collect();
+            let count: u64 = store.core().write_value(&Write::remove(remove, key, gone)).await?;
+            removed += count;
+        }
+        if next == "0" {
+            return Ok((tally, removed));
+        }
+        cursor = next;
+    }
+}
 
-    /// The indexed key a member names, or `None` when the member is no valid value.
-    fn key_of_member(
-        &self,
-        entity: &KeyDef,
-        fixed: &[Option<ParamValue<'_>>],
-        member_param: usize,
-        member: &[u8],
-    ) -> Option<String> {
-        let schema = self.schema();
-        let text = std::str::from_utf8(member).ok()?;
-        let value = schema.parse_text_value(&schema.params[member_param], text).ok()?;
-        let values: Vec<ParamValue<'_>> = fixed
-            .iter()
-            .map(|fixed| fixed.clone().unwrap_or_else(|| value.clone()))
-            .collect();
-        let mut key = String::new();
-        schema.write_key(entity, &values, &mut key).ok()?;
-        Some(key)
-    }
+/// The indexed key a member names, or `None` when the member is no valid value.
+fn key_of_member(
+    schema: &KeySchema,
+    entity: &KeyDef,
+    fixed: &[Option<ParamValue<'_>>],
+    member_param: usize,
+    member: &[u8],
+) -> Option<String> {
+    let text = std::str::from_utf8(member).ok()?;
+    let value = schema.parse_text_value(&schema.params[member_param], text).ok()?;
+    let values: Vec<ParamValue<'_>> = fixed
+        .iter()
+        .map(|fixed| fixed.clone().unwrap_or_else(|| value.clone()))
+        .collect();
+    let mut key = String::new();
+    schema.write_key(entity, &values, &mut key).ok()?;
+    Some(key)
 }

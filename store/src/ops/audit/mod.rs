@@ -14,9 +14,12 @@ pub use report::{
     TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
 
-use super::checkpoint::{locked, scan_nodes, Checkpoint};
+use super::checkpoint::{scan_nodes, Checkpoint};
+use super::nodes::replica_nodes;
 use super::OpsError;
 use crate::connection::Node;
+use crate::util::locked;
+use crate::write::{Arg, Write};
 use crate::{Error, Result, Store};
 use keyschema::Matcher;
 use redis::Value;
@@ -101,150 +104,147 @@ impl fmt::Debug for AuditOptions {
 /// How often a checkpointed audit saves its counts.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-impl Store {
-    /// Audits every key of the keyspace against the schema; see the module documentation.
-    ///
-    /// ```no_run
-    /// # async fn demo(store: keyschema_store::Store) -> Result<(), keyschema_store::ops::OpsError> {
-    /// use keyschema_store::ops::AuditOptions;
-    /// let report = store.audit(&AuditOptions::default()).await?;
-    /// println!("{} keys, {} with a problem", report.keys, report.problem_count());
-    /// # Ok(()) }
-    /// ```
-    pub async fn audit(&self, options: &AuditOptions) -> std::result::Result<AuditReport, OpsError> {
-        let matcher = Matcher::new(self.schema_arc());
-        let nodes = self.audited_nodes(options).await?;
-        let names: Vec<String> = nodes.iter().map(Node::name).collect();
-        let schema = self.schema();
-        let fresh = || Tally::new(schema.keys.len(), options.examples);
-        let checkpoint = match &options.checkpoint {
-            Some(path) => Checkpoint::<Tally>::load(path, "audit", &[schema], &names)?,
-            None => None,
-        }
-        .unwrap_or_else(|| Checkpoint::new("audit", &[schema], &names, fresh()));
-        let state = Mutex::new(checkpoint);
-        let limit = options.sample.unwrap_or(u64::MAX);
-        // With a checkpoint, one page at a time: the counts saved are exactly those of the pages
-        // before the saved cursor.
-        let in_flight = if options.checkpoint.is_some() { 1 } else { 2 };
-        scan_nodes(
-            &nodes,
-            &state,
-            options.checkpoint.as_deref(),
-            CHECKPOINT_EVERY,
-            options.scan_count,
-            in_flight,
-            |node: Node, keys: Vec<Vec<u8>>| {
-                let (state, matcher) = (&state, &matcher);
-                async move {
-                    if locked(state).state.keys >= limit {
-                        return Ok(ControlFlow::Break(()));
-                    }
-                    self.audit_page(state, matcher, &node, &keys, options).await?;
-                    let seen = locked(state).state.keys;
-                    if let Some(progress) = &options.progress {
-                        progress(seen);
-                    }
-                    Ok(if seen >= limit {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    })
+/// Audits every key of the keyspace against the schema; see the module documentation. With
+/// `fix`, what it changes (missing TTLs set, dangling index members removed) goes through the
+/// store's write path: a [`Store::durable`] store waits for replicas after each page's fixes.
+///
+/// ```no_run
+/// # async fn demo(store: keyschema_store::Store) -> Result<(), keyschema_store::ops::OpsError> {
+/// use keyschema_store::ops::{self, AuditOptions};
+/// let report = ops::audit(&store, &AuditOptions::default()).await?;
+/// println!("{} keys, {} with a problem", report.keys, report.problem_count());
+/// # Ok(()) }
+/// ```
+pub async fn audit(store: &Store, options: &AuditOptions) -> std::result::Result<AuditReport, OpsError> {
+    let matcher = store.core().matcher();
+    let nodes = audited_nodes(store, options).await?;
+    let names: Vec<String> = nodes.iter().map(Node::name).collect();
+    let schema = store.schema();
+    let fresh = || Tally::new(schema.keys.len(), options.examples);
+    let checkpoint = match &options.checkpoint {
+        Some(path) => Checkpoint::<Tally>::load(path, "audit", &[schema], &names)?,
+        None => None,
+    }
+    .unwrap_or_else(|| Checkpoint::new("audit", &[schema], &names, fresh()));
+    let state = Mutex::new(checkpoint);
+    let limit = options.sample.unwrap_or(u64::MAX);
+    // With a checkpoint, one page at a time: the counts saved are exactly those of the pages
+    // before the saved cursor.
+    let in_flight = if options.checkpoint.is_some() { 1 } else { 2 };
+    scan_nodes(
+        &nodes,
+        &state,
+        options.checkpoint.as_deref(),
+        CHECKPOINT_EVERY,
+        options.scan_count,
+        in_flight,
+        |node: Node, keys: Vec<Vec<u8>>| {
+            let (state, matcher) = (&state, matcher);
+            async move {
+                if locked(state).state.keys >= limit {
+                    return Ok(ControlFlow::Break(()));
                 }
-            },
-        )
-        .await?;
-        let tally = state.into_inner().unwrap_or_else(PoisonError::into_inner).state;
-        let sampled = tally.keys >= limit;
-        if let Some(path) = &options.checkpoint {
-            // Done: a later audit starts afresh.
-            std::fs::remove_file(path).map_err(|source| OpsError::CheckpointWrite {
-                path: path.display().to_string(),
-                source,
-            })?;
-        }
-        Ok(tally.report(self, options, sampled))
-    }
-
-    /// The nodes an audit scans: the primaries, or one replica of each shard.
-    async fn audited_nodes(&self, options: &AuditOptions) -> std::result::Result<Vec<Node>, OpsError> {
-        if !options.replicas {
-            return Ok(self.connection().nodes().await?);
-        }
-        if options.fix {
-            return Err(OpsError::FixOnReplicas);
-        }
-        self.connection()
-            .replica_nodes()
-            .await?
-            .into_iter()
-            .map(|node| node.map_err(|primary| OpsError::NoReplica { primary }))
-            .collect()
-    }
-
-    /// The keys of the keyspace (`DBSIZE` of every primary, added up): the total a progress
-    /// report counts towards.
-    pub async fn key_count(&self) -> Result<u64> {
-        let nodes = self.connection().nodes().await?;
-        let sizes = futures_util::future::try_join_all(nodes.iter().map(|node| async move {
-            let mut pipe = node.pipe();
-            pipe.cmd("DBSIZE");
-            match node.pipeline(pipe, 1).await?.as_slice() {
-                [Value::Int(size)] => Ok(u64::try_from(*size).unwrap_or(0)),
-                other => Err(Error::unexpected(&node.name(), "DBSIZE", &Value::Array(other.to_vec()))),
+                audit_page(store, state, matcher, &node, &keys, options).await?;
+                let seen = locked(state).state.keys;
+                if let Some(progress) = &options.progress {
+                    progress(seen);
+                }
+                Ok(if seen >= limit {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                })
             }
-        }))
-        .await?;
-        Ok(sizes.into_iter().sum())
+        },
+    )
+    .await?;
+    let tally = state.into_inner().unwrap_or_else(PoisonError::into_inner).state;
+    let sampled = tally.keys >= limit;
+    if let Some(path) = &options.checkpoint {
+        // Done: a later audit starts afresh.
+        std::fs::remove_file(path).map_err(|source| OpsError::CheckpointWrite {
+            path: path.display().to_string(),
+            source,
+        })?;
     }
+    Ok(tally.report(store, options, sampled))
+}
 
-    /// Audits one page of keys from `node`.
-    async fn audit_page(
-        &self,
-        tally: &Mutex<Checkpoint<Tally>>,
-        matcher: &Matcher,
-        node: &Node,
-        keys: &[Vec<u8>],
-        options: &AuditOptions,
-    ) -> Result<()> {
-        let per_key = if options.memory { 3 } else { 2 };
-        let replies = read_types_and_ttls(node, keys, options.memory).await?;
-        let mut indexes = Vec::new();
-        let mut expire = node.pipe();
-        let mut expiring = 0;
-        {
-            let mut checkpoint = locked(tally);
-            let tally = &mut checkpoint.state;
-            let before = tally.keys;
-            for (key, replies) in keys.iter().zip(replies.chunks(per_key)) {
-                let follow_up = tally.add_key(self, matcher, key, replies);
-                if let (true, Some(ttl)) = (options.fix, follow_up.set_ttl) {
-                    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-                    expire.cmd("PEXPIRE").arg(key).arg(ms).arg("NX");
-                    expiring += 1;
-                }
-                if options.indexes {
-                    indexes.extend(follow_up.index);
-                }
-            }
-            let audited = tally.keys - before;
-            tally.add_node_keys(node.name(), audited);
-        }
-        if expiring > 0 {
-            let replies = node.pipeline(expire, expiring).await?;
-            let set = replies.iter().filter(|reply| matches!(reply, Value::Int(1))).count();
-            locked(tally).state.fixed.ttls_set += set as u64;
-        }
-        for (key, pattern) in indexes {
-            let (members, removed) = self
-                .check_index(matcher, &key, pattern, options.fix, options.examples)
-                .await?;
-            let mut checkpoint = locked(tally);
-            checkpoint.state.add_index(pattern, members);
-            checkpoint.state.fixed.members_removed += removed;
-        }
-        Ok(())
+/// The nodes an audit scans: the primaries, or one replica of each shard.
+async fn audited_nodes(store: &Store, options: &AuditOptions) -> std::result::Result<Vec<Node>, OpsError> {
+    let connection = store.core().connection();
+    if !options.replicas {
+        return Ok(connection.nodes().await?);
     }
+    if options.fix {
+        return Err(OpsError::FixOnReplicas);
+    }
+    replica_nodes(connection)
+        .await?
+        .into_iter()
+        .map(|node| node.map_err(|primary| OpsError::NoReplica { primary }))
+        .collect()
+}
+
+/// The keys of the keyspace (`DBSIZE` of every primary, added up): the total a progress
+/// report counts towards.
+pub async fn key_count(store: &Store) -> Result<u64> {
+    let nodes = store.core().connection().nodes().await?;
+    let sizes = futures_util::future::try_join_all(nodes.iter().map(|node| async move {
+        let mut pipe = node.pipe();
+        pipe.cmd("DBSIZE");
+        match node.pipeline(pipe, 1).await?.as_slice() {
+            [Value::Int(size)] => Ok(u64::try_from(*size).unwrap_or(0)),
+            other => Err(Error::unexpected(&node.name(), "DBSIZE", &Value::Array(other.to_vec()))),
+        }
+    }))
+    .await?;
+    Ok(sizes.into_iter().sum())
+}
+
+/// Audits one page of keys from `node`.
+async fn audit_page(
+    store: &Store,
+    tally: &Mutex<Checkpoint<Tally>>,
+    matcher: &Matcher,
+    node: &Node,
+    keys: &[Vec<u8>],
+    options: &AuditOptions,
+) -> Result<()> {
+    let per_key = if options.memory { 3 } else { 2 };
+    let replies = read_types_and_ttls(node, keys, options.memory).await?;
+    let mut indexes = Vec::new();
+    let mut expire = Vec::new();
+    {
+        let mut checkpoint = locked(tally);
+        let tally = &mut checkpoint.state;
+        let before = tally.keys;
+        for (key, replies) in keys.iter().zip(replies.chunks(per_key)) {
+            let follow_up = tally.add_key(store, matcher, key, replies);
+            if let (true, Some(ttl)) = (options.fix, follow_up.set_ttl) {
+                let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+                expire.push(Write::raw(key, "PEXPIRE", vec![Arg::Int(ms), Arg::Word("NX")]));
+            }
+            if options.indexes {
+                indexes.extend(follow_up.index);
+            }
+        }
+        let audited = tally.keys - before;
+        tally.add_node_keys(node.name(), audited);
+    }
+    if !expire.is_empty() {
+        let replies = store.core().apply_on_node(node, &expire).await?;
+        let set = replies.iter().filter(|reply| matches!(reply, Value::Int(1))).count();
+        locked(tally).state.fixed.ttls_set += set as u64;
+    }
+    for (key, pattern) in indexes {
+        let (members, removed) =
+            index::check_index(store, matcher, &key, pattern, options.fix, options.examples).await?;
+        let mut checkpoint = locked(tally);
+        checkpoint.state.add_index(pattern, members);
+        checkpoint.state.fixed.members_removed += removed;
+    }
+    Ok(())
 }
 
 /// `TYPE` and `PTTL` (and `MEMORY USAGE`) of every key of a page, in one pipeline to its node.

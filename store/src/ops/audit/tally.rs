@@ -181,7 +181,7 @@ impl Tally {
             (None, Some(_)) => problems.push(Problem::TtlUnexpected),
             _ => {}
         }
-        if type_ok && super::index::indexed_key(schema, def).is_some() {
+        if type_ok && schema.indexed_key(index).is_some() {
             follow_up.index = Some((text.to_string(), index));
         }
         let examples = self.examples;
@@ -218,7 +218,7 @@ impl Tally {
                     .collect();
                 problems.sort_by_key(|p| p.problem);
                 let ttl = store.policy(KeyId::from_index(index)).ttl;
-                let index_audit = super::index::indexed_key(schema, def).map(|of| IndexAudit {
+                let index_audit = schema.indexed_key(index).map(|of| IndexAudit {
                     of: schema.keys[of].name.clone(),
                     members: counted.index.members,
                     dangling: counted.index.dangling,

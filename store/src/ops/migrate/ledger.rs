@@ -8,7 +8,7 @@
 //! add up (a key lost, expired, written by someone else or replaced) has its keys looked for one
 //! by one.
 
-use crate::connection::SlotOwners;
+use crate::ops::nodes::SlotOwners;
 use keyschema::SLOT_COUNT;
 
 /// Counts and sample of one copy; see the module documentation.

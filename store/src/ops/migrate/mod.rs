@@ -17,10 +17,12 @@ mod verify;
 pub use report::{KeyMove, MigrationReport, PatternCheck, PatternMove, UnmatchedKeys, VerifyReport, MIGRATION_VERSION};
 pub use verify::{verify, VerifyOptions};
 
-use super::checkpoint::{locked, scan_nodes, Checkpoint};
+use super::checkpoint::{scan_nodes, Checkpoint};
 use super::Progress;
 use super::{sized_cmd, OpsError};
-use crate::connection::{Node, SlotOwners};
+use crate::connection::Node;
+use crate::ops::nodes::SlotOwners;
+use crate::util::locked;
 use crate::Store;
 use keyschema::{Translation, Untranslated};
 use ledger::Ledger;
@@ -210,7 +212,7 @@ pub async fn migrate_verified(
     let (report, ledger) = copy(source, target, options, counted.then_some(verify.compare_every)).await?;
     let verified = match ledger {
         Some(ledger) => {
-            let closed = ledger.close(&target.connection().slot_owners().await?).await?;
+            let closed = ledger.close(&SlotOwners::of(&target.connection()).await?).await?;
             verify::verify_counted(source, target, verify, &report, closed).await?
         }
         None => verify::verify(source, target, verify).await?,
@@ -226,7 +228,7 @@ async fn copy(
     options: &MigrateOptions,
     sample_every: Option<u64>,
 ) -> Result<(MigrationReport, Option<Ledger>), OpsError> {
-    let translation = Translation::new(source.schema_arc(), target.schema_arc());
+    let translation = Translation::new(source.core().schema_arc(), target.core().schema_arc());
     let nodes = source.connection().nodes().await?;
     let names: Vec<String> = nodes.iter().map(Node::name).collect();
     let (from, to) = (translation.from_schema(), translation.to_schema());
@@ -248,7 +250,7 @@ async fn copy(
     };
     // RESTOREs go in one pipeline per target node; a resharding meanwhile makes them fail
     // (`MOVED`), and a resumed run reads the new map.
-    let owners = target.connection().slot_owners().await?;
+    let owners = SlotOwners::of(&target.connection()).await?;
     let ledger = match sample_every {
         Some(every) if !checkpoint.state.resumed => Some(Mutex::new(Ledger::open(&owners, every).await?)),
         _ => None,

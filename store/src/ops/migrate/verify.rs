@@ -9,9 +9,11 @@
 
 use super::ledger::Closed;
 use super::report::{MigrationReport, PatternCheck, VerifyReport, MIGRATION_VERSION};
-use super::{destination, locked, Destination};
-use crate::connection::{Node, SlotOwners};
+use super::{destination, Destination};
+use crate::connection::Node;
+use crate::ops::nodes::SlotOwners;
 use crate::ops::{sized_cmd, OpsError};
+use crate::util::locked;
 use crate::Store;
 use keyschema::Translation;
 use redis::Value;
@@ -70,7 +72,10 @@ pub(super) async fn verify_counted(
     if !ledger.all_add_up() {
         return per_key(source, target, options, Some(&ledger)).await;
     }
-    let mut report = empty_report(&Translation::new(source.schema_arc(), target.schema_arc()));
+    let mut report = empty_report(&Translation::new(
+        source.core().schema_arc(),
+        target.core().schema_arc(),
+    ));
     for (check, moved) in report.patterns.iter_mut().zip(&copy.patterns) {
         check.source_keys = moved.copied + moved.already_there;
         check.on_target = check.source_keys;
@@ -116,8 +121,8 @@ async fn compare_sample(
     report: &mut VerifyReport,
 ) -> crate::Result<()> {
     let (source_owners, target_owners) = (
-        source.connection().slot_owners().await?,
-        target.connection().slot_owners().await?,
+        SlotOwners::of(&source.connection()).await?,
+        SlotOwners::of(&target.connection()).await?,
     );
     let tolerance = i64::try_from(options.ttl_tolerance.as_millis()).unwrap_or(i64::MAX);
     // A page at a time, so that a large sample is not held in memory twice over.
@@ -183,9 +188,9 @@ async fn per_key(
     options: &VerifyOptions,
     proven: Option<&Closed>,
 ) -> Result<VerifyReport, OpsError> {
-    let translation = Translation::new(source.schema_arc(), target.schema_arc());
+    let translation = Translation::new(source.core().schema_arc(), target.core().schema_arc());
     let report = Mutex::new(empty_report(&translation));
-    let owners = target.connection().slot_owners().await?;
+    let owners = SlotOwners::of(&target.connection()).await?;
     let seen = std::sync::atomic::AtomicU64::new(0);
     let (report_ref, translation, owners, seen) = (&report, &translation, &owners, &seen);
     source
