@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
-use keyschema::Schema;
+use keyschema::{ParamValue, Schema};
 
 #[test]
 fn literal_beats_placeholder_and_narrow_beats_wide_whatever_the_order() {
@@ -95,4 +95,46 @@ fn typed_values_have_one_form() {
         "ip:2001%3Adb8%3A%3A1"
     );
     assert!(schema.lint("ip:2001%3Adb8%3A%3A1").problems.is_empty());
+}
+
+#[test]
+fn a_key_longer_than_the_linter_reads_is_refused_when_formatted() {
+    let schema = Schema::parse("param t text\nnote:<t> string text \"A note\"\n", "n.keys").unwrap();
+    let model = schema.model();
+    let mut out = String::from("kept:");
+    let fits = "x".repeat(keyschema::MAX_KEY_LEN - "note:".len());
+    model
+        .write_key(&model.keys[0], &[ParamValue::Text(fits.as_str().into())], &mut out)
+        .unwrap();
+    assert_eq!(out.len(), "kept:".len() + keyschema::MAX_KEY_LEN);
+    let mut out = String::from("kept:");
+    let long = "x".repeat(70_000);
+    let error = model
+        .write_key(&model.keys[0], &[ParamValue::Text(long.as_str().into())], &mut out)
+        .unwrap_err();
+    assert!(
+        matches!(error, keyschema::FormatError::KeyTooLong { len: 70_005, max, .. } if max == keyschema::MAX_KEY_LEN),
+        "{error:?}"
+    );
+    assert_eq!(out, "kept:", "a refused key leaves the buffer as it was");
+}
+
+#[test]
+fn a_key_declares_the_largest_value_it_takes() {
+    let schema = Schema::parse(
+        "param t text\nsmall:<t> string text max 64kb \"S\"\nplain:<t> string text \"P\"\n",
+        "m.keys",
+    )
+    .unwrap();
+    assert_eq!(schema.model().keys[0].max_value, Some(65_536));
+    assert_eq!(schema.model().keys[1].max_value, None);
+    for (bad, hint) in [("max 0", "positive"), ("max 1tb", "unit"), ("max 600mb", "512mb")] {
+        let source = format!("param t text\nsmall:<t> string text {bad} \"S\"\n");
+        let error = Schema::parse(&source, "m.keys").unwrap_err();
+        let rendered = format!("{:?}", error.diagnostics);
+        assert!(
+            rendered.contains("invalid size") && rendered.contains(hint),
+            "{bad}: {rendered}"
+        );
+    }
 }

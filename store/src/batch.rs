@@ -13,9 +13,9 @@
 
 use crate::codec::{decode, encode, Codec};
 use crate::core::Core;
+use crate::error::{Error, Result};
 use crate::policy::KeyId;
 use crate::write::Write;
-use crate::{Error, Result};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -193,7 +193,7 @@ impl<'s> Batch<'s> {
     }
 
     /// Queues `EXISTS key`; redeem it with [`BatchReplies::exists`].
-    pub fn exists(&mut self, key: &str) -> Ticket<crate::Int> {
+    pub fn exists(&mut self, key: &str) -> Ticket<crate::codec::Int> {
         let mut cmd = redis::cmd("EXISTS");
         cmd.arg(key);
         self.queued.push(Queued::Read {
@@ -296,7 +296,7 @@ impl<'s> Batch<'s> {
 
 impl BatchReplies {
     /// Whether the key of a queued [`Batch::exists`] existed.
-    pub fn exists(&self, ticket: &Ticket<crate::Int>) -> bool {
+    pub fn exists(&self, ticket: &Ticket<crate::codec::Int>) -> bool {
         matches!(self.values[ticket.index], redis::Value::Int(1..))
     }
 

@@ -177,9 +177,44 @@ impl<C: Codec> Codec for Lz4<C> {
     }
 }
 
+/// A struct stored as a hash, one field per declared field (generated code implements it).
+pub trait HashRecord: Sized {
+    /// The fields and their encoded values; `None` values are left out.
+    fn to_fields(&self, key: &str) -> crate::error::Result<Vec<(&'static str, Vec<u8>)>>;
+    /// The record from the fields Redis returned; unknown fields are ignored.
+    fn from_fields(key: &str, fields: Vec<(String, Vec<u8>)>) -> crate::error::Result<Self>;
+}
+
+/// A sorted-set score with a meaning: seconds or milliseconds since the epoch, an integer, a float.
+pub trait Score: Sized {
+    /// The score Redis stores.
+    fn to_score(&self) -> f64;
+    /// The value of a stored score.
+    fn from_score(score: f64) -> Self;
+}
+
+impl Score for f64 {
+    fn to_score(&self) -> f64 {
+        *self
+    }
+    fn from_score(score: f64) -> Self {
+        score
+    }
+}
+
+impl Score for i64 {
+    fn to_score(&self) -> f64 {
+        // Scores are doubles: integers beyond 2^53 lose precision, as in Redis itself.
+        *self as f64
+    }
+    fn from_score(score: f64) -> Self {
+        score as Self
+    }
+}
+
 /// Encodes with `C`, naming the key in the error.
-pub(crate) fn encode<C: Codec>(key: &str, value: &C::Value) -> crate::Result<Vec<u8>> {
-    C::encode(value).map_err(|reason| crate::Error::Encode {
+pub(crate) fn encode<C: Codec>(key: &str, value: &C::Value) -> crate::error::Result<Vec<u8>> {
+    C::encode(value).map_err(|reason| crate::error::Error::Encode {
         key: key.to_string(),
         codec: C::name().into_owned(),
         reason,
@@ -187,8 +222,8 @@ pub(crate) fn encode<C: Codec>(key: &str, value: &C::Value) -> crate::Result<Vec
 }
 
 /// Decodes with `C`, naming the key in the error.
-pub(crate) fn decode<C: Codec>(key: &str, bytes: &[u8]) -> crate::Result<C::Value> {
-    C::decode(bytes).map_err(|reason| crate::Error::Decode {
+pub(crate) fn decode<C: Codec>(key: &str, bytes: &[u8]) -> crate::error::Result<C::Value> {
+    C::decode(bytes).map_err(|reason| crate::error::Error::Decode {
         key: key.to_string(),
         codec: C::name().into_owned(),
         reason,

@@ -6,7 +6,7 @@
 
 use crate::connection::{ConnectionOptions, RedisConnection};
 use crate::error::{Error, Result};
-use crate::Store;
+use crate::store::Store;
 use keyschema::{model_fingerprint, KeySchema, Schema};
 use std::sync::OnceLock;
 

@@ -74,7 +74,7 @@ impl Core {
 
     /// The schema's matcher, compiled once per store.
     pub(crate) fn matcher(&self) -> &Matcher {
-        self.matcher.get_or_init(|| Matcher::new(Arc::clone(&self.schema)))
+        self.matcher.get_or_init(|| Matcher::new(self.schema_arc()))
     }
 
     pub(crate) fn connection(&self) -> &RedisConnection {
@@ -187,11 +187,11 @@ impl Core {
     /// limit are refused before anything is sent.
     pub(crate) async fn run_script(&self, call: &ScriptCall, key: &str) -> Result<redis::Value> {
         let largest = call.largest_arg();
-        if largest > crate::write::SERVER_MAX_ARG {
+        if largest > crate::policy::SERVER_MAX_ARG {
             return Err(Error::ValueTooLarge {
                 key: key.to_string(),
                 size: largest,
-                max: crate::write::SERVER_MAX_ARG,
+                max: crate::policy::SERVER_MAX_ARG,
             });
         }
         if let Some(durability) = self.durability {
@@ -207,6 +207,15 @@ impl Core {
             self.connection.script(&call.cmd, &call.script.script, key)
         })
         .await
+    }
+
+    /// Runs a script that applies `writes` (a transaction's checking script, which takes their
+    /// commands as arguments): their limits are checked first, then as [`Core::run_script`].
+    pub(crate) async fn apply_scripted(&self, call: &ScriptCall, key: &str, writes: &[Write]) -> Result<redis::Value> {
+        for write in writes {
+            write.check_sizes()?;
+        }
+        self.run_script(call, key).await
     }
 
     /// Sends a pipeline of writes built from [`Write`]s (a batch's pipeline of one slot), every
@@ -315,47 +324,55 @@ impl Core {
     /// Runs `call`, and again while it fails with an error that guarantees it did not run and
     /// that passes (a redirection, a failover in progress), for at most the retry budget from the
     /// first failure and within one bound: the connection's deadline, counted from the first
-    /// attempt, covers every attempt and pause. A pause that
-    /// would end past it is not taken, and a later attempt gets only what is left of it (cut
-    /// off, it is [`Error::OutcomeUnknown`]: it may have run). The first attempt is bounded by
-    /// redis-rs itself (the same deadline), so a call that succeeds pays no timer.
+    /// attempt, covers every attempt and pause. A pause that would end past it is not taken, and
+    /// a later attempt gets only what is left of it (cut off, it is [`Error::OutcomeUnknown`]: it
+    /// may have run). The first attempt is bounded by redis-rs itself (the same deadline), so a
+    /// call that succeeds arms no timer of the store's own.
     pub(crate) async fn retrying<T, F, Fut>(&self, key: &str, command: &'static str, call: F) -> Result<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
         let started = Instant::now();
+        // The refusal is moved into the boxed retries: nothing of the first attempt's result is
+        // kept across an await in this (every call's) future.
+        let refused = match call().await {
+            Err(error) if error.is_transient() => error,
+            result => return result,
+        };
+        // Boxed: the retries' state (their clock, pause, timer) stays out of every call's future.
+        Box::pin(self.retry(started, refused, key, command, call)).await
+    }
+
+    /// The retries of [`Core::retrying`] after its first attempt was `refused`.
+    async fn retry<T, F, Fut>(
+        &self,
+        started: Instant,
+        mut refused: Error,
+        key: &str,
+        command: &'static str,
+        call: F,
+    ) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
         let deadline = self.connection.deadline();
-        let mut first_failure = None;
+        let failed_at = Instant::now();
         let mut pause = Duration::from_millis(10);
-        let mut attempt = 0u32;
         loop {
-            // The result's scope ends before the sleep: kept across that `await`, the result
-            // would be carried in every call's future.
-            let outcome = if attempt == 0 {
-                call().await
-            } else {
-                let left = deadline.saturating_sub(started.elapsed());
-                // Boxed, so that the timer's state is not carried by every call's future.
-                match Box::pin(tokio::time::timeout(left, call())).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => return Err(Error::deadline_passed(key, command, deadline)),
-                }
-            };
-            match outcome {
-                Err(error) if error.is_transient() => {
-                    let now = Instant::now();
-                    let failed_at = *first_failure.get_or_insert(now);
-                    let retrying_for = now - failed_at + pause;
-                    if now - started + pause >= deadline || retrying_for >= self.connection.retry_budget() {
-                        return Err(error);
-                    }
-                }
-                result => return result,
+            let now = Instant::now();
+            if now - started + pause >= deadline || now - failed_at + pause >= self.connection.retry_budget() {
+                return Err(refused);
             }
-            Box::pin(tokio::time::sleep(pause)).await;
+            tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(200));
-            attempt += 1;
+            let left = deadline.saturating_sub(started.elapsed());
+            match tokio::time::timeout(left, call()).await {
+                Err(_) => return Err(Error::deadline_passed(key, command, deadline)),
+                Ok(Err(error)) if error.is_transient() => refused = error,
+                Ok(result) => return result,
+            }
         }
     }
 

@@ -38,13 +38,12 @@ mod store;
 pub use crate::core::{Core, Durability, KeyTtl};
 pub use batch::{Batch, BatchReplies, Ticket};
 pub use cache::{CacheError, CacheKey, CacheStats};
-pub use codec::{Bytes, Codec, Float, Int, Json, Lz4, Proto, Text};
+pub use codec::{Bytes, Codec, Float, HashRecord, Int, Json, Lz4, Proto, Score, Text};
 pub use connection::{ConnectionOptions, RedisConnection, Shard, Topology};
 pub use contract::GeneratedSchema;
 pub use error::{Error, Result};
 pub use keys::{
-    decode_field, encode_field, field_error, HashKey, HashMapKey, HashRecord, ListKey, Score, SetKey, StreamKey,
-    StringKey, ZsetKey,
+    decode_field, encode_field, field_error, HashKey, HashMapKey, ListKey, SetKey, StreamKey, StringKey, ZsetKey,
 };
 pub use param::{format_infallible_key, format_key, KeyParam, KeyParseError, ParamCodec, ParsedKey, UnixMillis};
 pub use policy::{KeyId, KeyPolicies, KeyPolicy};

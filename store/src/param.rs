@@ -161,7 +161,7 @@ pub enum KeyParseError {
 }
 
 /// Times as sorted-set scores: seconds (`score time`).
-impl crate::keys::Score for DateTime<Utc> {
+impl crate::codec::Score for DateTime<Utc> {
     fn to_score(&self) -> f64 {
         self.timestamp() as f64 + f64::from(self.timestamp_subsec_millis()) / 1000.0
     }
@@ -174,7 +174,7 @@ impl crate::keys::Score for DateTime<Utc> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UnixMillis(pub DateTime<Utc>);
 
-impl crate::keys::Score for UnixMillis {
+impl crate::codec::Score for UnixMillis {
     fn to_score(&self) -> f64 {
         self.0.timestamp_millis() as f64
     }

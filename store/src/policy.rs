@@ -6,6 +6,11 @@ use crate::error::{Error, Result};
 use keyschema::{Companion, KeySchema, RedisType, ScoreKind, TtlOnWrite};
 use std::time::Duration;
 
+/// The largest argument a server takes by default (`proto-max-bulk-len`, 512 MB): the limit of a
+/// value whose key declares none. Sent anyway, a larger one is refused with a protocol error
+/// that can leave the connection unusable for the next, unrelated call.
+pub(crate) const SERVER_MAX_ARG: usize = 512 * 1024 * 1024;
+
 /// A key definition of the schema, as generated code names it (`JobStateKey::ID`). The number
 /// is an index into the model the generated module carries; `connect` checks that module's
 /// fingerprint, so an id cannot silently name another key.
@@ -173,9 +178,9 @@ impl KeyPolicies {
                     ttl_per_write: key.ttl.is_per_write(),
                     keep_ttl: key.ttl_on_write == TtlOnWrite::Keep,
                     cap,
-                    max_value: key.max_value.map_or(crate::write::SERVER_MAX_ARG, |max| {
-                        usize::try_from(max).unwrap_or(usize::MAX)
-                    }),
+                    max_value: key
+                        .max_value
+                        .map_or(SERVER_MAX_ARG, |max| usize::try_from(max).unwrap_or(usize::MAX)),
                     time_score,
                     companions,
                     tagged: key.pattern.hash_tag.is_some(),

@@ -11,9 +11,9 @@
 use crate::codec::Codec;
 use crate::codec::{decode, encode};
 use crate::core::Core;
+use crate::error::{Error, Result};
 use crate::policy::KeyId;
 use crate::write::Write;
-use crate::{Error, Result};
 use keyschema::{FormatError, Primitive, StatePolicy};
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -259,7 +259,7 @@ where
         while !entries.is_empty() {
             // The last entries, at most a batch of them; `entries` keeps the others.
             let chunk = entries.split_off(entries.len().saturating_sub(BACKUP_BATCH));
-            let mut batch = crate::Batch::new(&self.core);
+            let mut batch = crate::batch::Batch::new(&self.core);
             let mut bytes = 0;
             let mut failed = None;
             for (id, entry) in &chunk {

@@ -4,11 +4,11 @@
 //! check here is a guard for hand-built ones.
 
 use crate::codec::{encode, Codec};
+use crate::codec::{HashRecord, Score};
 use crate::core::Core;
-use crate::keys::{HashRecord, Score};
+use crate::error::{Error, Result};
 use crate::policy::KeyId;
 use crate::write::{Arg, Write};
-use crate::{Error, Result};
 
 /// A fencing token and the counter it came from: give it to a guarded write
 /// ([`Transaction::fenced`](crate::Transaction::fenced)), which the server refuses once a newer
@@ -207,7 +207,7 @@ impl<'s> Transaction<'s> {
         let key_names: Vec<&str> = keys.iter().map(String::as_str).collect();
         let answer = self
             .core
-            .run_script(&CHECKED.call(&key_names).arg(&argv), first)
+            .apply_scripted(&CHECKED.call(&key_names).arg(&argv), first, &self.writes)
             .await?;
         match answer {
             redis::Value::Int(1) => Ok(()),

@@ -4,13 +4,8 @@
 //! to send it: one command, MULTI/EXEC, inside a pipeline, or as a script's arguments.
 
 use crate::error::{Error, Result};
-use crate::policy::KeyPolicy;
+use crate::policy::{KeyPolicy, SERVER_MAX_ARG};
 use std::time::Duration;
-
-/// The largest argument a server takes by default (`proto-max-bulk-len`, 512 MB): the limit of a
-/// value whose key declares none. Sent anyway, a larger one is refused with a protocol error
-/// that can leave the connection unusable for the next, unrelated call.
-pub(crate) const SERVER_MAX_ARG: usize = 512 * 1024 * 1024;
 
 /// An argument of a command.
 #[derive(Debug, Clone, PartialEq)]
@@ -403,7 +398,7 @@ mod tests {
         let schema = keyschema::Schema::parse(source, "t.keys").unwrap();
         KeyPolicies::from_lookup(schema.model(), |_| None)
             .unwrap()
-            .get(crate::KeyId::new(0))
+            .get(crate::policy::KeyId::new(0))
             .clone()
     }
 

@@ -489,7 +489,10 @@ impl RedisCluster {
         cluster
     }
 
-    fn wait_ready(&self) {
+    /// Waits (at most 60 s) until every node says `cluster_state:ok`, every replica is attached
+    /// and every node lists a replica for every slot range: after `create`, and after a fault
+    /// before the next.
+    pub fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let ready = self.nodes.iter().all(|node| {

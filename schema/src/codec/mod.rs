@@ -53,11 +53,23 @@ pub enum FormatError {
         #[source]
         source: ValueError,
     },
+    /// The key would be longer than keyschema reads back ([`crate::MAX_KEY_LEN`]): the values
+    /// are too long for a key.
+    #[error("key `{key}` would be {len} bytes, longer than the {max} keyschema allows; shorten its values")]
+    KeyTooLong {
+        /// The key's name.
+        key: String,
+        /// The formatted length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl KeySchema {
     /// Appends the key `key` with `values` (one per placeholder, in pattern order) to `out`.
-    /// Allocates nothing beyond `out`'s growth.
+    /// Allocates nothing beyond `out`'s growth. A key longer than [`crate::MAX_KEY_LEN`] is
+    /// [`FormatError::KeyTooLong`], and `out` is left as it was.
     ///
     /// ```
     /// # use keyschema::{Schema, ParamValue};
@@ -68,6 +80,26 @@ impl KeySchema {
     /// assert_eq!(out, "thing:7");
     /// ```
     pub fn write_key(&self, key: &KeyDef, values: &[ParamValue<'_>], out: &mut String) -> Result<(), FormatError> {
+        let start = out.len();
+        self.write_key_unchecked(key, values, out)?;
+        let len = out.len() - start;
+        if len > crate::MAX_KEY_LEN {
+            out.truncate(start);
+            return Err(FormatError::KeyTooLong {
+                key: key.name.clone(),
+                len,
+                max: crate::MAX_KEY_LEN,
+            });
+        }
+        Ok(())
+    }
+
+    fn write_key_unchecked(
+        &self,
+        key: &KeyDef,
+        values: &[ParamValue<'_>],
+        out: &mut String,
+    ) -> Result<(), FormatError> {
         let mut values = values.iter();
         for part in &key.pattern.parts {
             match part {

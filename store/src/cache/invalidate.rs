@@ -3,9 +3,9 @@
 use super::stats::CacheStats;
 use super::Caches;
 use crate::core::Core;
+use crate::error::Result;
 use crate::policy::KeyId;
 use crate::write::Write;
-use crate::Result;
 use keyschema::Companion;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,9 +63,9 @@ async fn unlink(core: &Core, node: &crate::connection::Node, keys: &[Vec<u8>]) -
         match reply {
             redis::Value::Int(n) => removed += u64::try_from(*n).unwrap_or(0),
             redis::Value::ServerError(error) => {
-                return Err(crate::Error::command(&write.key, "UNLINK", error.clone().into()))
+                return Err(crate::error::Error::command(&write.key, "UNLINK", error.clone().into()))
             }
-            other => return Err(crate::Error::unexpected(&write.key, "UNLINK", other)),
+            other => return Err(crate::error::Error::unexpected(&write.key, "UNLINK", other)),
         }
     }
     Ok(removed)

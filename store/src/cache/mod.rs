@@ -13,10 +13,10 @@ pub use stats::CacheStats;
 
 use crate::codec::Codec;
 use crate::codec::{decode, encode};
+use crate::error::{Error, Result};
 use crate::policy::KeyId;
 use crate::util::owner_token;
 use crate::write::Write;
-use crate::{Error, Result};
 use flight::Flights;
 use keyschema::{CachePolicy, Companion, Primitive, SingleFlight};
 use stats::{Count, Counters};
@@ -126,6 +126,26 @@ where
             }
             Err(error) => return Err(error.into()),
         }
+        // Boxed: a miss's state (the flight, the loader's future) stays out of every hit's future.
+        Box::pin(self.load_missing(load, &caches, &counters, policy, redis_up, stale)).await
+    }
+
+    /// After a miss (or a hit due for an early refresh, `stale`): joins this key's load in the
+    /// process, or loads it (once across instances with `single_flight instances`) and stores it.
+    async fn load_missing<F, Fut, E>(
+        &self,
+        load: F,
+        caches: &Caches,
+        counters: &Counters,
+        policy: Option<CachePolicy>,
+        redis_up: bool,
+        stale: Option<C::Value>,
+    ) -> std::result::Result<C::Value, CacheError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<C::Value, E>>,
+    {
+        let h = &self.handle;
         let (flight, created) = caches.flights.join::<C::Value>(&h.key);
         let stale = match (stale, created) {
             // Someone is already reloading it: the cached value is still good.
@@ -146,9 +166,9 @@ where
         }
         let instances = policy.is_some_and(|p| p.single_flight == SingleFlight::Instances);
         let outcome = if redis_up && instances {
-            self.load_across_instances(load, &counters).await
+            self.load_across_instances(load, counters).await
         } else {
-            self.load_and_store(load, &counters, redis_up).await
+            self.load_and_store(load, counters, redis_up).await
         };
         let outcome = match (outcome, stale) {
             // An early refresh that failed (counted) leaves the cached value in place.

@@ -1,11 +1,11 @@
 //! Lists, sets, sorted sets and streams. Caps declared in the schema are kept by the writes
 //! themselves (trimmed in the same transaction), never by a background job.
 
-use crate::codec::Codec;
 use crate::codec::{decode, encode};
+use crate::codec::{Codec, Score};
 use crate::core::Core;
+use crate::error::Result;
 use crate::write::Write;
-use crate::Result;
 
 accessor!(ListKey<C> where Codec; "A list whose elements are encoded with `C`; a declared cap keeps the newest elements.");
 accessor!(SetKey<C> where Codec; "A set whose members are encoded with `C`.");
@@ -92,33 +92,6 @@ impl<C: Codec> SetKey<'_, C> {
     pub async fn len(&self) -> Result<u64> {
         let key = &self.handle.key;
         self.handle.core.read(redis::cmd("SCARD").arg(key), key, "SCARD").await
-    }
-}
-
-/// A sorted-set score with a meaning: seconds or milliseconds since the epoch, an integer, a float.
-pub trait Score: Sized {
-    /// The score Redis stores.
-    fn to_score(&self) -> f64;
-    /// The value of a stored score.
-    fn from_score(score: f64) -> Self;
-}
-
-impl Score for f64 {
-    fn to_score(&self) -> f64 {
-        *self
-    }
-    fn from_score(score: f64) -> Self {
-        score
-    }
-}
-
-impl Score for i64 {
-    fn to_score(&self) -> f64 {
-        // Scores are doubles: integers beyond 2^53 lose precision, as in Redis itself.
-        *self as f64
-    }
-    fn from_score(score: f64) -> Self {
-        score as Self
     }
 }
 

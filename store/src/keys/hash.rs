@@ -1,17 +1,9 @@
 //! Hash keys: records with declared fields, and maps keyed by a parameter.
 
-use crate::codec::Codec;
 use crate::codec::{decode, encode};
+use crate::codec::{Codec, HashRecord};
+use crate::error::{Error, Result};
 use crate::write::Write;
-use crate::{Error, Result};
-
-/// A struct stored as a hash, one field per declared field (generated code implements it).
-pub trait HashRecord: Sized {
-    /// The fields and their encoded values; `None` values are left out.
-    fn to_fields(&self, key: &str) -> Result<Vec<(&'static str, Vec<u8>)>>;
-    /// The record from the fields Redis returned; unknown fields are ignored.
-    fn from_fields(key: &str, fields: Vec<(String, Vec<u8>)>) -> Result<Self>;
-}
 
 accessor!(HashKey<R> where HashRecord; "A hash key holding a record `R`.");
 

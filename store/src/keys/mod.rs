@@ -15,7 +15,7 @@ macro_rules! accessor {
         impl<'s, $($t: $bound),+> $name<'s, $($t),+> {
             /// The accessor of `key`, an instance of key definition `id` (generated code passes
             /// [`Store::core`](crate::Store::core)).
-            pub fn new(core: &'s crate::core::Core, id: crate::KeyId, key: String) -> Self {
+            pub fn new(core: &'s crate::core::Core, id: crate::policy::KeyId, key: String) -> Self {
                 Self {
                     handle: crate::keys::Handle::new(core, id, key),
                     types: std::marker::PhantomData,
@@ -30,18 +30,18 @@ macro_rules! accessor {
             /// The same key, its writes applying `ttl` instead of the declared one: for keys
             /// declared `ttl per_write(max = ...)`, within that bound. Any other key, a zero TTL
             /// or one over the bound is [`Error::TtlNotAllowed`](crate::Error::TtlNotAllowed).
-            pub fn with_ttl(mut self, ttl: std::time::Duration) -> crate::Result<Self> {
+            pub fn with_ttl(mut self, ttl: std::time::Duration) -> crate::error::Result<Self> {
                 self.handle.ttl = self.handle.policy.ttl_for(&self.handle.key, Some(ttl))?;
                 Ok(self)
             }
 
             /// Deletes the key; whether it existed.
-            pub async fn delete(&self) -> crate::Result<bool> {
+            pub async fn delete(&self) -> crate::error::Result<bool> {
                 self.handle.core.delete(&self.handle.key).await
             }
 
             /// The key's remaining time to live.
-            pub async fn ttl(&self) -> crate::Result<crate::KeyTtl> {
+            pub async fn ttl(&self) -> crate::error::Result<crate::core::KeyTtl> {
                 self.handle.core.ttl(&self.handle.key).await
             }
         }
@@ -53,16 +53,16 @@ mod hash;
 mod string;
 
 pub(crate) use collections::intersect;
-pub use collections::{ListKey, Score, SetKey, StreamKey, ZsetKey};
-pub use hash::{decode_field, encode_field, field_error, HashKey, HashMapKey, HashRecord};
+pub use collections::{ListKey, SetKey, StreamKey, ZsetKey};
+pub use hash::{decode_field, encode_field, field_error, HashKey, HashMapKey};
 pub(crate) use string::get;
 pub use string::StringKey;
 
 use crate::codec::Codec;
 use crate::codec::{decode, encode};
 use crate::core::Core;
+use crate::error::Result;
 use crate::policy::{KeyId, KeyPolicy};
-use crate::Result;
 use std::time::Duration;
 
 /// What every accessor holds: the core, the key's policy, the formatted key and the TTL its

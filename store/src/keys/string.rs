@@ -2,8 +2,8 @@
 
 use crate::codec::{decode, encode, Codec};
 use crate::core::Core;
+use crate::error::Result;
 use crate::write::Write;
-use crate::Result;
 
 accessor!(StringKey<C> where Codec; "A string key whose value is encoded with `C`.");
 
@@ -33,7 +33,7 @@ impl<C: Codec> StringKey<'_, C> {
     /// A changed value is [`Error::Conflict`](crate::Error::Conflict): read again and retry.
     pub async fn compare_and_set(&self, expected: Option<&C::Value>, new: &C::Value) -> Result<()> {
         let h = &self.handle;
-        let mut transaction = crate::Transaction::new(h.core);
+        let mut transaction = crate::transaction::Transaction::new(h.core);
         transaction.expect::<C>(&h.key, expected)?;
         transaction.push_write(Write::set(h.policy, &h.key, encode::<C>(&h.key, new)?, h.ttl))?;
         transaction.execute().await

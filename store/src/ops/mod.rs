@@ -18,7 +18,8 @@ pub use migrate::{
     UnmatchedKeys, VerifyOptions, VerifyReport, MIGRATION_VERSION,
 };
 
-use crate::{ConnectionOptions, Error, RedisConnection, Result};
+use crate::connection::{ConnectionOptions, RedisConnection};
+use crate::error::{Error, Result};
 
 /// Why an audit or a migration stopped.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,8 @@
 //! operations address it, built from the connection's [`Topology`](crate::Topology).
 
 use crate::connection::Node;
-use crate::{Error, RedisConnection, Result};
+use crate::connection::RedisConnection;
+use crate::error::{Error, Result};
 use redis::{Cmd, Value};
 
 /// The node owning each slot, to send commands about many keys as one pipeline per node (a

@@ -6,10 +6,10 @@
 
 use super::lock::Lock;
 use crate::codec::Codec;
+use crate::codec::Score;
 use crate::codec::{decode, encode};
 use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::keys::Score;
 use crate::policy::KeyId;
 use crate::script::StoredScript;
 use crate::write::Write;
@@ -93,7 +93,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
             index_policy.ttl,
         );
         if keyschema::key_slot(key.as_bytes()) == keyschema::key_slot(self.index_key.as_bytes()) {
-            let mut transaction = crate::Transaction::new(self.core);
+            let mut transaction = crate::transaction::Transaction::new(self.core);
             transaction.push_write(member)?;
             transaction.push_write(entry)?;
             return transaction.execute().await;
@@ -112,7 +112,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
     /// members whose entry expired are skipped (prune removes them).
     pub async fn list(&self, offset: usize, count: usize) -> Result<Vec<DeadLetter<I::Value, C::Value, S>>> {
         let members = self.members(offset, count).await?;
-        let mut batch = crate::Batch::new(self.core);
+        let mut batch = crate::batch::Batch::new(self.core);
         let mut tickets = Vec::with_capacity(members.len());
         for (id, _) in &members {
             tickets.push(batch.get::<C>(&self.entry_key(id)?));
@@ -201,7 +201,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
                 });
             }
             let members = self.members(offset, batch).await?;
-            let mut exists = crate::Batch::new(self.core);
+            let mut exists = crate::batch::Batch::new(self.core);
             let mut tickets = Vec::with_capacity(members.len());
             for (id, _) in &members {
                 tickets.push(exists.exists(&self.entry_key(id)?));

@@ -3,8 +3,8 @@
 
 use crate::codec::Codec;
 use crate::codec::{decode, encode};
+use crate::error::Result;
 use crate::write::Write;
-use crate::Result;
 
 accessor!(IdempotencyKey<C> where Codec; "An idempotency key whose values are encoded with `C`.");
 

@@ -4,10 +4,10 @@
 //! BullMQ and Sidekiq do), or removed as it is claimed (at most once).
 
 use crate::codec::Codec;
+use crate::codec::Score;
 use crate::codec::{decode, encode};
 use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::keys::Score;
 use crate::policy::KeyId;
 use crate::script::StoredScript;
 use crate::write::Write;

@@ -9,8 +9,9 @@
 
 use super::report::DanglingMember;
 use super::tally::IndexTally;
+use crate::error::Result;
+use crate::store::Store;
 use crate::write::Write;
-use crate::{Result, Store};
 use keyschema::{Codec, KeyDef, KeySchema, Matcher, ParamValue, RedisType};
 
 /// Members asked for per `SSCAN`/`ZSCAN` call, and so per pipeline of `EXISTS`.

@@ -6,7 +6,7 @@ use super::report::{
 };
 use super::AuditOptions;
 use crate::policy::KeyId;
-use crate::Store;
+use crate::store::Store;
 use keyschema::{key_slot, Matcher, RedisKind};
 use redis::Value;
 use serde::{Deserialize, Serialize};

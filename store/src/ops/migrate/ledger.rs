@@ -28,7 +28,7 @@ pub(super) struct Ledger {
 
 impl Ledger {
     /// Reads the target's counts before anything is copied.
-    pub(super) async fn open(owners: &SlotOwners, sample_every: u64) -> crate::Result<Self> {
+    pub(super) async fn open(owners: &SlotOwners, sample_every: u64) -> crate::error::Result<Self> {
         let before = owners.key_counts().await?;
         Ok(Self {
             per_slot: before.len() == usize::from(SLOT_COUNT),
@@ -52,7 +52,7 @@ impl Ledger {
     }
 
     /// Reads the target's counts again: which buckets add up.
-    pub(super) async fn close(self, owners: &SlotOwners) -> crate::Result<Closed> {
+    pub(super) async fn close(self, owners: &SlotOwners) -> crate::error::Result<Closed> {
         let after = owners.key_counts().await?;
         let adds_up = if after.len() == self.before.len() {
             self.before

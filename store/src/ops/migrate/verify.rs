@@ -13,8 +13,8 @@ use super::{destination, Destination};
 use crate::connection::Node;
 use crate::ops::nodes::SlotOwners;
 use crate::ops::{sized_cmd, OpsError};
+use crate::store::Store;
 use crate::util::locked;
-use crate::Store;
 use keyschema::Translation;
 use redis::Value;
 use std::ops::ControlFlow;
@@ -119,7 +119,7 @@ async fn compare_sample(
     options: &VerifyOptions,
     sample: &[(Vec<u8>, String)],
     report: &mut VerifyReport,
-) -> crate::Result<()> {
+) -> crate::error::Result<()> {
     let (source_owners, target_owners) = (
         SlotOwners::of(&source.connection()).await?,
         SlotOwners::of(&target.connection()).await?,
@@ -152,7 +152,10 @@ async fn compare_sample(
 }
 
 /// `PTTL` and `DUMP` of each key, in one pipeline per node.
-async fn ttls_and_values<'k>(owners: &SlotOwners, keys: impl Iterator<Item = &'k [u8]>) -> crate::Result<Vec<Value>> {
+async fn ttls_and_values<'k>(
+    owners: &SlotOwners,
+    keys: impl Iterator<Item = &'k [u8]>,
+) -> crate::error::Result<Vec<Value>> {
     let asked = keys
         .flat_map(|key| [(key, sized_cmd(&[b"PTTL", key])), (key, sized_cmd(&[b"DUMP", key]))])
         .collect();
@@ -237,7 +240,7 @@ async fn check_page(
     options: &VerifyOptions,
     report: &Mutex<VerifyReport>,
     seen: &std::sync::atomic::AtomicU64,
-) -> crate::Result<()> {
+) -> crate::error::Result<()> {
     let mut expected = Vec::new();
     for key in keys {
         let (pattern, to) = match destination(page.translation, key) {
