@@ -115,7 +115,7 @@ impl Ops {
                 i += 1;
             }
             for q in 0..1000 {
-                let queue = TimerQueue::<ParamCodec<i64>, Time>::new(&store, timers_id, format!("timers:{q}"));
+                let queue = TimerQueue::<ParamCodec<i64>, Time>::new(store.core(), timers_id, format!("timers:{q}"));
                 let later = keyschema_store::chrono::Utc::now() + keyschema_store::chrono::Duration::days(1);
                 queue.schedule(&1, &later).await.unwrap();
             }
@@ -255,7 +255,7 @@ impl Ops {
         let timers = op(move |i| {
             let store = s.clone();
             async move {
-                let queue = TimerQueue::<ParamCodec<i64>, Time>::new(&store, timers_id, format!("timers:{}", i % 1000));
+                let queue = TimerQueue::<ParamCodec<i64>, Time>::new(store.core(), timers_id, format!("timers:{}", i % 1000));
                 assert!(queue.claim_due(10, Delivery::AtLeastOnce).await.unwrap().is_empty());
             }
         });

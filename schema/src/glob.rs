@@ -96,6 +96,8 @@ impl KeySchema {
     /// ```
     pub fn select<'v>(&self, name: &str, values: &[(&str, &'v str)]) -> Result<Selection<'v>, FormatError> {
         let key = self.key_named(name)?;
+        // Names are unique in a checked model: the definition `key_named` found is this one.
+        let index = self.keys.iter().position(|k| k.name == key.name).unwrap_or_default();
         let mut fixed = Vec::with_capacity(values.len());
         for (param_name, text) in values {
             let index = key
@@ -116,12 +118,11 @@ impl KeySchema {
             fixed.push((index, value));
         }
         let glob = self.glob(key, &fixed)?;
-        let key = self
-            .keys
-            .iter()
-            .position(|k| std::ptr::eq(k, key))
-            .unwrap_or(usize::MAX);
-        Ok(Selection { key, glob, fixed })
+        Ok(Selection {
+            key: index,
+            glob,
+            fixed,
+        })
     }
 }
 

@@ -252,24 +252,46 @@ impl Core {
         for write in writes {
             write.check_sizes()?;
         }
+        // Every reply is kept (the node's pipeline counts them): a write of several commands is
+        // MULTI, its commands, EXEC, and its answer is taken from EXEC's array below.
         let mut pipe = node.pipe();
         let mut count = 0;
         for write in writes {
-            if write.commands.len() > 1 {
-                pipe.cmd("MULTI").ignore();
+            if let [command] = write.commands.as_slice() {
+                pipe.add_command(command.to_cmd(&write.key));
+                count += 1;
+            } else {
+                pipe.cmd("MULTI");
                 for command in &write.commands {
-                    pipe.add_command(command.to_cmd(&write.key)).ignore();
+                    pipe.add_command(command.to_cmd(&write.key));
                 }
                 pipe.cmd("EXEC");
-            } else {
-                write.append_to(&mut pipe, true);
+                count += 2 + write.commands.len();
             }
+        }
+        let durability = self.durability;
+        if let Some(Durability { replicas, timeout }) = durability {
+            pipe.cmd("WAIT").arg(replicas).arg(crate::util::millis(timeout));
             count += 1;
         }
-        if let Some(Durability { replicas, timeout }) = self.durability {
-            pipe.cmd("WAIT").arg(replicas).arg(crate::util::millis(timeout));
-            let mut replies = node.pipeline(pipe, count + 1).await?;
-            let acknowledged = match replies.pop() {
+        let mut replies = node.pipeline(pipe, count).await?.into_iter();
+        let mut answers = Vec::with_capacity(writes.len());
+        for write in writes {
+            let answer = if write.commands.len() == 1 {
+                replies.next()
+            } else {
+                // MULTI's OK and each command's QUEUED, then EXEC's array.
+                match replies.nth(1 + write.commands.len()) {
+                    Some(redis::Value::Array(mut items)) if write.answer < items.len() => {
+                        Some(items.swap_remove(write.answer))
+                    }
+                    other => other,
+                }
+            };
+            answers.push(answer.unwrap_or(redis::Value::Nil));
+        }
+        if let Some(Durability { replicas, .. }) = durability {
+            let acknowledged = match replies.next() {
                 Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
                 _ => 0,
             };
@@ -280,9 +302,8 @@ impl Core {
                     wanted: replicas,
                 });
             }
-            return Ok(replies);
         }
-        node.pipeline(pipe, count).await
+        Ok(answers)
     }
 
     /// Sends `pipe` followed by `WAIT`, on one connection to the node that runs the write, so

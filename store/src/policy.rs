@@ -205,3 +205,43 @@ impl KeyPolicies {
         self.per_key.get(id.index()).and_then(|policy| policy.ttl)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn companions_are_resolved_once_with_their_keys() {
+        let source =
+            "keyspace t\nparam id ident\nlock app:{<id>}:lock ttl 10s \"L\"\nlock app:leader ttl 10s \"Leader\"\n";
+        let schema = keyschema::Schema::parse(source, "t.keys").unwrap();
+        let model = schema.model();
+        let policies = KeyPolicies::from_lookup(model, |_| None).unwrap();
+        for name in ["app_lock", "app_leader"] {
+            let id = KeyId::of(model, name).unwrap();
+            let policy = policies.get(id);
+            let fence = policy.companion(Companion::Fence).unwrap();
+            assert_eq!(Some(fence.index()), model.companion(id.index(), Companion::Fence));
+            assert_eq!(policy.companion(Companion::BreakerState), None);
+        }
+        let tagged = policies.get(KeyId::of(model, "app_lock").unwrap());
+        assert_eq!(
+            tagged.companion_key("app:{7}:lock", Companion::Fence),
+            "app:{7}:lock:fence"
+        );
+        let untagged = policies.get(KeyId::of(model, "app_leader").unwrap());
+        assert_eq!(
+            untagged.companion_key("app:leader", Companion::Fence),
+            "{app:leader}:fence"
+        );
+        // The same keys the schema derives.
+        assert_eq!(
+            untagged.companion_key("app:leader", Companion::Fence),
+            model.companion_key(
+                KeyId::of(model, "app_leader").unwrap().index(),
+                "app:leader",
+                Companion::Fence
+            )
+        );
+    }
+}

@@ -5,14 +5,13 @@
 
 use crate::batch::Batch;
 use crate::cache::{self, CacheStats};
-use crate::codec::{self, Codec};
+use crate::codec::Codec;
 use crate::connection::{ConnectionOptions, RedisConnection};
 use crate::core::{Core, Durability, KeyTtl};
 use crate::error::Result;
 use crate::keys::{self, SetKey};
 use crate::policy::{KeyId, KeyPolicies, KeyPolicy};
 use crate::transaction::Transaction;
-use crate::write::Write;
 use keyschema::KeySchema;
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,9 +120,7 @@ impl Store {
     /// Writes a string value for key definition `id`, applying its TTL in the same command:
     /// `SET key value PX ttl`, or keeping an existing TTL when the schema says `keepttl`.
     pub async fn set<C: Codec>(&self, id: KeyId, key: &str, value: &C::Value) -> Result<()> {
-        let policy = self.core.policy(id);
-        let write = Write::set(policy, key, codec::encode::<C>(key, value)?, policy.ttl);
-        self.core.apply(&write).await.map(drop)
+        keys::set::<C>(&self.core, id, key, value).await
     }
 
     /// Reads a string value; `None` when the key does not exist.

@@ -449,4 +449,49 @@ mod tests {
         let write = Write::append(&stream, "s", b"e".to_vec(), None);
         assert_eq!(rendered(&write), ["XADD s MAXLEN ~ 100 * data e"]);
     }
+    #[test]
+    fn sizes_are_checked_against_the_keys_limit_and_the_linters() {
+        let small = policy("keyspace t\na string text ttl 60s max 4b \"x\"\n");
+        assert_eq!(small.max_value, 4);
+        assert!(Write::set(&small, "a", b"four".to_vec(), small.ttl)
+            .check_sizes()
+            .is_ok());
+        let error = Write::set(&small, "a", b"fives".to_vec(), small.ttl)
+            .check_sizes()
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::ValueTooLarge { size: 5, max: 4, .. }),
+            "{error:?}"
+        );
+        // Members of a collection are values too.
+        let list = policy("keyspace t\nl list text max 1kb \"x\"\n");
+        let write = Write::push(&list, "l", vec![b"ok".to_vec(), vec![b'x'; 1025]], None);
+        assert!(matches!(
+            write.check_sizes(),
+            Err(Error::ValueTooLarge { size: 1025, .. })
+        ));
+        // No `max`: the server's limit.
+        let plain = policy("keyspace t\na string text \"x\"\n");
+        assert_eq!(plain.max_value, SERVER_MAX_ARG);
+        let long_key = "k".repeat(keyschema::MAX_KEY_LEN + 1);
+        let error = Write::delete(&long_key).check_sizes().unwrap_err();
+        assert!(matches!(&error, Error::KeyTooLong { len, .. } if *len == keyschema::MAX_KEY_LEN + 1));
+        assert!(error.to_string().contains("nothing was sent"));
+    }
+
+    #[test]
+    fn getdel_unlink_and_counts_are_writes_like_any_other() {
+        assert_eq!(rendered(&Write::get_and_delete("a")), ["GETDEL a"]);
+        let unlink = Write::unlink(b"k1", &[b"k2".to_vec(), b"k3".to_vec()]);
+        assert_eq!(rendered(&unlink), ["UNLINK k1 k2 k3"]);
+        let counts = Write::add_counts("s", &["hits", "misses"], &[2, 0]);
+        assert_eq!(rendered(&counts), ["HINCRBY s hits 2", "HMGET s hits misses"]);
+        assert_eq!(counts.name(), "HMGET");
+        let raw = Write::raw(b"\xffkey", "PEXPIRE", vec![Arg::Int(5), Arg::Word("NX")]);
+        assert_eq!(
+            raw.commands[0].args[0],
+            Arg::Bytes(b"\xffkey".to_vec()),
+            "a scanned key is sent as found"
+        );
+    }
 }

@@ -208,12 +208,7 @@ impl Generator<'_> {
             else {
                 continue;
             };
-            let Some(entry) = self
-                .schema
-                .keys
-                .iter()
-                .find(|k| matches!(&k.primitive, Some(Primitive::DlqEntry { queue: q }) if q == queue))
-            else {
+            let Some(entry) = self.schema.dlq_entry(queue).map(|entry| &self.schema.keys[entry]) else {
                 continue;
             };
             let entry_params: Vec<usize> = entry.pattern.params().collect();

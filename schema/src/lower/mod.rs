@@ -177,7 +177,7 @@ impl<'f> Lowerer<'_, 'f> {
                 key_spans.push(spans);
             }
         }
-        self.resolve_dlq_indexes(&mut schema);
+        self.check_dlq_indexes(&schema);
         self.resolve_cleanup_locks(&mut schema, &cleanups);
         primitive::add_companions(&mut schema, &mut key_spans);
         // Names are looked up in a map: a schema may declare tens of thousands of keys.
@@ -1022,20 +1022,11 @@ impl<'f> Lowerer<'_, 'f> {
         })
     }
 
-    /// A dead-letter index's members are the entry key's parameter: record the relation.
-    fn resolve_dlq_indexes(&mut self, schema: &mut KeySchema) {
-        let entries: Vec<(String, usize)> = schema
-            .keys
-            .iter()
-            .enumerate()
-            .filter_map(|(i, key)| match &key.primitive {
-                Some(Primitive::DlqEntry { queue }) => Some((queue.clone(), i)),
-                _ => None,
-            })
-            .collect();
+    /// Every dead-letter index needs its queue's entry key (the key its members name).
+    fn check_dlq_indexes(&mut self, schema: &KeySchema) {
         for key in &schema.keys {
             if let Some(Primitive::DlqIndex { queue, .. }) = &key.primitive {
-                if !entries.iter().any(|(q, _)| q == queue) {
+                if schema.dlq_entry(queue).is_none() {
                     self.diagnostics.push(
                         Diagnostic::new(
                             Code::Missing,

@@ -55,8 +55,8 @@ mod string;
 pub(crate) use collections::intersect;
 pub use collections::{ListKey, SetKey, StreamKey, ZsetKey};
 pub use hash::{decode_field, encode_field, field_error, HashKey, HashMapKey};
-pub(crate) use string::get;
 pub use string::StringKey;
+pub(crate) use string::{get, set};
 
 use crate::codec::Codec;
 use crate::codec::{decode, encode};
