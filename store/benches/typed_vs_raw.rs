@@ -2,7 +2,10 @@
 //! connection, against a redis-server started by the bench, measured in the same run; plus
 //! `redis-benchmark -c 50` as the server's own reference and the latency of a typed lookup.
 //!
-//! Run: `cargo bench -p keyschema-store --bench typed_vs_raw`.
+//! Run: `cargo bench -p keyschema-store --bench typed_vs_raw`. After criterion's groups, a paired
+//! run sets each typed mode against its raw one in alternating rounds of equal work (`ROUNDS`,
+//! default 31) and prints the median ratio: on a shared VM, criterion's groups (one side, then the
+//! other) drift by more than the difference measured.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 #![allow(clippy::unwrap_used)] // A benchmark: a failure is a panic with the reason.
@@ -10,9 +13,10 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use keyschema_store::{RedisConnection, Store, StringKey, Text};
 use keyschema_tests::RedisServer;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::runtime::Runtime;
+use tokio::runtime::{Builder, Runtime};
 
 const SCHEMA: &str = "param id int\nitem:<id> string text ttl 1h \"A benchmark value\"\n";
 const TASKS: u64 = 50;
@@ -130,43 +134,13 @@ fn bench(c: &mut Criterion) {
     group.bench_function("typed store batch", |b| {
         b.to_async(&runtime).iter(|| {
             let store = store.clone();
-            async move {
-                let mut writes = store.batch();
-                for i in 0..100 {
-                    writes
-                        .set::<Text>(keyschema_store::KeyId::new(0), &key(i), &value())
-                        .unwrap();
-                }
-                writes.execute().await.unwrap();
-                let mut reads = store.batch();
-                let tickets: Vec<_> = (0..100).map(|i| reads.get::<Text>(&key(i))).collect();
-                let replies = reads.execute().await.unwrap();
-                tickets.iter().filter(|t| replies.get(t).unwrap().is_some()).count()
-            }
+            async move { typed_batch(&store).await }
         });
     });
     group.bench_function("raw redis-rs pipeline", |b| {
         b.to_async(&runtime).iter(|| {
-            let mut connection = connection.clone();
-            async move {
-                let mut writes = redis::pipe();
-                for i in 0..100 {
-                    writes
-                        .cmd("SET")
-                        .arg(key(i))
-                        .arg(value())
-                        .arg("PX")
-                        .arg(3_600_000u64)
-                        .ignore();
-                }
-                let _: () = writes.query_async(&mut connection).await.unwrap();
-                let mut reads = redis::pipe();
-                for i in 0..100 {
-                    reads.cmd("GET").arg(key(i));
-                }
-                let values: Vec<Option<String>> = reads.query_async(&mut connection).await.unwrap();
-                values.iter().filter(|v| v.is_some()).count()
-            }
+            let connection = connection.clone();
+            async move { raw_batch(&connection).await }
         });
     });
     group.finish();
@@ -192,6 +166,8 @@ fn bench(c: &mut Criterion) {
         samples[samples.len() - 1]
     );
 
+    paired_runs(&server, &schema);
+
     // The server's own reference, same server, same run.
     match std::process::Command::new("redis-benchmark")
         .args([
@@ -213,6 +189,168 @@ fn bench(c: &mut Criterion) {
         ),
         Err(error) => println!("redis-benchmark not run: {error}"),
     }
+}
+
+/// Runs `ours` and `theirs` (each one round of the same work, answering its wall time) in
+/// alternating order, `ROUNDS` times, and prints the median of theirs / ours (above 1: ours is
+/// faster) with the range.
+fn paired<O, OF, T, TF>(runtime: &Runtime, name: &str, ours: O, theirs: T)
+where
+    O: Fn() -> OF,
+    OF: Future<Output = Duration>,
+    T: Fn() -> TF,
+    TF: Future<Output = Duration>,
+{
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(31)
+        .max(1);
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|round| {
+            runtime.block_on(async {
+                let (ours, theirs) = if round % 2 == 0 {
+                    let ours = ours().await;
+                    (ours, theirs().await)
+                } else {
+                    let theirs = theirs().await;
+                    (ours().await, theirs)
+                };
+                theirs.as_secs_f64() / ours.as_secs_f64()
+            })
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "paired {name}, typed / raw: {:.3} (median of {rounds} rounds, range {:.3}-{:.3})",
+        ratios[rounds / 2],
+        ratios[0],
+        ratios[rounds - 1]
+    );
+}
+
+/// `operations` calls of `op` spread over `tasks` tasks; the wall time.
+async fn spread<F, Fut>(operations: u64, tasks: u64, op: F) -> Duration
+where
+    F: Fn(u64) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                for i in (t..operations).step_by(tasks as usize) {
+                    op(i).await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    start.elapsed()
+}
+
+fn paired_runs(server: &RedisServer, schema: &Arc<keyschema::KeySchema>) {
+    // One task on a current-thread runtime with its own connection: on two workers a lone
+    // caller's rounds measure where tokio places it beside its connection's driver.
+    let single = Builder::new_current_thread().enable_all().build().unwrap();
+    let connection = single.block_on(RedisConnection::standalone(&server.url())).unwrap();
+    let store = Store::new(connection.clone(), Arc::clone(schema)).unwrap();
+    paired(
+        &single,
+        "set+get, one task",
+        || async {
+            let start = Instant::now();
+            for i in 0..500 {
+                typed(&store, i).await;
+            }
+            start.elapsed()
+        },
+        || async {
+            let start = Instant::now();
+            for i in 0..500 {
+                raw(&connection, i).await;
+            }
+            start.elapsed()
+        },
+    );
+    let multi = Runtime::new().unwrap();
+    let connection = multi.block_on(RedisConnection::standalone(&server.url())).unwrap();
+    let store = Store::new(connection.clone(), Arc::clone(schema)).unwrap();
+    paired(
+        &multi,
+        "set+get, 50 tasks",
+        || {
+            let store = store.clone();
+            spread(10_000, TASKS, move |i| {
+                let store = store.clone();
+                async move { typed(&store, i).await }
+            })
+        },
+        || {
+            let connection = connection.clone();
+            spread(10_000, TASKS, move |i| {
+                let connection = connection.clone();
+                async move { raw(&connection, i).await }
+            })
+        },
+    );
+    paired(
+        &multi,
+        "pipelined, batches of 100 SET then 100 GET",
+        || async {
+            let start = Instant::now();
+            for _ in 0..20 {
+                typed_batch(&store).await;
+            }
+            start.elapsed()
+        },
+        || async {
+            let start = Instant::now();
+            for _ in 0..20 {
+                raw_batch(&connection).await;
+            }
+            start.elapsed()
+        },
+    );
+}
+
+async fn typed_batch(store: &Store) -> usize {
+    let mut writes = store.batch();
+    for i in 0..100 {
+        writes
+            .set::<Text>(keyschema_store::KeyId::new(0), &key(i), &value())
+            .unwrap();
+    }
+    // Replies of the writes are not kept, as the raw side ignores them.
+    writes.send().await.unwrap();
+    let mut reads = store.batch();
+    let tickets: Vec<_> = (0..100).map(|i| reads.get::<Text>(&key(i))).collect();
+    let replies = reads.execute().await.unwrap();
+    tickets.iter().filter(|t| replies.get(t).unwrap().is_some()).count()
+}
+
+async fn raw_batch(connection: &RedisConnection) -> usize {
+    let mut connection = connection.clone();
+    let mut writes = redis::pipe();
+    for i in 0..100 {
+        writes
+            .cmd("SET")
+            .arg(key(i))
+            .arg(value())
+            .arg("PX")
+            .arg(3_600_000u64)
+            .ignore();
+    }
+    let _: () = writes.query_async(&mut connection).await.unwrap();
+    let mut reads = redis::pipe();
+    for i in 0..100 {
+        reads.cmd("GET").arg(key(i));
+    }
+    let values: Vec<Option<String>> = reads.query_async(&mut connection).await.unwrap();
+    values.iter().filter(|v| v.is_some()).count()
 }
 
 criterion_group!(benches, bench);

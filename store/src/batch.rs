@@ -68,6 +68,13 @@ impl Queued {
         }
     }
 
+    fn into_key(self) -> String {
+        match self {
+            Self::Read { key, .. } => key,
+            Self::Write(write) => write.key,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Self::Read { name, .. } => name,
@@ -112,9 +119,10 @@ impl SlotPipeline {
 impl SlotPipeline {
     /// Adds one operation: a single command as it is; several in MULTI/EXEC, so a write stays
     /// whole. Every reply is kept, so positions are counted as the server answers.
-    fn add(&mut self, index: usize, queued: &Queued) {
+    fn add(&mut self, index: usize, queued: &mut Queued) {
         match queued {
-            Queued::Read { cmd, .. } => self.single(index, cmd.clone()),
+            // The read's command moves into the pipeline: it is sent once and not needed again.
+            Queued::Read { cmd, .. } => self.single(index, std::mem::replace(cmd, redis::Cmd::new())),
             Queued::Write(write) if write.commands.len() == 1 => {
                 self.single(index, write.commands[0].to_cmd(&write.key));
             }
@@ -179,27 +187,23 @@ impl<'s> Batch<'s> {
 
     /// Queues a string read.
     pub fn get<C: Codec>(&mut self, key: &str) -> Ticket<C> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(key);
-        self.queued.push(Queued::Read {
-            key: key.to_string(),
-            cmd,
-            name: "GET",
-        });
-        Ticket {
-            index: self.queued.len() - 1,
-            codec: PhantomData,
-        }
+        self.read(key, "GET")
     }
 
     /// Queues `EXISTS key`; redeem it with [`BatchReplies::exists`].
     pub fn exists(&mut self, key: &str) -> Ticket<crate::codec::Int> {
-        let mut cmd = redis::cmd("EXISTS");
-        cmd.arg(key);
+        self.read(key, "EXISTS")
+    }
+
+    /// Queues a read of one key by `command` (`GET`, `EXISTS`).
+    fn read<C>(&mut self, key: &str, command: &'static str) -> Ticket<C> {
+        // Sized for its two arguments: one allocation for the bytes, one for the list.
+        let mut cmd = redis::Cmd::with_capacity(2, command.len() + key.len());
+        cmd.arg(command).arg(key);
         self.queued.push(Queued::Read {
             key: key.to_string(),
             cmd,
-            name: "EXISTS",
+            name: command,
         });
         Ticket {
             index: self.queued.len() - 1,
@@ -219,12 +223,12 @@ impl<'s> Batch<'s> {
 
     /// The queued operations split into pipelines of at most `PIPELINE_OPERATIONS`: by slot on
     /// a cluster.
-    fn pipelines(&self) -> Vec<SlotPipeline> {
+    fn pipelines(&mut self) -> Vec<SlotPipeline> {
         let cluster = self.core.connection().is_cluster();
         let mut groups: Vec<SlotPipeline> = Vec::new();
         // A large batch touches thousands of slots: found by slot, not by search.
         let mut group_of_slot: HashMap<u16, usize> = HashMap::new();
-        for (index, queued) in self.queued.iter().enumerate() {
+        for (index, queued) in self.queued.iter_mut().enumerate() {
             let slot = if cluster {
                 keyschema::key_slot(queued.key().as_bytes())
             } else {
@@ -249,10 +253,10 @@ impl<'s> Batch<'s> {
 
     /// Sends every queued operation and waits until all are applied, keeping no reply: for
     /// batches of writes, where only an error matters.
-    pub async fn send(self) -> Result<()> {
+    pub async fn send(mut self) -> Result<()> {
         let core = self.core;
-        let queued = &self.queued;
         let pipelines = self.pipelines();
+        let queued = &self.queued;
         let in_flight = in_flight(&pipelines);
         stream::iter(pipelines)
             .map(|pipeline| async move { pipeline.send(core, queued).await })
@@ -262,7 +266,7 @@ impl<'s> Batch<'s> {
     }
 
     /// Sends every queued operation and waits for all replies.
-    pub async fn execute(self) -> Result<BatchReplies> {
+    pub async fn execute(mut self) -> Result<BatchReplies> {
         let core = self.core;
         let count = self.queued.len();
         let groups = self.pipelines();
@@ -287,8 +291,10 @@ impl<'s> Batch<'s> {
                 };
             }
         }
+        drop(sends);
         Ok(BatchReplies {
-            keys: self.queued.iter().map(|queued| queued.key().to_string()).collect(),
+            // The keys move from the operations into the replies (they name errors there).
+            keys: self.queued.into_iter().map(Queued::into_key).collect(),
             values,
         })
     }
