@@ -5,11 +5,16 @@
 //!   not (`json`), against a hand-written two-tier state doing the same work (drain a map, encode,
 //!   seal, pipelines of `SET ... PX` of the same size); the bytes each codec stores are printed.
 //!
-//! Run: `cargo bench -p keyschema-store --bench caching`.
+//! Run: `cargo bench -p keyschema-store --bench caching`. After criterion's cache-hit group, a paired
+//! run (`common/paired.rs`, `ROUNDS`) sets each mode's two sides in alternating rounds.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 #![allow(clippy::unwrap_used)] // A benchmark: a failure is a panic with the reason.
 
+#[path = "common/paired.rs"]
+mod common;
+
+use common::paired;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use keyschema_store::{CacheKey, Codec, Json, KeyId, Lz4, RedisConnection, Store, TwoTier};
 use keyschema_tests::RedisServer;
@@ -168,44 +173,20 @@ fn cache_hits(c: &mut Criterion, runtime: &Runtime, store: &Store, connection: &
         });
     }
     group.finish();
-    // Paired: each mode's two sides in alternating rounds of equal work; criterion's groups (one
-    // side, then the other) drift on a shared VM by more than the difference measured.
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(31)
-        .max(1);
     for (tasks, operations) in [(1, 500), (TASKS, 10_000)] {
-        let mut ratios: Vec<f64> = (0..rounds)
-            .map(|round| {
-                runtime.block_on(async {
-                    let ours = || {
-                        lookups(store.clone(), operations, tasks, move |store, i| async move {
-                            typed_hit(&store, id, i).await
-                        })
-                    };
-                    let theirs = || {
-                        lookups(connection.clone(), operations, tasks, |connection, i| async move {
-                            raw_hit(&connection, i).await;
-                        })
-                    };
-                    let (ours, theirs) = if round % 2 == 0 {
-                        let ours = ours().await;
-                        (ours, theirs().await)
-                    } else {
-                        let theirs = theirs().await;
-                        (ours().await, theirs)
-                    };
-                    theirs.as_secs_f64() / ours.as_secs_f64()
+        paired(
+            runtime,
+            &format!("cache hit, {tasks} task(s), get_or_load / raw GET + decode"),
+            || {
+                lookups(store.clone(), operations, tasks, move |store, i| async move {
+                    typed_hit(&store, id, i).await
                 })
-            })
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "paired cache hit, {tasks} task(s), get_or_load / raw GET + decode: {:.3} (median of {rounds} rounds, range {:.3}-{:.3})",
-            ratios[rounds / 2],
-            ratios[0],
-            ratios[rounds - 1]
+            },
+            || {
+                lookups(connection.clone(), operations, tasks, |connection, i| async move {
+                    raw_hit(&connection, i).await;
+                })
+            },
         );
     }
 }

@@ -10,6 +10,10 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 #![allow(clippy::unwrap_used)] // A benchmark: a failure is a panic with the reason.
 
+#[path = "common/paired.rs"]
+mod common;
+
+use common::paired;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use keyschema_store::{RedisConnection, Store, StringKey, Text};
 use keyschema_tests::RedisServer;
@@ -191,44 +195,6 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-/// Runs `ours` and `theirs` (each one round of the same work, answering its wall time) in
-/// alternating order, `ROUNDS` times, and prints the median of theirs / ours (above 1: ours is
-/// faster) with the range.
-fn paired<O, OF, T, TF>(runtime: &Runtime, name: &str, ours: O, theirs: T)
-where
-    O: Fn() -> OF,
-    OF: Future<Output = Duration>,
-    T: Fn() -> TF,
-    TF: Future<Output = Duration>,
-{
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(31)
-        .max(1);
-    let mut ratios: Vec<f64> = (0..rounds)
-        .map(|round| {
-            runtime.block_on(async {
-                let (ours, theirs) = if round % 2 == 0 {
-                    let ours = ours().await;
-                    (ours, theirs().await)
-                } else {
-                    let theirs = theirs().await;
-                    (ours().await, theirs)
-                };
-                theirs.as_secs_f64() / ours.as_secs_f64()
-            })
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    println!(
-        "paired {name}, typed / raw: {:.3} (median of {rounds} rounds, range {:.3}-{:.3})",
-        ratios[rounds / 2],
-        ratios[0],
-        ratios[rounds - 1]
-    );
-}
-
 /// `operations` calls of `op` spread over `tasks` tasks; the wall time.
 async fn spread<F, Fut>(operations: u64, tasks: u64, op: F) -> Duration
 where
@@ -260,7 +226,7 @@ fn paired_runs(server: &RedisServer, schema: &Arc<keyschema::KeySchema>) {
     let store = Store::new(connection.clone(), Arc::clone(schema)).unwrap();
     paired(
         &single,
-        "set+get, one task",
+        "set+get, one task, typed / raw",
         || async {
             let start = Instant::now();
             for i in 0..500 {
@@ -281,7 +247,7 @@ fn paired_runs(server: &RedisServer, schema: &Arc<keyschema::KeySchema>) {
     let store = Store::new(connection.clone(), Arc::clone(schema)).unwrap();
     paired(
         &multi,
-        "set+get, 50 tasks",
+        "set+get, 50 tasks, typed / raw",
         || {
             let store = store.clone();
             spread(10_000, TASKS, move |i| {
@@ -299,7 +265,7 @@ fn paired_runs(server: &RedisServer, schema: &Arc<keyschema::KeySchema>) {
     );
     paired(
         &multi,
-        "pipelined, batches of 100 SET then 100 GET",
+        "pipelined, batches of 100 SET then 100 GET, typed / raw",
         || async {
             let start = Instant::now();
             for _ in 0..20 {

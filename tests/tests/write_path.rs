@@ -140,6 +140,45 @@ async fn every_write(store: &Store, check: impl Fn(&str, Result<(), Error>)) {
     .unwrap();
 }
 
+/// A note key written without its TTL and a member of `index` naming a note that does not exist,
+/// written around the store: what an audit with `fix` repairs. The note's id, and the connection.
+async fn plant_what_the_audit_fixes(store: &Store, index: &str) -> (String, keyschema_store::RedisConnection) {
+    let n = unique("a");
+    let mut raw = store.connection();
+    let _: () = redis::cmd("SET")
+        .arg(format!("note:{n}"))
+        .arg("no ttl")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg(index)
+        .arg(format!("{n}-gone"))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    (n, raw)
+}
+
+/// A primary with a replica in sync, and a store on the primary waiting for the replica.
+async fn replicated() -> (RedisServer, RedisServer, Store) {
+    let primary = RedisServer::start();
+    let replica = RedisServer::start_with(ServerOptions::replica_of(primary.port()));
+    replica.wait_replica_synced();
+    let store = Store::connect(&primary.url(), schema())
+        .await
+        .unwrap()
+        .durable(1, Duration::from_secs(1));
+    (primary, replica, store)
+}
+
+fn fixing() -> AuditOptions {
+    AuditOptions {
+        fix: true,
+        ..AuditOptions::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_write_path_waits_for_a_replica_and_says_so_when_there_is_none() {
     let alone = RedisServer::start();
@@ -155,25 +194,8 @@ async fn every_write_path_waits_for_a_replica_and_says_so_when_there_is_none() {
     assert!(count >= 6, "the writes stayed on the primary: {count} keys");
 
     // The audit's fixes: a key without its TTL, and a dangling index member.
-    let n = unique("a");
-    let mut raw = plain.connection();
-    let _: () = redis::cmd("SET")
-        .arg(format!("note:{n}"))
-        .arg("no ttl")
-        .query_async(&mut raw)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("SADD")
-        .arg("w:by:A")
-        .arg(format!("{n}-gone"))
-        .query_async(&mut raw)
-        .await
-        .unwrap();
-    let fixing = AuditOptions {
-        fix: true,
-        ..AuditOptions::default()
-    };
-    match ops::audit(&store, &fixing).await {
+    let (n, mut raw) = plant_what_the_audit_fixes(&plain, "w:by:A").await;
+    match ops::audit(&store, &fixing()).await {
         Err(OpsError::Store(Error::NotDurable { .. })) => {}
         other => panic!("audit --fix: expected NotDurable, got {other:?}"),
     }
@@ -187,34 +209,11 @@ async fn every_write_path_waits_for_a_replica_and_says_so_when_there_is_none() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_write_path_succeeds_with_a_replica_and_the_replica_has_it() {
-    let primary = RedisServer::start();
-    let replica = RedisServer::start_with(ServerOptions::replica_of(primary.port()));
-    replica.wait_replica_synced();
-    let store = Store::connect(&primary.url(), schema())
-        .await
-        .unwrap()
-        .durable(1, Duration::from_secs(1));
+    let (_primary, replica, store) = replicated().await;
     every_write(&store, |what, result| assert!(result.is_ok(), "{what}: {result:?}")).await;
 
-    let n = unique("a");
-    let mut raw = store.connection();
-    let _: () = redis::cmd("SET")
-        .arg(format!("note:{n}"))
-        .arg("no ttl")
-        .query_async(&mut raw)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("SADD")
-        .arg("w:by:B")
-        .arg(format!("{n}-gone"))
-        .query_async(&mut raw)
-        .await
-        .unwrap();
-    let fixing = AuditOptions {
-        fix: true,
-        ..AuditOptions::default()
-    };
-    let fixed = ops::audit(&store, &fixing).await.unwrap().fixed.unwrap();
+    let (n, mut raw) = plant_what_the_audit_fixes(&store, "w:by:B").await;
+    let fixed = ops::audit(&store, &fixing()).await.unwrap().fixed.unwrap();
     assert!(fixed.ttls_set >= 1 && fixed.members_removed >= 1, "{fixed:?}");
     // Acknowledged by the replica: read there, every write is.
     let on_replica = Store::connect(&replica.url(), schema()).await.unwrap();
@@ -260,13 +259,7 @@ fn parse_monitor(line: &str) -> Option<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_census_of_what_the_store_sends_finds_every_write_followed_by_its_wait() {
-    let primary = RedisServer::start();
-    let replica = RedisServer::start_with(ServerOptions::replica_of(primary.port()));
-    replica.wait_replica_synced();
-    let store = Store::connect(&primary.url(), schema())
-        .await
-        .unwrap()
-        .durable(1, Duration::from_secs(1));
+    let (primary, _replica, store) = replicated().await;
     // Which commands write, as the server says (COMMAND INFO flags).
     let mut raw = primary.connect();
     let mut monitor = monitor(&primary);
