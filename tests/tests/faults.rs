@@ -356,6 +356,9 @@ async fn calls_end_within_their_deadline_while_a_primary_hangs() {
             over.iter().map(|op| op.took).max()
         );
         assert!(durable_report.lost.is_empty(), "round {round}: {durable_report:?}");
+        // Plain writes can be lost only as Redis's asynchronous replication loses them, when the
+        // stale primary acknowledges some as it wakes (none was, in the runs measured).
+        assert!(plain_report.lost.len() <= 10, "round {round}: {plain_report:?}");
         assert!(plain_report.duplicated.is_empty(), "round {round}: {plain_report:?}");
         assert!(
             durable_report.duplicated.is_empty(),
