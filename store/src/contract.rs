@@ -116,13 +116,16 @@ impl GeneratedSchema {
     /// A store over `connection` with this module's schema, policies resolved from the
     /// environment.
     pub fn store(&'static self, connection: RedisConnection) -> Result<Store> {
-        Store::new(connection, self.schema()?.model_arc())
+        let schema = self.schema()?;
+        Ok(Store::new(connection, schema.model_arc())?.compiled_by(schema))
     }
 
     /// Checks the contract, then connects to a standalone server.
     pub async fn connect(&'static self, url: &str, options: &ConnectionOptions) -> Result<Store> {
-        let schema = self.schema()?.model_arc();
-        Store::connect_with(url, schema, options).await
+        let schema = self.schema()?;
+        Ok(Store::connect_with(url, schema.model_arc(), options)
+            .await?
+            .compiled_by(schema))
     }
 
     /// Checks the contract, then connects to a cluster.
@@ -131,8 +134,10 @@ impl GeneratedSchema {
         nodes: &[impl AsRef<str>],
         options: &ConnectionOptions,
     ) -> Result<Store> {
-        let schema = self.schema()?.model_arc();
-        Store::connect_cluster_with(nodes, schema, options).await
+        let schema = self.schema()?;
+        Ok(Store::connect_cluster_with(nodes, schema.model_arc(), options)
+            .await?
+            .compiled_by(schema))
     }
 }
 

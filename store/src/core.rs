@@ -32,8 +32,7 @@ pub struct Durability {
 pub struct Core {
     connection: RedisConnection,
     schema: Arc<KeySchema>,
-    /// Compiled on first use (invalidation, the audit) and then shared by every clone.
-    matcher: Arc<OnceLock<Matcher>>,
+    matcher: Matchers,
     policies: Arc<KeyPolicies>,
     durability: Option<Durability>,
     extensions: Arc<Extensions>,
@@ -44,10 +43,19 @@ impl Core {
         Self {
             connection,
             schema,
-            matcher: Arc::default(),
+            matcher: Matchers::Lazy(Arc::default()),
             policies: Arc::new(policies),
             durability: None,
             extensions: Arc::default(),
+        }
+    }
+
+    /// The same core, matching keys with the compiled `schema` of a generated module (its model
+    /// is this core's): one matcher per process, however many stores it connects.
+    pub(crate) fn compiled_by(self, schema: &'static keyschema::Schema) -> Self {
+        Self {
+            matcher: Matchers::Generated(schema),
+            ..self
         }
     }
 
@@ -72,9 +80,13 @@ impl Core {
         Arc::clone(&self.schema)
     }
 
-    /// The schema's matcher, compiled once per store.
+    /// The schema's matcher: the generated module's (compiled once per process), or compiled
+    /// on first use and shared by the store's clones.
     pub(crate) fn matcher(&self) -> &Matcher {
-        self.matcher.get_or_init(|| Matcher::new(self.schema_arc()))
+        match &self.matcher {
+            Matchers::Generated(schema) => schema.matcher(),
+            Matchers::Lazy(matcher) => matcher.get_or_init(|| Matcher::new(self.schema_arc())),
+        }
     }
 
     pub(crate) fn connection(&self) -> &RedisConnection {
@@ -412,6 +424,15 @@ impl Core {
             ms => KeyTtl::Expires(Duration::from_millis(ms.max(0).unsigned_abs())),
         })
     }
+}
+
+/// Where a core's matcher comes from (invalidation and the audit match the keys they scan).
+#[derive(Clone)]
+enum Matchers {
+    /// The compiled schema of a generated module, checked by its contract.
+    Generated(&'static keyschema::Schema),
+    /// Compiled from the model when first needed, shared by the store's clones.
+    Lazy(Arc<OnceLock<Matcher>>),
 }
 
 /// A key's remaining time to live, as `PTTL` answers.

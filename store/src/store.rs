@@ -85,6 +85,15 @@ impl Store {
         }
     }
 
+    /// The same store matching keys with a generated module's compiled schema (whose model it
+    /// was built with), so the process compiles one matcher ([`GeneratedSchema`](crate::GeneratedSchema)
+    /// connects this way).
+    pub(crate) fn compiled_by(self, schema: &'static keyschema::Schema) -> Self {
+        Self {
+            core: self.core.compiled_by(schema),
+        }
+    }
+
     /// The durability asked of writes, if any.
     pub fn durability(&self) -> Option<Durability> {
         self.core.durability()

@@ -251,3 +251,38 @@ async fn a_batch_written_without_replies_reads_back_on_a_standalone_server_and_a
     batch_across_slots(CollectorStore::connect(&shared_standalone().url()).await.unwrap()).await;
     batch_across_slots(CollectorStore::connect_cluster(&shared_cluster().urls()).await.unwrap()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_store_matches_scanned_keys_with_its_modules_compiled_schema() {
+    // Invalidation matches every key it scans; a store from the generated module uses the
+    // module's compiled schema (one matcher per process) to do so.
+    let store = CollectorStore::connect(&shared_standalone().url()).await.unwrap();
+    let datasource = unique("inv");
+    store.ctx_version(datasource.clone()).unwrap().set(&1).await.unwrap();
+    store
+        .ctx_version(format!("{datasource}-other"))
+        .unwrap()
+        .set(&2)
+        .await
+        .unwrap();
+    let id = keyschema_tests::generated::state::CtxVersionKey::ID;
+    let removed = store
+        .store()
+        .invalidate(id, &[("datasource", datasource.as_str())])
+        .await
+        .unwrap();
+    assert_eq!(removed, 1, "only the selected datasource's key");
+    assert_eq!(
+        store.ctx_version(datasource.clone()).unwrap().get().await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .ctx_version(format!("{datasource}-other"))
+            .unwrap()
+            .get()
+            .await
+            .unwrap(),
+        Some(2)
+    );
+}
