@@ -15,7 +15,7 @@
 
 use keyschema_store::ops::{self, AuditOptions, OpsError};
 use keyschema_store::{redis, CacheKey, Error, IdempotencyKey, KeyId, ListKey, Lock, Store, StringKey, Text};
-use keyschema_tests::{unique, RedisServer, ServerOptions};
+use keyschema_tests::{unique, RedisServer, Reply, ServerOptions};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -409,4 +409,79 @@ async fn oversized_keys_and_values_are_refused_before_anything_is_sent() {
     // The connection is healthy: the next call works.
     small.set(&"fits".to_string()).await.unwrap();
     assert_eq!(small.get().await.unwrap().as_deref(), Some("fits"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_batches_and_invalidation_wait_on_every_node_they_write_to() {
+    let cluster = keyschema_tests::shared_cluster();
+    let store = Store::connect_cluster(&cluster.urls(), schema())
+        .await
+        .unwrap()
+        .durable(1, Duration::from_secs(2));
+    let n = unique("c");
+    // Keys on many slots, so on every shard: one pipeline (and one WAIT) per slot.
+    let keys: Vec<String> = (0..60).map(|i| format!("note:{n}-{i}")).collect();
+    let mut batch = store.batch();
+    for key in &keys {
+        batch.set::<Text>(id(&store, "note"), key, &"v".to_string()).unwrap();
+    }
+    batch.send().await.unwrap();
+    // Acknowledged by a replica: each key is there on its shard's replica.
+    let shards = cluster.shards(0);
+    let on_replica = |key: &str| {
+        let shard = shards.iter().find(|shard| shard.serves(key)).unwrap();
+        let mut replica = cluster.nodes()[shard.replicas[0]].connect();
+        replica.cmd(&["READONLY"]).unwrap();
+        replica.cmd(&["EXISTS", key]).unwrap()
+    };
+    let primaries: std::collections::BTreeSet<usize> = keys
+        .iter()
+        .map(|key| shards.iter().position(|shard| shard.serves(key)).unwrap())
+        .collect();
+    assert_eq!(primaries.len(), 3, "the keys reach every shard");
+    for key in &keys {
+        assert!(matches!(on_replica(key), Reply::Int(1)), "{key} on its replica");
+    }
+    // Invalidation's UNLINKs, one pipeline per node and page, wait the same way.
+    let page: CacheKey<'_, Text> = CacheKey::new(store.core(), id(&store, "page"), format!("page:{n}"));
+    page.get_or_load(|| async { Ok::<_, std::io::Error>("p".to_string()) })
+        .await
+        .unwrap();
+    let removed = store
+        .invalidate(id(&store, "page"), &[("id", n.as_str())])
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert!(
+        matches!(on_replica(&format!("page:{n}")), Reply::Int(0)),
+        "the removal on its replica"
+    );
+
+    // Each shard has one replica: asking for two, every pipeline's WAIT says one acknowledged.
+    // A few keys: each WAIT that times out holds its node's connection for the timeout, rounded
+    // up to the server's clock (100 ms at the default hz), and the calls queued behind it wait.
+    let greedy = store.durable(2, Duration::from_millis(20));
+    let mut batch = greedy.batch();
+    for key in keys.iter().take(6) {
+        batch.set::<Text>(id(&store, "note"), key, &"w".to_string()).unwrap();
+    }
+    match batch.send().await {
+        Err(Error::NotDurable {
+            acknowledged: 1,
+            wanted: 2,
+            ..
+        }) => {}
+        other => panic!("a batch on a cluster: expected NotDurable, got {other:?}"),
+    }
+    page.get_or_load(|| async { Ok::<_, std::io::Error>("p".to_string()) })
+        .await
+        .unwrap();
+    match greedy.invalidate(id(&store, "page"), &[("id", n.as_str())]).await {
+        Err(Error::NotDurable {
+            acknowledged: 1,
+            wanted: 2,
+            ..
+        }) => {}
+        other => panic!("invalidation on a cluster: expected NotDurable, got {other:?}"),
+    }
 }
