@@ -85,6 +85,15 @@ fn exit_status_and_report_follow_what_the_keyspace_holds() {
 }
 
 #[test]
+fn an_empty_server_is_a_clean_keyspace() {
+    let server = RedisServer::start();
+    let empty = audit(&server.url(), &[]);
+    common::assert_exit(&empty, 0);
+    let text = String::from_utf8(empty.stdout).unwrap();
+    assert!(text.contains("0 keys, 0 problem(s)"), "{text}");
+}
+
+#[test]
 fn fix_is_a_dry_run_until_applied() {
     let server = RedisServer::start();
     let mut redis = server.connect();

@@ -23,6 +23,9 @@ pub struct ServerOptions {
     /// Persist every write to an append-only file before answering (`appendfsync always`), so
     /// a restart in the same folder keeps every acknowledged write.
     pub aof: bool,
+    /// Accept `DEBUG` from loopback (`--enable-debug-command local`): a test can stop active
+    /// expiry (`DEBUG SET-ACTIVE-EXPIRE 0`) to keep expired keys unreclaimed.
+    pub debug: bool,
 }
 
 impl ServerOptions {
@@ -54,6 +57,14 @@ impl ServerOptions {
     pub fn aof() -> Self {
         Self {
             aof: true,
+            ..Self::default()
+        }
+    }
+
+    /// A standalone server that accepts `DEBUG` from loopback.
+    pub fn debug() -> Self {
+        Self {
+            debug: true,
             ..Self::default()
         }
     }
@@ -155,6 +166,9 @@ impl RedisServer {
             "--logfile".into(),
             dir.join("redis.log").display().to_string(),
         ];
+        if options.debug {
+            args.extend(["--enable-debug-command".to_string(), "local".into()]);
+        }
         let tls_port = options.tls.then(free_port);
         if let Some(tls_port) = tls_port {
             make_certificates(&dir);

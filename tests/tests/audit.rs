@@ -373,3 +373,59 @@ async fn a_replica_gives_the_same_audit_and_a_sample_stops_early() {
     assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), sampled.keys);
     assert_eq!(ops::key_count(&auditor).await.unwrap(), total as u64);
 }
+
+/// An audit over `url` (standalone or cluster, found from the address) with small pages.
+async fn audit_small_pages(url: &str) -> AuditReport {
+    let connection = ops::connect(url, &ConnectionOptions::default()).await.unwrap();
+    let auditor = Store::new(connection, cordum::schema().model_arc()).unwrap();
+    let options = AuditOptions {
+        scan_count: 10,
+        ..AuditOptions::default()
+    };
+    ops::audit(&auditor, &options).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_that_come_back_empty_are_audited_as_nothing() {
+    // An empty server: its one page holds no key.
+    let empty = RedisServer::start();
+    let report = audit_small_pages(&empty.url()).await;
+    assert_eq!((report.keys, report.problem_count()), (0, 0));
+    let store = Store::connect(&empty.url(), cordum::schema().model_arc())
+        .await
+        .unwrap();
+    assert_eq!(ops::key_count(&store).await.unwrap(), 0);
+
+    // A server holding only keys that expired and were not reclaimed (active expiry stopped):
+    // SCAN leaves expired keys out, so its pages come back empty while its cursor goes on.
+    let expired = RedisServer::start_with(ServerOptions::debug());
+    let mut redis = expired.connect();
+    redis.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).unwrap();
+    for _ in 0..200 {
+        let key = format!("job:state:{}", Uuid::new_v4());
+        redis.cmd(&["SET", &key, "{}", "PX", "1"]).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(
+        format!("{:?}", redis.cmd(&["DBSIZE"]).unwrap()),
+        "Int(200)",
+        "the expired keys are still counted, not reclaimed"
+    );
+    let report = audit_small_pages(&expired.url()).await;
+    assert_eq!((report.keys, report.problem_count()), (0, 0));
+
+    // A cluster whose keys all sit on one slot: two of its three shards are empty.
+    let cluster = keyschema_tests::RedisCluster::start();
+    let owner = cluster
+        .shards(0)
+        .into_iter()
+        .find(|shard| shard.serves("{pinned}"))
+        .unwrap();
+    let mut redis = cluster.nodes()[owner.primary].connect();
+    for i in 0..5 {
+        redis.cmd(&["SET", &format!("{{pinned}}:legacy:{i}"), "1"]).unwrap();
+    }
+    let report = audit_small_pages(&cluster.urls()[0]).await;
+    assert_eq!(report.keys, 5, "{report:?}");
+    assert_eq!(report.unknown.iter().map(|group| group.count).sum::<u64>(), 5);
+}

@@ -65,7 +65,12 @@ impl Node {
     }
 
     /// Sends `pipe` (made by [`Node::pipe`]) to this node; one reply per command added, `count`.
+    /// Nothing is sent when nothing was added (a page of a scan can come back empty: an empty
+    /// node, keys expired since they were counted), and the answer is no reply.
     pub(crate) async fn pipeline(&self, pipe: redis::Pipeline, count: usize) -> Result<Vec<Value>> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
         match (&self.connection.kind, &self.address) {
             (Kind::Cluster(handle), Some((host, port))) => {
                 let route = SingleNodeRoutingInfo::ByAddress {
