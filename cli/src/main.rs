@@ -97,11 +97,11 @@ enum Command {
         /// The target's schema (key definitions paired with the source's by name).
         #[arg(long)]
         to: String,
-        /// The source server, or any node of its cluster.
-        #[arg(long)]
+        /// The source server, or any node of its cluster (a URL, or `host:port`).
+        #[arg(long, value_parser = redis_url)]
         source: String,
-        /// The target server, or any node of its cluster.
-        #[arg(long)]
+        /// The target server, or any node of its cluster (a URL, or `host:port`).
+        #[arg(long, value_parser = redis_url)]
         target: String,
         /// Print the plan (counts per pattern, keys no pattern takes) and copy nothing.
         #[arg(long)]
@@ -165,9 +165,9 @@ enum Command {
         /// The schema file (default: the bundled Cordum schema).
         #[arg(long)]
         schema: Option<String>,
-        /// The server, or any node of the cluster (`redis://127.0.0.1:6379`); a replica works
-        /// too.
-        #[arg(long)]
+        /// The server, or any node of the cluster (`redis://127.0.0.1:6379`, or `host:port`
+        /// for `redis://host:port`); a replica works too.
+        #[arg(long, value_parser = redis_url)]
         url: String,
         /// Output format: a readable summary, the report as JSON (docs/json.md), or a
         /// self-contained HTML page with charts.
@@ -448,6 +448,20 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
 }
 
 /// `name=value` arguments as pairs.
+/// A server's address as given: a URL (`redis://`, `rediss://`, `unix://`...), or `host:port`,
+/// read as `redis://host:port` (what `redis-cli -h host -p port` reaches).
+fn redis_url(text: &str) -> Result<String, String> {
+    if text.contains("://") {
+        return Ok(text.to_string());
+    }
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(format!("redis://{text}")),
+        _ => Err(format!(
+            "`{text}` is not a Redis address: give a URL (`redis://host:6379`, `rediss://...`) or `host:port`"
+        )),
+    }
+}
+
 fn name_values(params: &[String]) -> Result<Vec<(&str, &str)>, CliError> {
     params
         .iter()

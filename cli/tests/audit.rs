@@ -91,6 +91,17 @@ fn an_empty_server_is_a_clean_keyspace() {
     common::assert_exit(&empty, 0);
     let text = String::from_utf8(empty.stdout).unwrap();
     assert!(text.contains("0 keys, 0 problem(s)"), "{text}");
+    // An address without a scheme is read as `redis://host:port`.
+    let bare = audit(&format!("127.0.0.1:{}", server.port()), &[]);
+    common::assert_exit(&bare, 0);
+    // Anything else is refused with what to write instead.
+    let wrong = audit("localhost", &[]);
+    common::assert_exit(&wrong, 2);
+    let said = String::from_utf8(wrong.stderr).unwrap();
+    assert!(
+        said.contains("not a Redis address") && said.contains("host:port"),
+        "{said}"
+    );
 }
 
 #[test]
