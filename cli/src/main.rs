@@ -47,13 +47,21 @@ enum Command {
     },
     /// Print the checked model as JSON.
     Export {
-        /// The schema file (default: the bundled Cordum schema).
+        /// The schema file (default: the bundled Cordum schema); also as `--schema FILE`, as the
+        /// other commands take it.
+        #[arg(conflicts_with = "schema_flag")]
         schema: Option<String>,
+        #[arg(long = "schema", id = "schema_flag", value_name = "SCHEMA", hide = true)]
+        schema_flag: Option<String>,
     },
     /// Print the inventory as Markdown tables.
     Docs {
-        /// The schema file (default: the bundled Cordum schema).
+        /// The schema file (default: the bundled Cordum schema); also as `--schema FILE`, as the
+        /// other commands take it.
+        #[arg(conflicts_with = "schema_flag")]
         schema: Option<String>,
+        #[arg(long = "schema", id = "schema_flag", value_name = "SCHEMA", hide = true)]
+        schema_flag: Option<String>,
     },
     /// Generate the typed Rust store of a schema into a folder (what build.rs does with keyschema-codegen).
     Gen {
@@ -354,14 +362,14 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
                 ExitCode::SUCCESS
             }
         }
-        Command::Export { schema } => {
-            let (schema, _) = load(schema.as_deref())?;
+        Command::Export { schema, schema_flag } => {
+            let (schema, _) = load(schema.or(schema_flag).as_deref())?;
             serde_json::to_writer_pretty(&mut out, schema.model())?;
             writeln!(out)?;
             ExitCode::SUCCESS
         }
-        Command::Docs { schema } => {
-            let (schema, _) = load(schema.as_deref())?;
+        Command::Docs { schema, schema_flag } => {
+            let (schema, _) = load(schema.or(schema_flag).as_deref())?;
             out.write_all(schema.docs().as_bytes())?;
             ExitCode::SUCCESS
         }

@@ -185,6 +185,19 @@ fn export_is_json_of_the_model() {
 }
 
 #[test]
+fn export_and_docs_take_the_schema_as_every_command_does() {
+    let catalog = repo_file("schema/examples/catalog.keys");
+    let catalog = catalog.to_str().unwrap();
+    for command in ["export", "docs"] {
+        let positional = keyschema(&[command, catalog], b"");
+        let flagged = keyschema(&[command, "--schema", catalog], b"");
+        assert_eq!(positional.status.code(), Some(0), "{}", text(&positional.stderr));
+        assert_eq!(flagged.stdout, positional.stdout, "{command} --schema");
+        assert!(text(&flagged.stdout).contains("catalog"));
+    }
+}
+
+#[test]
 fn committed_inventory_docs_are_current() {
     let output = keyschema(&["docs"], b"");
     let committed = std::fs::read_to_string(repo_file("docs/cordum-keyspace.md")).unwrap_or_default();
