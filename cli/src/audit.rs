@@ -68,7 +68,12 @@ pub fn run(mut args: AuditArgs<'_>) -> Result<ExitCode, CliError> {
             }
         }
         AuditFormat::Json => {
-            serde_json::to_writer_pretty(&mut writer, &report)?;
+            let mut json = serde_json::to_value(&report)?;
+            if args.fix {
+                // The plan rides along, as the text output prints it (docs/json.md).
+                json["fix_plan"] = serde_json::to_value(report.fix_plan())?;
+            }
+            serde_json::to_writer_pretty(&mut writer, &json)?;
             writeln!(writer)?;
         }
         AuditFormat::Html => html::write_audit(&mut writer, &report, args.url, &source.name)?,

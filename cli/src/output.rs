@@ -232,41 +232,36 @@ pub fn write_audit_text(out: &mut impl Write, report: &AuditReport, url: &str, s
     writeln!(out, "keys by remaining TTL: {}", ttls.join(", "))
 }
 
-/// What `--fix` changes: the keys without their declared TTL and the dangling index members;
-/// "would" on a dry run, what was done after `--apply`.
+/// What `--fix` changes ([`AuditReport::fix_plan`]): "would" on a dry run, what was asked after
+/// `--apply`, and then what was done.
 pub fn write_fix_plan(out: &mut impl Write, report: &AuditReport) -> io::Result<()> {
-    use keyschema_store::ops::Problem;
-    let (ttls, members): (u64, u64) = match report.fixed {
-        Some(fixed) => (fixed.ttls_set, fixed.members_removed),
-        None => (0, 0),
-    };
-    let verb = |dry: &'static str, done: &'static str| if report.fixed.is_some() { done } else { dry };
-    for pattern in &report.patterns {
-        if let (Some(missing), Some(ttl)) = (
-            pattern.problems.iter().find(|p| p.problem == Problem::TtlMissing),
-            pattern.ttl_ms,
-        ) {
-            writeln!(
-                out,
-                "fix: {} the declared TTL ({}) on {} key(s) of {}",
-                verb("would set", "asked to set"),
-                Millis(ttl),
-                missing.count,
-                pattern.pattern
-            )?;
-        }
-        if let Some(index) = pattern.index.as_ref().filter(|index| index.dangling > 0) {
-            writeln!(
-                out,
-                "fix: {} {} dangling member(s) from keys of {}",
-                verb("would remove", "asked to remove"),
-                index.dangling,
-                pattern.pattern
-            )?;
-        }
+    let plan = report.fix_plan();
+    let verb = |dry: &'static str, done: &'static str| if plan.applied { done } else { dry };
+    for ttls in &plan.ttls {
+        writeln!(
+            out,
+            "fix: {} the declared TTL ({}) on {} key(s) of {}",
+            verb("would set", "asked to set"),
+            Millis(ttls.ttl_ms),
+            ttls.keys,
+            ttls.pattern
+        )?;
+    }
+    for removals in &plan.members {
+        writeln!(
+            out,
+            "fix: {} {} dangling member(s) from keys of {}",
+            verb("would remove", "asked to remove"),
+            removals.members,
+            removals.pattern
+        )?;
     }
     match report.fixed {
-        Some(_) => writeln!(out, "fix: set {ttls} TTL(s), removed {members} member(s)"),
+        Some(fixed) => writeln!(
+            out,
+            "fix: set {} TTL(s), removed {} member(s)",
+            fixed.ttls_set, fixed.members_removed
+        ),
         None => writeln!(out, "fix: dry run, nothing changed; `--apply` makes these changes"),
     }
 }

@@ -121,6 +121,17 @@ fn fix_is_a_dry_run_until_applied() {
     );
     assert!(text.contains("dry run, nothing changed"), "{text}");
     assert_eq!(pttl(&mut redis), -1, "a dry run changes nothing");
+    // The plan in JSON too: what would change, and that nothing did.
+    let json = audit(&server.url(), &["--fix", "--format", "json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["fixed"], serde_json::Value::Null);
+    assert_eq!(report["fix_plan"]["applied"], false);
+    assert_eq!(report["fix_plan"]["ttls"][0]["pattern"], "job:state:<jobID>");
+    assert_eq!(report["fix_plan"]["ttls"][0]["keys"], 1);
+    assert_eq!(report["fix_plan"]["ttls"][0]["ttl_ms"], 604_800_000u64);
+    assert_eq!(report["fix_plan"]["members"], serde_json::json!([]));
+    assert_eq!(pttl(&mut redis), -1, "a dry run changes nothing");
 
     let applied = audit(&server.url(), &["--fix", "--apply"]);
     let text = String::from_utf8(applied.stdout).unwrap();

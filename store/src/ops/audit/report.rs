@@ -199,4 +199,63 @@ impl AuditReport {
     pub fn pattern(&self, name: &str) -> Option<&PatternAudit> {
         self.patterns.iter().find(|p| p.name == name)
     }
+
+    /// What `fix` changes, per pattern: the keys without their declared TTL and the dangling
+    /// index members this audit found. After a fixing audit ([`AuditReport::fixed`]) these were
+    /// asked for; otherwise they are what a fixing audit would do.
+    pub fn fix_plan(&self) -> FixPlan {
+        let mut plan = FixPlan {
+            applied: self.fixed.is_some(),
+            ..FixPlan::default()
+        };
+        for pattern in &self.patterns {
+            let missing = pattern.problems.iter().find(|p| p.problem == Problem::TtlMissing);
+            if let (Some(missing), Some(ttl_ms)) = (missing, pattern.ttl_ms) {
+                plan.ttls.push(PlannedTtls {
+                    pattern: pattern.pattern.clone(),
+                    keys: missing.count,
+                    ttl_ms,
+                });
+            }
+            if let Some(index) = pattern.index.as_ref().filter(|index| index.dangling > 0) {
+                plan.members.push(PlannedRemovals {
+                    pattern: pattern.pattern.clone(),
+                    members: index.dangling,
+                });
+            }
+        }
+        plan
+    }
+}
+
+/// What `fix` changes ([`AuditReport::fix_plan`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct FixPlan {
+    /// Whether the audit fixed (the changes were asked for) or only planned them.
+    pub applied: bool,
+    /// Keys to be given their declared TTL, per pattern.
+    pub ttls: Vec<PlannedTtls>,
+    /// Dangling index members to be removed, per index pattern.
+    pub members: Vec<PlannedRemovals>,
+}
+
+/// Keys of one pattern without their declared TTL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedTtls {
+    /// The pattern.
+    pub pattern: String,
+    /// How many keys.
+    pub keys: u64,
+    /// The TTL they get, in milliseconds.
+    pub ttl_ms: u64,
+}
+
+/// Dangling members of one index pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedRemovals {
+    /// The index key's pattern.
+    pub pattern: String,
+    /// How many members.
+    pub members: u64,
 }
