@@ -111,6 +111,50 @@ fn a_key_a_service_only_reads_cannot_be_written() {
     assert_eq!(denied.code(), Some("NOPERM"), "{denied}");
 }
 
+#[test]
+fn a_read_only_service_gets_no_scripting_and_no_write_command() {
+    let catalog = Schema::parse(keyschema::examples::CATALOG, "catalog.keys").unwrap();
+    let users = acl_users(catalog.model(), None).unwrap();
+    let api = users.iter().find(|user| user.name == "catalog-api").unwrap();
+    assert!(api.write_globs.is_empty(), "{:?}", api.write_globs);
+    for command in [
+        "eval",
+        "evalsha",
+        "script|load",
+        "set",
+        "del",
+        "hset",
+        "sadd",
+        "zadd",
+        "unlink",
+    ] {
+        assert!(
+            !api.commands.contains(&command),
+            "catalog-api may not {command}: {}",
+            api.rules()
+        );
+    }
+    // Its writer has the write commands of its keys' types, and no scripting: indexes are written
+    // with plain commands.
+    let discovery = users.iter().find(|user| user.name == "catalog-discovery").unwrap();
+    assert!(discovery.commands.contains(&"hset") && discovery.commands.contains(&"sadd"));
+    assert!(!discovery.commands.contains(&"eval"), "{}", discovery.rules());
+
+    // On a server: the read-only user cannot run a script, even one that touches no key.
+    let server = RedisServer::start();
+    load_users(&server, catalog.model());
+    let mut api = redis::Client::open(url_as(&server, "catalog-api"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let denied = redis::cmd("EVAL")
+        .arg("return 1")
+        .arg(0)
+        .query::<i64>(&mut api)
+        .unwrap_err();
+    assert_eq!(denied.code(), Some("NOPERM"), "{denied}");
+}
+
 /// The Cordum users, reviewed: each service's groups as read-write globs, lock and breaker
 /// companions beside their keys, scripting only where a primitive is used.
 #[test]

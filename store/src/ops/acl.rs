@@ -209,11 +209,9 @@ pub fn acl_users(schema: &KeySchema, only: Option<&str>) -> Result<Vec<AclUser>,
                 commands.extend(writes(schema.keys[key].redis_type.kind()));
                 commands.extend(WRITE_ANY);
             }
-            if read
-                .iter()
-                .chain(&written)
-                .any(|&key| schema.keys[key].primitive.is_some())
-            {
+            // Scripts run only where a service writes a primitive that runs one: a service that
+            // only reads gets no scripting (nor the write commands scripts call).
+            if written.iter().any(|&key| runs_scripts(schema, key)) {
                 commands.extend(SCRIPTS);
             }
             Ok(AclUser {
@@ -225,6 +223,26 @@ pub fn acl_users(schema: &KeySchema, only: Option<&str>) -> Result<Vec<AclUser>,
             })
         })
         .collect()
+}
+
+/// Whether writing key `key` runs a script of the store: the decisions of locks, rate limits,
+/// breakers and timers, a dead-letter queue's entry and index (added together, pruned by a
+/// script), a cache's load lock; a companion as the key it serves. Indexes, idempotency keys and
+/// two-tier state are written with plain commands.
+fn runs_scripts(schema: &KeySchema, key: usize) -> bool {
+    match &schema.keys[key].primitive {
+        Some(Primitive::Companion { of, .. }) => runs_scripts(schema, *of),
+        Some(
+            Primitive::Lock { .. }
+            | Primitive::RateLimit(_)
+            | Primitive::Breaker(_)
+            | Primitive::Timers { .. }
+            | Primitive::DlqEntry { .. }
+            | Primitive::DlqIndex { .. }
+            | Primitive::Cache(_),
+        ) => true,
+        Some(Primitive::Index { .. } | Primitive::Idempotency | Primitive::State(_)) | None => false,
+    }
 }
 
 /// `keys` and the companions declared for them.
