@@ -245,3 +245,57 @@ fn a_corrupt_or_foreign_checkpoint_is_refused_and_nothing_is_copied() {
     assert_eq!(target_keys(), Some(0));
     std::fs::remove_file(&checkpoint).unwrap();
 }
+
+#[test]
+fn stale_keys_already_on_the_target_are_differences_under_the_default_verification() {
+    let (source, target) = (RedisServer::start(), RedisServer::start());
+    let (mut from, mut to) = (source.connect(), target.connect());
+    let keys: Vec<String> = (0..300).map(|i| format!("job:state:{}", uuid(i))).collect();
+    for key in &keys {
+        from.cmd(&["SET", key, "{\"state\":\"RUNNING\"}", "PX", "600000"])
+            .unwrap();
+    }
+    // Three keys on the target already, with other values: a copy leaves them as they are.
+    for key in &keys[10..13] {
+        to.cmd(&["SET", key, "{\"state\":\"STALE\"}", "PX", "600000"]).unwrap();
+    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyschema"));
+    command
+        .args([
+            "migrate",
+            "--from",
+            &schema("cordum.keys"),
+            "--to",
+            &schema("cordum.keys"),
+        ])
+        .args(["--source", &source.url(), "--target", &target.url()]);
+    let output = run(command);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("3 with another value"), "{text}");
+    assert!(text.contains(&keys[10]), "the stale keys are listed: {text}");
+    // With --replace the copy overwrites them, and the verification passes.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyschema"));
+    command
+        .args([
+            "migrate",
+            "--from",
+            &schema("cordum.keys"),
+            "--to",
+            &schema("cordum.keys"),
+        ])
+        .args(["--source", &source.url(), "--target", &target.url(), "--replace"]);
+    let output = run(command);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -1,6 +1,7 @@
 //! What a copy records so that its verification need not look for every key: the keys each
 //! target slot held before the copy (one count for a standalone target), the keys the copy
-//! created in each, and every n-th key it sent, for the value and TTL comparison.
+//! created in each, and the keys to compare (value and TTL): every n-th key it sent, and every
+//! key it found already on the target.
 //!
 //! After the copy, a slot holding exactly what it held before plus what the copy created has
 //! every one of its copied keys: nothing else writes to a migration's target, so a key lost
@@ -22,7 +23,7 @@ pub(super) struct Ledger {
     /// Keys on the target so far, to pick every `sample_every`-th.
     landed: u64,
     sample_every: u64,
-    /// The keys picked: source name, target name.
+    /// The keys picked, and every key found already there: source name, target name.
     sample: Vec<(Vec<u8>, String)>,
 }
 
@@ -40,9 +41,11 @@ impl Ledger {
         })
     }
 
-    /// Notes a key now on the target under `to`: `created` by the copy, or already there.
+    /// Notes a key now on the target under `to`: `created` by the copy, or already there. A key
+    /// already there is always compared: the copy left it as it was (`BUSYKEY`), so it may hold
+    /// another value than the source's, which no count would show.
     pub(super) fn landed(&mut self, from: &[u8], to: &str, created: bool) {
-        if self.landed % self.sample_every == 0 {
+        if !created || self.landed % self.sample_every == 0 {
             self.sample.push((from.to_vec(), to.to_string()));
         }
         self.landed += 1;
