@@ -254,6 +254,42 @@ async fn a_cluster_primary_killed_under_load() {
     assert!(report.lost.is_empty(), "{report:?}");
 }
 
+/// What a run of writers shows around one hung primary.
+struct Hung {
+    plain_ops: Vec<Op>,
+    durable_ops: Vec<Op>,
+    fault: Instant,
+    resumed: Instant,
+}
+
+/// `tasks` tasks of plain writes and `tasks` of durable ones, a second of them, then `kill -STOP`
+/// of `shard`'s primary for `hang`, and load until `after` past the wake-up.
+async fn hang_primary(
+    cluster: &RedisCluster,
+    shard: &keyschema_tests::Shard,
+    (plain, durable): (&Store, &Store),
+    tasks: usize,
+    hang: Duration,
+    after: Duration,
+) -> Hung {
+    let until = Instant::now() + Duration::from_secs(1) + hang + after;
+    let plain_load = tokio::spawn(load(plain.clone(), tasks, until));
+    let durable_load = tokio::spawn(load(durable.clone(), tasks, until));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let fault = Instant::now();
+    let victim = &cluster.nodes()[shard.primary];
+    victim.signal("STOP");
+    tokio::time::sleep(hang).await;
+    victim.signal("CONT");
+    let resumed = Instant::now();
+    Hung {
+        plain_ops: plain_load.await.unwrap(),
+        durable_ops: durable_load.await.unwrap(),
+        fault,
+        resumed,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_primary_hung_past_the_node_timeout() {
     let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
@@ -265,18 +301,12 @@ async fn a_cluster_primary_hung_past_the_node_timeout() {
     let durable = plain.durable(1, Duration::from_millis(300));
     let shard = cluster.shards(0).remove(0);
     let hang = NODE_TIMEOUT + Duration::from_secs(5);
-    let until = Instant::now() + Duration::from_secs(1) + hang + Duration::from_secs(8);
-    let plain_load = tokio::spawn(load(plain.clone(), 4, until));
-    let durable_load = tokio::spawn(load(durable.clone(), 4, until));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let fault = Instant::now();
-    let victim = &cluster.nodes()[shard.primary];
-    victim.signal("STOP");
-    tokio::time::sleep(hang).await;
-    victim.signal("CONT");
-    let resumed = Instant::now();
-    let plain_ops = plain_load.await.unwrap();
-    let durable_ops = durable_load.await.unwrap();
+    let Hung {
+        plain_ops,
+        durable_ops,
+        fault,
+        resumed,
+    } = hang_primary(&cluster, &shard, (&plain, &durable), 4, hang, Duration::from_secs(8)).await;
     let plain_report = report(&plain, &plain_ops, fault, |key| shard.serves(key)).await;
     let durable_report = report(&plain, &durable_ops, fault, |key| shard.serves(key)).await;
     plain_report.print("kill -STOP of a cluster primary (plain writes)");
@@ -328,17 +358,12 @@ async fn calls_end_within_their_deadline_while_a_primary_hangs() {
             .into_iter()
             .find(|shard| shard.slots.iter().any(|&(start, _)| start == 0))
             .unwrap();
-        let until = Instant::now() + Duration::from_secs(1) + hang + Duration::from_secs(4);
-        let plain_load = tokio::spawn(load(plain.clone(), 10, until));
-        let durable_load = tokio::spawn(load(durable.clone(), 10, until));
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let fault = Instant::now();
-        let victim = &cluster.nodes()[shard.primary];
-        victim.signal("STOP");
-        tokio::time::sleep(hang).await;
-        victim.signal("CONT");
-        let plain_ops = plain_load.await.unwrap();
-        let durable_ops = durable_load.await.unwrap();
+        let Hung {
+            plain_ops,
+            durable_ops,
+            fault,
+            ..
+        } = hang_primary(&cluster, &shard, (&plain, &durable), 10, hang, Duration::from_secs(4)).await;
         let plain_report = report(&plain, &plain_ops, fault, |key| shard.serves(key)).await;
         let durable_report = report(&plain, &durable_ops, fault, |key| shard.serves(key)).await;
         plain_report.print(&format!("round {round}: kill -STOP, default options (plain writes)"));
@@ -535,19 +560,30 @@ async fn a_cluster_primary_killed_during_lock_contention() {
     // (when, acquired) per attempt that reached a verdict, and when each error happened.
     let taken: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let errors: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    // The longest single call (acquire, fence, guarded write, release) of any task.
+    let longest: Arc<Mutex<Duration>> = Arc::default();
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (store, item) = (store.clone(), item.clone());
-        let (inside, overlaps, taken, errors) = (
+        let (inside, overlaps, taken, errors, longest) = (
             Arc::clone(&inside),
             Arc::clone(&overlaps),
             Arc::clone(&taken),
             Arc::clone(&errors),
+            Arc::clone(&longest),
         );
         tasks.push(tokio::spawn(async move {
+            let timed = |started: Instant| {
+                let took = started.elapsed();
+                let mut longest = longest.lock().unwrap();
+                *longest = (*longest).max(took);
+            };
             let lock = keyschema_store::Lock::new(store.core(), LOCK, format!("item:{{{item}}}:lock"));
             while Instant::now() < until {
-                let guard = match lock.try_acquire().await {
+                let started = Instant::now();
+                let acquired = lock.try_acquire().await;
+                timed(started);
+                let guard = match acquired {
                     Ok(Some(guard)) => guard,
                     Ok(None) => {
                         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -560,11 +596,16 @@ async fn a_cluster_primary_killed_during_lock_contention() {
                     }
                 };
                 // The fence is issued on first use: one more round trip, which the fault can fail.
-                let fence = match guard.fence().await {
-                    Ok(fence) => fence.clone(),
+                let started = Instant::now();
+                let fenced = guard.fence().await.cloned();
+                timed(started);
+                let fence = match fenced {
+                    Ok(fence) => fence,
                     Err(_) => {
                         errors.lock().unwrap().push(Instant::now());
+                        let started = Instant::now();
                         let _ = guard.release().await;
+                        timed(started);
                         continue;
                     }
                 };
@@ -577,13 +618,17 @@ async fn a_cluster_primary_killed_during_lock_contention() {
                     .unwrap()
                     .push::<Text>(TOKENS, &format!("item:{{{item}}}:tokens"), &[fence.token().to_string()])
                     .unwrap();
+                let started = Instant::now();
                 let written = write.execute().await;
+                timed(started);
                 inside.fetch_sub(1, Ordering::SeqCst);
                 match written {
                     Ok(()) | Err(Error::Fenced { .. }) => taken.lock().unwrap().push(Instant::now()),
                     Err(_) => errors.lock().unwrap().push(Instant::now()),
                 }
+                let started = Instant::now();
                 let _ = guard.release().await;
+                timed(started);
             }
         }));
     }
@@ -607,6 +652,9 @@ async fn a_cluster_primary_killed_during_lock_contention() {
         overlaps.load(Ordering::SeqCst),
         tokens.len()
     );
+    let longest = *longest.lock().unwrap();
+    eprintln!("lock contention: longest call {longest:?}");
+    assert!(longest < bounded(&options), "a call took {longest:?}");
     assert!(before > 50, "the lock was contended before the fault");
     assert!(resumed > 50, "the same clients take the lock again after the failover");
     assert!(
