@@ -20,15 +20,14 @@ fn schema(name: &str) -> String {
 }
 
 fn migrate(source: &str, target: &str, extra: &[&str]) -> Command {
+    migrate_between("cordum-cluster.keys", source, target, extra)
+}
+
+/// `keyschema migrate` from `cordum.keys` into the layout of the example schema `to`.
+fn migrate_between(to: &str, source: &str, target: &str, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_keyschema"));
     command
-        .args([
-            "migrate",
-            "--from",
-            &schema("cordum.keys"),
-            "--to",
-            &schema("cordum-cluster.keys"),
-        ])
+        .args(["migrate", "--from", &schema("cordum.keys"), "--to", &schema(to)])
         .args(["--source", source, "--target", target])
         .args(extra);
     command
@@ -219,23 +218,12 @@ fn a_corrupt_or_foreign_checkpoint_is_refused_and_nothing_is_copied() {
 
     // A checkpoint of a migration into another layout does not resume this one.
     std::fs::remove_file(&checkpoint).unwrap();
-    let mut same_layout = Command::new(env!("CARGO_BIN_EXE_keyschema"));
-    same_layout
-        .args([
-            "migrate",
-            "--from",
-            &schema("cordum.keys"),
-            "--to",
-            &schema("cordum.keys"),
-        ])
-        .args([
-            "--source",
-            &source.url(),
-            "--target",
-            &target.url(),
-            "--checkpoint",
-            checkpoint_arg,
-        ]);
+    let same_layout = migrate_between(
+        "cordum.keys",
+        &source.url(),
+        &target.url(),
+        &["--checkpoint", checkpoint_arg],
+    );
     assert_eq!(run(same_layout).status.code(), Some(0));
     target.connect().cmd(&["FLUSHALL"]).unwrap();
     let foreign = run(migrate(&source.url(), &target.url(), &["--checkpoint", checkpoint_arg]));
@@ -260,20 +248,7 @@ fn stale_keys_already_on_the_target_are_differences_under_the_default_verificati
         to.cmd(&["SET", key, "{\"state\":\"STALE\"}", "PX", "600000"]).unwrap();
     }
     // The same layout on both sides: every key keeps its name.
-    let same_layout = |extra: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyschema"));
-        command
-            .args([
-                "migrate",
-                "--from",
-                &schema("cordum.keys"),
-                "--to",
-                &schema("cordum.keys"),
-            ])
-            .args(["--source", &source.url(), "--target", &target.url()])
-            .args(extra);
-        run(command)
-    };
+    let same_layout = |extra: &[&str]| run(migrate_between("cordum.keys", &source.url(), &target.url(), extra));
     let output = same_layout(&[]);
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     assert_eq!(
