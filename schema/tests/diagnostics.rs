@@ -29,6 +29,7 @@ const CASES: &[(&str, &str)] = &[
     ("ambiguity_resolved_by_type_or_exclusion", "param jobID uuid\nparam workflowID text except(all)\njob:<jobID>:output_decision string \"Out\"\njob:state:<jobID> string \"State\"\nwf:runs:<workflowID> zset ttl 1d \"Runs\"\nwf:runs:all zset ttl 1d \"All\"\n"),
     ("ambiguity_when_the_type_is_wide", "param jobID text\njob:<jobID>:output_decision string \"Out\"\njob:state:<jobID> string \"State\"\n"),
     ("cluster_hazards", "param id int\ngroup g tag id {\n  a:<id> string \"A\"\n  b:{<id>}:x string \"B\"\n}\nc:{global}:<id> string \"C\"\nd:<id> set \"D\"\ne:<id> list \"E\"\n"),
+    ("self_trimming_collections", "param id int\ntimers t:timers member id \"Timers: claimed ones leave\"\ndlq letters {\n  entry t:dlq:<id> string text ttl 1d \"Entry\"\n  index t:dlq:index member id score time \"Pruned\"\n}\nt:seen set \"Nothing removes members\"\n"),
     ("missing_purpose", "param id int\na:<id> string\n"),
     ("empty_schema", "# nothing here\nkeyspace empty\n"),
     ("bad_separator", "keyspace k separator \"ab\"\nparam id int\na:<id> string \"A\"\n"),

@@ -158,6 +158,13 @@ pub enum Error {
         /// The lock's key.
         key: String,
     },
+    /// The lock is no longer this owner's (it expired, or passed to another) when a call needed
+    /// it: no fencing token is issued, no work is started.
+    #[error("the lock {key} is no longer held by this owner (it expired or passed to another); nothing was done")]
+    LockNotHeld {
+        /// The lock's key.
+        key: String,
+    },
     /// The server answered a script with something it never answers: a bug, or a key holding
     /// what the schema does not describe.
     #[error("{command} on {key} gave an unexpected reply: {reply}")]

@@ -51,7 +51,7 @@ pub use primitives::scripts;
 pub use primitives::{
     Breaker, BreakerError, BreakerState, BreakerStatus, Claim, ClaimedTimer, DeadLetter, DeadLetterQueue, Decision,
     DecisionSource, Delivery, HeldLock, IdempotencyKey, LeaderLease, Lease, LeaseLost, Lock, LockGuard, Permit,
-    RateLimit, TimerQueue,
+    RateLimit, TimerQueue, Verdict,
 };
 pub use state::{BackupReport, Restored, TierCounts, TwoTier};
 pub use store::Store;

@@ -7,7 +7,7 @@
 
 use keyschema_store::{
     BreakerState, Claim, ConnectionOptions, DeadLetterQueue, DecisionSource, Delivery, Error, IdempotencyKey, KeyId,
-    Lease, Lock, ParamCodec, RateLimit, Store, Text, TimerQueue,
+    Lease, LeaseLost, Lock, ParamCodec, RateLimit, Store, Text, TimerQueue, Verdict,
 };
 use keyschema_tests::{shared_cluster, shared_standalone, unique, RedisServer};
 use std::collections::{BTreeMap, HashMap};
@@ -180,9 +180,12 @@ async fn fencing(store: Store) {
     let _: () = taken_over.query_async(&mut store.connection()).await.unwrap();
     let refused = third.fence().await.unwrap_err();
     assert!(
-        matches!(&refused, Error::LockLost { key } if key == lock.key()),
+        matches!(&refused, Error::LockNotHeld { key } if key == lock.key()),
         "{refused}"
     );
+    // No work ran, so the message says nothing of work.
+    assert!(refused.to_string().contains("no longer held"), "{refused}");
+    assert!(!refused.to_string().contains("work"), "{refused}");
     let counter: Option<i64> = store.get::<keyschema_store::Int>(fence.counter_key()).await.unwrap();
     assert_eq!(counter.map(|n| n as u64), Some(fence.token()));
     assert!(!third.release().await.unwrap(), "not its lock any more");
@@ -233,6 +236,12 @@ fn a_holder_paused_past_its_ttl_loses_the_lease_and_its_writes() {
         tokio::time::timeout(Duration::from_millis(100), held.lost())
             .await
             .expect("the lost signal fires at once");
+        // Work handed to the lost lease does not start, and the error says so.
+        let ran = AtomicBool::new(false);
+        let refused = held.run(async { ran.store(true, Ordering::SeqCst) }).await.unwrap_err();
+        assert_eq!(refused, LeaseLost::BeforeWork);
+        assert!(!ran.load(Ordering::SeqCst), "the work ran under a lost lease");
+        assert!(refused.to_string().contains("did not run"), "{refused}");
         // The lease's slot holds the lease and its counter: a guarded delete of the lease.
         let mut guarded = holder_store.transaction();
         guarded.fenced(&stale).unwrap();
@@ -399,6 +408,11 @@ async fn counters_and_gcra(store: Store) {
     assert_eq!(decisions.iter().filter(|d| d.allowed).count(), 5);
     let refused = decisions.iter().find(|d| !d.allowed).unwrap();
     assert!(refused.retry_after > Duration::from_secs(9) && refused.retry_after <= Duration::from_secs(10));
+    assert_eq!(refused.verdict, Verdict::Limited);
+    assert!(decisions
+        .iter()
+        .filter(|d| d.allowed)
+        .all(|d| d.verdict == Verdict::Allowed));
     assert_eq!(api.limit(), 5);
 }
 
@@ -420,6 +434,9 @@ async fn without_redis_rate_limits_apply_their_declared_fallback() {
     assert!(started.elapsed() < options().deadline() + Duration::from_millis(500));
     assert_eq!(closed.source, DecisionSource::Fallback(keyschema::Fallback::Closed));
     assert!(!closed.allowed);
+    // Refused for want of Redis, not for the limit, and not "retry now": the window (a second).
+    assert_eq!(closed.verdict, Verdict::Unavailable);
+    assert_eq!(closed.retry_after, Duration::from_secs(1));
     // `fallback local`: the same GCRA in this process, a burst of five.
     let api = RateLimit::new(store.core(), id(&store, "api"), "api:down".into());
     let mut allowed = 0;
@@ -576,6 +593,15 @@ async fn timers(store: Store) {
                     if now + keyschema_store::chrono::Duration::milliseconds(5) < due[&timer.member] {
                         early.fetch_add(1, Ordering::Relaxed);
                     }
+                    // The claim says when the timer was due (as scheduled, to the millisecond)
+                    // and when the server claimed it: never before.
+                    let scheduled = std::time::SystemTime::from(due[&timer.member]);
+                    let off = timer.due.duration_since(scheduled).unwrap_or_else(|e| e.duration());
+                    assert!(off < Duration::from_millis(1), "due {:?} vs {scheduled:?}", timer.due);
+                    assert!(timer.claimed_at >= timer.due, "claimed before it was due");
+                    assert!(timer.lateness() < Duration::from_secs(30), "{:?}", timer.lateness());
+                    let visible = timer.visible_again.unwrap().duration_since(timer.claimed_at).unwrap();
+                    assert_eq!(visible.as_millis(), 300, "visible again after the visibility timeout");
                     assert!(queue.ack(&timer).await.unwrap());
                     *fired.lock().unwrap().entry(timer.member).or_default() += 1;
                 }
@@ -603,6 +629,13 @@ async fn timers(store: Store) {
     tokio::time::sleep(Duration::from_millis(350)).await;
     let again = queue.claim_due(10, Delivery::AtLeastOnce).await.unwrap();
     assert_eq!(again.len(), 1);
+    // Redelivered: due when the first claim's visibility ran out, claimed after it.
+    assert_eq!(Some(again[0].due), first[0].visible_again);
+    assert!(
+        again[0].lateness() >= Duration::from_millis(40),
+        "{:?}",
+        again[0].lateness()
+    );
     assert!(!queue.ack(&first[0]).await.unwrap());
     assert!(queue.ack(&again[0]).await.unwrap());
     // At most once: removed as claimed.
@@ -610,7 +643,9 @@ async fn timers(store: Store) {
         .schedule(&"once".to_string(), &keyschema_store::chrono::Utc::now())
         .await
         .unwrap();
-    assert_eq!(queue.claim_due(10, Delivery::AtMostOnce).await.unwrap().len(), 1);
+    let once = queue.claim_due(10, Delivery::AtMostOnce).await.unwrap();
+    assert_eq!(once.len(), 1);
+    assert_eq!(once[0].visible_again, None, "removed by the claim");
     assert!(queue.is_empty().await.unwrap());
 }
 
@@ -726,4 +761,34 @@ async fn script_flush(store: Store, nodes: Vec<String>) {
 async fn script_flush_in_the_middle_of_a_run_is_invisible_to_callers() {
     script_flush(standalone().await, vec![shared_standalone().url()]).await;
     script_flush(cluster().await, shared_cluster().urls()).await;
+}
+
+/// A lock taken over by another owner while work runs under it: the next renewal finds the other
+/// owner, the work is cancelled, and the error says the lock was lost while the work ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_lost_during_the_work_cancels_it_and_says_so() {
+    let store = standalone().await;
+    let lock = Lock::new(
+        store.core(),
+        id(&store, "order_lock"),
+        format!("order:lock:{{{}}}", unique("lost")),
+    );
+    let finished = AtomicBool::new(false);
+    let key = lock.key().to_string();
+    let outcome = lock
+        .with_lock(Duration::from_secs(1), |_held| async {
+            // Another owner takes the key; the renewal at a third of the TTL finds it.
+            let mut taken_over = keyschema_store::redis::cmd("SET");
+            taken_over.arg(&key).arg("another-owner").arg("PX").arg(5000);
+            let _: () = taken_over.query_async(&mut store.connection()).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            finished.store(true, Ordering::SeqCst);
+        })
+        .await;
+    let lost = outcome.unwrap_err();
+    assert!(matches!(&lost, Error::LockLost { key: k } if *k == key), "{lost}");
+    assert!(lost.to_string().contains("while the work ran"), "{lost}");
+    assert!(!finished.load(Ordering::SeqCst), "the work was not cancelled");
+    // The other owner's lock is untouched by the release on the way out.
+    assert_eq!(store.get::<Text>(&key).await.unwrap().as_deref(), Some("another-owner"));
 }

@@ -339,7 +339,11 @@ fn hazards(schema: &KeySchema, key_spans: &[KeySpans], param_spans: &[Span], dia
                 .with_hint("tag a parameter (`{<jobID>}`) so the family spreads over the cluster"),
             );
         }
-        if key.redis_type.is_unbounded_collection() && key.ttl.is_none() {
+        let trimmed = key
+            .primitive
+            .as_ref()
+            .is_some_and(crate::model::Primitive::removes_own_members);
+        if key.redis_type.is_unbounded_collection() && key.ttl.is_none() && !trimmed {
             diagnostics.push(
                 Diagnostic::new(
                     Code::UnboundedCollection,

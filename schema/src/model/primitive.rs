@@ -58,6 +58,14 @@ pub enum Primitive {
 }
 
 impl Primitive {
+    /// Whether the primitive's runtime removes its key's members itself, so the collection does
+    /// not grow without bound though it has no cap and no TTL: a timer queue's members leave when
+    /// claimed (at most once) or acknowledged, a dead-letter index's when pruned after their
+    /// entries expire or are retried.
+    pub fn removes_own_members(&self) -> bool {
+        matches!(self, Self::Timers { .. } | Self::DlqIndex { .. })
+    }
+
     /// A short name for tables.
     pub fn name(&self) -> &'static str {
         match self {

@@ -66,6 +66,15 @@ fn refresh_now(remaining: Duration, load_time: Duration) -> bool {
     load_time.as_secs_f64() * -draw.ln() >= remaining.as_secs_f64()
 }
 
+/// One `get_or_load` call as the load path sees it: where to count, whether Redis answered, and
+/// whether the call found nothing (a miss, counted if this call loads).
+#[derive(Clone, Copy)]
+struct Call<'c> {
+    counters: &'c Counters,
+    redis_up: bool,
+    missed: bool,
+}
+
 /// How long a waiting instance polls for the value another instance is loading, at most: the
 /// load lock's TTL (after it, the lock is gone and this instance loads).
 const POLL_LIMIT: Duration = Duration::from_secs(10);
@@ -106,6 +115,9 @@ where
         let policy = self.policy();
         let mut redis_up = true;
         let mut stale = None;
+        // Counted once per call: a miss only if this call ends up loading (callers that wait for
+        // another's load count as hits), so the count is decided where the call's answer is.
+        let mut missed = false;
         let found = if policy.is_some_and(|p| p.refresh_early) {
             self.get_with_ttl().await
         } else {
@@ -119,7 +131,7 @@ where
                 }
                 stale = Some(value);
             }
-            Ok(None) => counters.add(Count::Miss),
+            Ok(None) => missed = true,
             Err(error) if error.is_unavailable() => {
                 counters.add(Count::Fallback);
                 redis_up = false;
@@ -127,7 +139,12 @@ where
             Err(error) => return Err(error.into()),
         }
         // Boxed: a miss's state (the flight, the loader's future) stays out of every hit's future.
-        Box::pin(self.load_missing(load, &caches, &counters, policy, redis_up, stale)).await
+        let call = Call {
+            counters: &counters,
+            redis_up,
+            missed,
+        };
+        Box::pin(self.load_missing(load, &caches, call, policy, stale)).await
     }
 
     /// After a miss (or a hit due for an early refresh, `stale`): joins this key's load in the
@@ -136,9 +153,8 @@ where
         &self,
         load: F,
         caches: &Caches,
-        counters: &Counters,
+        call: Call<'_>,
         policy: Option<CachePolicy>,
-        redis_up: bool,
         stale: Option<C::Value>,
     ) -> std::result::Result<C::Value, CacheError<E>>
     where
@@ -146,6 +162,7 @@ where
         Fut: Future<Output = std::result::Result<C::Value, E>>,
     {
         let h = &self.handle;
+        let (counters, redis_up) = (call.counters, call.redis_up);
         let (flight, created) = caches.flights.join::<C::Value>(&h.key);
         let stale = match (stale, created) {
             // Someone is already reloading it: the cached value is still good.
@@ -166,9 +183,9 @@ where
         }
         let instances = policy.is_some_and(|p| p.single_flight == SingleFlight::Instances);
         let outcome = if redis_up && instances {
-            self.load_across_instances(load, counters).await
+            self.load_across_instances(load, call).await
         } else {
-            self.load_and_store(load, counters, redis_up).await
+            self.load_and_store(load, call).await
         };
         let outcome = match (outcome, stale) {
             // An early refresh that failed (counted) leaves the cached value in place.
@@ -203,18 +220,21 @@ where
     }
 
     /// Runs `load` and stores its value (unless Redis is known down); a failed store is a
-    /// fallback, the value is still the answer.
-    async fn load_and_store<F, Fut, E>(
-        &self,
-        load: F,
-        counters: &Counters,
-        redis_up: bool,
-    ) -> std::result::Result<C::Value, CacheError<E>>
+    /// fallback, the value is still the answer. The call counts its miss here, where it loads.
+    async fn load_and_store<F, Fut, E>(&self, load: F, call: Call<'_>) -> std::result::Result<C::Value, CacheError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = std::result::Result<C::Value, E>>,
     {
         let h = &self.handle;
+        let Call {
+            counters,
+            redis_up,
+            missed,
+        } = call;
+        if missed {
+            counters.add(Count::Miss);
+        }
         counters.add(Count::Load);
         let started = Instant::now();
         let value = load().await.map_err(|error| {
@@ -225,8 +245,11 @@ where
         if redis_up {
             let write = Write::set(h.policy, &h.key, encode::<C>(&h.key, &value)?, h.ttl);
             match h.core.write_value::<redis::Value>(&write).await {
+                // The value is still the answer; the call was already counted (a miss or a hit
+                // refreshing early), and counting it again would break hits + misses + fallbacks
+                // = calls.
                 Ok(_) => {}
-                Err(error) if error.is_unavailable() => counters.add(Count::Fallback),
+                Err(error) if error.is_unavailable() => {}
                 Err(error) => return Err(error.into()),
             }
         }
@@ -238,15 +261,16 @@ where
     async fn load_across_instances<F, Fut, E>(
         &self,
         load: F,
-        counters: &Counters,
+        call: Call<'_>,
     ) -> std::result::Result<C::Value, CacheError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = std::result::Result<C::Value, E>>,
     {
         let h = &self.handle;
+        let counters = call.counters;
         let Some(lock_id) = h.core.policy(h.id).companion(Companion::CacheLoad) else {
-            return self.load_and_store(load, counters, true).await;
+            return self.load_and_store(load, call).await;
         };
         let lock_key = h.core.policy(h.id).companion_key(&h.key, Companion::CacheLoad);
         let lock_ttl = h.core.policy(lock_id).ttl;
@@ -258,20 +282,26 @@ where
             let taken: std::result::Result<Option<String>, Error> = h.core.write_value(&take).await;
             match taken {
                 Ok(Some(_)) => {
-                    let outcome = self.load_and_store(load, counters, true).await;
+                    let outcome = self.load_and_store(load, call).await;
                     // A failed release leaves the lock to its short TTL.
                     let _ = crate::primitives::release_token(h.core, &lock_key, &token).await;
                     return outcome;
                 }
                 Ok(None) => {}
                 Err(error) if error.is_unavailable() => {
+                    // Counted as a fallback, the one count of this call.
                     counters.add(Count::Fallback);
-                    return self.load_and_store(load, counters, false).await;
+                    let fallback = Call {
+                        redis_up: false,
+                        missed: false,
+                        ..call
+                    };
+                    return self.load_and_store(load, fallback).await;
                 }
                 Err(error) => return Err(error.into()),
             }
             if started.elapsed() > POLL_LIMIT {
-                return self.load_and_store(load, counters, true).await;
+                return self.load_and_store(load, call).await;
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(100));

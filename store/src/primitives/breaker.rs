@@ -253,26 +253,20 @@ impl<'s> Breaker<'s> {
         }
     }
 
-    /// The breaker's state, without asking to make a call.
+    /// The breaker's state, without asking to make a call. The open time is compared with the
+    /// clock of the server that wrote it (`TIME`, in the same round trip), as the scripts do, so
+    /// a client whose clock is off still reads the state the next call will find.
     pub async fn status(&self) -> BreakerStatus {
-        let fields: Result<(Option<u64>, Option<u64>)> = self
-            .core
-            .read_primary(
-                redis::cmd("HMGET")
-                    .arg(&self.state_key)
-                    .arg("opened_until")
-                    .arg("probe_until"),
-                &self.state_key,
-                "HMGET",
-            )
-            .await;
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGET").arg(&self.state_key).arg("opened_until").cmd("TIME");
+        let fields: Result<(Option<u64>, (u64, u64))> = self.core.read_pipeline(&pipe, &self.state_key, "HGET").await;
         match fields {
             Ok((None, _)) => BreakerStatus {
                 state: BreakerState::Closed,
                 local: false,
             },
-            Ok((Some(opened_until), _)) => {
-                let now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+            Ok((Some(opened_until), (seconds, micros))) => {
+                let now = seconds.saturating_mul(1000).saturating_add(micros / 1000);
                 BreakerStatus {
                     state: if now < opened_until {
                         BreakerState::Open {

@@ -55,11 +55,17 @@ return 0
 ";
 static RELEASE: LazyLock<StoredScript> = LazyLock::new(|| StoredScript::new(RELEASE_SOURCE));
 
-/// The lease was lost (a renewal failed or found another owner, or its TTL passed without
-/// one) while work ran under it; the work was cancelled.
+/// Work under a lock or lease did not complete because the lock was lost (a renewal failed or
+/// found another owner, or its TTL passed without one); says whether the work ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the lease was lost while the work ran")]
-pub struct LeaseLost;
+pub enum LeaseLost {
+    /// The lock was already lost when the work was to start: the work never ran.
+    #[error("the lease was lost before the work started; the work did not run")]
+    BeforeWork,
+    /// The lock was lost while the work ran: the work was cancelled at an await point.
+    #[error("the lease was lost while the work ran; the work was cancelled")]
+    DuringWork,
+}
 
 /// A held lock or lease: the owner token, the fence once issued and the renewal state. One
 /// allocation shared by the guard, the work's handles and the store's renewal queue
@@ -157,7 +163,7 @@ impl Held {
                         // Positive, so it fits.
                         token: token.unsigned_abs(),
                     }),
-                    redis::Value::Int(_) => Err(Error::LockLost { key: self.key.clone() }),
+                    redis::Value::Int(_) => Err(Error::LockNotHeld { key: self.key.clone() }),
                     other => Err(Error::unexpected(&self.key, "EVALSHA", &other)),
                 }
             })
@@ -187,9 +193,12 @@ impl Held {
     }
 
     async fn run<T>(&self, work: impl Future<Output = T>) -> Result<T, LeaseLost> {
+        if !self.is_held() {
+            return Err(LeaseLost::BeforeWork);
+        }
         tokio::select! {
             biased;
-            () = self.lost() => Err(LeaseLost),
+            () = self.lost() => Err(LeaseLost::DuringWork),
             value = work => Ok(value),
         }
     }
@@ -341,7 +350,8 @@ impl<'s> Lock<'s> {
     /// Takes the lock (waiting at most `wait`), runs `work` with a handle on it (its fence, its
     /// state), and releases the lock on every path: when the work ends, when it panics (the
     /// guard's drop releases), and when this future is dropped. If the lock is lost while the
-    /// work runs, the work is cancelled and the answer is [`Error::LockLost`].
+    /// work runs, the work is cancelled and the answer is [`Error::LockLost`] (lost before the
+    /// work started: [`Error::LockNotHeld`], and the work did not run).
     pub async fn with_lock<F, Fut, T>(&self, wait: Duration, work: F) -> Result<T>
     where
         F: FnOnce(HeldLock) -> Fut,
@@ -351,8 +361,10 @@ impl<'s> Lock<'s> {
         let outcome = guard.run(work(guard.handle())).await;
         // A failed release leaves the lock to its TTL; the work's outcome still stands.
         let _ = guard.release().await;
-        outcome.map_err(|LeaseLost| Error::LockLost {
-            key: self.inner.key.clone(),
+        let key = self.inner.key.clone();
+        outcome.map_err(|lost| match lost {
+            LeaseLost::BeforeWork => Error::LockNotHeld { key },
+            LeaseLost::DuringWork => Error::LockLost { key },
         })
     }
 }
@@ -370,7 +382,7 @@ impl LockGuard {
     }
 
     /// The fencing token of this acquisition: issued by the first call (one round trip, a script
-    /// that checks the lock is still ours: [`Error::LockLost`] otherwise), the same afterwards.
+    /// that checks the lock is still ours: [`Error::LockNotHeld`] otherwise), the same afterwards.
     pub async fn fence(&self) -> Result<&Fence> {
         self.held().fence().await
     }
@@ -395,8 +407,9 @@ impl LockGuard {
         self.held().lost().await;
     }
 
-    /// Runs `work` while the lock is held; cancels it and answers [`LeaseLost`] if the lock is
-    /// lost first.
+    /// Runs `work` while the lock is held; cancels it and answers [`LeaseLost::DuringWork`] if
+    /// the lock is lost first, or [`LeaseLost::BeforeWork`] without starting it if the lock is
+    /// already lost.
     pub async fn run<T>(&self, work: impl Future<Output = T>) -> Result<T, LeaseLost> {
         self.held().run(work).await
     }
@@ -488,7 +501,7 @@ pub struct LeaderLease {
 
 impl LeaderLease {
     /// The fencing token of this term: issued by the first call (one round trip, a script that
-    /// checks the lease is still ours: [`Error::LockLost`] otherwise), the same afterwards.
+    /// checks the lease is still ours: [`Error::LockNotHeld`] otherwise), the same afterwards.
     pub async fn fence(&self) -> Result<&Fence> {
         self.held.fence().await
     }
@@ -503,7 +516,8 @@ impl LeaderLease {
         self.held.lost().await;
     }
 
-    /// Runs `work` while leading; cancels it and answers [`LeaseLost`] when leadership is lost.
+    /// Runs `work` while leading; cancels it and answers [`LeaseLost::DuringWork`] when
+    /// leadership is lost, or [`LeaseLost::BeforeWork`] without starting it if it already was.
     pub async fn run<T>(&self, work: impl Future<Output = T>) -> Result<T, LeaseLost> {
         self.held.run(work).await
     }

@@ -22,7 +22,7 @@ pub use dlq::{DeadLetter, DeadLetterQueue};
 pub use idempotency::{Claim, IdempotencyKey};
 pub(crate) use lock::release_token;
 pub use lock::{HeldLock, LeaderLease, Lease, LeaseLost, Lock, LockGuard};
-pub use rate_limit::{Decision, DecisionSource, RateLimit};
+pub use rate_limit::{Decision, DecisionSource, RateLimit, Verdict};
 pub use timers::{ClaimedTimer, Delivery, TimerQueue};
 
 /// The Lua the primitives run, as sent to the server: for review by operators (what a script

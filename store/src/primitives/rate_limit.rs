@@ -63,6 +63,30 @@ pub enum DecisionSource {
     Fallback(Fallback),
 }
 
+/// What a decision says, telling a request over the limit from one refused because the limit
+/// could not be checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Within the limit (or allowed by `fallback open` / `local`).
+    Allowed,
+    /// Over the limit: retry after `retry_after`.
+    Limited,
+    /// Refused because Redis could not be reached and the limit declares `fallback closed`:
+    /// `retry_after` is the limit's window (its period for GCRA), so a client that honours it
+    /// does not retry in a tight loop while Redis is down.
+    Unavailable,
+}
+
+impl Verdict {
+    fn counted(allowed: bool) -> Self {
+        if allowed {
+            Self::Allowed
+        } else {
+            Self::Limited
+        }
+    }
+}
+
 /// A rate limit's answer (the redis-cell answer): allowed or not, what is left, and when to come
 /// back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +105,8 @@ pub struct Decision {
     pub window: Option<i64>,
     /// Who decided.
     pub source: DecisionSource,
+    /// Allowed, over the limit, or refused for want of Redis.
+    pub verdict: Verdict,
 }
 
 /// How the key is formed: once, or per second of the server's clock.
@@ -243,6 +269,7 @@ impl<'s> RateLimit<'s> {
                 reset_after: window_left,
                 window: matches!(self.key, KeyForm::PerSecond(_)).then_some(second),
                 source: DecisionSource::Redis,
+                verdict: Verdict::counted(allowed),
             });
         }
         // Three answers, three different seconds: the second is changing under us; refuse
@@ -273,33 +300,46 @@ impl<'s> RateLimit<'s> {
             return Err(Error::unexpected(&key, "EVALSHA", &reply));
         };
         let ms = |at| Duration::from_millis(int_at(items, at).unsigned_abs());
+        let allowed = int_at(items, 0) == 1;
         Ok(Decision {
-            allowed: int_at(items, 0) == 1,
+            allowed,
             limit: burst.saturating_add(1),
             remaining: int_at(items, 1).unsigned_abs(),
             retry_after: ms(2),
             reset_after: ms(3),
             window: None,
             source: DecisionSource::Redis,
+            verdict: Verdict::counted(allowed),
         })
+    }
+
+    /// The limit's window: a second for a per-second limit, the TTL for a counter, the period
+    /// (`per D`) for GCRA.
+    fn window_length(&self) -> Duration {
+        match (self.algorithm, &self.key) {
+            (RateAlgorithm::Gcra { period, .. }, _) => Duration::from_millis(period.0),
+            (RateAlgorithm::Window { .. }, KeyForm::PerSecond(_)) => Duration::from_secs(1),
+            (RateAlgorithm::Window { .. }, KeyForm::Fixed(_)) => self.ttl,
+        }
     }
 
     /// The declared fallback's decision, Redis being unreachable.
     fn fall_back(&self, cost: u64) -> Decision {
         let source = DecisionSource::Fallback(self.fallback);
         let limit = self.limit();
-        let fixed = |allowed: bool| Decision {
-            allowed,
+        let fixed = |verdict: Verdict, wait: Duration| Decision {
+            allowed: verdict == Verdict::Allowed,
             limit,
             remaining: 0,
-            retry_after: Duration::ZERO,
-            reset_after: Duration::ZERO,
+            retry_after: wait,
+            reset_after: wait,
             window: None,
             source,
+            verdict,
         };
         match self.fallback {
-            Fallback::Open => fixed(true),
-            Fallback::Closed => fixed(false),
+            Fallback::Open => fixed(Verdict::Allowed, Duration::ZERO),
+            Fallback::Closed => fixed(Verdict::Unavailable, self.window_length()),
             Fallback::Local => {
                 // The local key ignores the second: a local window runs from its first hit.
                 let key = match &self.key {
@@ -323,6 +363,7 @@ impl<'s> RateLimit<'s> {
                             reset_after: left,
                             window: None,
                             source,
+                            verdict: Verdict::counted(allowed),
                         }
                     }
                     RateAlgorithm::Gcra { rate, period, burst } => {
@@ -338,6 +379,7 @@ impl<'s> RateLimit<'s> {
                             reset_after,
                             window: None,
                             source,
+                            verdict: Verdict::counted(allowed),
                         }
                     }
                 }

@@ -14,26 +14,28 @@ use crate::write::Write;
 use keyschema::{Primitive, RedisType, ScoreKind};
 use std::marker::PhantomData;
 use std::sync::LazyLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Claims up to `ARGV[1]` due members (score at most the server's now, in `ARGV[2]` units per
 /// second). `ARGV[3]`: the visibility timeout in milliseconds, or `-1` to remove them (at most
-/// once). Answers member, new score (a string) pairs.
+/// once). Answers the server's now, then per member: the member, the score it was due at, and its
+/// new score (empty when removed), all as strings.
 pub const CLAIM_SOURCE: &str = r"
 local time = redis.call('TIME')
 local scale = tonumber(ARGV[2])
 local now = tonumber(time[1]) * scale + math.floor(tonumber(time[2]) / 1000) * scale / 1000
-local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]))
-local out = {}
+local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
+local out = {string.format('%.3f', now)}
 local again = string.format('%.3f', now + tonumber(ARGV[3]) * scale / 1000)
-for _, member in ipairs(due) do
+for i = 1, #due, 2 do
+  local member = due[i]
+  out[#out + 1] = member
+  out[#out + 1] = due[i + 1]
   if ARGV[3] == '-1' then
     redis.call('ZREM', KEYS[1], member)
-    out[#out + 1] = member
     out[#out + 1] = ''
   else
     redis.call('ZADD', KEYS[1], again, member)
-    out[#out + 1] = member
     out[#out + 1] = again
   end
 end
@@ -62,13 +64,41 @@ pub enum Delivery {
     AtMostOnce,
 }
 
-/// A timer claimed by this worker.
+/// A timer claimed by this worker, with when it was due and when it was claimed, both on the
+/// server's clock (so `lateness()` does not depend on this machine's clock).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedTimer<M> {
     /// The member.
     pub member: M,
+    /// When it was due: its score before the claim.
+    pub due: SystemTime,
+    /// When it was claimed (the server's clock at the claim).
+    pub claimed_at: SystemTime,
+    /// When it fires again unless acknowledged (at-least-once); `None` for at-most-once, where
+    /// the claim removed it.
+    pub visible_again: Option<SystemTime>,
     /// The score it was given by the claim (empty for at-most-once): acknowledging compares it.
     claim: String,
+}
+
+impl<M> ClaimedTimer<M> {
+    /// How late it was claimed: `claimed_at - due` (zero if claimed on time).
+    pub fn lateness(&self) -> Duration {
+        self.claimed_at.duration_since(self.due).unwrap_or(Duration::ZERO)
+    }
+}
+
+/// A score in `per_second` units since the epoch as a time (the epoch for one that is not a
+/// number or negative: scores the queue wrote are neither).
+fn score_time(score: &[u8], per_second: u32) -> SystemTime {
+    let units: f64 = std::str::from_utf8(score)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|units: &f64| units.is_finite() && *units >= 0.0)
+        .unwrap_or(0.0);
+    // Rounded to the microsecond: scores carry at most three decimals of their unit.
+    let micros = (units * 1_000_000.0 / f64::from(per_second.max(1))).round();
+    UNIX_EPOCH + Duration::from_micros(micros as u64)
 }
 
 /// A timer queue: schedule, cancel, claim due timers.
@@ -146,12 +176,20 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
             .await?;
         let items: Vec<Vec<u8>> =
             redis::from_redis_value(reply).map_err(|e| Error::command(&self.key, "EVALSHA", e.into()))?;
-        items
-            .chunks_exact(2)
-            .map(|pair| {
+        let Some((now, claimed)) = items.split_first() else {
+            return Ok(Vec::new());
+        };
+        let claimed_at = score_time(now, self.per_second);
+        claimed
+            .chunks_exact(3)
+            .map(|timer| {
+                let claim = String::from_utf8_lossy(&timer[2]).into_owned();
                 Ok(ClaimedTimer {
-                    member: decode::<C>(&self.key, &pair[0])?,
-                    claim: String::from_utf8_lossy(&pair[1]).into_owned(),
+                    member: decode::<C>(&self.key, &timer[0])?,
+                    due: score_time(&timer[1], self.per_second),
+                    claimed_at,
+                    visible_again: (!claim.is_empty()).then(|| score_time(&timer[2], self.per_second)),
+                    claim,
                 })
             })
             .collect()
