@@ -177,11 +177,12 @@ fn export_is_json_of_the_model() {
     let output = keyschema(&["export"], b"");
     let model: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(model["keyspace"], "cordum");
-    // 54 declared keys, and the 8 the primitives declare implicitly: 6 fence counters, 2 breaker states.
+    // 54 declared keys, and the 14 the primitives declare implicitly: 6 fence counters, 6 fence
+    // watermarks, 2 breaker states.
     let keys = model["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 62);
+    assert_eq!(keys.len(), 68);
     let implicit = keys.iter().filter(|k| k["primitive"]["kind"] == "companion").count();
-    assert_eq!(implicit, 8);
+    assert_eq!(implicit, 14);
 }
 
 #[test]

@@ -662,7 +662,13 @@ impl Generator<'_> {
                 // A state backup is written only by its two-tier runtime (an envelope around
                 // the value), never as a plain value.
                 .filter(|k| !matches!(k.primitive, Some(keyschema::Primitive::State(_))))
+                // Implicit keys (fence counters and watermarks, breaker states) are the
+                // primitives' own: written by hand they would break what the primitive checks.
+                .filter(|k| !matches!(k.primitive, Some(keyschema::Primitive::Companion { .. })))
                 .collect();
+            if keys.is_empty() {
+                continue;
+            }
             line!(out, "");
             doc(out, &format!("Writes to the keys of one `{{{}}}` slot group, applied all or nothing (one script checks types and expected values, then writes) with each key's TTL and cap. Only keys of the group can be added, so the transaction cannot fail with CROSSSLOT.", group.template));
             line!(out, "{ALLOW}");
@@ -675,6 +681,15 @@ impl Generator<'_> {
             for key in keys {
                 self.transaction_methods(out, key, &fields);
             }
+            line!(out, "");
+            doc(out, "Guards the writes with a lock's fencing token (`guard.fence().await?`): refused with `Error::Fenced`, nothing written, once a newer holder's token has been issued (the lock's own slot) or has written on this slot (any other slot). See docs/primitives.md, \"Fencing\".");
+            line!(
+                out,
+                "    pub fn fenced(&mut self, fence: &{RT}::Fence) -> {RT}::Result<&mut Self> {{"
+            );
+            line!(out, "        self.tx.fenced(fence)?;");
+            line!(out, "        Ok(self)");
+            line!(out, "    }}");
             line!(out, "    /// Applies every write at once.");
             line!(out, "    pub async fn execute(self) -> {RT}::Result<()> {{");
             line!(out, "        self.tx.execute().await");

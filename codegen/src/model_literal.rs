@@ -393,6 +393,7 @@ impl ToRust for Companion {
     fn to_rust(&self, out: &mut String) {
         let variant = match self {
             Self::Fence => "Fence",
+            Self::Watermark => "Watermark",
             Self::BreakerState => "BreakerState",
             Self::CacheLoad => "CacheLoad",
             Self::CacheStats => "CacheStats",

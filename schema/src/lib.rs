@@ -50,7 +50,7 @@ pub use lint::{
 };
 pub use matcher::{KeyMatch, MatchFailure, Matcher, MAX_SEGMENTS};
 pub use model::*;
-pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
+pub use slot::{crc16, hash_tag, key_slot, slot_tag, SLOT_COUNT};
 pub use translate::{Translation, Untranslated};
 pub use values::DecodedValues;
 

@@ -134,6 +134,51 @@ pub fn key_slot(key: &[u8]) -> u16 {
     crc & (SLOT_COUNT - 1)
 }
 
+/// The hash tag that puts a key on `slot`: the smallest non-negative integer whose decimal text
+/// hashes there (at most 109,757; every slot has one). Implicit keys that must sit on a given
+/// slot (a lock's fence watermark for the keys it guards there) are tagged with it, so each slot
+/// has exactly one such key per lock, and any implementation can derive the same tag.
+///
+/// ```
+/// let tag = keyschema::slot_tag(12182);
+/// assert_eq!(keyschema::key_slot(format!("x:{{{tag}}}").as_bytes()), 12182);
+/// assert_eq!(keyschema::slot_tag(keyschema::key_slot(b"0")), 0);
+/// ```
+pub fn slot_tag(slot: u16) -> u32 {
+    static TAGS: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        let mut tags = vec![u32::MAX; usize::from(SLOT_COUNT)];
+        let mut missing = usize::from(SLOT_COUNT);
+        let mut text = [0u8; 10];
+        let mut n: u32 = 0;
+        // Every slot is reached below 109,758 (checked by a test), so this ends.
+        while missing > 0 {
+            let slot = crc16(decimal(n, &mut text)) & (SLOT_COUNT - 1);
+            let tag = &mut tags[usize::from(slot)];
+            if *tag == u32::MAX {
+                *tag = n;
+                missing -= 1;
+            }
+            n += 1;
+        }
+        tags
+    });
+    tags[usize::from(slot & (SLOT_COUNT - 1))]
+}
+
+/// `n` in decimal, written into the end of `buffer`.
+fn decimal(mut n: u32, buffer: &mut [u8; 10]) -> &[u8] {
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buffer[at..];
+        }
+    }
+}
+
 /// The slot of a key that contains `{`: Redis's hash-tag rule applies.
 fn tagged_slot(key: &[u8]) -> u16 {
     crc16(hash_tag(key)) & (SLOT_COUNT - 1)
@@ -142,6 +187,23 @@ fn tagged_slot(key: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_slot_has_the_smallest_tag_that_hashes_to_it() {
+        let mut largest = 0;
+        for slot in 0..SLOT_COUNT {
+            let tag = slot_tag(slot);
+            assert_eq!(key_slot(tag.to_string().as_bytes()), slot);
+            assert_eq!(key_slot(format!("a:b:{{{tag}}}").as_bytes()), slot);
+            largest = largest.max(tag);
+        }
+        assert_eq!(largest, 109_757);
+        // Smallest: no smaller number hashes to the slot of a sample of tags.
+        for slot in [0, 1, 5_000, 12_182, 16_383] {
+            let tag = slot_tag(slot);
+            assert!((0..tag).all(|n| key_slot(n.to_string().as_bytes()) != slot));
+        }
+    }
 
     fn crc16_bytewise(bytes: &[u8]) -> u16 {
         let mut crc: u16 = 0;

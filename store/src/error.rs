@@ -131,16 +131,18 @@ pub enum Error {
         first: String,
     },
     /// A guarded write was refused: a newer fencing token than its own has been issued for the
-    /// lock, so another holder may be writing. Nothing was written.
-    #[error("write to {key} refused: fencing token {token} is stale (lock counter {counter} has {current})")]
+    /// lock (on the lock's slot) or has written on the write's slot (elsewhere), so another
+    /// holder may be writing. Nothing was written.
+    #[error("write to {key} refused: fencing token {token} is stale ({counter} has {current})")]
     Fenced {
         /// The first key of the refused write.
         key: String,
-        /// The lock's fencing counter key.
+        /// The key the token was checked against: the lock's fencing counter, or its watermark
+        /// on the write's slot.
         counter: String,
         /// The write's token.
         token: u64,
-        /// The newest token issued.
+        /// The newer token found there.
         current: u64,
     },
     /// A lock or lease was not free within the time given to wait for it.

@@ -9,14 +9,18 @@ use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
 use crate::write::{Arg, Write};
+use keyschema::Companion;
 
-/// A fencing token and the counter it came from: give it to a guarded write
-/// ([`Transaction::fenced`](crate::Transaction::fenced)), which the server refuses once a newer
-/// token has been issued for the lock.
+/// A fencing token and the lock it came from: give it to a guarded write
+/// ([`Transaction::fenced`](crate::Transaction::fenced)). On the lock's slot the server refuses
+/// it once a newer token has been issued; on any other slot, once a guarded write with a newer
+/// token has been applied there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fence {
     pub(crate) counter: String,
     pub(crate) token: u64,
+    pub(crate) lock: KeyId,
+    pub(crate) lock_key: String,
 }
 
 impl Fence {
@@ -29,6 +33,21 @@ impl Fence {
     pub fn counter_key(&self) -> &str {
         &self.counter
     }
+
+    /// The lock's key.
+    pub fn lock_key(&self) -> &str {
+        &self.lock_key
+    }
+}
+
+/// What a guarded transaction's token is checked against, on the transaction's slot.
+enum FenceCheck {
+    /// The lock's counter (the transaction is on the lock's slot): refused once a newer token
+    /// was issued.
+    Counter,
+    /// The lock's watermark on this slot: refused once a newer token wrote here; raised to the
+    /// token by the same script.
+    Watermark(String),
 }
 
 /// Writes to keys of one slot, sent as one script that checks every key's type and every
@@ -180,15 +199,45 @@ impl<'s> Transaction<'s> {
         Ok(self)
     }
 
-    /// Guards the transaction with a lock's fencing token: the server refuses it
-    /// ([`Error::Fenced`]) once a newer token has been issued for that lock, so a holder whose
-    /// lock expired while it was paused cannot overwrite the work of the next holder. The
-    /// counter must share the transaction's slot: on a cluster, guard keys of the lock's slot
-    /// group (`cordum:wf:run:lock:{<runID>}` guards `wf:run:{<runID>}`).
+    /// Guards the transaction with a lock's fencing token, for keys on any slot, on standalone
+    /// and cluster alike: a holder whose lock expired while it was paused cannot overwrite the
+    /// work of the next holder. The script checks the token on the transaction's own slot:
+    ///
+    /// - on the lock's slot (its slot group: `cordum:wf:run:lock:{<runID>}` guarding
+    ///   `wf:run:{<runID>}`), against the lock's counter: refused ([`Error::Fenced`]) once a
+    ///   newer token has been issued;
+    /// - on any other slot, against the lock's watermark there (`<lock>:fenced:{<slot tag>}`,
+    ///   declared by the schema), which every guarded write raises to its token: refused once a
+    ///   guarded write with a newer token has been applied on that slot. Tokens applied on a
+    ///   slot therefore only increase.
+    ///
+    /// Only the check is deferred to [`Transaction::execute`]; this never fails.
     pub fn fenced(&mut self, fence: &Fence) -> Result<&mut Self> {
-        self.check(&fence.counter)?;
         self.fence = Some(fence.clone());
         Ok(self)
+    }
+
+    /// Where the fence is checked for a transaction on `first`'s slot, adding the watermark's
+    /// raise to the writes when it is off the lock's slot.
+    fn fence_check(&mut self, fence: &Fence, first: &str) -> Result<FenceCheck> {
+        let slot = keyschema::key_slot(first.as_bytes());
+        if keyschema::key_slot(fence.counter.as_bytes()) == slot {
+            return Ok(FenceCheck::Counter);
+        }
+        let core = self.core;
+        let watermark = core.policy(fence.lock).companion(Companion::Watermark);
+        let key = watermark.and_then(|_| core.schema().watermark_key(fence.lock.index(), &fence.lock_key, slot));
+        let (Some(watermark), Some(key)) = (watermark, key) else {
+            // A schema that could not declare watermarks (its `keyschema_slot` is not an int).
+            return Err(Error::CrossSlot {
+                key: first.to_string(),
+                first: fence.counter.clone(),
+            });
+        };
+        let policy = core.policy(watermark);
+        let raise = Write::set(policy, &key, fence.token.to_string().into_bytes(), policy.ttl);
+        self.writes.push(raise);
+        Ok(FenceCheck::Watermark(key))
     }
 
     /// Deletes a key.
@@ -201,9 +250,20 @@ impl<'s> Transaction<'s> {
     /// [`Error::WrongType`] and a changed value [`Error::Conflict`]; in both cases nothing is
     /// written. (MULTI/EXEC would not do: a command failing inside EXEC, such as `WRONGTYPE`,
     /// leaves the others applied.)
-    pub async fn execute(self) -> Result<()> {
-        let Some((_, first)) = &self.first else { return Ok(()) };
-        let (keys, argv) = self.script_arguments();
+    pub async fn execute(mut self) -> Result<()> {
+        let Some((_, first)) = self.first.clone() else {
+            return Ok(());
+        };
+        let first = &first;
+        let check = match self.fence.clone() {
+            Some(fence) => Some((self.fence_check(&fence, first)?, fence)),
+            None => None,
+        };
+        let checked = check.as_ref().map(|(check, fence)| match check {
+            FenceCheck::Counter => (fence.counter.clone(), fence.token),
+            FenceCheck::Watermark(key) => (key.clone(), fence.token),
+        });
+        let (keys, argv) = self.script_arguments(checked.as_ref());
         let key_names: Vec<&str> = keys.iter().map(String::as_str).collect();
         let answer = self
             .core
@@ -212,11 +272,11 @@ impl<'s> Transaction<'s> {
         match answer {
             redis::Value::Int(1) => Ok(()),
             redis::Value::Array(ref items) if crate::util::int_at(items, 0) == 0 => {
-                let fence = self.fence.as_ref();
+                let (checked_key, token) = checked.unwrap_or_default();
                 Err(Error::Fenced {
                     key: first.clone(),
-                    counter: fence.map(|f| f.counter.clone()).unwrap_or_default(),
-                    token: fence.map_or(0, |f| f.token),
+                    counter: checked_key,
+                    token,
                     current: u64::try_from(crate::util::int_at(items, 1)).unwrap_or(0),
                 })
             }
@@ -228,7 +288,10 @@ impl<'s> Transaction<'s> {
                     .get(index.saturating_sub(1))
                     .cloned()
                     .unwrap_or_else(|| first.clone());
-                let expected = self.expected_type(&key).unwrap_or("string").to_string();
+                let expected = self
+                    .expected_type(&key, checked.as_ref())
+                    .unwrap_or("string")
+                    .to_string();
                 Err(Error::WrongType { key, expected, found })
             }
             other => Err(Error::command(
@@ -244,15 +307,16 @@ impl<'s> Transaction<'s> {
     }
 
     /// The type a key of this transaction must have.
-    fn expected_type(&self, key: &str) -> Option<&'static str> {
-        if self.expectations.iter().any(|(k, _)| k == key) || self.fence.as_ref().is_some_and(|f| f.counter == key) {
+    fn expected_type(&self, key: &str, fence: Option<&(String, u64)>) -> Option<&'static str> {
+        if self.expectations.iter().any(|(k, _)| k == key) || fence.is_some_and(|(checked, _)| checked == key) {
             return Some("string");
         }
         self.writes.iter().find(|w| w.key == key).and_then(|w| w.expected_type)
     }
 
-    /// `KEYS` (every key the transaction touches, once) and `ARGV` for [`CHECKED`].
-    fn script_arguments(&self) -> (Vec<String>, Vec<Vec<u8>>) {
+    /// `KEYS` (every key the transaction touches, once) and `ARGV` for [`CHECKED`]; `fence`: the
+    /// key the fencing token is checked against (counter or watermark) and the token.
+    fn script_arguments(&self, fence: Option<&(String, u64)>) -> (Vec<String>, Vec<Vec<u8>>) {
         let mut keys: Vec<String> = Vec::new();
         let mut index_of = |key: &str| -> usize {
             match keys.iter().position(|k| k == key) {
@@ -269,7 +333,7 @@ impl<'s> Transaction<'s> {
             .expectations
             .iter()
             .map(|(key, _)| key)
-            .chain(self.fence.iter().map(|f| &f.counter))
+            .chain(fence.map(|(checked, _)| checked))
         {
             checks.push((index_of(key), "string"));
         }
@@ -285,14 +349,14 @@ impl<'s> Transaction<'s> {
             argv.push(redis_type.as_bytes().to_vec());
         }
         argv.push(
-            (self.expectations.len() + usize::from(self.fence.is_some()))
+            (self.expectations.len() + usize::from(fence.is_some()))
                 .to_string()
                 .into_bytes(),
         );
-        if let Some(fence) = &self.fence {
-            argv.push(index_of(&fence.counter).to_string().into_bytes());
+        if let Some((checked, token)) = fence {
+            argv.push(index_of(checked).to_string().into_bytes());
             argv.push(b"f".to_vec());
-            argv.push(fence.token.to_string().into_bytes());
+            argv.push(token.to_string().into_bytes());
         }
         for (key, expected) in &self.expectations {
             argv.push(index_of(key).to_string().into_bytes());

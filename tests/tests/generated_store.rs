@@ -620,3 +620,61 @@ async fn generated_caches_load_count_and_invalidate() {
         assert!(left.invalidate().await.unwrap());
     }
 }
+
+/// The generated slot-group transactions take a fence: a run's lock guards a job's state on
+/// another slot (checked against the lock's watermark there) and the run's own keys (checked
+/// against its counter). After the lock passes to a new holder who wrote the job, the old
+/// holder's writes to both are refused and the job keeps the new holder's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_transactions_are_fenced_on_any_slot() {
+    use cordum_cluster::*;
+    let store = CordumStore::connect_cluster(&shared_cluster().urls()).await.unwrap();
+    let run = uuid();
+    let lock = store.cordum_wf_run_lock(run);
+    let job = JobId::Simple(uuid());
+    let job_key = JobStateKey { job_id: job.clone() }.to_key().unwrap();
+    assert_ne!(
+        keyschema::key_slot(job_key.as_bytes()),
+        keyschema::key_slot(lock.key().as_bytes())
+    );
+    let write_job = |fence: keyschema_store::Fence, state: &'static str| {
+        let (store, job) = (store.clone(), job.clone());
+        async move {
+            let mut tx = store.job_id_transaction(job);
+            tx.fenced(&fence)?.set_job_state(&JobState {
+                state: state.into(),
+                attempt: 1,
+            })?;
+            tx.execute().await
+        }
+    };
+    let old = lock.try_acquire().await.unwrap().unwrap();
+    let old_fence = old.fence().await.unwrap().clone();
+    write_job(old_fence.clone(), "OLD").await.unwrap();
+    // The old holder's lock expires while it is paused; a new holder writes the job.
+    let _: () = keyschema_store::redis::cmd("DEL")
+        .arg(lock.key())
+        .query_async(&mut store.store().connection())
+        .await
+        .unwrap();
+    let new = lock.try_acquire().await.unwrap().expect("the lock is free");
+    let new_fence = new.fence().await.unwrap().clone();
+    write_job(new_fence.clone(), "NEW").await.unwrap();
+    // The old holder wakes: refused on the job's slot (watermark) and on its run's (counter).
+    let refused = write_job(old_fence.clone(), "STALE").await.unwrap_err();
+    assert!(
+        matches!(&refused, keyschema_store::Error::Fenced { token, current, .. } if *token == old_fence.token() && *current == new_fence.token()),
+        "{refused}"
+    );
+    let mut run_tx = store.run_id_transaction(run);
+    run_tx.fenced(&old_fence).unwrap().delete_wf_run().unwrap();
+    let refused = run_tx.execute().await.unwrap_err();
+    assert!(
+        matches!(&refused, keyschema_store::Error::Fenced { counter, .. } if counter == old_fence.counter_key()),
+        "{refused}"
+    );
+    let state = store.job_state(job).unwrap().get().await.unwrap().unwrap();
+    assert_eq!(state.state, "NEW");
+    assert!(new.release().await.unwrap());
+    drop(old);
+}

@@ -197,6 +197,140 @@ async fn guarded_writes_with_a_stale_token_are_refused() {
     fencing(cluster().await).await;
 }
 
+/// A lease guards keys on three other slots: each round the lease passes to a new holder (the
+/// old one "paused": its key expired under it, simulated by deleting it), the new holder writes
+/// the three keys, and the old holder's guarded writes arrive late. Over 1,000 rounds not one
+/// stale write is applied to a slot after the new holder wrote there; one sent before the new
+/// holder wrote there is ordered before it (applied, then overwritten); the tokens applied on
+/// each slot (its watermark) strictly increase; every key ends with its round's new value.
+async fn fencing_across_slots(store: Store) {
+    const ROUNDS: usize = 1_000;
+    let lease_key = format!("leader{}", unique("x"));
+    let lease = Lease::new(store.core(), id(&store, "leader"), lease_key.clone());
+    let counter_slot = keyschema::key_slot(format!("{{{lease_key}}}:fence").as_bytes());
+    // Three keys on three slots, none the lease's.
+    let mut keys: Vec<String> = Vec::new();
+    for n in 0.. {
+        let key = format!("order:{{{}-{n}}}", unique("g"));
+        let slot = keyschema::key_slot(key.as_bytes());
+        if slot != counter_slot && keys.iter().all(|k| keyschema::key_slot(k.as_bytes()) != slot) {
+            keys.push(key);
+        }
+        if keys.len() == 3 {
+            break;
+        }
+    }
+    let order = id(&store, "order");
+    let leader = id(&store, "leader");
+    let guarded = |fence: keyschema_store::Fence, key: String, value: String| {
+        let store = store.clone();
+        async move {
+            let mut tx = store.transaction();
+            tx.fenced(&fence).unwrap().set::<Text>(order, &key, &value).unwrap();
+            tx.execute().await
+        }
+    };
+    let watermark = |key: &str| {
+        store
+            .schema()
+            .watermark_key(leader.index(), &lease_key, keyschema::key_slot(key.as_bytes()))
+            .unwrap()
+    };
+    let mut old = lease.try_acquire().await.unwrap().unwrap();
+    let mut old_fence = old.fence().await.unwrap().clone();
+    let mut last_applied = vec![0u64; keys.len()];
+    let (mut stale_applied, mut stale_refused, mut early_applied) = (0usize, 0usize, 0usize);
+    for round in 0..ROUNDS {
+        // The old holder's lease expires while it is paused; a new holder takes it.
+        let _: () = keyschema_store::redis::cmd("DEL")
+            .arg(&lease_key)
+            .query_async(&mut store.connection())
+            .await
+            .unwrap();
+        let new = lease.try_acquire().await.unwrap().expect("the lease is free");
+        let new_fence = new.fence().await.unwrap().clone();
+        assert!(new_fence.token() > old_fence.token());
+        // The last key: the old holder's write arrives before the new holder's, so it is
+        // applied, ordered before the new holder's (which overwrites it).
+        let early = keys.len() - 1;
+        let value = format!("{round}-stale-early");
+        match guarded(old_fence.clone(), keys[early].clone(), value).await {
+            Ok(()) => early_applied += 1,
+            Err(Error::Fenced { .. }) => {}
+            Err(other) => panic!("{other}"),
+        }
+        for (n, key) in keys.iter().enumerate() {
+            guarded(new_fence.clone(), key.clone(), format!("{round}-new"))
+                .await
+                .unwrap();
+            // The paused holder wakes and writes: refused on every slot the new holder wrote.
+            match guarded(old_fence.clone(), key.clone(), format!("{round}-stale")).await {
+                Ok(()) => stale_applied += 1,
+                Err(Error::Fenced {
+                    counter,
+                    token,
+                    current,
+                    ..
+                }) => {
+                    assert_eq!((token, current), (old_fence.token(), new_fence.token()));
+                    assert_eq!(counter, watermark(key));
+                    stale_refused += 1;
+                }
+                Err(other) => panic!("{other}"),
+            }
+            let applied: Option<i64> = store.get::<keyschema_store::Int>(&watermark(key)).await.unwrap();
+            let applied = applied.unwrap() as u64;
+            assert!(
+                applied > last_applied[n],
+                "slot of {key}: {applied} after {}",
+                last_applied[n]
+            );
+            last_applied[n] = applied;
+            assert_eq!(store.get::<Text>(key).await.unwrap(), Some(format!("{round}-new")));
+        }
+        drop(old);
+        (old, old_fence) = (new, new_fence);
+    }
+    assert_eq!(
+        stale_applied, 0,
+        "stale writes applied after the new holder wrote the slot"
+    );
+    assert_eq!(stale_refused, ROUNDS * keys.len());
+    assert_eq!(
+        early_applied, ROUNDS,
+        "a stale write before the new holder's is ordered before it"
+    );
+    // The watermarks are the schema's keys, with its TTL.
+    // The test's lease key has a suffix (so runs do not meet); the schema's own `leader` key's
+    // watermarks are the schema's `leader_fenced` keys.
+    let parsed = keyschema::Schema::parse(SCHEMA, "primitives.keys").unwrap();
+    for key in &keys {
+        let slot = keyschema::key_slot(key.as_bytes());
+        let declared = parsed.model().watermark_key(leader.index(), "leader", slot).unwrap();
+        let found = parsed
+            .matcher()
+            .find(&declared)
+            .map(|k| parsed.model().keys[k].name.as_str());
+        assert_eq!(found, Some("leader_fenced"), "{declared}");
+        let watermark = watermark(key);
+        match store.ttl(&watermark).await.unwrap() {
+            keyschema_store::KeyTtl::Expires(ttl) => assert!(ttl > Duration::from_secs(86_000), "{ttl:?}"),
+            other => panic!("{watermark}: {other:?}"),
+        }
+    }
+    assert!(old.step_down().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_fences_writes_to_keys_on_other_slots_standalone() {
+    fencing_across_slots(standalone().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_fences_writes_to_keys_on_other_slots_on_the_cluster() {
+    fencing_across_slots(cluster().await).await;
+}
+
 /// A holder whose process stops past the TTL: when it runs again its lease is already known
 /// lost, the signal fires, and its guarded write is refused.
 #[test]

@@ -88,7 +88,7 @@ impl<'f> Lowerer<'_, 'f> {
         for decl in &file.ttls {
             self.named_ttl(&decl.name, 0);
         }
-        let (params, param_spans) = self.params(file, separator);
+        let (params, mut param_spans) = self.params(file, separator);
         let mut schema = KeySchema {
             keyspace,
             separator,
@@ -179,7 +179,7 @@ impl<'f> Lowerer<'_, 'f> {
         }
         self.check_dlq_indexes(&schema);
         self.resolve_cleanup_locks(&mut schema, &cleanups);
-        primitive::add_companions(&mut schema, &mut key_spans);
+        primitive::add_companions(&mut schema, &mut key_spans, &mut param_spans);
         // Names are looked up in a map: a schema may declare tens of thousands of keys.
         let key_names = first_key_names(&schema);
         for (key_index, of) in index_targets {

@@ -2,11 +2,12 @@
 //! implicitly (a lock's fencing counter, a breaker's state), on the slot of the key they serve.
 
 use super::{pattern, KeySpans, Lowerer};
+use crate::diagnostics::Span;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{
     BreakerPolicy, CachePolicy, CacheStats, Codec, Companion, Fallback, KeyDef, KeyPattern, KeySchema, LockHold,
-    Millis, PatternPart, Primitive, RateAlgorithm, RateLimitPolicy, RedisType, SingleFlight, StatePolicy, TtlOnWrite,
-    TtlPolicy,
+    Millis, Param, ParamType, PatternPart, Primitive, RateAlgorithm, RateLimitPolicy, RedisType, SingleFlight,
+    StatePolicy, TtlOnWrite, TtlPolicy, SLOT_PARAM,
 };
 use crate::syntax::ast::{KeyDecl, KeyKeyword, Setting, Spanned};
 
@@ -384,9 +385,11 @@ fn kind_name(keyword: KeyKeyword) -> &'static str {
 /// per-key companion is on its key's slot: a tagged key's companion keeps the tag
 /// (`cordum:wf:run:lock:{<runID>}:fence`), an untagged key's companion is tagged by the whole key
 /// (`{cordum:reconciler:default}:fence`), which hashes like it.
-pub(super) fn add_companions(schema: &mut KeySchema, key_spans: &mut Vec<KeySpans>) {
+pub(super) fn add_companions(schema: &mut KeySchema, key_spans: &mut Vec<KeySpans>, param_spans: &mut Vec<Span>) {
+    let watermarks = has_slot_param(schema, param_spans);
     for of in 0..schema.keys.len() {
         let roles: &[Companion] = match schema.keys[of].primitive {
+            Some(Primitive::Lock { .. }) if watermarks => &[Companion::Fence, Companion::Watermark],
             Some(Primitive::Lock { .. }) => &[Companion::Fence],
             Some(Primitive::Breaker(_)) => &[Companion::BreakerState],
             Some(Primitive::Cache(policy)) => match (policy.single_flight, policy.stats) {
@@ -412,6 +415,33 @@ pub(super) fn add_companions(schema: &mut KeySchema, key_spans: &mut Vec<KeySpan
     }
 }
 
+/// Declares the slot parameter of fence watermarks ([`SLOT_PARAM`], an integer) when the schema
+/// has a lock; whether watermarks can be declared (not when the schema gave the reserved name
+/// another type: guarded writes off a lock's slot are then refused as cross-slot).
+fn has_slot_param(schema: &mut KeySchema, param_spans: &mut Vec<Span>) -> bool {
+    if !schema
+        .keys
+        .iter()
+        .any(|key| matches!(key.primitive, Some(Primitive::Lock { .. })))
+    {
+        return false;
+    }
+    match schema.param_index(SLOT_PARAM) {
+        Some(index) => schema.params[index].ty == ParamType::Int,
+        None => {
+            schema.params.push(Param {
+                name: SLOT_PARAM.to_string(),
+                ty: ParamType::Int,
+                except: Vec::new(),
+                spans: false,
+                layouts: Vec::new(),
+            });
+            param_spans.push(Span::default());
+            true
+        }
+    }
+}
+
 /// The implicit key `role` of key `of`.
 fn companion(schema: &KeySchema, of: usize, role: Companion) -> Option<KeyDef> {
     let separator = schema.separator;
@@ -423,6 +453,7 @@ fn companion(schema: &KeySchema, of: usize, role: Companion) -> Option<KeyDef> {
             keyspace = schema.keyspace,
             name = key.name
         ),
+        Companion::Watermark => Companion::watermark_for(&key.pattern.template, separator, &format!("<{SLOT_PARAM}>")),
         _ => role.key_for(&key.pattern.template, key.pattern.hash_tag.is_some(), separator),
     };
     // The key's pattern was valid, so its companion's is: only braces and literals were added.
@@ -449,22 +480,32 @@ fn companion(schema: &KeySchema, of: usize, role: Companion) -> Option<KeyDef> {
             .collect(),
         entries: None,
     };
+    // Tokens also never fall below the server's clock in microseconds, so a counter that
+    // expired does not hand out old tokens again; it lives long enough that a guarded write
+    // always finds the newest token (a day, or ten lock TTLs). A watermark lives as long: a stale
+    // holder's write must find it.
+    let fence_ttl = TtlPolicy::Fixed {
+        millis: Millis(
+            key.ttl
+                .default_millis()
+                .map_or(0, |ttl| ttl.0.saturating_mul(10))
+                .max(FENCE_TTL.0),
+        ),
+    };
     let (redis_type, ttl, purpose) = match role {
         Companion::Fence => (
             RedisType::String { codec: Codec::Int },
-            // Tokens also never fall below the server's clock in microseconds, so a counter
-            // that expired does not hand out old tokens again; it lives long enough that a
-            // guarded write always finds the newest token (a day, or ten lock TTLs).
-            TtlPolicy::Fixed {
-                millis: Millis(
-                    key.ttl
-                        .default_millis()
-                        .map_or(0, |ttl| ttl.0.saturating_mul(10))
-                        .max(FENCE_TTL.0),
-                ),
-            },
+            fence_ttl,
             format!(
                 "Fencing token counter of `{}` (implicit): grows with every acquisition",
+                key.name
+            ),
+        ),
+        Companion::Watermark => (
+            RedisType::String { codec: Codec::Int },
+            fence_ttl,
+            format!(
+                "Highest fencing token of `{}` that guarded writes on one slot carried (implicit)",
                 key.name
             ),
         ),
@@ -506,7 +547,8 @@ fn companion(schema: &KeySchema, of: usize, role: Companion) -> Option<KeyDef> {
         ttl,
         ttl_on_write: TtlOnWrite::Refresh,
         purpose,
-        group: key.group,
+        // A watermark is on the slot of the keys it guards, not on its lock's.
+        group: if role == Companion::Watermark { None } else { key.group },
         primitive: Some(Primitive::Companion { of, role }),
         owner: key.owner.clone(),
         max_value: None,

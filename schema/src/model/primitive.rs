@@ -207,12 +207,21 @@ pub enum SingleFlight {
     Instances,
 }
 
+/// The parameter of a fence watermark's key (`<lock>:fenced:{<keyschema_slot>}`): the hash tag
+/// of a cluster slot ([`crate::slot_tag`]), an integer. Declared implicitly by schemas with a
+/// lock; the name is reserved.
+pub const SLOT_PARAM: &str = "keyschema_slot";
+
 /// What an implicit key holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Companion {
     /// A lock's fencing counter: incremented by every acquisition, never expiring.
     Fence,
+    /// The highest fencing token of a lock that guarded writes on one slot have carried, one key
+    /// per lock and slot (`<lock>:fenced:{<keyschema_slot>}`): a guarded write to a key off the
+    /// lock's own slot is checked against it, on the key's slot.
+    Watermark,
     /// A circuit breaker's open / half-open state.
     BreakerState,
     /// The lock of a cache key's load across instances.
@@ -226,6 +235,7 @@ impl Companion {
     pub fn name(self) -> &'static str {
         match self {
             Self::Fence => "fence",
+            Self::Watermark => "fence watermark",
             Self::BreakerState => "breaker state",
             Self::CacheLoad => "cache load lock",
             Self::CacheStats => "cache stats",
@@ -250,10 +260,32 @@ impl Companion {
         }
     }
 
+    /// The fence watermark of lock `lock` (a pattern or a formatted key) on the slot of hash tag
+    /// `tag`: the lock's key without its own tag braces (a key has one hash tag, and this one
+    /// must be the slot's), then `fenced`, then `{tag}`. Formatted parameters escape braces, so
+    /// the only braces of a lock key are its tag's.
+    ///
+    /// ```
+    /// # use keyschema::Companion;
+    /// assert_eq!(Companion::watermark_for("app:leader", ':', "17"), "app:leader:fenced:{17}");
+    /// assert_eq!(Companion::watermark_for("run:{42}:lock", ':', "17"), "run:42:lock:fenced:{17}");
+    /// ```
+    pub fn watermark_for(lock: &str, separator: char, tag: &str) -> String {
+        let mut untagged = lock.to_string();
+        if let Some(open) = untagged.find('{') {
+            if let Some(close) = untagged[open..].find('}') {
+                untagged.remove(open + close);
+                untagged.remove(open);
+            }
+        }
+        format!("{untagged}{separator}{}{separator}{{{tag}}}", Self::Watermark.suffix())
+    }
+
     /// The suffix of its key and of its code name.
     pub fn suffix(self) -> &'static str {
         match self {
             Self::Fence => "fence",
+            Self::Watermark => "fenced",
             Self::BreakerState => "state",
             Self::CacheLoad => "loading",
             Self::CacheStats => "stats",

@@ -48,6 +48,20 @@ impl KeySchema {
     }
 }
 
+impl KeySchema {
+    /// The fence watermark of `lock_key`, a formatted key of lock definition `lock`, for the keys
+    /// on `slot`: the key the schema declares as the lock's `_fenced` companion, on that slot.
+    /// `None` when the schema declares no watermark for the lock.
+    pub fn watermark_key(&self, lock: usize, lock_key: &str, slot: u16) -> Option<String> {
+        self.companion(lock, Companion::Watermark)?;
+        Some(Companion::watermark_for(
+            lock_key,
+            self.separator,
+            &crate::slot_tag(slot).to_string(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Companion, Schema};
@@ -79,5 +93,31 @@ dlq jobs {
             model.companion_key(leader, "app:leader", Companion::Fence),
             "{app:leader}:fence"
         );
+    }
+
+    /// A watermark key for any slot is on that slot and is matched as its lock's `_fenced`
+    /// companion, for a tagged and an untagged lock.
+    #[test]
+    fn watermark_keys_sit_on_their_slot_and_match_their_declaration() {
+        let source = "param id uuid\nlock app:leader ttl 10s \"Leader\"\nlock run:{<id>}:lock ttl 1m \"Per run\"\n";
+        let schema = Schema::parse(source, "w.keys").unwrap();
+        let model = schema.model();
+        let id = |name: &str| model.keys.iter().position(|k| k.name == name).unwrap();
+        let run = "run:{5f0c7a4e-8e1b-4b8e-9a34-8d1f2f6b9c01}:lock";
+        for (lock, lock_key) in [(id("app_leader"), "app:leader"), (id("run_lock"), run)] {
+            let declared = model.companion(lock, Companion::Watermark).unwrap();
+            for slot in [0, 1, 8_000, 16_383] {
+                let key = model.watermark_key(lock, lock_key, slot).unwrap();
+                assert_eq!(crate::key_slot(key.as_bytes()), slot, "{key}");
+                assert_eq!(schema.matcher().find(&key), Some(declared), "{key}");
+            }
+        }
+        assert_eq!(
+            model.watermark_key(id("app_leader"), "app:leader", 0).unwrap(),
+            format!("app:leader:fenced:{{{}}}", crate::slot_tag(0))
+        );
+        // A schema without locks declares no slot parameter.
+        let plain = Schema::parse("a string \"A\"\n", "p.keys").unwrap();
+        assert!(plain.model().param_index(crate::SLOT_PARAM).is_none());
     }
 }

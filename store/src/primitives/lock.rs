@@ -162,6 +162,8 @@ impl Held {
                         counter,
                         // Positive, so it fits.
                         token: token.unsigned_abs(),
+                        lock: self.id,
+                        lock_key: self.key.clone(),
                     }),
                     redis::Value::Int(_) => Err(Error::LockNotHeld { key: self.key.clone() }),
                     other => Err(Error::unexpected(&self.key, "EVALSHA", &other)),
