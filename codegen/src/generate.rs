@@ -652,7 +652,6 @@ impl Generator<'_> {
             } else {
                 format!("self.{field}.clone()")
             };
-            let fields = format!("{field}: {value_of_field}");
             let name = format!("{}Transaction", pascal(param));
             let keys: Vec<&KeyDef> = group
                 .keys
@@ -662,9 +661,11 @@ impl Generator<'_> {
                 // A state backup is written only by its two-tier runtime (an envelope around
                 // the value), never as a plain value.
                 .filter(|k| !matches!(k.primitive, Some(keyschema::Primitive::State(_))))
-                // Implicit keys (fence counters and watermarks, breaker states) are the
-                // primitives' own: written by hand they would break what the primitive checks.
+                // A primitive's keys (a lock, a rate limit, a timer queue, and the implicit
+                // keys: fence counters and watermarks, breaker states) are written by the
+                // primitive: written by hand they would break what the primitive checks.
                 .filter(|k| !matches!(k.primitive, Some(keyschema::Primitive::Companion { .. })))
+                .filter(|k| self.primitive_handle(k).is_none())
                 .collect();
             if keys.is_empty() {
                 continue;
@@ -674,12 +675,13 @@ impl Generator<'_> {
             line!(out, "{ALLOW}");
             line!(out, "pub struct {name}<'s> {{");
             line!(out, "    tx: {RT}::Transaction<'s>,");
+            line!(out, "    keys: &'s {store},");
             line!(out, "    {field}: {field_type},");
             line!(out, "}}");
             line!(out, "{ALLOW}");
             line!(out, "impl {name}<'_> {{");
             for key in keys {
-                self.transaction_methods(out, key, &fields);
+                self.transaction_methods(out, key, &value_of_field);
             }
             line!(out, "");
             doc(out, "Guards the writes with a lock's fencing token (`guard.fence().await?`): refused with `Error::Fenced`, nothing written, once a newer holder's token has been issued (the lock's own slot) or has written on this slot (any other slot). See docs/primitives.md, \"Fencing\".");
@@ -708,79 +710,108 @@ impl Generator<'_> {
                 out,
                 "    pub fn {field}_transaction(&self, {field}: {field_type}) -> {name}<'_> {{"
             );
-            line!(out, "        {name} {{ tx: self.store.transaction(), {field} }}");
+            line!(
+                out,
+                "        {name} {{ tx: self.store.transaction(), keys: self, {field} }}"
+            );
             line!(out, "    }}");
             line!(out, "}}");
         }
         Ok(())
     }
 
-    /// A transaction's methods for one key of its group: the write its type has, `expect_` for
-    /// strings, and `delete_`.
-    fn transaction_methods(&self, out: &mut String, key: &KeyDef, fields: &str) {
+    /// A transaction's methods for one key of its group: the writes its type has (for sets and
+    /// sorted sets, adding and removing members), `expect_` for strings, and `delete_`. Each
+    /// builds the key's typed handle, so the transaction applies the key's codec and policy.
+    fn transaction_methods(&self, out: &mut String, key: &KeyDef, value_of_field: &str) {
         /// One write method: its verb, its argument's name and type, and the transaction call.
         struct WriteMethod {
             verb: &'static str,
             doc: &'static str,
             arg: &'static str,
             arg_type: String,
-            call: String,
+            call: &'static str,
         }
-        let method = match &key.redis_type {
-            RedisType::String { codec } => WriteMethod {
+        let value = |codec| format!("&{}", self.value_type(codec));
+        let values = |codec| format!("&[{}]", self.value_type(codec));
+        let methods: Vec<WriteMethod> = match &key.redis_type {
+            RedisType::String { codec } => vec![WriteMethod {
                 verb: "set",
                 doc: "Writes",
                 arg: "value",
-                arg_type: format!("&{}", self.value_type(codec)),
-                call: format!("set::<{}>", self.codec_type(codec)),
-            },
-            RedisType::Hash { entries: None, .. } => WriteMethod {
+                arg_type: value(codec),
+                call: "set",
+            }],
+            RedisType::Hash { entries: None, .. } => vec![WriteMethod {
                 verb: "set",
                 doc: "Writes",
                 arg: "record",
                 arg_type: format!("&{}Record", pascal(&key.name)),
-                call: "set_record".to_string(),
-            },
-            RedisType::List { codec, .. } => WriteMethod {
+                call: "set_record",
+            }],
+            RedisType::List { codec, .. } => vec![WriteMethod {
                 verb: "push",
                 doc: "Appends to",
                 arg: "values",
-                arg_type: format!("&[{}]", self.value_type(codec)),
-                call: format!("push::<{}>", self.codec_type(codec)),
-            },
-            RedisType::Set { member } => WriteMethod {
-                verb: "add",
-                doc: "Adds to",
-                arg: "members",
-                arg_type: format!("&[{}]", self.value_type(member)),
-                call: format!("add::<{}>", self.codec_type(member)),
-            },
+                arg_type: values(codec),
+                call: "push",
+            }],
+            RedisType::Set { member } => vec![
+                WriteMethod {
+                    verb: "add",
+                    doc: "Adds to",
+                    arg: "members",
+                    arg_type: values(member),
+                    call: "add",
+                },
+                WriteMethod {
+                    verb: "remove",
+                    doc: "Removes from",
+                    arg: "members",
+                    arg_type: values(member),
+                    call: "remove",
+                },
+            ],
+            RedisType::Zset { member, score, .. } => vec![
+                WriteMethod {
+                    verb: "add",
+                    doc: "Adds scored members to",
+                    arg: "members",
+                    arg_type: format!("&[({}, {})]", self.value_type(member), self.score_type(*score)),
+                    call: "add_scored",
+                },
+                WriteMethod {
+                    verb: "remove",
+                    doc: "Removes from",
+                    arg: "members",
+                    arg_type: values(member),
+                    call: "remove_scored",
+                },
+            ],
             _ => return,
         };
-        let key_type = format!("{}Key", pascal(&key.name));
-        let to_key = self.to_key(key, fields);
-        line!(out, "");
-        doc(
-            out,
-            &format!("{} `{}`: {}", method.doc, key.pattern.template, key.purpose),
-        );
-        line!(
-            out,
-            "    pub fn {}_{}(&mut self, {}: {}) -> {RT}::Result<&mut Self> {{",
-            method.verb,
-            key.name,
-            method.arg,
-            method.arg_type
-        );
-        line!(out, "        let key = {to_key};");
-        line!(
-            out,
-            "        self.tx.{}({key_type}::ID, &key, {})?;",
-            method.call,
-            method.arg
-        );
-        line!(out, "        Ok(self)");
-        line!(out, "    }}");
+        // The key's handle from the store's own accessor: its codec and policy come with it.
+        let fallible = if self.key_infallible(key) { "" } else { "?" };
+        let build = format!("self.keys.{}({value_of_field}){fallible}", snake(&key.name));
+        for method in methods {
+            line!(out, "");
+            doc(
+                out,
+                &format!("{} `{}`: {}", method.doc, key.pattern.template, key.purpose),
+            );
+            line!(
+                out,
+                "    pub fn {}_{}(&mut self, {}: {}) -> {RT}::Result<&mut Self> {{",
+                method.verb,
+                key.name,
+                method.arg,
+                method.arg_type
+            );
+            line!(out, "        let key = {build};");
+            line!(out, "        self.tx.{}(&key, {})?;", method.call, method.arg);
+            line!(out, "        Ok(self)");
+            line!(out, "    }}");
+        }
         if let RedisType::String { codec } = &key.redis_type {
             doc(
                 out,
@@ -795,12 +826,8 @@ impl Generator<'_> {
                 key.name,
                 self.value_type(codec)
             );
-            line!(out, "        let key = {to_key};");
-            line!(
-                out,
-                "        self.tx.expect::<{}>(&key, value)?;",
-                self.codec_type(codec)
-            );
+            line!(out, "        let key = {build};");
+            line!(out, "        self.tx.expect(&key, value)?;");
             line!(out, "        Ok(self)");
             line!(out, "    }}");
         }
@@ -810,8 +837,8 @@ impl Generator<'_> {
             "    pub fn delete_{}(&mut self) -> {RT}::Result<&mut Self> {{",
             key.name
         );
-        line!(out, "        let key = {to_key};");
-        line!(out, "        self.tx.delete(&key)?;");
+        line!(out, "        let key = {build};");
+        line!(out, "        self.tx.delete(key.key())?;");
         line!(out, "        Ok(self)");
         line!(out, "    }}");
     }

@@ -3,8 +3,6 @@
 //! Generated code builds them per slot group, so their keys share a slot by construction; the
 //! check here is a guard for hand-built ones.
 
-use crate::codec::{encode, Codec};
-use crate::codec::{HashRecord, Score};
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
@@ -148,53 +146,15 @@ impl<'s> Transaction<'s> {
         Ok(self)
     }
 
-    /// Writes a string value of key definition `id` with its TTL.
-    pub fn set<C: Codec>(&mut self, id: KeyId, key: &str, value: &C::Value) -> Result<&mut Self> {
-        let policy = self.core.policy(id);
-        self.push_write(Write::set(policy, key, encode::<C>(key, value)?, policy.ttl))
+    /// The core the transaction runs on (generated transactions build their keys' handles on
+    /// it).
+    pub fn core(&self) -> &'s Core {
+        self.core
     }
 
-    /// Replaces a hash record.
-    pub fn set_record<R: HashRecord>(&mut self, id: KeyId, key: &str, record: &R) -> Result<&mut Self> {
-        let policy = self.core.policy(id);
-        self.push_write(Write::replace_record(policy, key, record.to_fields(key)?, policy.ttl))
-    }
-
-    /// Appends to a list, trimmed to its cap.
-    pub fn push<C: Codec>(&mut self, id: KeyId, key: &str, values: &[C::Value]) -> Result<&mut Self> {
-        let policy = self.core.policy(id);
-        let values = values.iter().map(|v| encode::<C>(key, v)).collect::<Result<_>>()?;
-        self.push_write(Write::push(policy, key, values, policy.ttl))
-    }
-
-    /// Adds members to a set.
-    pub fn add<C: Codec>(&mut self, id: KeyId, key: &str, members: &[C::Value]) -> Result<&mut Self> {
-        let policy = self.core.policy(id);
-        let members = members.iter().map(|m| encode::<C>(key, m)).collect::<Result<_>>()?;
-        self.push_write(Write::add(policy, key, members, policy.ttl))
-    }
-
-    /// Adds scored members to a sorted set, trimmed to its cap.
-    pub fn add_scored<C: Codec, S: Score>(
-        &mut self,
-        id: KeyId,
-        key: &str,
-        members: &[(C::Value, S)],
-    ) -> Result<&mut Self> {
-        let policy = self.core.policy(id);
-        let members = members
-            .iter()
-            .map(|(m, s)| Ok((s.to_score(), encode::<C>(key, m)?)))
-            .collect::<Result<_>>()?;
-        self.push_write(Write::add_scored(policy, key, members, policy.ttl))
-    }
-
-    /// Optimistic concurrency: the transaction applies only if the string at `key` still holds
-    /// `value` (`None`: the key must not exist) when it runs; otherwise [`Error::Conflict`], and
-    /// nothing is written. Read, decide, expect what was read, write; retry on conflict.
-    pub fn expect<C: Codec>(&mut self, key: &str, value: Option<&C::Value>) -> Result<&mut Self> {
+    /// Adds an expected value (already encoded; `None`: the key must not exist) for `key`.
+    pub(crate) fn expect_encoded(&mut self, key: &str, expected: Option<Vec<u8>>) -> Result<&mut Self> {
         self.check(key)?;
-        let expected = value.map(|value| encode::<C>(key, value)).transpose()?;
         self.expectations.push((key.to_string(), expected));
         Ok(self)
     }

@@ -206,7 +206,8 @@ async fn keepttl_is_one_behaviour_on_every_write_path() {
                 }
                 _ => {
                     let mut tx = store.transaction();
-                    tx.set::<Text>(session, &key, &value).unwrap();
+                    let handle = keyschema_store::StringKey::<Text>::new(store.core(), session, key.clone());
+                    tx.set(&handle, &value).unwrap();
                     tx.execute().await.unwrap();
                 }
             }

@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
-use keyschema_store::{redis, ConnectionOptions, Error, KeyId, Store, Text};
+use keyschema_store::{redis, ConnectionOptions, Error, KeyId, ListKey, Store, StringKey, Text};
 use keyschema_tests::{shared_standalone, RedisCluster, RedisServer, ServerOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,8 +80,10 @@ async fn load(store: Store, tasks: usize, until: Instant) -> Vec<Op> {
                     let started = Instant::now();
                     let result = if transaction {
                         let mut tx = store.transaction();
-                        tx.set::<Text>(VALUE, &keys.0, &value).unwrap();
-                        tx.push::<Text>(LOG, &keys.1, std::slice::from_ref(&value)).unwrap();
+                        let value_key = StringKey::<Text>::new(store.core(), VALUE, keys.0.clone());
+                        let log_key = ListKey::<Text>::new(store.core(), LOG, keys.1.clone());
+                        tx.set(&value_key, &value).unwrap();
+                        tx.push(&log_key, std::slice::from_ref(&value)).unwrap();
                         tx.execute().await
                     } else {
                         store.set::<Text>(VALUE, &keys.0, &value).await
@@ -475,8 +477,16 @@ async fn a_transaction_over_a_wrongly_typed_key_writes_nothing() {
         .await
         .unwrap();
     let mut tx = store.transaction();
-    tx.set::<Text>(VALUE, &value, &"v".to_string()).unwrap();
-    tx.push::<Text>(LOG, &log, &["entry".to_string()]).unwrap();
+    tx.set(
+        &StringKey::<Text>::new(store.core(), VALUE, value.clone()),
+        &"v".to_string(),
+    )
+    .unwrap();
+    tx.push(
+        &ListKey::<Text>::new(store.core(), LOG, log.clone()),
+        &["entry".to_string()],
+    )
+    .unwrap();
     match tx.execute().await {
         Err(Error::WrongType { key, expected, found }) => {
             assert_eq!(
@@ -523,10 +533,10 @@ async fn transactions_survive_script_flush_on_every_node() {
         for round in 0..3 {
             let id = format!("flush-{}-{round}", std::process::id());
             let mut tx = store.transaction();
-            tx.set::<Text>(VALUE, &format!("item:{{{id}}}:value"), &"v".to_string())
-                .unwrap();
-            tx.push::<Text>(LOG, &format!("item:{{{id}}}:log"), &["e".to_string()])
-                .unwrap();
+            let value = StringKey::<Text>::new(store.core(), VALUE, format!("item:{{{id}}}:value"));
+            let log = ListKey::<Text>::new(store.core(), LOG, format!("item:{{{id}}}:log"));
+            tx.set(&value, &"v".to_string()).unwrap();
+            tx.push(&log, &["e".to_string()]).unwrap();
             tx.execute().await.unwrap();
             // The server forgets every script (as after a restart or a failover).
             for node in &flush {
@@ -613,10 +623,11 @@ async fn a_cluster_primary_killed_during_lock_contention() {
                     overlaps.fetch_add(1, Ordering::SeqCst);
                 }
                 let mut write = store.transaction();
+                let tokens = ListKey::<Text>::new(store.core(), TOKENS, format!("item:{{{item}}}:tokens"));
                 write
                     .fenced(&fence)
                     .unwrap()
-                    .push::<Text>(TOKENS, &format!("item:{{{item}}}:tokens"), &[fence.token().to_string()])
+                    .push(&tokens, &[fence.token().to_string()])
                     .unwrap();
                 let started = Instant::now();
                 let written = write.execute().await;

@@ -387,7 +387,6 @@ async fn slot_group_transactions_write_a_job_atomically_on_a_cluster() {
     .unwrap();
     tx.push_job_events(&[JobEvent { seq: 1 }, JobEvent { seq: 2 }]).unwrap();
     tx.set_ctx(&b"context".to_vec()).unwrap();
-    tx.set_cordum_scheduler_job(&"owner-1".to_string()).unwrap();
     tx.execute().await.unwrap();
     assert_eq!(store.job_state(job.clone()).unwrap().get().await.unwrap(), Some(state));
     assert_eq!(
@@ -416,8 +415,8 @@ async fn slot_group_transactions_write_a_job_atomically_on_a_cluster() {
     .await;
     assert_ttl(
         st,
-        &CordumSchedulerJobKey { job_id: job.clone() }.to_key().unwrap(),
-        CordumSchedulerJobKey::ID,
+        &JobStateKey { job_id: job.clone() }.to_key().unwrap(),
+        JobStateKey::ID,
     )
     .await;
 
@@ -436,10 +435,8 @@ async fn slot_group_transactions_write_a_job_atomically_on_a_cluster() {
         .find(|k| keyschema::key_slot(k.as_bytes()) != keyschema::key_slot(first.as_bytes()))
         .unwrap();
     let mut mixed = st.transaction();
-    mixed
-        .set::<keyschema_store::Text>(WfRunKey::ID, &first, &"a".into())
-        .unwrap();
-    let error = mixed.set::<keyschema_store::Text>(WfRunKey::ID, &other, &"b".into());
+    mixed.delete(&first).unwrap();
+    let error = mixed.delete(&other);
     assert!(matches!(error, Err(keyschema_store::Error::CrossSlot { .. })));
 }
 

@@ -7,7 +7,7 @@
 
 use keyschema_store::{
     BreakerState, Claim, ConnectionOptions, DeadLetterQueue, DecisionSource, Delivery, Error, IdempotencyKey, KeyId,
-    Lease, LeaseLost, Lock, ParamCodec, RateLimit, Store, Text, TimerQueue, Verdict,
+    Lease, LeaseLost, Lock, ParamCodec, RateLimit, Store, StringKey, Text, TimerQueue, Verdict,
 };
 use keyschema_tests::{shared_cluster, shared_standalone, unique, RedisServer};
 use std::collections::{BTreeMap, HashMap};
@@ -140,7 +140,10 @@ async fn fencing(store: Store) {
     write
         .fenced(&stale)
         .unwrap()
-        .set::<Text>(id(&store, "order"), &order_key, &"first".to_string())
+        .set(
+            &StringKey::<Text>::new(store.core(), id(&store, "order"), order_key.clone()),
+            &"first".to_string(),
+        )
         .unwrap();
     write.execute().await.unwrap();
     // The first holder's lock expires (its process paused, say); a second holder takes it.
@@ -152,7 +155,10 @@ async fn fencing(store: Store) {
     let mut late = store.transaction();
     late.fenced(&stale)
         .unwrap()
-        .set::<Text>(id(&store, "order"), &order_key, &"stale".to_string())
+        .set(
+            &StringKey::<Text>::new(store.core(), id(&store, "order"), order_key.clone()),
+            &"stale".to_string(),
+        )
         .unwrap();
     let refused = late.execute().await.unwrap_err();
     assert!(
@@ -165,7 +171,10 @@ async fn fencing(store: Store) {
     write
         .fenced(&fence)
         .unwrap()
-        .set::<Text>(id(&store, "order"), &order_key, &"second".to_string())
+        .set(
+            &StringKey::<Text>::new(store.core(), id(&store, "order"), order_key.clone()),
+            &"second".to_string(),
+        )
         .unwrap();
     write.execute().await.unwrap();
     assert!(second.release().await.unwrap());
@@ -226,7 +235,8 @@ async fn fencing_across_slots(store: Store) {
         let store = store.clone();
         async move {
             let mut tx = store.transaction();
-            tx.fenced(&fence).unwrap().set::<Text>(order, &key, &value).unwrap();
+            let handle = StringKey::<Text>::new(store.core(), order, key);
+            tx.fenced(&fence).unwrap().set(&handle, &value).unwrap();
             tx.execute().await
         }
     };

@@ -163,8 +163,7 @@ async fn a_durable_write_without_enough_replicas_is_reported_and_kept_on_the_pri
     assert_eq!(state.get().await.unwrap(), Some(3), "the write is on the primary");
     // A transaction (a script) waits the same way.
     let mut tx = store.store().transaction();
-    tx.set::<keyschema_store::Int>(keyschema_tests::generated::state::CtxVersionKey::ID, state.key(), &4)
-        .unwrap();
+    tx.set(&state, &4).unwrap();
     assert!(matches!(tx.execute().await, Err(Error::NotDurable { .. })));
     assert_eq!(state.get().await.unwrap(), Some(4));
 }

@@ -96,8 +96,8 @@ async fn every_write(store: &Store, check: impl Fn(&str, Result<(), Error>)) {
     .unwrap();
 
     let mut tx = store.transaction();
-    tx.set::<Text>(id(store, "note"), &format!("note:{n}-t"), &"t".to_string())
-        .unwrap();
+    let note = StringKey::<Text>::new(core, id(store, "note"), format!("note:{n}-t"));
+    tx.set(&note, &"t".to_string()).unwrap();
     check("transaction (script)", tx.execute().await).await.unwrap();
 
     let lock = Lock::new(core, id(store, "w_lock"), format!("w:lock:{n}"));
@@ -392,8 +392,8 @@ async fn oversized_keys_and_values_are_refused_before_anything_is_sent() {
         .unwrap();
     assert!(matches!(batch.send().await, Err(Error::ValueTooLarge { .. })));
     let mut tx = store.transaction();
-    tx.set::<Text>(id(&store, "small"), "small:t", &"y".repeat(2_000))
-        .unwrap();
+    let small = StringKey::<Text>::new(store.core(), id(&store, "small"), "small:t".into());
+    tx.set(&small, &"y".repeat(2_000)).unwrap();
     assert!(matches!(tx.execute().await, Err(Error::ValueTooLarge { .. })));
     // A value over the server's 512 MB limit on a key with no `max`: refused, not sent.
     let huge = vec![b'z'; 512 * 1024 * 1024 + 1];

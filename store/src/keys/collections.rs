@@ -17,9 +17,14 @@ impl<C: Codec> ListKey<'_, C> {
     /// the list's length after the trim.
     pub async fn push(&self, values: &[C::Value]) -> Result<u64> {
         let h = &self.handle;
-        let write = Write::push(h.policy, &h.key, h.encode_all::<C>(values)?, h.ttl);
-        let len: u64 = h.core.write_value(&write).await?;
+        let len: u64 = h.core.write_value(&self.push_write(values)?).await?;
         Ok(len.min(h.policy.cap.unwrap_or(u64::MAX)))
+    }
+
+    /// The write of [`ListKey::push`], for a transaction or a batch.
+    pub(crate) fn push_write(&self, values: &[C::Value]) -> Result<Write> {
+        let h = &self.handle;
+        Ok(Write::push(h.policy, &h.key, h.encode_all::<C>(values)?, h.ttl))
     }
 
     /// Elements from `start` to `stop` inclusive (negative counts from the end).
@@ -38,17 +43,24 @@ impl<C: Codec> ListKey<'_, C> {
 impl<C: Codec> SetKey<'_, C> {
     /// Adds members and applies the TTL, atomically; how many were new.
     pub async fn add(&self, members: &[C::Value]) -> Result<u64> {
-        let h = &self.handle;
-        let write = Write::add(h.policy, &h.key, h.encode_all::<C>(members)?, h.ttl);
-        h.core.write_value(&write).await
+        self.handle.core.write_value(&self.add_write(members)?).await
     }
 
     /// Removes members; how many were there.
     pub async fn remove(&self, members: &[C::Value]) -> Result<u64> {
+        self.handle.core.write_value(&self.remove_write(members)?).await
+    }
+
+    /// The write of [`SetKey::add`], for a transaction or a batch.
+    pub(crate) fn add_write(&self, members: &[C::Value]) -> Result<Write> {
         let h = &self.handle;
-        h.core
-            .write_value(&Write::remove("SREM", &h.key, h.encode_all::<C>(members)?))
-            .await
+        Ok(Write::add(h.policy, &h.key, h.encode_all::<C>(members)?, h.ttl))
+    }
+
+    /// The write of [`SetKey::remove`].
+    pub(crate) fn remove_write(&self, members: &[C::Value]) -> Result<Write> {
+        let h = &self.handle;
+        Ok(Write::remove("SREM", &h.key, h.encode_all::<C>(members)?))
     }
 
     /// Whether `member` is in the set.
@@ -100,22 +112,28 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// index with a TTL, members older than the TTL, and applies the TTL, atomically; how many
     /// were new.
     pub async fn add(&self, members: &[(C::Value, S)]) -> Result<u64> {
+        self.handle.core.write_value(&self.add_write(members)?).await
+    }
+
+    /// The write of [`ZsetKey::add`], for a transaction or a batch.
+    pub(crate) fn add_write(&self, members: &[(C::Value, S)]) -> Result<Write> {
         let h = &self.handle;
         let members = members
             .iter()
             .map(|(member, score)| Ok((score.to_score(), encode::<C>(&h.key, member)?)))
             .collect::<Result<_>>()?;
-        h.core
-            .write_value(&Write::add_scored(h.policy, &h.key, members, h.ttl))
-            .await
+        Ok(Write::add_scored(h.policy, &h.key, members, h.ttl))
+    }
+
+    /// The write of [`ZsetKey::remove`].
+    pub(crate) fn remove_write(&self, members: &[C::Value]) -> Result<Write> {
+        let h = &self.handle;
+        Ok(Write::remove("ZREM", &h.key, h.encode_all::<C>(members)?))
     }
 
     /// Removes members; how many were there.
     pub async fn remove(&self, members: &[C::Value]) -> Result<u64> {
-        let h = &self.handle;
-        h.core
-            .write_value(&Write::remove("ZREM", &h.key, h.encode_all::<C>(members)?))
-            .await
+        self.handle.core.write_value(&self.remove_write(members)?).await
     }
 
     async fn read_scored(&self, cmd: &redis::Cmd) -> Result<Vec<(C::Value, S)>> {

@@ -24,9 +24,18 @@ impl<R: HashRecord> HashKey<'_, R> {
 
     /// Replaces the whole record and applies the TTL, in one transaction (DEL, HSET, PEXPIRE).
     pub async fn set(&self, record: &R) -> Result<()> {
+        self.handle.core.apply(&self.set_write(record)?).await.map(drop)
+    }
+
+    /// The write of [`HashKey::set`], for a transaction or a batch.
+    pub(crate) fn set_write(&self, record: &R) -> Result<Write> {
         let h = &self.handle;
-        let write = Write::replace_record(h.policy, &h.key, record.to_fields(&h.key)?, h.ttl);
-        h.core.apply(&write).await.map(drop)
+        Ok(Write::replace_record(
+            h.policy,
+            &h.key,
+            record.to_fields(&h.key)?,
+            h.ttl,
+        ))
     }
 
     /// One field, decoded with `C`.

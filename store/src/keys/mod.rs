@@ -51,6 +51,7 @@ macro_rules! accessor {
 mod collections;
 mod hash;
 mod string;
+mod transaction;
 
 pub(crate) use collections::intersect;
 pub use collections::{ListKey, SetKey, StreamKey, ZsetKey};

@@ -16,9 +16,18 @@ impl<C: Codec> StringKey<'_, C> {
 
     /// Writes the value with the key's TTL (`SET ... PX`; under `keepttl`, an existing TTL stays).
     pub async fn set(&self, value: &C::Value) -> Result<()> {
+        self.handle.core.apply(&self.set_write(value)?).await.map(drop)
+    }
+
+    /// The write of [`StringKey::set`], for a transaction or a batch.
+    pub(crate) fn set_write(&self, value: &C::Value) -> Result<Write> {
         let h = &self.handle;
-        let write = Write::set(h.policy, &h.key, encode::<C>(&h.key, value)?, h.ttl);
-        h.core.apply(&write).await.map(drop)
+        Ok(Write::set(h.policy, &h.key, encode::<C>(&h.key, value)?, h.ttl))
+    }
+
+    /// The value `expected` encoded for a transaction's check.
+    pub(crate) fn expected(&self, expected: Option<&C::Value>) -> Result<Option<Vec<u8>>> {
+        expected.map(|value| encode::<C>(&self.handle.key, value)).transpose()
     }
 
     /// Writes the value only if the key does not exist (`SET NX PX`); whether it was written.
@@ -33,10 +42,9 @@ impl<C: Codec> StringKey<'_, C> {
     /// still `expected` (`None`: the key must not exist), checked and written in one script.
     /// A changed value is [`Error::Conflict`](crate::Error::Conflict): read again and retry.
     pub async fn compare_and_set(&self, expected: Option<&C::Value>, new: &C::Value) -> Result<()> {
-        let h = &self.handle;
-        let mut transaction = crate::transaction::Transaction::new(h.core);
-        transaction.expect::<C>(&h.key, expected)?;
-        transaction.push_write(Write::set(h.policy, &h.key, encode::<C>(&h.key, new)?, h.ttl))?;
+        let mut transaction = crate::transaction::Transaction::new(self.handle.core);
+        transaction.expect_encoded(self.key(), self.expected(expected)?)?;
+        transaction.push_write(self.set_write(new)?)?;
         transaction.execute().await
     }
 
