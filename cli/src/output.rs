@@ -196,6 +196,23 @@ pub fn write_audit_text(out: &mut impl Write, report: &AuditReport, url: &str, s
                     examples(&dangling)
                 )?,
             }
+            if index.misplaced > 0 {
+                let misplaced: Vec<String> = index
+                    .misplaced_examples
+                    .iter()
+                    .map(|m| {
+                        let belongs = m.belongs_in.as_deref().unwrap_or("no index key");
+                        format!("{} in {} (its value names {belongs})", m.member, m.index_key)
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "  {:width$}  {:>9} misplaced: in a key their value does not name{}",
+                    "",
+                    index.misplaced,
+                    examples(&misplaced)
+                )?;
+            }
         }
     }
     for group in &report.unknown {
@@ -248,13 +265,24 @@ pub fn write_fix_plan(out: &mut impl Write, report: &AuditReport) -> io::Result<
         )?;
     }
     for removals in &plan.members {
-        writeln!(
-            out,
-            "fix: {} {} dangling member(s) from keys of {}",
-            verb("would remove", "asked to remove"),
-            removals.members,
-            removals.pattern
-        )?;
+        if removals.members > 0 {
+            writeln!(
+                out,
+                "fix: {} {} dangling member(s) from keys of {}",
+                verb("would remove", "asked to remove"),
+                removals.members,
+                removals.pattern
+            )?;
+        }
+        if removals.misplaced > 0 {
+            writeln!(
+                out,
+                "fix: {} {} misplaced member(s) of keys of {} to the key their value names",
+                verb("would move", "asked to move"),
+                removals.misplaced,
+                removals.pattern
+            )?;
+        }
     }
     match report.fixed {
         Some(fixed) => writeln!(

@@ -846,7 +846,7 @@ impl Generator<'_> {
     /// For a sorted-set index keyed by one enum parameter (`job:index:<state>`), a method that
     /// moves a member between two of its keys when the indexed entity changes state.
     fn index_move(&self, out: &mut String, key: &KeyDef) {
-        let (Some(keyschema::Primitive::Index { of }), RedisType::Zset { member, score, .. }) =
+        let (Some(keyschema::Primitive::Index { of, .. }), RedisType::Zset { member, score, .. }) =
             (&key.primitive, &key.redis_type)
         else {
             return;
@@ -892,6 +892,59 @@ impl Generator<'_> {
             );
         }
         line!(out, "        target.move_from(source.as_ref(), member, score).await");
+        line!(out, "    }}");
+    }
+
+    /// For `index ... of KEY by FIELD`: `<key>_indexed(params)`, the entity's handle whose writes
+    /// move its entry in the index (`IndexedKey`): `set` and `repair`.
+    fn indexed_accessor(&self, out: &mut String, index: &KeyDef) {
+        let (
+            Some(keyschema::Primitive::Index { of, by: Some(by) }),
+            RedisType::Set { member } | RedisType::Zset { member, .. },
+        ) = (&index.primitive, &index.redis_type)
+        else {
+            return;
+        };
+        let entity = &self.schema.keys[*of];
+        let (RedisType::String { codec }, Codec::Param(member_param)) = (&entity.redis_type, member) else {
+            return;
+        };
+        // The entity's one parameter is the index's member.
+        let params: Vec<usize> = entity.pattern.params().collect();
+        if params != [*member_param] {
+            return;
+        }
+        let field = snake(&self.schema.params[*member_param].name);
+        let arg_type = self.rust_type(*member_param);
+        let value = if self.key_infallible(entity) { "" } else { "?" };
+        line!(out, "");
+        doc(
+            out,
+            &format!(
+                "`{}` with its entry in `{}` (kept by the value's `{by}`): `set` writes the value and moves the entry, one script when the keys share a slot, else the value first and then the index (repaired by the next write or by `repair`; docs/store.md, \"Indexed keys\").",
+                entity.pattern.template, index.pattern.template
+            ),
+        );
+        line!(
+            out,
+            "    pub fn {}_indexed(&self, {field}: {arg_type}) -> {RT}::Result<{RT}::IndexedKey<'_, {}>> {{",
+            entity.name,
+            self.codec_type(codec)
+        );
+        let param = &self.schema.params[*member_param];
+        let copy = param.layouts.is_empty() && !matches!(param.ty, ParamType::Text | ParamType::Ident);
+        let argument = if copy {
+            field.clone()
+        } else {
+            format!("{field}.clone()")
+        };
+        line!(out, "        let entity = self.{}({argument}){value};", entity.name);
+        line!(
+            out,
+            "        {RT}::IndexedKey::new::<{}>(entity, {}Key::ID, &{field})",
+            self.codec_type(member),
+            pascal(&index.name)
+        );
         line!(out, "    }}");
     }
 
@@ -1004,6 +1057,7 @@ impl Generator<'_> {
         for key in &self.schema.keys {
             self.accessor(out, key)?;
             self.index_move(out, key);
+            self.indexed_accessor(out, key);
         }
         self.dead_letter_queues(out);
         line!(out, "}}");

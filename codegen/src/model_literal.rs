@@ -372,7 +372,7 @@ impl ToRust for Primitive {
                 fields(out, "Primitive", "DlqIndex", &[("queue", queue), ("cleanup", cleanup)])
             }
             Self::Companion { of, role } => fields(out, "Primitive", "Companion", &[("of", of), ("role", role)]),
-            Self::Index { of } => fields(out, "Primitive", "Index", &[("of", of)]),
+            Self::Index { of, by } => fields(out, "Primitive", "Index", &[("of", of), ("by", by)]),
             Self::Cache(policy) => tuple(out, "Primitive", "Cache", policy),
             Self::State(policy) => tuple(out, "Primitive", "State", policy),
         }

@@ -174,7 +174,8 @@ fn type_cell(schema: &KeySchema, key: &KeyDef) -> String {
     }
     if let Some(primitive) = &key.primitive {
         let what = match primitive {
-            Primitive::Index { of } => format!("index of `{}`", schema.keys[*of].name),
+            Primitive::Index { of, by: None } => format!("index of `{}`", schema.keys[*of].name),
+            Primitive::Index { of, by: Some(by) } => format!("index of `{}` by `{by}`", schema.keys[*of].name),
             other => other.name().to_string(),
         };
         let _ = write!(cell, "; {what}");

@@ -228,7 +228,13 @@ fn cordum_primitives_and_relations_are_declared() {
     );
     assert!(model.key("cordum_cb_safety_failures_state").is_some());
     let job_state = model.keys.iter().position(|k| k.name == "job_state").unwrap();
-    assert_eq!(primitive("job_index"), Some(Primitive::Index { of: job_state }));
+    assert_eq!(
+        primitive("job_index"),
+        Some(Primitive::Index {
+            of: job_state,
+            by: Some("state".into())
+        })
+    );
     assert!(matches!(
         &model.key("wf_run_timeline").unwrap().redis_type,
         RedisType::List { cap: Some(1000), .. }

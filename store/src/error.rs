@@ -84,6 +84,17 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A value written to an indexed key (`index ... of KEY by FIELD`) does not say which index
+    /// key its member belongs in: nothing was written.
+    #[error("the value of {key} has no usable `{field}` for its index: {reason}")]
+    IndexField {
+        /// The entity's key.
+        key: String,
+        /// The field the index is kept by.
+        field: String,
+        /// Why (absent, not a string, not one of the index's values).
+        reason: String,
+    },
     /// A TTL policy's environment variable has a bad value (an error at start-up).
     #[error("TTL of `{key}`: {source}")]
     Ttl {

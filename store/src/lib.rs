@@ -43,7 +43,8 @@ pub use connection::{ConnectionOptions, RedisConnection, Shard, Topology};
 pub use contract::GeneratedSchema;
 pub use error::{Error, Result};
 pub use keys::{
-    decode_field, encode_field, field_error, HashKey, HashMapKey, ListKey, SetKey, StreamKey, StringKey, ZsetKey,
+    decode_field, encode_field, field_error, HashKey, HashMapKey, IndexedKey, ListKey, SetKey, StreamKey, StringKey,
+    ZsetKey,
 };
 pub use param::{format_infallible_key, format_key, KeyParam, KeyParseError, ParamCodec, ParsedKey, UnixMillis};
 pub use policy::{KeyId, KeyPolicies, KeyPolicy};

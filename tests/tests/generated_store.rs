@@ -473,6 +473,32 @@ async fn a_state_change_moves_the_job_between_index_keys() {
             JobIndexKey::ID,
         )
         .await;
+
+        // `index ... of job_state by state`: writing the state moves the entry in one call.
+        let job = JobId::Simple(uuid());
+        let indexed_job = store.job_state_indexed(job.clone()).unwrap();
+        let state = |state: &str| JobState {
+            state: state.into(),
+            attempt: 1,
+        };
+        indexed_job.set(&state("PENDING")).await.unwrap();
+        indexed_job.set(&state("RUNNING")).await.unwrap();
+        let mut placed = Vec::new();
+        for candidate in [State::Pending, State::Running, State::Succeeded] {
+            let members = store
+                .job_index(candidate)
+                .range_by_score(&now_min(), &now_max())
+                .await
+                .unwrap();
+            if members.iter().any(|(j, _)| *j == job) {
+                placed.push(candidate);
+            }
+        }
+        assert_eq!(placed, [State::Running]);
+        assert_eq!(
+            store.job_state(job).unwrap().get().await.unwrap(),
+            Some(state("RUNNING"))
+        );
     }
 }
 

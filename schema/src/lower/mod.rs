@@ -163,7 +163,7 @@ impl<'f> Lowerer<'_, 'f> {
         for (decl, defaults) in decls {
             if let Some((key, spans)) = self.key(&schema, decl, defaults) {
                 if let Some(of) = &decl.of {
-                    index_targets.push((schema.keys.len(), of));
+                    index_targets.push((schema.keys.len(), of, decl.by.as_ref()));
                 }
                 if let Some(setting) = decl.settings.iter().find(|s| s.name.value == "cleanup") {
                     if let Some(lock) = &setting.value {
@@ -182,9 +182,15 @@ impl<'f> Lowerer<'_, 'f> {
         primitive::add_companions(&mut schema, &mut key_spans, &mut param_spans);
         // Names are looked up in a map: a schema may declare tens of thousands of keys.
         let key_names = first_key_names(&schema);
-        for (key_index, of) in index_targets {
+        for (key_index, of, by) in index_targets {
             match key_names.get(of.value.as_str()).copied() {
-                Some(target) => schema.keys[key_index].primitive = Some(Primitive::Index { of: target }),
+                Some(target) => {
+                    let by = by.filter(|by| self.check_index_by(&schema, key_index, target, by));
+                    schema.keys[key_index].primitive = Some(Primitive::Index {
+                        of: target,
+                        by: by.map(|by| by.value.clone()),
+                    });
+                }
                 None => self.report(
                     Diagnostic::new(Code::UnknownReference, of.span, format!("no key named `{}`", of.value))
                         .with_hint("`of` names the indexed key by its code name (`job_state`)"),
@@ -204,6 +210,50 @@ impl<'f> Lowerer<'_, 'f> {
             key_spans,
             param_spans,
         }
+    }
+
+    /// Whether `index ... of TARGET by FIELD` can be kept in step with its target's writes:
+    /// the index is keyed by one enum parameter (a finite set of index keys, so a write can
+    /// remove its member from every other one), is a set or a time-scored sorted set, and the
+    /// target's value is JSON or a hash record with that field. Reports why not.
+    fn check_index_by(&mut self, schema: &KeySchema, index: usize, target: usize, by: &ast::Spanned<String>) -> bool {
+        let key = &schema.keys[index];
+        let params: Vec<usize> = key.pattern.params().collect();
+        let enum_keyed = matches!(params.as_slice(), [p] if matches!(schema.params[*p].ty, ParamType::Enum { .. }));
+        let (problem, hint) = if !enum_keyed {
+            (
+                format!("`by {}` needs an index keyed by one enum parameter", by.value),
+                "the index's keys must be few and known (`job:index:<state>`, `state` an enum)".to_string(),
+            )
+        } else if !matches!(
+            key.redis_type,
+            RedisType::Set { .. }
+                | RedisType::Zset {
+                    score: ScoreKind::Time | ScoreKind::TimeMs,
+                    ..
+                }
+        ) {
+            (
+                format!("`by {}` needs a set or a time-scored sorted set", by.value),
+                "a write scores its member with the time it was written: `zset ... score time`".to_string(),
+            )
+        } else {
+            let target_key = &schema.keys[target];
+            let has_field = match &target_key.redis_type {
+                RedisType::String { codec } => codec.json_type().is_some(),
+                RedisType::Hash { fields, entries: None } => fields.iter().any(|f| f.name == by.value),
+                _ => false,
+            };
+            if has_field {
+                return true;
+            }
+            (
+                format!("`{}` has no field `{}` to index by", target_key.name, by.value),
+                "index by a field of a json(...) string or of a hash record's declared fields".to_string(),
+            )
+        };
+        self.report(Diagnostic::new(Code::InvalidOption, by.span, problem).with_hint(hint));
+        false
     }
 
     fn separator(&mut self, file: &ast::File) -> char {
@@ -735,6 +785,17 @@ impl<'f> Lowerer<'_, 'f> {
             self.report(
                 Diagnostic::new(Code::Missing, decl.pattern.span, "an index needs `of KEY`")
                     .with_hint("name the key whose parameter the members are: `of job_state`"),
+            );
+            ok = false;
+        }
+        if let (Some(by), None) = (&decl.by, &decl.of) {
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidOption,
+                    by.span,
+                    "`by` belongs to `index ... of KEY` declarations",
+                )
+                .with_hint("write `index job:index:<state> set member jobID of job_state by state`"),
             );
             ok = false;
         }

@@ -72,6 +72,15 @@ pub enum Codec {
 }
 
 impl Codec {
+    /// The JSON type named by this codec, looking through compression (`lz4(json(State))`).
+    pub fn json_type(&self) -> Option<&str> {
+        match self {
+            Self::Json(name) => Some(name),
+            Self::Lz4(inner) => inner.json_type(),
+            _ => None,
+        }
+    }
+
     /// The codec as written in the language (`json(JobState)`, `lz4(json(State))`); parameters
     /// are named through `param_name`.
     pub fn display_with(&self, param_name: &dyn Fn(usize) -> String) -> String {

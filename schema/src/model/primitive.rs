@@ -49,6 +49,10 @@ pub enum Primitive {
     Index {
         /// The indexed key, by index in [`crate::KeySchema::keys`].
         of: usize,
+        /// `by FIELD`: the field of the indexed key's value that holds this index's (enum)
+        /// parameter, so a write of the value moves its member to the right index key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     /// A cached function result (cache-aside): read, or loaded once and stored with its TTL.
     Cache(CachePolicy),

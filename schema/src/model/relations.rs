@@ -19,7 +19,7 @@ impl KeySchema {
     /// ```
     pub fn indexed_key(&self, index: usize) -> Option<usize> {
         match &self.keys.get(index)?.primitive {
-            Some(Primitive::Index { of }) => Some(*of),
+            Some(Primitive::Index { of, .. }) => Some(*of),
             Some(Primitive::DlqIndex { queue, .. }) => self.dlq_entry(queue),
             _ => None,
         }

@@ -172,6 +172,8 @@ pub struct KeyDecl {
     pub fields: Vec<FieldDecl>,
     /// `of KEY`: the key whose parameter the members are.
     pub of: Option<Spanned<String>>,
+    /// `by FIELD`: the field of the indexed key's value that holds this index's parameter.
+    pub by: Option<Spanned<String>>,
     /// `owner NAME`.
     pub owner: Option<Spanned<String>>,
     /// A primitive's settings (`limit 100`, `threshold 5`, `lease`), in order: each a name and

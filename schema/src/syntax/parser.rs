@@ -525,6 +525,7 @@ impl Parser {
             score: None,
             fields: Vec::new(),
             of: None,
+            by: None,
             owner: None,
             settings: Vec::new(),
             purpose: None,
@@ -564,6 +565,12 @@ impl Parser {
                     "member" => key.member = Some(self.codec()?),
                     "score" => key.score = Some(self.word("a score meaning", "scores: time, time_ms, int, float")?),
                     "of" => key.of = Some(self.word("a key name", "write `of job_state`")?),
+                    "by" => {
+                        key.by = Some(self.word(
+                            "a field name",
+                            "write `by state`: the field of the indexed key's value that holds this index's parameter",
+                        )?)
+                    }
                     "owner" => key.owner = Some(self.word("an owner", "write `owner NAME`")?),
                     "fields" => key.fields = self.fields()?,
                     "lease" | "refresh_early" => key.settings.push(Setting {

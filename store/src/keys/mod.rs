@@ -8,7 +8,7 @@ macro_rules! accessor {
     ($name:ident<$($t:ident),+> where $($bound:path),+; $doc:literal) => {
         #[doc = $doc]
         pub struct $name<'s, $($t),+> {
-            handle: crate::keys::Handle<'s>,
+            pub(crate) handle: crate::keys::Handle<'s>,
             types: std::marker::PhantomData<($($t,)+)>,
         }
 
@@ -50,12 +50,16 @@ macro_rules! accessor {
 
 mod collections;
 mod hash;
+mod indexed;
 mod string;
 mod transaction;
 
 pub(crate) use collections::intersect;
 pub use collections::{ListKey, SetKey, StreamKey, ZsetKey};
 pub use hash::{decode_field, encode_field, field_error, HashKey, HashMapKey};
+pub use indexed::IndexedKey;
+#[cfg(feature = "ops")]
+pub(crate) use indexed::{indexed_value, score_now};
 pub use string::StringKey;
 pub(crate) use string::{get, set};
 

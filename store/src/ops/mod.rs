@@ -10,9 +10,9 @@ mod nodes;
 
 pub use acl::{acl_users, AclError, AclUser};
 pub use audit::{
-    audit, key_count, AuditOptions, AuditReport, DanglingMember, FixPlan, FixReport, IndexAudit, NodeKeys,
-    PatternAudit, PlannedRemovals, PlannedTtls, Problem, ProblemKeys, Progress, SlotKeys, TtlBucket, UnknownKeys,
-    AUDIT_VERSION,
+    audit, key_count, AuditOptions, AuditReport, DanglingMember, FixPlan, FixReport, IndexAudit, MisplacedMember,
+    NodeKeys, PatternAudit, PlannedRemovals, PlannedTtls, Problem, ProblemKeys, Progress, SlotKeys, TtlBucket,
+    UnknownKeys, AUDIT_VERSION,
 };
 pub use migrate::{
     migrate, migrate_verified, verify, KeyMove, MigrateOptions, MigrationReport, PatternCheck, PatternMove,

@@ -1,18 +1,24 @@
 //! Index members checked against the keys they name: the members of a key of an
 //! `index ... of KEY` pattern (or a dead-letter queue's index) are read by `SSCAN`/`ZSCAN`, each
 //! member with the index key's own values forms the indexed key, and `EXISTS` says whether it is
-//! still there. A member whose key is gone is dangling; `fix` removes it from its index.
+//! still there. A member whose key is gone is dangling; `fix` removes it from its index. For an
+//! index kept by a field of its key's value (`... of KEY by FIELD`) the value is read instead
+//! (`GET`), and a member whose value names another index key is misplaced (a write that stopped
+//! between its entity and its index, or writers whose index commands interleaved); `fix` moves
+//! it to the key its value names.
 //!
 //! The check and the removal are separate steps, on different slots in general: a member
 //! whose key is created between them is removed though no longer dangling. Fix while writers
 //! are quiet, or from services that re-index on their next write.
 
-use super::report::DanglingMember;
+use super::report::{DanglingMember, MisplacedMember};
 use super::tally::IndexTally;
+use crate::batch::Ticket;
+use crate::codec::{Bytes, Int};
 use crate::error::Result;
 use crate::store::Store;
 use crate::write::Write;
-use keyschema::{Codec, KeyDef, KeySchema, Matcher, ParamValue, RedisType};
+use keyschema::{Codec, KeyDef, KeySchema, Matcher, ParamType, ParamValue, Primitive, RedisType};
 
 /// Members asked for per `SSCAN`/`ZSCAN` call, and so per pipeline of `EXISTS`.
 const MEMBERS_PER_CALL: usize = 1000;
@@ -70,6 +76,16 @@ pub(super) async fn check_index(
             return Ok((tally, 0));
         }
     }
+    // `by FIELD`: which enum value this index key is for, and the variants to read values as.
+    let by = match (&def.primitive, found.values.first()) {
+        (Some(Primitive::Index { by: Some(field), .. }), Some((param, ParamValue::Enum(here)))) => {
+            match &schema.params[*param].ty {
+                ParamType::Enum { variants, case } => Some((field.as_str(), *param, *here, variants, *case)),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
     let sorted = matches!(def.redis_type, RedisType::Zset { .. });
     let (scan, remove) = if sorted { ("ZSCAN", "ZREM") } else { ("SSCAN", "SREM") };
     let mut removed = 0;
@@ -88,14 +104,43 @@ pub(super) async fn check_index(
         let mut asked = Vec::with_capacity(members.len());
         for member in &members {
             let named = key_of_member(schema, entity, &fixed, member_param, member);
-            let ticket = named.as_ref().map(|named| exists.exists(named));
+            let ticket = named.as_ref().map(|named| match by {
+                Some(_) => Asked::Value(exists.get::<Bytes>(named)),
+                None => Asked::Exists(exists.exists(named)),
+            });
             asked.push((named, ticket));
         }
         let replies = exists.execute().await?;
         let mut gone = Vec::new();
+        let mut moves: Vec<(Vec<u8>, Option<String>)> = Vec::new();
         for (member, (named, ticket)) in members.iter().zip(asked) {
             tally.members += 1;
-            if ticket.is_some_and(|ticket| replies.exists(&ticket)) {
+            let value = match ticket {
+                Some(Asked::Exists(ticket)) if replies.exists(&ticket) => continue,
+                Some(Asked::Value(ticket)) => replies.get(&ticket)?,
+                _ => None,
+            };
+            if let (Some(value), Some((field, param, here, variants, case))) = (value, by) {
+                let belongs = crate::keys::indexed_value(variants, case, field, &value).ok();
+                if belongs == Some(here) {
+                    continue;
+                }
+                let belongs_in = belongs.and_then(|variant| {
+                    let mut key = String::new();
+                    let values = [ParamValue::Enum(variant)];
+                    debug_assert_eq!(def.pattern.params().collect::<Vec<_>>(), [param]);
+                    schema.write_key(def, &values, &mut key).ok().map(|()| key)
+                });
+                tally.misplaced += 1;
+                if tally.misplaced_examples.len() < examples {
+                    tally.misplaced_examples.push(MisplacedMember {
+                        index_key: key.to_string(),
+                        member: String::from_utf8_lossy(member).into_owned(),
+                        key: named.clone().unwrap_or_default(),
+                        belongs_in: belongs_in.clone(),
+                    });
+                }
+                moves.push((member.clone(), belongs_in));
                 continue;
             }
             tally.dangling += 1;
@@ -113,11 +158,52 @@ pub(super) async fn check_index(
             let count: u64 = store.core().write_value(&Write::remove(remove, key, gone)).await?;
             removed += count;
         }
+        if fix {
+            removed += move_members(store, def, pattern, key, remove, moves).await?;
+        }
         if next == "0" {
             return Ok((tally, removed));
         }
         cursor = next;
     }
+}
+
+/// What was asked of a member's key: whether it exists, or (for an index kept by a field of
+/// its value) the value.
+enum Asked {
+    Exists(Ticket<Int>),
+    Value(Ticket<Bytes>),
+}
+
+/// Moves misplaced members out of `key` and into the key their value names (scored now, as a
+/// write would have); answers how many were removed from `key`.
+async fn move_members(
+    store: &Store,
+    def: &KeyDef,
+    pattern: usize,
+    key: &str,
+    remove: &'static str,
+    moves: Vec<(Vec<u8>, Option<String>)>,
+) -> Result<u64> {
+    if moves.is_empty() {
+        return Ok(0);
+    }
+    let policy = store.core().policy(crate::policy::KeyId::from_index(pattern));
+    let score = crate::keys::score_now(&def.redis_type);
+    let mut batch = store.batch();
+    for (member, belongs_in) in &moves {
+        if let Some(target) = belongs_in {
+            batch.write(match score {
+                Some(score) => Write::add_scored(policy, target, vec![(score, member.clone())], policy.ttl),
+                None => Write::add(policy, target, vec![member.clone()], policy.ttl),
+            });
+        }
+    }
+    let moved = moves.len() as u64;
+    let members = moves.into_iter().map(|(member, _)| member).collect();
+    batch.write(Write::remove(remove, key, members));
+    batch.send().await?;
+    Ok(moved)
 }
 
 /// The indexed key a member names, or `None` when the member is no valid value.

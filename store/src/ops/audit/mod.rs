@@ -10,8 +10,8 @@ mod report;
 mod tally;
 
 pub use report::{
-    AuditReport, DanglingMember, FixPlan, FixReport, IndexAudit, NodeKeys, PatternAudit, PlannedRemovals, PlannedTtls,
-    Problem, ProblemKeys, SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
+    AuditReport, DanglingMember, FixPlan, FixReport, IndexAudit, MisplacedMember, NodeKeys, PatternAudit,
+    PlannedRemovals, PlannedTtls, Problem, ProblemKeys, SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
 
 use super::checkpoint::{scan_nodes, Checkpoint};

@@ -81,6 +81,24 @@ pub struct IndexAudit {
     /// Why the members could not be checked, when they could not (a parameter of the indexed
     /// key that neither the member nor the index key supplies).
     pub unchecked: Option<String>,
+    /// For an index kept by a field of its key's value (`by FIELD`): members whose value names
+    /// another index key (or none).
+    pub misplaced: u64,
+    /// Some of them.
+    pub misplaced_examples: Vec<MisplacedMember>,
+}
+
+/// A member of an index kept by a field of its key's value, in a key its value does not name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MisplacedMember {
+    /// The index key holding it.
+    pub index_key: String,
+    /// The member.
+    pub member: String,
+    /// The key it names.
+    pub key: String,
+    /// The index key its value names; `None` when the value names none.
+    pub belongs_in: Option<String>,
 }
 
 /// A member of an index whose key is gone.
@@ -178,7 +196,7 @@ impl AuditReport {
     /// an audit fail.
     pub fn problem_count(&self) -> u64 {
         let matched: u64 = self.patterns.iter().map(|p| p.keys_with_problems).sum();
-        matched + self.dangling_count() + self.unknown_count()
+        matched + self.dangling_count() + self.misplaced_count() + self.unknown_count()
     }
 
     /// Keys that match no pattern.
@@ -188,11 +206,16 @@ impl AuditReport {
 
     /// Index members whose key is gone.
     pub fn dangling_count(&self) -> u64 {
-        self.patterns
-            .iter()
-            .filter_map(|p| p.index.as_ref())
-            .map(|i| i.dangling)
-            .sum()
+        self.index_sum(|index| index.dangling)
+    }
+
+    /// Index members in a key their value does not name (`index ... by FIELD`).
+    pub fn misplaced_count(&self) -> u64 {
+        self.index_sum(|index| index.misplaced)
+    }
+
+    fn index_sum(&self, count: impl Fn(&IndexAudit) -> u64) -> u64 {
+        self.patterns.iter().filter_map(|p| p.index.as_ref()).map(count).sum()
     }
 
     /// The keys of the pattern named `name`.
@@ -217,10 +240,15 @@ impl AuditReport {
                     ttl_ms,
                 });
             }
-            if let Some(index) = pattern.index.as_ref().filter(|index| index.dangling > 0) {
+            if let Some(index) = pattern
+                .index
+                .as_ref()
+                .filter(|index| index.dangling > 0 || index.misplaced > 0)
+            {
                 plan.members.push(PlannedRemovals {
                     pattern: pattern.pattern.clone(),
                     members: index.dangling,
+                    misplaced: index.misplaced,
                 });
             }
         }
@@ -256,6 +284,8 @@ pub struct PlannedTtls {
 pub struct PlannedRemovals {
     /// The index key's pattern.
     pub pattern: String,
-    /// How many members.
+    /// How many dangling members are removed.
     pub members: u64,
+    /// How many misplaced members (`index ... by FIELD`) are moved to the key their value names.
+    pub misplaced: u64,
 }

@@ -1,8 +1,8 @@
 //! Counts gathered while pages of keys arrive, and the report built from them.
 
 use super::report::{
-    AuditReport, DanglingMember, FixReport, IndexAudit, NodeKeys, PatternAudit, Problem, ProblemKeys, SlotKeys,
-    TtlBucket, UnknownKeys, AUDIT_VERSION,
+    AuditReport, DanglingMember, FixReport, IndexAudit, MisplacedMember, NodeKeys, PatternAudit, Problem, ProblemKeys,
+    SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
 use super::AuditOptions;
 use crate::policy::KeyId;
@@ -56,14 +56,23 @@ pub(super) struct IndexTally {
     pub(super) dangling: u64,
     pub(super) examples: Vec<DanglingMember>,
     pub(super) unchecked: Option<String>,
+    // Default: checkpoints written before misplaced members were counted still load.
+    #[serde(default)]
+    pub(super) misplaced: u64,
+    #[serde(default)]
+    pub(super) misplaced_examples: Vec<MisplacedMember>,
 }
 
 impl IndexTally {
     pub(super) fn add(&mut self, other: Self, limit: usize) {
         self.members += other.members;
         self.dangling += other.dangling;
+        self.misplaced += other.misplaced;
         let room = limit.saturating_sub(self.examples.len());
         self.examples.extend(other.examples.into_iter().take(room));
+        let room = limit.saturating_sub(self.misplaced_examples.len());
+        self.misplaced_examples
+            .extend(other.misplaced_examples.into_iter().take(room));
         if self.unchecked.is_none() {
             self.unchecked = other.unchecked;
         }
@@ -224,6 +233,8 @@ impl Tally {
                     dangling: counted.index.dangling,
                     examples: counted.index.examples,
                     unchecked: counted.index.unchecked,
+                    misplaced: counted.index.misplaced,
+                    misplaced_examples: counted.index.misplaced_examples,
                 });
                 PatternAudit {
                     name: def.name.clone(),

@@ -1,0 +1,194 @@
+//! An entity and its index written together (`index job:index:<state> ... of job_state by state`):
+//! the entity's value names the index key its member belongs in, and a write puts the member there
+//! and removes it from every other key of the index (the index is keyed by an enum, so its keys are
+//! few and known). When every key shares a slot this is one script (the store's checked
+//! transaction); otherwise the entity is written first and the index after it, each index command
+//! idempotent, so a write interrupted between the two (a crash, a timeout) is repaired by the next
+//! write of the entity or by [`IndexedKey::repair`], and the audit reports the entry until then.
+
+use super::StringKey;
+use crate::batch::Batch;
+use crate::codec::{encode, Codec, Score};
+use crate::error::{Error, Result};
+use crate::policy::KeyId;
+use crate::transaction::Transaction;
+use crate::write::Write;
+use keyschema::{ParamType, ParamValue, Primitive, RedisType, ScoreKind};
+
+/// A string key whose value is indexed by one of its fields (generated code builds it for
+/// `index ... of KEY by FIELD`).
+pub struct IndexedKey<'s, C> {
+    entity: StringKey<'s, C>,
+    index: KeyId,
+    /// The index's member for this entity (its parameter, encoded as the index's members are).
+    member: Vec<u8>,
+}
+
+/// Where an entity's member belongs: every key of the index, and which one holds it (none when
+/// the entity is absent).
+struct Placement {
+    keys: Vec<String>,
+    at: Option<usize>,
+}
+
+impl<'s, C: Codec> IndexedKey<'s, C> {
+    /// The entity `entity`, indexed by index definition `index`, whose member for it is `member`
+    /// (encoded with the index's member codec `M`).
+    pub fn new<M: Codec>(entity: StringKey<'s, C>, index: KeyId, member: &M::Value) -> Result<Self> {
+        let member = encode::<M>(entity.key(), member)?;
+        Ok(Self { entity, index, member })
+    }
+
+    /// The entity's key.
+    pub fn key(&self) -> &str {
+        self.entity.key()
+    }
+
+    /// The entity's value, if any.
+    pub async fn get(&self) -> Result<Option<C::Value>> {
+        self.entity.get().await
+    }
+
+    /// Writes the value with the key's TTL and moves the entity's index entry to the key its
+    /// field names: one script when the entity and every index key share a slot, else the entity
+    /// first and then the index (see the module's documentation). A value whose field is absent
+    /// or names no key of the index is [`Error::IndexField`], and nothing is written.
+    pub async fn set(&self, value: &C::Value) -> Result<()> {
+        let bytes = encode::<C>(self.key(), value)?;
+        let placement = self.placement(Some(&bytes))?;
+        let entity = self.entity.set_write(value)?;
+        let core = self.entity.handle.core;
+        let slot = keyschema::key_slot(self.key().as_bytes());
+        let index_writes = self.index_writes(&placement)?;
+        if placement
+            .keys
+            .iter()
+            .all(|key| keyschema::key_slot(key.as_bytes()) == slot)
+        {
+            let mut transaction = Transaction::new(core);
+            transaction.push_write(entity)?;
+            for write in index_writes {
+                transaction.push_write(write)?;
+            }
+            return transaction.execute().await;
+        }
+        core.apply(&entity).await?;
+        Self::apply_index(core, index_writes).await
+    }
+
+    /// Puts the index in step with the entity as it is now (after a write that stopped between
+    /// the entity and its index, or concurrent writers whose index commands interleaved): the
+    /// member in the key its field names and in no other, or in none when the entity is gone.
+    /// Idempotent.
+    pub async fn repair(&self) -> Result<()> {
+        let core = self.entity.handle.core;
+        let mut get = redis::cmd("GET");
+        get.arg(self.key());
+        let bytes: Option<Vec<u8>> = core.read_primary(&get, self.key(), "GET").await?;
+        let placement = self.placement(bytes.as_deref())?;
+        Self::apply_index(core, self.index_writes(&placement)?).await
+    }
+
+    /// The index's keys and the one the entity's value (`None`: absent) names.
+    fn placement(&self, value: Option<&[u8]>) -> Result<Placement> {
+        let core = self.entity.handle.core;
+        let schema = core.schema();
+        let index = &schema.keys[self.index.index()];
+        let (Some(Primitive::Index { by: Some(field), .. }), Some(param)) =
+            (&index.primitive, index.pattern.params().next())
+        else {
+            return Err(self.field_error("?", "the schema indexes this key by no field"));
+        };
+        let field: &str = field;
+        let ParamType::Enum { variants, case } = &schema.params[param].ty else {
+            return Err(self.field_error(field, "the index is not keyed by an enum"));
+        };
+        let mut keys = Vec::with_capacity(variants.len());
+        for variant in 0..variants.len() {
+            let mut key = String::new();
+            schema.write_key(index, &[ParamValue::Enum(variant)], &mut key)?;
+            keys.push(key);
+        }
+        let at = match value {
+            None => None,
+            Some(bytes) => {
+                Some(indexed_value(variants, *case, field, bytes).map_err(|reason| self.field_error(field, &reason))?)
+            }
+        };
+        Ok(Placement { keys, at })
+    }
+
+    /// The member added to the key at `placement.at`, then removed from every other key: sent
+    /// in this order, a write cut short leaves the member in two keys (the audit reports it), never
+    /// in none.
+    fn index_writes(&self, placement: &Placement) -> Result<Vec<Write>> {
+        let core = self.entity.handle.core;
+        let policy = core.policy(self.index);
+        let score = score_now(&core.schema().keys[self.index.index()].redis_type);
+        let remove = if score.is_some() { "ZREM" } else { "SREM" };
+        let member = || vec![self.member.clone()];
+        let add = placement.at.map(|at| match score {
+            Some(score) => Write::add_scored(
+                policy,
+                &placement.keys[at],
+                vec![(score, self.member.clone())],
+                policy.ttl,
+            ),
+            None => Write::add(policy, &placement.keys[at], member(), policy.ttl),
+        });
+        let removes = (0..placement.keys.len())
+            .filter(|&i| placement.at != Some(i))
+            .map(|i| Write::remove(remove, &placement.keys[i], member()));
+        Ok(add.into_iter().chain(removes).collect())
+    }
+
+    /// Sends index writes on any slots (each idempotent), pipelined per node.
+    async fn apply_index(core: &crate::core::Core, writes: Vec<Write>) -> Result<()> {
+        let mut batch = Batch::new(core);
+        for write in writes {
+            batch.write(write);
+        }
+        batch.send().await
+    }
+
+    fn field_error(&self, field: &str, reason: &str) -> Error {
+        Error::IndexField {
+            key: self.key().to_string(),
+            field: field.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Which of the index's enum `variants` (written in keys in `case`) the JSON value `bytes` names in
+/// its `field`: the variant's name or its form in keys. The one reading of an indexed value, for
+/// writes and for the audit.
+pub(crate) fn indexed_value(
+    variants: &[String],
+    case: keyschema::EnumCase,
+    field: &str,
+    bytes: &[u8],
+) -> std::result::Result<usize, String> {
+    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let text = json
+        .get(field)
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| "absent or not a string".to_string())?;
+    variants
+        .iter()
+        .position(|variant| variant == text || case.matches(variant, text))
+        .ok_or_else(|| format!("`{text}` is none of {}", variants.join(", ")))
+}
+
+/// The score an index entry written now gets: the time, in the index's unit (`score time`:
+/// seconds, `time_ms`: milliseconds); `None` for a set.
+pub(crate) fn score_now(index: &RedisType) -> Option<f64> {
+    match index {
+        RedisType::Zset {
+            score: ScoreKind::TimeMs,
+            ..
+        } => Some(crate::param::UnixMillis(chrono::Utc::now()).to_score()),
+        RedisType::Zset { .. } => Some(chrono::Utc::now().to_score()),
+        _ => None,
+    }
+}
