@@ -59,8 +59,8 @@ test("lintMany, formatKey, toJSON, docs and keySlot", () => {
   assert.throws(() => cordum.formatKey("job_state", { jobID: "42" }), /invalid value for `jobID`/);
   const model = cordum.toJSON();
   assert.equal(model.keyspace, "cordum");
-  assert.equal(model.keys.length, 62, "54 declared keys and 8 implicit companions (fence counters, breaker state)");
-  assert.equal(model.keys.filter((k) => k.primitive?.kind === "companion").length, 8);
+  assert.equal(model.keys.length, 68, "54 declared keys and 14 implicit companions (fence counters and watermarks, breaker state)");
+  assert.equal(model.keys.filter((k) => k.primitive?.kind === "companion").length, 14);
   assert.match(cordum.docs(), /\| `job:state:<jobID>` \| String/);
   assert.equal(keySlot("foo"), 12182);
   assert.equal(keySlot("{user1000}.following"), keySlot("{user1000}.followers"));

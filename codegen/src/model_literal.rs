@@ -118,7 +118,8 @@ structs!(
         params,
         keys,
         groups,
-        services
+        services,
+        standalone
     },
     Param {
         name,

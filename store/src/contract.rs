@@ -153,6 +153,7 @@ mod tests {
             keys: Vec::new(),
             groups: Vec::new(),
             services: Vec::new(),
+            standalone: false,
         }
     }
 

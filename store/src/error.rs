@@ -95,6 +95,12 @@ pub enum Error {
         /// Why (absent, not a string, not one of the index's values).
         reason: String,
     },
+    /// A schema declared `layout standalone` was given a cluster connection.
+    #[error("the schema of `{keyspace}` is declared `layout standalone` (its scripts touch keys on any slot): it cannot run on a cluster")]
+    StandaloneLayout {
+        /// The schema's keyspace.
+        keyspace: String,
+    },
     /// A TTL policy's environment variable has a bad value (an error at start-up).
     #[error("TTL of `{key}`: {source}")]
     Ttl {

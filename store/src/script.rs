@@ -42,6 +42,12 @@ impl ScriptCall {
         self
     }
 
+    /// Appends an argument in place (for calls built in a loop).
+    pub(crate) fn push<T: redis::ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.cmd.arg(arg);
+        self
+    }
+
     /// The size of the largest argument after the script's hash, for the size limit.
     pub(crate) fn largest_arg(&self) -> usize {
         self.cmd

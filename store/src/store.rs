@@ -8,7 +8,7 @@ use crate::cache::{self, CacheStats};
 use crate::codec::Codec;
 use crate::connection::{ConnectionOptions, RedisConnection};
 use crate::core::{Core, Durability, KeyTtl};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys::{self, SetKey};
 use crate::policy::{KeyId, KeyPolicies, KeyPolicy};
 use crate::transaction::Transaction;
@@ -29,10 +29,13 @@ impl Store {
     /// variable has a bad value).
     pub fn new(connection: RedisConnection, schema: Arc<KeySchema>) -> Result<Self> {
         let policies = KeyPolicies::from_env(&schema)?;
+        refuse_cluster_for_standalone(&connection, &schema)?;
         Ok(Self::with_policies(connection, schema, policies))
     }
 
-    /// A store with policies resolved by the caller ([`KeyPolicies::from_lookup`]).
+    /// A store with policies resolved by the caller ([`KeyPolicies::from_lookup`]). Unlike the
+    /// other constructors it checks nothing: a `layout standalone` schema over a cluster
+    /// connection fails at its first cross-slot script (`CROSSSLOT`) instead of here.
     pub fn with_policies(connection: RedisConnection, schema: Arc<KeySchema>, policies: KeyPolicies) -> Self {
         Self {
             core: Core::new(connection, schema, policies),
@@ -65,6 +68,7 @@ impl Store {
     ) -> Result<Self> {
         let policies = KeyPolicies::from_env(&schema)?;
         let connection = RedisConnection::cluster_with(nodes, options).await?;
+        refuse_cluster_for_standalone(&connection, &schema)?;
         Ok(Self::with_policies(connection, schema, policies))
     }
 
@@ -182,4 +186,15 @@ impl Store {
     pub async fn cache_stats(&self, id: KeyId) -> Result<CacheStats> {
         cache::stats(&self.core, id).await
     }
+}
+
+/// A schema declared `layout standalone` runs scripts over keys on any slot: on a cluster they
+/// would fail with `CROSSSLOT`, so the store refuses the pair up front.
+fn refuse_cluster_for_standalone(connection: &RedisConnection, schema: &KeySchema) -> Result<()> {
+    if schema.standalone && connection.is_cluster() {
+        return Err(Error::StandaloneLayout {
+            keyspace: schema.keyspace.clone(),
+        });
+    }
+    Ok(())
 }

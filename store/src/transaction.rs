@@ -6,6 +6,7 @@
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
+use crate::script::ScriptCall;
 use crate::write::{Arg, Write};
 use keyschema::Companion;
 
@@ -64,10 +65,12 @@ pub struct Transaction<'s> {
 /// key index and the type `TYPE` must answer (or `none`); the number of expectations and per
 /// expectation a key index, `1`/`0`/`f` (a value is expected / the key must be absent / a fencing
 /// counter must not exceed the value) and the value;
-/// then per command its argument count and its arguments, each tagged `k<index>` (a key, so that
-/// every key is passed in KEYS) or `v<bytes>`. Answers 1 (applied), 0 (a conflict),
-/// `{0, newest token}` (a stale fence) or `{key index, type found}`.
-const CHECKED_SOURCE: &str = r"
+/// then per command its argument count, its kinds (one byte per argument: `k` a key, passed as
+/// its index in KEYS so that every key is in KEYS, or `v` a value) and its arguments as they are.
+/// Answers 1 (applied), 0 (a conflict), `{0, newest token}` (a stale fence) or
+/// `{key index, type found}`. Arguments are never cut or copied in Lua (Lua interns every string
+/// it makes, hashing it): the kinds travel apart.
+pub const CHECKED_SOURCE: &str = r"
 local i = 1
 local checks = tonumber(ARGV[i])
 i = i + 1
@@ -91,19 +94,19 @@ for _ = 1, expectations do
   end
   i = i + 3
 end
+local byte = string.byte
 while i <= #ARGV do
   local argc = tonumber(ARGV[i])
-  i = i + 1
+  local kinds = ARGV[i + 1]
   local args = {}
   for a = 1, argc do
-    local arg = ARGV[i]
-    i = i + 1
-    if string.sub(arg, 1, 1) == 'k' then
-      args[a] = KEYS[tonumber(string.sub(arg, 2))]
-    else
-      args[a] = string.sub(arg, 2)
+    local arg = ARGV[i + 1 + a]
+    if byte(kinds, a) == 107 then
+      arg = KEYS[tonumber(arg)]
     end
+    args[a] = arg
   end
+  i = i + 2 + argc
   redis.call(unpack(args))
 end
 return 1
@@ -124,11 +127,13 @@ impl<'s> Transaction<'s> {
         }
     }
 
+    /// Notes the transaction's first key; refuses a key on another slot, unless the schema is
+    /// declared `layout standalone` (a standalone server runs a script over any keys).
     fn check(&mut self, key: &str) -> Result<()> {
         let slot = keyschema::key_slot(key.as_bytes());
         match &self.first {
             None => self.first = Some((slot, key.to_string())),
-            Some((first_slot, _)) if *first_slot == slot => {}
+            Some((first_slot, _)) if *first_slot == slot || self.core.schema().standalone => {}
             Some((_, first)) => {
                 return Err(Error::CrossSlot {
                     key: key.to_string(),
@@ -181,7 +186,8 @@ impl<'s> Transaction<'s> {
     /// raise to the writes when it is off the lock's slot.
     fn fence_check(&mut self, fence: &Fence, first: &str) -> Result<FenceCheck> {
         let slot = keyschema::key_slot(first.as_bytes());
-        if keyschema::key_slot(fence.counter.as_bytes()) == slot {
+        // On the lock's slot, or anywhere on a standalone-only schema: the counter itself.
+        if keyschema::key_slot(fence.counter.as_bytes()) == slot || self.core.schema().standalone {
             return Ok(FenceCheck::Counter);
         }
         let core = self.core;
@@ -223,12 +229,8 @@ impl<'s> Transaction<'s> {
             FenceCheck::Counter => (fence.counter.clone(), fence.token),
             FenceCheck::Watermark(key) => (key.clone(), fence.token),
         });
-        let (keys, argv) = self.script_arguments(checked.as_ref());
-        let key_names: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let answer = self
-            .core
-            .apply_scripted(&CHECKED.call(&key_names).arg(&argv), first, &self.writes)
-            .await?;
+        let (call, keys) = self.script_call(checked.as_ref());
+        let answer = self.core.apply_scripted(&call, first, &self.writes).await?;
         match answer {
             redis::Value::Int(1) => Ok(()),
             redis::Value::Array(ref items) if crate::util::int_at(items, 0) == 0 => {
@@ -246,8 +248,7 @@ impl<'s> Transaction<'s> {
                     .map_err(|e| Error::command(first, "EVALSHA", e.into()))?;
                 let key = keys
                     .get(index.saturating_sub(1))
-                    .cloned()
-                    .unwrap_or_else(|| first.clone());
+                    .map_or_else(|| first.clone(), |key| (*key).to_string());
                 let expected = self
                     .expected_type(&key, checked.as_ref())
                     .unwrap_or("string")
@@ -274,15 +275,16 @@ impl<'s> Transaction<'s> {
         self.writes.iter().find(|w| w.key == key).and_then(|w| w.expected_type)
     }
 
-    /// `KEYS` (every key the transaction touches, once) and `ARGV` for [`CHECKED`]; `fence`: the
+    /// The call of [`CHECKED`]: `KEYS` (every key the transaction touches, once, also answered
+    /// for naming a key in an error) and `ARGV`, written straight into the command; `fence`: the
     /// key the fencing token is checked against (counter or watermark) and the token.
-    fn script_arguments(&self, fence: Option<&(String, u64)>) -> (Vec<String>, Vec<Vec<u8>>) {
-        let mut keys: Vec<String> = Vec::new();
-        let mut index_of = |key: &str| -> usize {
-            match keys.iter().position(|k| k == key) {
+    fn script_call<'a>(&'a self, fence: Option<&'a (String, u64)>) -> (ScriptCall, Vec<&'a str>) {
+        let mut keys: Vec<&'a str> = Vec::new();
+        let mut index_of = |key: &'a str| -> usize {
+            match keys.iter().position(|k| *k == key) {
                 Some(i) => i + 1,
                 None => {
-                    keys.push(key.to_string());
+                    keys.push(key);
                     keys.len()
                 }
             }
@@ -292,56 +294,63 @@ impl<'s> Transaction<'s> {
         for key in self
             .expectations
             .iter()
-            .map(|(key, _)| key)
-            .chain(fence.map(|(checked, _)| checked))
+            .map(|(key, _)| key.as_str())
+            .chain(fence.map(|(checked, _)| checked.as_str()))
         {
             checks.push((index_of(key), "string"));
         }
+        let mut write_keys = Vec::with_capacity(self.writes.len());
         for write in &self.writes {
+            let index = index_of(&write.key);
+            write_keys.push(index);
             if let Some(redis_type) = write.expected_type {
-                checks.push((index_of(&write.key), redis_type));
+                checks.push((index, redis_type));
             }
         }
+        // One check per key and type, wherever the repeats are (a fenced write checks the
+        // watermark as the fence's key and again as a written key): each is a `TYPE` call.
+        checks.sort_unstable();
         checks.dedup();
-        let mut argv: Vec<Vec<u8>> = vec![checks.len().to_string().into_bytes()];
+        let fence_index = fence.map(|(checked, token)| (index_of(checked), *token));
+        let expectation_keys: Vec<usize> = self.expectations.iter().map(|(key, _)| index_of(key)).collect();
+        let mut call = CHECKED.call(&keys);
+        call.push(checks.len());
         for (index, redis_type) in checks {
-            argv.push(index.to_string().into_bytes());
-            argv.push(redis_type.as_bytes().to_vec());
+            call.push(index).push(redis_type);
         }
-        argv.push(
-            (self.expectations.len() + usize::from(fence.is_some()))
-                .to_string()
-                .into_bytes(),
-        );
-        if let Some((checked, token)) = fence {
-            argv.push(index_of(checked).to_string().into_bytes());
-            argv.push(b"f".to_vec());
-            argv.push(token.to_string().into_bytes());
+        call.push(self.expectations.len() + usize::from(fence.is_some()));
+        if let Some((index, token)) = fence_index {
+            call.push(index).push("f").push(token);
         }
-        for (key, expected) in &self.expectations {
-            argv.push(index_of(key).to_string().into_bytes());
-            argv.push(if expected.is_some() {
-                b"1".to_vec()
-            } else {
-                b"0".to_vec()
-            });
-            argv.push(expected.clone().unwrap_or_default());
+        for ((_, expected), index) in self.expectations.iter().zip(expectation_keys) {
+            call.push(index);
+            match expected {
+                Some(value) => call.push("1").push(value.as_slice()),
+                None => call.push("0").push(""),
+            };
         }
-        for write in &self.writes {
-            let key = format!("k{}", index_of(&write.key)).into_bytes();
+        let mut kinds = Vec::new();
+        for (write, key) in self.writes.iter().zip(write_keys) {
             for command in &write.commands {
-                argv.push((command.args.len() + 1).to_string().into_bytes());
-                argv.push([b"v", command.name.as_bytes()].concat());
+                kinds.clear();
+                kinds.push(b'v');
+                kinds.extend(command.args.iter().map(|arg| match arg {
+                    Arg::Key => b'k',
+                    _ => b'v',
+                }));
+                call.push(command.args.len() + 1)
+                    .push(kinds.as_slice())
+                    .push(command.name);
                 for arg in &command.args {
-                    argv.push(match arg {
-                        Arg::Key => key.clone(),
-                        Arg::Bytes(bytes) => [b"v", bytes.as_slice()].concat(),
-                        Arg::Word(word) => [b"v", word.as_bytes()].concat(),
-                        Arg::Int(n) => format!("v{n}").into_bytes(),
-                    });
+                    match arg {
+                        Arg::Key => call.push(key),
+                        Arg::Bytes(bytes) => call.push(bytes.as_slice()),
+                        Arg::Word(word) => call.push(*word),
+                        Arg::Int(n) => call.push(*n),
+                    };
                 }
             }
         }
-        (keys, argv)
+        (call, keys)
     }
 }

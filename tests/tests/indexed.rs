@@ -313,3 +313,51 @@ async fn a_writer_killed_between_entity_and_index_is_repaired() {
     }
     println!("misplaced members after each SIGKILL: {disagreements:?}");
 }
+
+/// `layout standalone`: the schema's keys live on one server, so an entity and its index on
+/// different slots are one script: 10,000 concurrent changes leave the index exact with no
+/// repair, and a write that fails on its index (a wrongly typed index key) writes nothing, where
+/// without the declaration the entity is written first. Such a schema is refused on a cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_layout_writes_entity_and_index_in_one_script() {
+    let standalone_schema = keyschema::Schema::parse(&format!("layout standalone\n{SCHEMA}"), "standalone.keys")
+        .unwrap()
+        .model_arc();
+    assert!(standalone_schema.standalone);
+    let refused = Store::connect_cluster(&shared_cluster().urls(), Arc::clone(&standalone_schema))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(&refused, Error::StandaloneLayout { .. }), "{refused}");
+
+    let server = keyschema_tests::RedisServer::start();
+    let store = Store::connect(&server.url(), standalone_schema).await.unwrap();
+    let run = unique("one-script");
+    let disagreeing = concurrent_changes(&store, &run, "spread_job", "spread_index").await;
+    assert_eq!(disagreeing, 0, "one script per write: exact with no repair");
+
+    // An index key holding a string: the whole write is refused, the entity keeps its value.
+    let _: () = keyschema_store::redis::cmd("SET")
+        .arg("x:by_state:FAILED")
+        .arg("not a zset")
+        .query_async(&mut store.connection())
+        .await
+        .unwrap();
+    let entity = job(&store, &run, "spread_job", "spread_index", 1);
+    let before = entity.get().await.unwrap();
+    let refused = entity.set(&json!({ "state": "FAILED" })).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::WrongType { key, .. } if key == "x:by_state:FAILED"),
+        "{refused}"
+    );
+    assert_eq!(entity.get().await.unwrap(), before, "nothing written");
+    // Without the declaration the same write is two steps: the entity is written first.
+    let two_steps = Store::connect(&server.url(), schema()).await.unwrap();
+    let entity = job(&two_steps, &run, "spread_job", "spread_index", 1);
+    assert!(entity.set(&json!({ "state": "FAILED" })).await.is_err());
+    assert_eq!(
+        entity.get().await.unwrap().unwrap()["state"],
+        "FAILED",
+        "the entity went first"
+    );
+}

@@ -96,6 +96,7 @@ impl<'f> Lowerer<'_, 'f> {
             keys: Vec::new(),
             groups: Vec::new(),
             services: Vec::new(),
+            standalone: self.layout(file),
         };
         let mut key_spans = Vec::new();
         // Key declarations in source order, each with its defaults and its index target.
@@ -253,6 +254,23 @@ impl<'f> Lowerer<'_, 'f> {
             )
         };
         self.report(Diagnostic::new(Code::InvalidOption, by.span, problem).with_hint(hint));
+        false
+    }
+
+    /// `layout standalone`: whether the schema is for a standalone server only.
+    fn layout(&mut self, file: &ast::File) -> bool {
+        let Some(layout) = &file.layout else { return false };
+        if layout.value == "standalone" {
+            return true;
+        }
+        self.report(
+            Diagnostic::new(
+                Code::InvalidOption,
+                layout.span,
+                format!("unknown layout `{}`", layout.value),
+            )
+            .with_hint("the one layout to declare is `layout standalone`; without it a schema runs on a cluster too"),
+        );
         false
     }
 

@@ -28,6 +28,12 @@ pub struct KeySchema {
     pub groups: Vec<Group>,
     /// Services.
     pub services: Vec<Service>,
+    /// `layout standalone`: the keyspace lives on one standalone server (or a primary with
+    /// replicas), never a cluster, so a script may touch keys on any slot: writes that would be
+    /// two steps on a cluster (an entity and its index) are one script. A store refuses to run
+    /// such a schema on a cluster.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standalone: bool,
 }
 
 /// Keys sharing one hash-tag template: equal parameter values put them on one slot, so they may

@@ -18,6 +18,8 @@ pub struct File {
     pub keyspace: Option<Spanned<String>>,
     /// `separator "x"`.
     pub separator: Option<Spanned<String>>,
+    /// `layout standalone`.
+    pub layout: Option<Spanned<String>>,
     /// `param` declarations.
     pub params: Vec<ParamDecl>,
     /// `ttl` declarations.

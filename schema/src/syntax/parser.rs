@@ -246,6 +246,11 @@ impl Parser {
                 file.separator = Some(self.separator()?);
                 self.end_statement()
             }
+            "layout" => {
+                self.bump();
+                file.layout = Some(self.word("a layout", "write `layout standalone`")?);
+                self.end_statement()
+            }
             "param" => {
                 let param = self.param()?;
                 file.params.push(param);

@@ -1,8 +1,8 @@
 //! An entity and its index written together (`index job:index:<state> ... of job_state by state`):
 //! the entity's value names the index key its member belongs in, and a write puts the member there
 //! and removes it from every other key of the index (the index is keyed by an enum, so its keys are
-//! few and known). When every key shares a slot this is one script (the store's checked
-//! transaction); otherwise the entity is written first and the index after it, each index command
+//! few and known). When every key shares a slot, or the schema is declared `layout standalone`,
+//! this is one script (the store's checked transaction); otherwise the entity is written first and the index after it, each index command
 //! idempotent, so a write interrupted between the two (a crash, a timeout) is repaired by the next
 //! write of the entity or by [`IndexedKey::repair`], and the audit reports the entry until then.
 
@@ -60,11 +60,12 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
         let core = self.entity.handle.core;
         let slot = keyschema::key_slot(self.key().as_bytes());
         let index_writes = self.index_writes(&placement)?;
-        if placement
-            .keys
-            .iter()
-            .all(|key| keyschema::key_slot(key.as_bytes()) == slot)
-        {
+        let one_script = core.schema().standalone
+            || placement
+                .keys
+                .iter()
+                .all(|key| keyschema::key_slot(key.as_bytes()) == slot);
+        if one_script {
             let mut transaction = Transaction::new(core);
             transaction.push_write(entity)?;
             for write in index_writes {

@@ -34,4 +34,5 @@ pub mod scripts {
     pub use super::lock::{EXTEND_SOURCE as LOCK_EXTEND, FENCE_SOURCE as LOCK_FENCE, RELEASE_SOURCE as LOCK_RELEASE};
     pub use super::rate_limit::{GCRA_SOURCE as RATE_GCRA, WINDOW_SOURCE as RATE_WINDOW};
     pub use super::timers::{ACK_SOURCE as TIMER_ACK, CLAIM_SOURCE as TIMER_CLAIM};
+    pub use crate::transaction::CHECKED_SOURCE as TRANSACTION_CHECKED;
 }

@@ -1,9 +1,14 @@
-//! A guarded (fenced) write to a key off the lock's slot, through the store's transaction, against
-//! the same check-and-write as a hand-written Lua script through redis-rs (`redis::Script`:
-//! `EVALSHA`, loading on `NOSCRIPT`): read the lock's watermark on the key's slot, refuse an older
-//! token, raise the watermark, write the value with its TTL. One round trip each.
+//! Coordination writes through the store against the same commands through redis-rs, measured
+//! in the same run:
+//! - a guarded (fenced) write to a key off the lock's slot, through the store's transaction,
+//!   against the same check-and-write as a hand-written Lua script (`redis::Script`: `EVALSHA`,
+//!   loading on `NOSCRIPT`): read the lock's watermark on the key's slot, refuse an older token,
+//!   raise the watermark, write the value with its TTL; one round trip each;
+//! - an entity and its index (`index ... of KEY by FIELD`, the index on other slots): the value
+//!   `SET ... PX`, then the index commands pipelined (`ZADD` to the key the value names, `ZREM`
+//!   from the others); two round trips each.
 //!
-//! Run: `cargo bench -p keyschema-store --bench fencing`. Criterion's groups first, then the
+//! Run: `cargo bench -p keyschema-store --bench coordination`. Criterion's groups first, then the
 //! paired runs (alternating rounds of equal work, `ROUNDS`, default 31), which print the median
 //! ratio raw / typed (above 1: the store is faster).
 
@@ -15,14 +20,20 @@ mod common;
 
 use common::paired;
 use criterion::{criterion_group, criterion_main, Criterion};
-use keyschema_store::{Fence, KeyId, Lease, RedisConnection, Store, StringKey, Text};
+use keyschema_store::{Fence, IndexedKey, Int, Json, KeyId, Lease, RedisConnection, Store, StringKey, Text};
 use keyschema_tests::RedisServer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::runtime::{Builder, Runtime};
 
-const SCHEMA: &str =
-    "param id int\nlock leader ttl 10s lease \"The leader\"\nitem:<id> string text ttl 1h \"A guarded value\"\n";
+const SCHEMA: &str = "param id int
+param state enum(NEW, RUNNING, DONE)
+lock leader ttl 10s lease \"The leader\"
+item:<id> string text ttl 1h \"A guarded value\"
+job:<id> string json(Job) ttl 1h \"A job\"
+index jobs:<state> zset member id score time of job by state \"Jobs by state\"
+";
+const STATES: [&str; 3] = ["NEW", "RUNNING", "DONE"];
 const WRITES: u64 = 500;
 
 /// The hand-written guarded write, the same commands the store's script runs (both keys' types
@@ -94,6 +105,62 @@ async fn raw_rounds(connection: &RedisConnection, script: &redis::Script, store:
     start.elapsed()
 }
 
+fn job(store: &Store, i: u64) -> IndexedKey<'_, Json<serde_json::Value>> {
+    let id = (i % 1000) as i64;
+    let entity = StringKey::new(
+        store.core(),
+        KeyId::of(store.schema(), "job").unwrap(),
+        format!("job:{id}"),
+    );
+    IndexedKey::new::<Int>(entity, KeyId::of(store.schema(), "jobs").unwrap(), &id).unwrap()
+}
+
+async fn indexed(store: &Store, i: u64) {
+    let state = STATES[(i % 3) as usize];
+    job(store, i).set(&serde_json::json!({ "state": state })).await.unwrap();
+}
+
+async fn raw_indexed(connection: &RedisConnection, i: u64) {
+    let id = i % 1000;
+    let state = STATES[(i % 3) as usize];
+    let value = serde_json::to_vec(&serde_json::json!({ "state": state })).unwrap();
+    let mut connection = connection.clone();
+    let _: () = redis::cmd("SET")
+        .arg(format!("job:{id}"))
+        .arg(value)
+        .arg("PX")
+        .arg(3_600_000u64)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut pipe = redis::pipe();
+    pipe.cmd("ZADD").arg(format!("jobs:{state}")).arg(now).arg(id).ignore();
+    for other in STATES.iter().filter(|s| **s != state) {
+        pipe.cmd("ZREM").arg(format!("jobs:{other}")).arg(id).ignore();
+    }
+    let _: () = pipe.query_async(&mut connection).await.unwrap();
+}
+
+async fn indexed_rounds(store: &Store) -> Duration {
+    let start = Instant::now();
+    for i in 0..WRITES {
+        indexed(store, i).await;
+    }
+    start.elapsed()
+}
+
+async fn raw_indexed_rounds(connection: &RedisConnection) -> Duration {
+    let start = Instant::now();
+    for i in 0..WRITES {
+        raw_indexed(connection, i).await;
+    }
+    start.elapsed()
+}
+
 /// The store, its connection and a fence of the held lease, on `runtime`.
 fn setup(
     runtime: &Runtime,
@@ -147,6 +214,32 @@ fn bench(c: &mut Criterion) {
         });
     });
     group.finish();
+    let mut group = c.benchmark_group("entity and index on other slots");
+    group.bench_function("typed store", |b| {
+        b.to_async(&runtime).iter_custom(|iters| {
+            let store = store.clone();
+            async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    indexed(&store, i).await;
+                }
+                start.elapsed()
+            }
+        });
+    });
+    group.bench_function("raw redis-rs", |b| {
+        b.to_async(&runtime).iter_custom(|iters| {
+            let connection = connection.clone();
+            async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    raw_indexed(&connection, i).await;
+                }
+                start.elapsed()
+            }
+        });
+    });
+    group.finish();
 
     // One task on a current-thread runtime, as the other paired runs.
     let single = Builder::new_current_thread().enable_all().build().unwrap();
@@ -156,6 +249,12 @@ fn bench(c: &mut Criterion) {
         "guarded write off the lock's slot, one task, typed / raw",
         || rounds(&store, &fence),
         || raw_rounds(&connection, &script, &store, &fence),
+    );
+    paired(
+        &single,
+        "entity and index on other slots, one task, typed / raw",
+        || indexed_rounds(&store),
+        || raw_indexed_rounds(&connection),
     );
 }
 
