@@ -8,6 +8,7 @@ fn main() {
         "../schema/examples/catalog.keys",
         "../schema/examples/state.keys",
         "../schema/examples/opensensor.keys",
+        "schemas/copy_params.keys",
     ];
     // The examples' warnings are their documented, real ambiguities: not printed on every build.
     if let Err(error) = keyschema_codegen::Config::new().quiet(true).compile(&schemas) {

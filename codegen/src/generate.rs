@@ -128,6 +128,14 @@ impl Generator<'_> {
         key.pattern.params().all(|p| self.param_infallible(p))
     }
 
+    /// Whether a parameter's Rust type is `Copy` (a number, a uuid, an enum, a time, an address):
+    /// generated code passes it on as it is, since cloning it trips clippy's `clone_on_copy` in
+    /// the service's crate. Strings and composite layouts are cloned.
+    pub(super) fn is_copy(&self, index: usize) -> bool {
+        let param = &self.schema.params[index];
+        param.layouts.is_empty() && !matches!(param.ty, ParamType::Text | ParamType::Ident)
+    }
+
     /// Whether a parameter's Rust type is `String` (taken as `impl Into<String>`).
     fn is_string(&self, index: usize) -> bool {
         let param = &self.schema.params[index];
@@ -645,9 +653,7 @@ impl Generator<'_> {
             };
             let field = snake(param);
             let field_type = self.rust_type(index);
-            let copy = self.schema.params[index].layouts.is_empty()
-                && !matches!(self.schema.params[index].ty, ParamType::Text | ParamType::Ident);
-            let value_of_field = if copy {
+            let value_of_field = if self.is_copy(index) {
                 format!("self.{field}")
             } else {
                 format!("self.{field}.clone()")
@@ -931,9 +937,7 @@ impl Generator<'_> {
             entity.name,
             self.codec_type(codec)
         );
-        let param = &self.schema.params[*member_param];
-        let copy = param.layouts.is_empty() && !matches!(param.ty, ParamType::Text | ParamType::Ident);
-        let argument = if copy {
+        let argument = if self.is_copy(*member_param) {
             field.clone()
         } else {
             format!("{field}.clone()")

@@ -16,6 +16,11 @@ mod collector {
     include!(concat!(env!("OUT_DIR"), "/state.rs"));
 }
 
+// Parameters of Copy types in every generated form that passes one along.
+mod copies {
+    include!(concat!(env!("OUT_DIR"), "/copy_params.rs"));
+}
+
 fn main() {
     let now = keyschema_store::chrono::Utc::now();
     let job = keyschema_store::uuid::Uuid::new_v4();

@@ -6,6 +6,13 @@ use serde::{Deserialize, Serialize};
 /// A value type for JSON codecs the tests do not look inside.
 pub type Opaque = serde_json::Value;
 
+/// A thing with a state (`json(Thing)` in tests/schemas/copy_params.keys).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thing {
+    /// `NEW` or `DONE`.
+    pub state: String,
+}
+
 /// The job state document (`json(JobState)`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobState {

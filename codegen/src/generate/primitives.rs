@@ -180,7 +180,14 @@ impl Generator<'_> {
         }
         let mut fields: Vec<String> = params
             .iter()
-            .map(|&p| format!("{0}: {0}.clone()", snake(&self.schema.params[p].name)))
+            .map(|&p| {
+                let field = snake(&self.schema.params[p].name);
+                if self.is_copy(p) {
+                    field
+                } else {
+                    format!("{field}: {field}.clone()")
+                }
+            })
             .collect();
         fields.push(format!(
             "{}: {RT}::chrono::DateTime::from_timestamp(second, 0).unwrap_or_default()",
@@ -222,7 +229,8 @@ impl Generator<'_> {
             let entry_type = format!("{}Key", pascal(&entry.name));
             let index_type = format!("{}Key", pascal(&index.name));
             let field = snake(&self.schema.params[*id_param].name);
-            let format = format!("{entry_type} {{ {field}: id.clone() }}.to_key()");
+            let id = if self.is_copy(*id_param) { "*id" } else { "id.clone()" };
+            let format = format!("{entry_type} {{ {field}: {id} }}.to_key()");
             let format = if self.key_infallible(entry) {
                 format!("Ok({format})")
             } else {
