@@ -1087,10 +1087,10 @@ impl Generator<'_> {
         doc(
             out,
             &format!(
-                "`{}`: {}, TTL {}.",
+                "`{}`: {}, {}.",
                 key.pattern.template,
                 key.redis_type.display_name(),
-                key.ttl
+                ttl_phrase(&key.ttl)
             ),
         );
         let args: Vec<String> = params
@@ -1144,5 +1144,13 @@ impl Generator<'_> {
             self.cache_methods(out, key);
         }
         Ok(())
+    }
+}
+
+/// A key's TTL as a doc comment says it: `TTL 24h`, or `no TTL` (not "TTL None").
+fn ttl_phrase(ttl: &keyschema::TtlPolicy) -> String {
+    match ttl {
+        keyschema::TtlPolicy::None => "no TTL".to_string(),
+        ttl => format!("TTL {ttl}"),
     }
 }

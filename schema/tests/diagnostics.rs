@@ -30,6 +30,7 @@ const CASES: &[(&str, &str)] = &[
     ("ambiguity_when_the_type_is_wide", "param jobID text\njob:<jobID>:output_decision string \"Out\"\njob:state:<jobID> string \"State\"\n"),
     ("cluster_hazards", "param id int\ngroup g tag id {\n  a:<id> string \"A\"\n  b:{<id>}:x string \"B\"\n}\nc:{global}:<id> string \"C\"\nd:<id> set \"D\"\ne:<id> list \"E\"\n"),
     ("self_trimming_collections", "param id int\ntimers t:timers member id \"Timers: claimed ones leave\"\ndlq letters {\n  entry t:dlq:<id> string text ttl 1d \"Entry\"\n  index t:dlq:index member id score time \"Pruned\"\n}\nt:seen set \"Nothing removes members\"\n"),
+    ("no_follow_on_errors_after_a_typo", "param jobID uuid\nparam s enum(A, B)\njob:state:<jobID> strng json(J) \"S\"\nindex job:index:<s> set member jobID of job_state \"I\"\ndlq failed_jobs {\n  entry dlq:<jobId> string text ttl 1d \"E\"\n  index dlq:index member jobID score time \"I\"\n}\n"),
     ("unknown_layout", "layout cluster\na string \"A\"\n"),
     ("missing_purpose", "param id int\na:<id> string\n"),
     ("empty_schema", "# nothing here\nkeyspace empty\n"),

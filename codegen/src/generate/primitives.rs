@@ -151,8 +151,10 @@ impl Generator<'_> {
         doc(
             out,
             &format!(
-                "`{}`: counted per second of the server's clock (`{}`), TTL {}.",
-                key.pattern.template, self.schema.params[window].name, key.ttl
+                "`{}`: counted per second of the server's clock (`{}`), {}.",
+                key.pattern.template,
+                self.schema.params[window].name,
+                super::ttl_phrase(&key.ttl)
             ),
         );
         let args: Vec<String> = params

@@ -34,6 +34,8 @@ pub(crate) fn lower(file: &ast::File, diagnostics: &mut Vec<Diagnostic>) -> Lowe
         ttl_decls: HashMap::new(),
         ttl_cache: HashMap::new(),
         ttl_resolving: Vec::new(),
+        failed_keys: HashSet::new(),
+        failed_dlq_entries: HashSet::new(),
     };
     lowerer.run(file)
 }
@@ -45,6 +47,10 @@ struct Lowerer<'a, 'f> {
     ttl_cache: HashMap<&'f str, Option<TtlPolicy>>,
     /// The TTL names being resolved, outermost first: a name met again is a cycle.
     ttl_resolving: Vec<&'f str>,
+    /// Keys whose declaration failed (reported already), by code name, and the dead-letter
+    /// queues whose entry declaration failed: references to them are not reported again.
+    failed_keys: HashSet<String>,
+    failed_dlq_entries: HashSet<String>,
 }
 
 /// Group defaults a key inherits.
@@ -176,6 +182,21 @@ impl<'f> Lowerer<'_, 'f> {
                 }
                 schema.keys.push(key);
                 key_spans.push(spans);
+            } else {
+                self.failed(
+                    decl.code_name.as_ref().map(|n| n.value.as_str()),
+                    &decl.pattern.value,
+                    separator,
+                );
+                if decl.keyword == ast::KeyKeyword::DlqEntry {
+                    self.failed_dlq_entries.extend(defaults.dlq.map(str::to_string));
+                }
+            }
+        }
+        for failed in &file.failed_keys {
+            self.failed(failed.code_name.as_deref(), &failed.pattern, separator);
+            if failed.keyword == ast::KeyKeyword::DlqEntry {
+                self.failed_dlq_entries.extend(failed.dlq.clone());
             }
         }
         self.check_dlq_indexes(&schema);
@@ -185,6 +206,8 @@ impl<'f> Lowerer<'_, 'f> {
         let key_names = first_key_names(&schema);
         for (key_index, of, by) in index_targets {
             match key_names.get(of.value.as_str()).copied() {
+                // Its declaration failed, and said so.
+                None if self.failed_keys.contains(&of.value) => {}
                 Some(target) => {
                     let by = by.filter(|by| self.check_index_by(&schema, key_index, target, by));
                     schema.keys[key_index].primitive = Some(Primitive::Index {
@@ -1102,10 +1125,16 @@ impl<'f> Lowerer<'_, 'f> {
     }
 
     /// Every dead-letter index needs its queue's entry key (the key its members name).
+    /// Notes a key declaration that failed (and was reported), by its code name.
+    fn failed(&mut self, code_name: Option<&str>, pattern: &str, separator: char) {
+        let name = code_name.map_or_else(|| pattern::derive_name(pattern, separator), str::to_string);
+        self.failed_keys.insert(name);
+    }
+
     fn check_dlq_indexes(&mut self, schema: &KeySchema) {
         for key in &schema.keys {
             if let Some(Primitive::DlqIndex { queue, .. }) = &key.primitive {
-                if schema.dlq_entry(queue).is_none() {
+                if schema.dlq_entry(queue).is_none() && !self.failed_dlq_entries.contains(queue) {
                     self.diagnostics.push(
                         Diagnostic::new(
                             Code::Missing,

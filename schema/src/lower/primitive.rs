@@ -350,6 +350,7 @@ impl Lowerer<'_, '_> {
                     )
                     .with_hint("`cleanup` names the lock pruning runs under: `cleanup cordum_dlq_cleanup`"),
                 ),
+                None if self.failed_keys.contains(&name.value) => {}
                 None => self.report(
                     Diagnostic::new(
                         Code::UnknownReference,

@@ -32,6 +32,22 @@ pub struct File {
     pub dlqs: Vec<DlqDecl>,
     /// Services.
     pub services: Vec<ServiceDecl>,
+    /// Key declarations that did not parse (their errors are reported): references to them are
+    /// not reported again as unknown.
+    pub failed_keys: Vec<FailedKey>,
+}
+
+/// A key declaration that did not parse, as far as it was read.
+#[derive(Debug, Clone)]
+pub struct FailedKey {
+    /// Its keyword.
+    pub keyword: KeyKeyword,
+    /// Its pattern as written.
+    pub pattern: String,
+    /// `as NAME`, if read before the error.
+    pub code_name: Option<String>,
+    /// The dead-letter queue it was declared in.
+    pub dlq: Option<String>,
 }
 
 /// `param NAME TYPE [modifiers] [| TEMPLATE ...]`.

@@ -12,10 +12,12 @@ pub fn parse(source: &str) -> (File, Vec<Diagnostic>) {
         tokens,
         pos: 0,
         diagnostics,
+        failed_keys: Vec::new(),
         paren_depth: 0,
     };
     let mut file = File::default();
     parser.file(&mut file);
+    file.failed_keys = parser.failed_keys;
     (file, parser.diagnostics)
 }
 
@@ -28,6 +30,8 @@ struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     diagnostics: Vec<Diagnostic>,
+    /// Key declarations that did not parse ([`File::failed_keys`]).
+    failed_keys: Vec<FailedKey>,
     /// Inside parentheses line breaks are not statement ends.
     paren_depth: u32,
 }
@@ -536,6 +540,22 @@ impl Parser {
             purpose: None,
             span: start,
         };
+        if let Err(error) = self.key_attributes(&mut key) {
+            // Later references to this key (`of`, a queue's entry) would only repeat the error.
+            self.failed_keys.push(FailedKey {
+                keyword: key.keyword,
+                pattern: key.pattern.value.clone(),
+                code_name: key.code_name.as_ref().map(|name| name.value.clone()),
+                dlq: None,
+            });
+            return Err(error);
+        }
+        key.span = start.to(self.tokens[self.pos.saturating_sub(1)].span);
+        Ok(key)
+    }
+
+    /// The attributes of a key declaration, up to the end of its line.
+    fn key_attributes(&mut self, key: &mut KeyDecl) -> PResult<()> {
         loop {
             let token = self.peek().clone();
             match token.kind {
@@ -599,7 +619,7 @@ impl Parser {
                         });
                     }
                     _ => {
-                        if let Some(keyword) = Self::misspelled_keyword(keyword, &key.pattern.value) {
+                        if let Some(keyword) = Self::misspelled_keyword(key.keyword, &key.pattern.value) {
                             // `parm userID uuid`: the first word is the mistake, not the second.
                             return Err(self.error(
                                 key.pattern.span,
@@ -619,8 +639,7 @@ impl Parser {
                 }
             }
         }
-        key.span = start.to(self.tokens[self.pos.saturating_sub(1)].span);
-        Ok(key)
+        Ok(())
     }
 
     fn fields(&mut self) -> PResult<Vec<FieldDecl>> {
@@ -761,7 +780,18 @@ impl Parser {
                 }
             };
             p.bump();
-            keys.push(p.key_body(keyword, token.span)?);
+            let failed_before = p.failed_keys.len();
+            match p.key_body(keyword, token.span) {
+                Ok(key) => keys.push(key),
+                Err(error) => {
+                    if p.failed_keys.len() > failed_before {
+                        if let Some(failed) = p.failed_keys.last_mut() {
+                            failed.dlq = Some(name.value.clone());
+                        }
+                    }
+                    return Err(error);
+                }
+            }
             p.end_statement()
         })?;
         Ok(DlqDecl { name, keys, span })
