@@ -151,12 +151,6 @@ impl<'s> Transaction<'s> {
         Ok(self)
     }
 
-    /// The core the transaction runs on (generated transactions build their keys' handles on
-    /// it).
-    pub fn core(&self) -> &'s Core {
-        self.core
-    }
-
     /// Adds an expected value (already encoded; `None`: the key must not exist) for `key`.
     pub(crate) fn expect_encoded(&mut self, key: &str, expected: Option<Vec<u8>>) -> Result<&mut Self> {
         self.check(key)?;

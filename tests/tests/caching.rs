@@ -161,7 +161,9 @@ async fn with_redis_down_calls_answer_uncached_within_the_timeout_and_caching_re
     let store = Store::connect_with(&server.url(), schema(), &options()).await.unwrap();
     let device_id = unique("fallback-");
     let loads = AtomicU64::new(0);
+    let calls = AtomicU64::new(0);
     let call = || async {
+        calls.fetch_add(1, Ordering::SeqCst);
         let started = Instant::now();
         let value = device(&store, &device_id)
             .get_or_load(|| async {
@@ -213,6 +215,12 @@ async fn with_redis_down_calls_answer_uncached_within_the_timeout_and_caching_re
     let stats = store.cache_stats(id(&store, "device")).await.unwrap();
     assert!(stats.fallbacks >= 20, "{stats:?}");
     assert_eq!(stats.loads, after);
+    // Each call counted once, through the outage and the restart too.
+    assert_eq!(
+        stats.hits + stats.misses + stats.fallbacks,
+        calls.load(Ordering::SeqCst),
+        "{stats:?}"
+    );
     server.stop();
 }
 

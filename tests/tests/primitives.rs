@@ -27,6 +27,8 @@ lock dlq:cleanup            ttl 5s                                   "Pruning ru
 ratelimit rl:<tenant>:<sec> ttl 2s limit 10 fallback closed          "Ten per second per tenant"
 ratelimit login:<tenant>    ttl 15m limit 3                          "Failed logins"
 ratelimit api:<tenant>      rate 1 per 10s burst 4 fallback local    "GCRA: a burst of five"
+ratelimit shut:<tenant>     rate 1 per 10s burst 4 fallback closed   "GCRA, closed without Redis"
+ratelimit tries:<tenant>    ttl 15m limit 3 fallback closed          "A counter, closed without Redis"
 breaker cb:<id>             ttl 10s threshold 3 open_for 500ms close_after 2 "A shared breaker"
 idempotency idem:<id>       ttl 1m                                   "Request dedup"
 timers timers:{<id>}        member id visibility 300ms               "Timers"
@@ -581,6 +583,16 @@ async fn without_redis_rate_limits_apply_their_declared_fallback() {
     // Refused for want of Redis, not for the limit, and not "retry now": the window (a second).
     assert_eq!(closed.verdict, Verdict::Unavailable);
     assert_eq!(closed.retry_after, Duration::from_secs(1));
+    // The window of each kind: a GCRA's period, a counter's TTL.
+    for (name, window) in [("shut", Duration::from_secs(10)), ("tries", Duration::from_secs(900))] {
+        let limit = RateLimit::new(store.core(), id(&store, name), format!("{name}:down"));
+        let decision = limit.hit().await.unwrap();
+        assert_eq!(
+            (decision.verdict, decision.retry_after),
+            (Verdict::Unavailable, window),
+            "{name}"
+        );
+    }
     // `fallback local`: the same GCRA in this process, a burst of five.
     let api = RateLimit::new(store.core(), id(&store, "api"), "api:down".into());
     let mut allowed = 0;

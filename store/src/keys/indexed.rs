@@ -56,10 +56,10 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
     pub async fn set(&self, value: &C::Value) -> Result<()> {
         let bytes = encode::<C>(self.key(), value)?;
         let placement = self.placement(Some(&bytes))?;
-        let entity = self.entity.set_write(value)?;
+        let entity = self.entity.set_write_encoded(bytes);
         let core = self.entity.handle.core;
         let slot = keyschema::key_slot(self.key().as_bytes());
-        let index_writes = self.index_writes(&placement)?;
+        let index_writes = self.index_writes(&placement);
         let one_script = core.schema().standalone
             || placement
                 .keys
@@ -87,7 +87,7 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
         get.arg(self.key());
         let bytes: Option<Vec<u8>> = core.read_primary(&get, self.key(), "GET").await?;
         let placement = self.placement(bytes.as_deref())?;
-        Self::apply_index(core, self.index_writes(&placement)?).await
+        Self::apply_index(core, self.index_writes(&placement)).await
     }
 
     /// The index's keys and the one the entity's value (`None`: absent) names.
@@ -122,7 +122,7 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
     /// The member added to the key at `placement.at`, then removed from every other key: sent
     /// in this order, a write cut short leaves the member in two keys (the audit reports it), never
     /// in none.
-    fn index_writes(&self, placement: &Placement) -> Result<Vec<Write>> {
+    fn index_writes(&self, placement: &Placement) -> Vec<Write> {
         let core = self.entity.handle.core;
         let policy = core.policy(self.index);
         let score = score_now(&core.schema().keys[self.index.index()].redis_type);
@@ -140,7 +140,7 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
         let removes = (0..placement.keys.len())
             .filter(|&i| placement.at != Some(i))
             .map(|i| Write::remove(remove, &placement.keys[i], member()));
-        Ok(add.into_iter().chain(removes).collect())
+        add.into_iter().chain(removes).collect()
     }
 
     /// Sends index writes on any slots (each idempotent), pipelined per node.

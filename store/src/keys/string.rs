@@ -21,8 +21,13 @@ impl<C: Codec> StringKey<'_, C> {
 
     /// The write of [`StringKey::set`], for a transaction or a batch.
     pub(crate) fn set_write(&self, value: &C::Value) -> Result<Write> {
+        Ok(self.set_write_encoded(encode::<C>(&self.handle.key, value)?))
+    }
+
+    /// The same, for a value already encoded with `C`.
+    pub(crate) fn set_write_encoded(&self, bytes: Vec<u8>) -> Write {
         let h = &self.handle;
-        Ok(Write::set(h.policy, &h.key, encode::<C>(&h.key, value)?, h.ttl))
+        Write::set(h.policy, &h.key, bytes, h.ttl)
     }
 
     /// The value `expected` encoded for a transaction's check.
