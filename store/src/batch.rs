@@ -224,24 +224,34 @@ impl<'s> Batch<'s> {
     /// The queued operations split into pipelines of at most `PIPELINE_OPERATIONS`: by slot on
     /// a cluster.
     fn pipelines(&mut self) -> Vec<SlotPipeline> {
-        let cluster = self.core.connection().is_cluster();
+        let new = || SlotPipeline {
+            pipe: redis::pipe(),
+            answers: Vec::new(),
+            replies: 0,
+        };
         let mut groups: Vec<SlotPipeline> = Vec::new();
+        if !self.core.connection().is_cluster() {
+            // One server: pipelines in the order queued, each as full as allowed.
+            for (index, queued) in self.queued.iter_mut().enumerate() {
+                match groups.last_mut() {
+                    Some(last) if last.answers.len() < PIPELINE_OPERATIONS => last.add(index, queued),
+                    _ => {
+                        let mut pipeline = new();
+                        pipeline.add(index, queued);
+                        groups.push(pipeline);
+                    }
+                }
+            }
+            return groups;
+        }
         // A large batch touches thousands of slots: found by slot, not by search.
         let mut group_of_slot: HashMap<u16, usize> = HashMap::new();
         for (index, queued) in self.queued.iter_mut().enumerate() {
-            let slot = if cluster {
-                keyschema::key_slot(queued.key().as_bytes())
-            } else {
-                0
-            };
+            let slot = keyschema::key_slot(queued.key().as_bytes());
             let group = match group_of_slot.get(&slot) {
                 Some(&group) if groups[group].answers.len() < PIPELINE_OPERATIONS => group,
                 _ => {
-                    groups.push(SlotPipeline {
-                        pipe: redis::pipe(),
-                        answers: Vec::new(),
-                        replies: 0,
-                    });
+                    groups.push(new());
                     group_of_slot.insert(slot, groups.len() - 1);
                     groups.len() - 1
                 }
@@ -255,8 +265,16 @@ impl<'s> Batch<'s> {
     /// batches of writes, where only an error matters.
     pub async fn send(mut self) -> Result<()> {
         let core = self.core;
-        let pipelines = self.pipelines();
+        let mut pipelines = self.pipelines();
         let queued = &self.queued;
+        if pipelines.len() == 1 {
+            // The common case on a standalone server (and for one slot on a cluster): sent as it
+            // is, without the machinery that keeps several in flight.
+            if let Some(pipeline) = pipelines.pop() {
+                pipeline.send(core, queued).await?;
+            }
+            return Ok(());
+        }
         let in_flight = in_flight(&pipelines);
         stream::iter(pipelines)
             .map(|pipeline| async move { pipeline.send(core, queued).await })

@@ -197,7 +197,7 @@ impl Core {
     /// Runs a stored script whose keys share `key`'s slot, retried like a write; with a
     /// durability wait, as `EVAL` followed by `WAIT` in one pipeline. Arguments over the server's
     /// limit are refused before anything is sent.
-    pub(crate) async fn run_script(&self, call: &ScriptCall, key: &str) -> Result<redis::Value> {
+    pub(crate) async fn run_script(&self, call: &ScriptCall<'_>, key: &str) -> Result<redis::Value> {
         let largest = call.largest_arg();
         if largest > crate::policy::SERVER_MAX_ARG {
             return Err(Error::ValueTooLarge {
@@ -223,7 +223,12 @@ impl Core {
 
     /// Runs a script that applies `writes` (a transaction's checking script, which takes their
     /// commands as arguments): their limits are checked first, then as [`Core::run_script`].
-    pub(crate) async fn apply_scripted(&self, call: &ScriptCall, key: &str, writes: &[Write]) -> Result<redis::Value> {
+    pub(crate) async fn apply_scripted(
+        &self,
+        call: &ScriptCall<'_>,
+        key: &str,
+        writes: &[Write],
+    ) -> Result<redis::Value> {
         for write in writes {
             write.check_sizes()?;
         }

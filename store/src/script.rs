@@ -1,22 +1,24 @@
 //! Lua scripts as the store sends them: by hash (`EVALSHA`, reloaded on `NOSCRIPT` by the
 //! connection), or whole (`EVAL`) inside a pipeline that waits for replicas.
 
-/// A Lua script kept with its source.
+use std::borrow::Cow;
+
+/// A Lua script kept with its source: a primitive's (static) or one made at run time (a
+/// transaction's, for its shape).
 pub(crate) struct StoredScript {
-    pub(crate) source: &'static str,
+    pub(crate) source: Cow<'static, str>,
     pub(crate) script: redis::Script,
 }
 
 impl StoredScript {
-    pub(crate) fn new(source: &'static str) -> Self {
-        Self {
-            source,
-            script: redis::Script::new(source),
-        }
+    pub(crate) fn new(source: impl Into<Cow<'static, str>>) -> Self {
+        let source = source.into();
+        let script = redis::Script::new(&source);
+        Self { source, script }
     }
 
     /// A call of this script on `keys`; its arguments follow with [`ScriptCall::arg`].
-    pub(crate) fn call(&'static self, keys: &[&str]) -> ScriptCall {
+    pub(crate) fn call(&self, keys: &[&str]) -> ScriptCall<'_> {
         // Room for the keys and a few short arguments, so that building the command allocates
         // twice (its bytes, its argument list) rather than growing both step by step.
         let key_bytes: usize = keys.iter().map(|key| key.len()).sum();
@@ -30,12 +32,12 @@ impl StoredScript {
 }
 
 /// One call of a [`StoredScript`]: `EVALSHA hash numkeys keys... args...`, built in place.
-pub(crate) struct ScriptCall {
-    pub(crate) script: &'static StoredScript,
+pub(crate) struct ScriptCall<'s> {
+    pub(crate) script: &'s StoredScript,
     pub(crate) cmd: redis::Cmd,
 }
 
-impl ScriptCall {
+impl ScriptCall<'_> {
     /// Appends an argument (`ARGV[n]`).
     pub(crate) fn arg<T: redis::ToRedisArgs>(mut self, arg: T) -> Self {
         self.cmd.arg(arg);
@@ -65,7 +67,7 @@ impl ScriptCall {
     /// could not be answered by loading the script and sending the call again.
     pub(crate) fn eval(&self) -> redis::Cmd {
         let mut eval = redis::cmd("EVAL");
-        eval.arg(self.script.source);
+        eval.arg(self.script.source.as_ref());
         for arg in self.cmd.args_iter().skip(2) {
             if let redis::Arg::Simple(bytes) = arg {
                 eval.arg(bytes);

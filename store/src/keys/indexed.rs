@@ -14,6 +14,7 @@ use crate::policy::KeyId;
 use crate::transaction::Transaction;
 use crate::write::Write;
 use keyschema::{ParamType, ParamValue, Primitive, RedisType, ScoreKind};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// A string key whose value is indexed by one of its fields (generated code builds it for
 /// `index ... of KEY by FIELD`).
@@ -170,11 +171,13 @@ pub(crate) fn indexed_value(
     field: &str,
     bytes: &[u8],
 ) -> std::result::Result<usize, String> {
-    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    let text = json
-        .get(field)
-        .and_then(serde_json::Value::as_str)
+    let mut json = serde_json::Deserializer::from_slice(bytes);
+    let text = FieldOf(field)
+        .deserialize(&mut json)
+        .and_then(|text| json.end().map(|()| text))
+        .map_err(|e| e.to_string())?
         .ok_or_else(|| "absent or not a string".to_string())?;
+    let text = text.as_str();
     variants
         .iter()
         .position(|variant| variant == text || case.matches(variant, text))
@@ -191,5 +194,131 @@ pub(crate) fn score_now(index: &RedisType) -> Option<f64> {
         } => Some(crate::param::UnixMillis(chrono::Utc::now()).to_score()),
         RedisType::Zset { .. } => Some(chrono::Utc::now().to_score()),
         _ => None,
+    }
+}
+
+/// Reads the string at one field of a JSON object, skipping the rest without building it (every
+/// indexed write reads its value's field): `None` when the field is absent, `null` or not a
+/// string, or the value is not an object. Of repeated fields the last counts, as in a parsed
+/// document.
+struct FieldOf<'f>(&'f str);
+
+/// Whether an object's key is the field sought.
+struct KeyIs<'f>(&'f str);
+
+impl<'de> DeserializeSeed<'de> for FieldOf<'_> {
+    type Value = Option<String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldOf<'_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(sought) = map.next_key_seed(KeyIs(self.0))? {
+            if sought {
+                found = map.next_value::<serde_json::Value>()?.as_str().map(str::to_string);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> std::result::Result<bool, E> {
+        Ok(key == self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::indexed_value;
+    use keyschema::EnumCase;
+
+    fn read(json: &str) -> Result<usize, String> {
+        let variants = ["NEW".to_string(), "RUNNING".to_string()];
+        indexed_value(&variants, EnumCase::Upper, "state", json.as_bytes())
+    }
+
+    #[test]
+    fn the_field_is_read_as_a_parsed_document_would_give_it() {
+        assert_eq!(read(r#"{"state":"RUNNING"}"#), Ok(1));
+        // Other fields of any kind are skipped, nested ones too; an escaped key is the field.
+        assert_eq!(
+            read(r#"{"a":[1,{"state":"NEW"}],"b":{"state":"NEW"},"st\u0061te":"RUNNING","c":null}"#),
+            Ok(1)
+        );
+        // Of repeated fields the last counts.
+        assert_eq!(read(r#"{"state":"RUNNING","state":"NEW"}"#), Ok(0));
+        for absent in [
+            r#"{"other":"NEW"}"#,
+            r#"{"state":null}"#,
+            r#"{"state":3}"#,
+            r#"["NEW"]"#,
+            r#""NEW""#,
+            "7",
+        ] {
+            assert_eq!(read(absent), Err("absent or not a string".to_string()), "{absent}");
+        }
+        assert!(read(r#"{"state":"PAUSED"}"#)
+            .unwrap_err()
+            .contains("is none of NEW, RUNNING"));
+        // Not JSON, or JSON followed by more: an error, as parsing the whole value gives.
+        for broken in [r#"{"state":"NEW""#, r#"{"state":"NEW"} x"#, "", "{\"state\":\"NEW\",}"] {
+            assert!(read(broken).is_err(), "{broken}");
+        }
     }
 }
