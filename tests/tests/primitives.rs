@@ -30,6 +30,7 @@ ratelimit api:<tenant>      rate 1 per 10s burst 4 fallback local    "GCRA: a bu
 ratelimit shut:<tenant>     rate 1 per 10s burst 4 fallback closed   "GCRA, closed without Redis"
 ratelimit tries:<tenant>    ttl 15m limit 3 fallback closed          "A counter, closed without Redis"
 breaker cb:<id>             ttl 10s threshold 3 open_for 500ms close_after 2 "A shared breaker"
+breaker slow:<id>           ttl 1m threshold 1 open_for 30s close_after 1 "Opened for long"
 idempotency idem:<id>       ttl 1m                                   "Request dedup"
 timers timers:{<id>}        member id visibility 300ms               "Timers"
 dlq letters {
@@ -947,4 +948,89 @@ async fn a_lock_lost_during_the_work_cancels_it_and_says_so() {
     assert!(!finished.load(Ordering::SeqCst), "the work was not cancelled");
     // The other owner's lock is untouched by the release on the way out.
     assert_eq!(store.get::<Text>(&key).await.unwrap().as_deref(), Some("another-owner"));
+}
+
+/// libfaketime, which runs a process with its clock moved (`apt-get install faketime`).
+const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// The reader of the breaker clock test, in a child process whose clock runs an hour ahead of
+/// the server's (`--ignored`; the parent passes the server and the breaker's key): prints its
+/// clock and the breaker's status.
+#[tokio::test]
+#[ignore = "the child process of a_breaker_reads_its_open_time_on_the_server_clock"]
+async fn breaker_status_process() {
+    let url = std::env::var("BREAKER_CLOCK_URL").expect("run by the clock test");
+    let key = std::env::var("BREAKER_CLOCK_KEY").expect("run by the clock test");
+    let store = Store::connect_with(&url, schema(), &options()).await.unwrap();
+    let breaker = keyschema_store::Breaker::new(store.core(), id(&store, "slow"), key);
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let status = breaker.status().await;
+    let state = match status.state {
+        _ if status.local => "local".to_string(),
+        BreakerState::Open { retry_after } => format!("open {}", retry_after.as_millis()),
+        BreakerState::HalfOpen => "half-open".into(),
+        BreakerState::Closed => "closed".into(),
+    };
+    println!("CLOCK {clock}\nSTATUS {state}");
+}
+
+/// A breaker opened for 30 s, read by a process whose clock is an hour ahead: it is open, for
+/// at most 30 s more, because its open time is compared with the server's clock (`TIME`), as the
+/// scripts that open and probe it do. Compared with the reader's clock it would read half-open,
+/// and a call would then be refused by the next script anyway.
+#[tokio::test]
+async fn a_breaker_reads_its_open_time_on_the_server_clock() {
+    assert!(
+        std::path::Path::new(FAKETIME).exists(),
+        "this test runs a reader with its clock an hour ahead through libfaketime, at {FAKETIME}: \
+         install it (`apt-get install faketime`; .ci/run does)"
+    );
+    let store = standalone().await;
+    let key = format!("slow:{}", unique("clock"));
+    let breaker = keyschema_store::Breaker::new(store.core(), id(&store, "slow"), key.clone());
+    assert!(breaker.call(|| async { Err::<(), _>(()) }).await.is_err());
+    assert!(matches!(breaker.status().await.state, BreakerState::Open { .. }));
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "breaker_status_process", "--nocapture"])
+        .env("LD_PRELOAD", FAKETIME)
+        .env("FAKETIME", "+1h")
+        // Timers and timeouts keep the real monotonic clock.
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("BREAKER_CLOCK_URL", shared_standalone().url())
+        .env("BREAKER_CLOCK_KEY", &key)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} line in the reader's output:\n{stdout}"))
+            .to_string()
+    };
+    // The reader's clock really was moved: otherwise this test could not fail.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let ahead = line("CLOCK ").parse::<u64>().unwrap().saturating_sub(now);
+    assert!(
+        (3_500..=3_700).contains(&ahead),
+        "the reader's clock is {ahead} s ahead"
+    );
+    let status = line("STATUS ");
+    let left: u64 = status
+        .strip_prefix("open ")
+        .unwrap_or_else(|| panic!("the breaker read `{status}`, not open"))
+        .parse()
+        .unwrap();
+    assert!((1..=30_000).contains(&left), "open for {left} ms more");
 }
