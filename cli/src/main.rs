@@ -12,6 +12,7 @@ use input::{read_schema, InputError, SchemaSource};
 use keyschema::Schema;
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Describe a Redis keyspace once; check it, lint keys against it, and print its inventory.
 #[derive(Debug, Parser)]
@@ -114,9 +115,14 @@ enum Command {
         /// Print the plan (counts per pattern, keys no pattern takes) and copy nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Keep progress in this file and resume from it when it exists.
+        /// Keep progress in this file and resume from it when it exists; a finished migration's
+        /// checkpoint stays, saying so.
         #[arg(long)]
         checkpoint: Option<String>,
+        /// Seconds between saves of the checkpoint (0: after every page). A resumed run copies
+        /// again what was copied after the last save (it finds it there and compares it).
+        #[arg(long, default_value_t = 1.0, value_parser = seconds)]
+        checkpoint_every: f64,
         /// Copy keys that match no pattern under their own name (they are skipped otherwise).
         #[arg(long)]
         copy_unmatched: bool,
@@ -322,6 +328,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         target,
         dry_run,
         checkpoint,
+        checkpoint_every,
         copy_unmatched,
         replace,
         verify,
@@ -342,6 +349,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
                 copy_unmatched,
                 replace,
                 checkpoint: checkpoint.map(Into::into),
+                checkpoint_every: Duration::from_secs_f64(checkpoint_every),
                 ..Default::default()
             },
         });
@@ -458,6 +466,14 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
 /// `name=value` arguments as pairs.
 /// A server's address as given: a URL (`redis://`, `rediss://`, `unix://`...), or `host:port`,
 /// read as `redis://host:port` (what `redis-cli -h host -p port` reaches).
+/// A number of seconds, zero or more.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.0..=86_400.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("`{text}` is not a number of seconds from 0 to 86400")),
+    }
+}
+
 fn redis_url(text: &str) -> Result<String, String> {
     if text.contains("://") {
         return Ok(text.to_string());

@@ -307,6 +307,18 @@ pub fn write_migration_text(
     } else {
         "migration of"
     };
+    if let Some(at) = report.finished_before {
+        let when = keyschema_store::chrono::DateTime::from_timestamp(i64::try_from(at).unwrap_or(i64::MAX), 0)
+            .map_or_else(
+                || at.to_string(),
+                |time| time.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            );
+        writeln!(
+            out,
+            "this {what} {source} to {target} finished at {when}, and neither side changed since \
+             (the checkpoint says so): nothing copied; remove the checkpoint to copy again"
+        )?;
+    }
     writeln!(
         out,
         "{what} {source} to {target}{}: {} keys, {} copied, {} already there, {} skipped, {} gone meanwhile",

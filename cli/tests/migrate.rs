@@ -8,7 +8,7 @@
 
 mod common;
 
-use keyschema_tests::{shared_cluster, RedisServer, Reply};
+use keyschema_tests::{shared_cluster, RedisCluster, RedisServer, Reply};
 use std::process::{Command, Output, Stdio};
 
 const JOBS: usize = 12_000;
@@ -134,15 +134,11 @@ fn a_killed_migration_resumes_and_every_key_lands_once_with_its_value_and_ttl() 
     let checkpoint = std::env::temp_dir().join(format!("keyschema-migrate-{}.json", std::process::id()));
     let _ = std::fs::remove_file(&checkpoint);
     let checkpoint_arg = checkpoint.to_str().unwrap();
-    let mut child = migrate(
-        &source.url(),
-        &target,
-        &["--checkpoint", checkpoint_arg, "--scan-count", "100"],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let mut child = migrate(&source.url(), &target, &saved_every_page(checkpoint_arg))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     common::kill_after(&mut child, &checkpoint, (total / 4) as u64);
     let partial = cluster_keys();
     assert!(partial > 0 && partial < migrated, "{partial} of {migrated}");
@@ -268,4 +264,170 @@ fn stale_keys_already_on_the_target_are_differences_under_the_default_verificati
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Arguments for a copy in small pages with `checkpoint` saved after each, so that a kill finds
+/// it part done.
+fn saved_every_page(checkpoint: &str) -> [&str; 6] {
+    [
+        "--checkpoint",
+        checkpoint,
+        "--checkpoint-every",
+        "0",
+        "--scan-count",
+        "100",
+    ]
+}
+
+/// A checkpoint's path for this test process, removed first (with its lock).
+fn fresh_checkpoint(name: &str) -> std::path::PathBuf {
+    let checkpoint = std::env::temp_dir().join(format!("keyschema-{name}-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&checkpoint);
+    let _ = std::fs::remove_file(lock_of(&checkpoint));
+    checkpoint
+}
+
+fn lock_of(checkpoint: &std::path::Path) -> std::path::PathBuf {
+    let mut lock = checkpoint.as_os_str().to_owned();
+    lock.push(".lock");
+    lock.into()
+}
+
+fn stdout_and_stderr(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A migration to a cluster killed mid-way and resumed with the default verification: the
+/// resumed run continues the counts its checkpoint kept, so the keys of every slot the kill did
+/// not cut into are accounted for by their slot's count (before, a resumed run kept no counts and
+/// looked for every key one by one), and none is missing.
+#[test]
+fn a_resumed_migration_verifies_by_count() {
+    let source = RedisServer::start();
+    let cluster = RedisCluster::start();
+    let target = cluster.urls()[0].clone();
+    let total = fill(&source);
+    let migrated = total - LEGACY;
+    let checkpoint = fresh_checkpoint("by-count");
+    let checkpoint_arg = checkpoint.to_str().unwrap();
+    let args = saved_every_page(checkpoint_arg);
+    let mut child = migrate(&source.url(), &target, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::kill_after(&mut child, &checkpoint, (total / 4) as u64);
+    let resumed = run(migrate(
+        &source.url(),
+        &target,
+        &["--checkpoint", checkpoint_arg, "--format", "json"],
+    ));
+    common::assert_exit(&resumed, 0);
+    let report: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(report["migration"]["resumed"], true);
+    let verification = &report["verification"];
+    assert_eq!(verification["checked"], migrated, "{verification}");
+    assert_eq!(verification["missing"], 0, "{verification}");
+    assert_eq!(verification["value_differs"], 0, "{verification}");
+    // The pages in flight at the kill touched a few hundred of 16,384 slots; the rest add up.
+    let counted = verification["counted"].as_u64().unwrap();
+    assert!(
+        counted > migrated as u64 / 2,
+        "{counted} of {migrated} counted: {verification}"
+    );
+    std::fs::remove_file(&checkpoint).unwrap();
+}
+
+/// A finished migration's checkpoint stays and says so: the same command again copies nothing
+/// and says when it finished; once the target was emptied, it refuses (before, it printed
+/// "(resumed) ... copied" while copying nothing, then every key missing).
+#[test]
+fn a_finished_migration_says_so_and_a_changed_target_is_refused() {
+    let (source, target) = (RedisServer::start(), RedisServer::start());
+    for i in 0..50 {
+        source
+            .connect()
+            .cmd(&["SET", &format!("wf:def:flow-{i}"), "{}"])
+            .unwrap();
+    }
+    let checkpoint = fresh_checkpoint("finished");
+    let args = ["--checkpoint", checkpoint.to_str().unwrap()];
+    let same_layout = || migrate_between("cordum.keys", &source.url(), &target.url(), &args);
+    let first = run(same_layout());
+    common::assert_exit(&first, 0);
+    assert!(!lock_of(&checkpoint).exists(), "the lock goes with the run");
+    let again = run(same_layout());
+    common::assert_exit(&again, 0);
+    let text = stdout_and_stderr(&again);
+    assert!(
+        text.contains("finished at") && text.contains("nothing copied"),
+        "{text}"
+    );
+    let mut json = same_layout();
+    json.args(["--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&run(json).stdout).unwrap();
+    assert!(report["migration"]["finished_before"].as_u64().unwrap() > 1_700_000_000);
+    assert_eq!(report["verification"]["missing"], 0);
+
+    target.connect().cmd(&["FLUSHALL"]).unwrap();
+    let changed = run(same_layout());
+    common::assert_exit(&changed, 2);
+    let text = stdout_and_stderr(&changed);
+    assert!(
+        text.contains("its target changed since: it held 50 keys then and holds 0 now"),
+        "{text}"
+    );
+    assert!(text.contains("remove the checkpoint to migrate again"), "{text}");
+    assert_eq!(target.connect().cmd(&["DBSIZE"]).unwrap().as_int(), Some(0));
+    // With the checkpoint removed, the same command copies again.
+    std::fs::remove_file(&checkpoint).unwrap();
+    let fresh = run(same_layout());
+    common::assert_exit(&fresh, 0);
+    assert!(stdout_and_stderr(&fresh).contains("50 copied"));
+    std::fs::remove_file(&checkpoint).unwrap();
+}
+
+/// Two runs on one checkpoint: the second is refused, naming the first's process and host, and
+/// copies nothing; a lock left by a run that died is taken over.
+#[test]
+fn a_second_run_on_a_checkpoint_is_refused_and_a_dead_runs_lock_is_taken_over() {
+    let (source, target) = (RedisServer::start(), RedisServer::start());
+    let total = fill(&source);
+    let checkpoint = fresh_checkpoint("locked");
+    let checkpoint_arg = checkpoint.to_str().unwrap();
+    let args = saved_every_page(checkpoint_arg);
+    let mut first = migrate_between("cordum.keys", &source.url(), &target.url(), &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the first run has saved a page, it holds the lock.
+    common::wait_for_checkpoint(&mut first, &checkpoint, 1);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let second = run(migrate_between("cordum.keys", &source.url(), &target.url(), &args));
+    let text = stdout_and_stderr(&second);
+    assert_eq!(second.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!(
+            "in use by another run (process {} on {})",
+            first.id(),
+            host.trim()
+        )),
+        "{text}"
+    );
+    // The first run is killed: its lock stays, naming a process that is gone; the next run takes
+    // it over, finishes the copy, and removes it.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(lock_of(&checkpoint).exists());
+    let third = run(migrate_between("cordum.keys", &source.url(), &target.url(), &args));
+    common::assert_exit(&third, 0);
+    assert!(!lock_of(&checkpoint).exists());
+    let size = target.connect().cmd(&["DBSIZE"]).unwrap().as_int().unwrap();
+    assert_eq!(size, (total - LEGACY) as i64);
+    std::fs::remove_file(&checkpoint).unwrap();
 }

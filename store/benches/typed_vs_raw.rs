@@ -286,9 +286,8 @@ fn paired_runs(server: &RedisServer, schema: &Arc<keyschema::KeySchema>) {
 async fn typed_batch(store: &Store) -> usize {
     let mut writes = store.batch();
     for i in 0..100 {
-        writes
-            .set::<Text>(keyschema_store::KeyId::new(0), &key(i), &value())
-            .unwrap();
+        let access: StringKey<'_, Text> = StringKey::new(store.core(), keyschema_store::KeyId::new(0), key(i));
+        writes.set(&access, &value()).unwrap();
     }
     // Replies of the writes are not kept, as the raw side ignores them.
     writes.send().await.unwrap();

@@ -11,10 +11,9 @@
 //! its `keepttl` expiry, a list and its trim) is wrapped in MULTI/EXEC inside the pipeline, so
 //! each write is still whole.
 
-use crate::codec::{decode, encode, Codec};
+use crate::codec::{decode, Codec};
 use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::policy::KeyId;
 use crate::write::Write;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use std::collections::HashMap;
@@ -170,16 +169,7 @@ impl<'s> Batch<'s> {
         }
     }
 
-    /// Queues a string write with the key definition's TTL (`SET ... PX`, or under `keepttl`
-    /// `SET ... KEEPTTL` and `PEXPIRE ... NX` together).
-    pub fn set<C: Codec>(&mut self, id: KeyId, key: &str, value: &C::Value) -> Result<&mut Self> {
-        let policy = self.core.policy(id);
-        let write = Write::set(policy, key, encode::<C>(key, value)?, policy.ttl);
-        self.queued.push(Queued::Write(write));
-        Ok(self)
-    }
-
-    /// Queues a write built by the store (a string with a TTL chosen per entry).
+    /// Queues a write built by the write path (a typed key's, or the store's own).
     pub(crate) fn write(&mut self, write: Write) -> &mut Self {
         self.queued.push(Queued::Write(write));
         self

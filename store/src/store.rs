@@ -130,12 +130,6 @@ impl Store {
         self.core.ttl_of(id)
     }
 
-    /// Writes a string value for key definition `id`, applying its TTL in the same command:
-    /// `SET key value PX ttl`, or keeping an existing TTL when the schema says `keepttl`.
-    pub async fn set<C: Codec>(&self, id: KeyId, key: &str, value: &C::Value) -> Result<()> {
-        keys::set::<C>(&self.core, id, key, value).await
-    }
-
     /// Reads a string value; `None` when the key does not exist.
     pub async fn get<C: Codec>(&self, key: &str) -> Result<Option<C::Value>> {
         keys::get::<C>(&self.core, key).await

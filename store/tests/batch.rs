@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
 use keyschema::Schema;
-use keyschema_store::{Json, KeyId, KeyTtl, RedisConnection, Store, Text};
+use keyschema_store::{Json, KeyId, KeyTtl, RedisConnection, Store, StringKey, Text};
 use keyschema_tests::{shared_cluster, shared_standalone};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,7 +22,10 @@ async fn exercise(store: Store) {
     let mut batch = store.batch();
     for (n, key) in keys.iter().enumerate() {
         batch
-            .set::<Json<Item>>(KeyId::new(0), key, &Item { n: n as u32 })
+            .set(
+                &StringKey::<Json<Item>>::new(store.core(), KeyId::new(0), key.clone()),
+                &Item { n: n as u32 },
+            )
             .unwrap();
     }
     assert_eq!(batch.len(), 300);
@@ -46,8 +49,18 @@ async fn exercise(store: Store) {
     let plain = format!("item:b{run}-after");
     {
         let mut batch = store.batch();
-        batch.set::<Text>(KeyId::new(1), &kept, &"v1".to_string()).unwrap();
-        batch.set::<Json<Item>>(KeyId::new(0), &plain, &Item { n: 1 }).unwrap();
+        batch
+            .set(
+                &StringKey::<Text>::new(store.core(), KeyId::new(1), kept.clone()),
+                &"v1".to_string(),
+            )
+            .unwrap();
+        batch
+            .set(
+                &StringKey::<Json<Item>>::new(store.core(), KeyId::new(0), plain.clone()),
+                &Item { n: 1 },
+            )
+            .unwrap();
         kept_ticket = batch.get::<Text>(&kept);
         let replies = batch.execute().await.unwrap();
         assert_eq!(replies.get(&kept_ticket).unwrap().as_deref(), Some("v1"));
@@ -59,7 +72,12 @@ async fn exercise(store: Store) {
         .await
         .unwrap();
     let mut batch = store.batch();
-    batch.set::<Text>(KeyId::new(1), &kept, &"v2".to_string()).unwrap();
+    batch
+        .set(
+            &StringKey::<Text>::new(store.core(), KeyId::new(1), kept.clone()),
+            &"v2".to_string(),
+        )
+        .unwrap();
     let read = batch.get::<Text>(&kept);
     let replies = batch.execute().await.unwrap();
     assert_eq!(replies.get(&read).unwrap().as_deref(), Some("v2"));

@@ -54,10 +54,6 @@ async fn every_call_held_beside_a_store_fits_the_allocators_thread_cache() {
     let value = "v".to_string();
     let mut sizes: Vec<(&str, usize)> = Vec::new();
 
-    sizes.push((
-        "Store::set",
-        held(&store.set::<Text>(id(&store, "note"), "note:a", &value)),
-    ));
     sizes.push(("Store::get", held(&store.get::<Text>("note:a"))));
     let note: StringKey<'_, Text> = StringKey::new(core, id(&store, "note"), "note:a".into());
     sizes.push(("StringKey::set", held(&note.set(&value))));

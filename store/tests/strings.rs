@@ -7,7 +7,7 @@
 mod common;
 
 use keyschema::{examples, Schema};
-use keyschema_store::{Error, Int, Json, KeyPolicies, KeyTtl, RedisConnection, Store, Text};
+use keyschema_store::{Error, Int, Json, KeyPolicies, KeyTtl, RedisConnection, Store, StringKey, Text};
 use keyschema_tests::{shared_cluster, shared_standalone, RedisServer, ServerOptions};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -58,7 +58,10 @@ async fn string_values_read_back_with_the_declared_ttl() {
         state: "RUNNING".into(),
         attempt: 2,
     };
-    store.set::<Json<JobState>>(def, &key, &value).await.unwrap();
+    StringKey::<Json<JobState>>::new(store.core(), def, key.clone())
+        .set(&value)
+        .await
+        .unwrap();
     assert_eq!(store.get::<Json<JobState>>(&key).await.unwrap(), Some(value));
     let week = Duration::from_secs(7 * 86_400);
     assert!(expires_within(
@@ -68,8 +71,8 @@ async fn string_values_read_back_with_the_declared_ttl() {
     ));
     // A key without TTL in the schema is written without one.
     let config = format!("cfg:org:{}", unique_uuid(2));
-    store
-        .set::<Text>(key_index(&schema, "cfg_org"), &config, &"{}".to_string())
+    StringKey::<Text>::new(store.core(), key_index(&schema, "cfg_org"), config.clone())
+        .set(&"{}".to_string())
         .await
         .unwrap();
     assert_eq!(store.ttl(&config).await.unwrap(), KeyTtl::Persistent);
@@ -89,15 +92,11 @@ async fn environment_overrides_apply_and_bad_values_fail_at_start_up() {
         ttls,
     );
     let key = format!("job:state:{}", unique_uuid(3));
-    store
-        .set::<Json<JobState>>(
-            key_index(&schema, "job_state"),
-            &key,
-            &JobState {
-                state: "PENDING".into(),
-                attempt: 0,
-            },
-        )
+    StringKey::<Json<JobState>>::new(store.core(), key_index(&schema, "job_state"), key.clone())
+        .set(&JobState {
+            state: "PENDING".into(),
+            attempt: 0,
+        })
         .await
         .unwrap();
     assert!(expires_within(
@@ -138,7 +137,10 @@ async fn keepttl_keeps_the_creation_ttl_and_refresh_renews_it() {
     let id = unique_uuid(4);
     for (def, key, renewed) in [(0, format!("session:{id}"), false), (1, format!("refresh:{id}"), true)] {
         let def = keyschema_store::KeyId::new(def);
-        store.set::<Text>(def, &key, &"first".to_string()).await.unwrap();
+        StringKey::<Text>::new(store.core(), def, key.clone())
+            .set(&"first".to_string())
+            .await
+            .unwrap();
         assert!(expires_within(
             store.ttl(&key).await.unwrap(),
             Duration::from_secs(95),
@@ -151,7 +153,10 @@ async fn keepttl_keeps_the_creation_ttl_and_refresh_renews_it() {
             .query_async(&mut store.connection())
             .await
             .unwrap();
-        store.set::<Text>(def, &key, &"second".to_string()).await.unwrap();
+        StringKey::<Text>::new(store.core(), def, key.clone())
+            .set(&"second".to_string())
+            .await
+            .unwrap();
         assert_eq!(store.get::<Text>(&key).await.unwrap().as_deref(), Some("second"));
         let ttl = store.ttl(&key).await.unwrap();
         if renewed {
@@ -194,14 +199,19 @@ async fn keepttl_is_one_behaviour_on_every_write_path() {
             let _: () = seed.query_async(&mut store.connection()).await.unwrap();
             let value = "new".to_string();
             match *path {
-                "set" => store.set::<Text>(session, &key, &value).await.unwrap(),
+                "set" => StringKey::<Text>::new(store.core(), session, key.clone())
+                    .set(&value)
+                    .await
+                    .unwrap(),
                 "compare_and_set" => keyschema_store::StringKey::<Text>::new(store.core(), session, key.clone())
                     .compare_and_set(Some(&"old".to_string()), &value)
                     .await
                     .unwrap(),
                 "batch" => {
                     let mut batch = store.batch();
-                    batch.set::<Text>(session, &key, &value).unwrap();
+                    batch
+                        .set(&StringKey::<Text>::new(store.core(), session, key.clone()), &value)
+                        .unwrap();
                     batch.execute().await.unwrap();
                 }
                 _ => {
@@ -269,7 +279,10 @@ async fn the_same_operations_work_on_a_cluster() {
             state: "SCHEDULED".into(),
             attempt: i as u32,
         };
-        store.set::<Json<JobState>>(def, &key, &value).await.unwrap();
+        StringKey::<Json<JobState>>::new(store.core(), def, key.clone())
+            .set(&value)
+            .await
+            .unwrap();
         assert_eq!(store.get::<Json<JobState>>(&key).await.unwrap(), Some(value));
         assert!(matches!(store.ttl(&key).await.unwrap(), KeyTtl::Expires(_)));
     }
@@ -287,7 +300,10 @@ async fn a_restarted_server_gives_errors_while_down_and_works_again_after() {
         state: "RUNNING".into(),
         attempt: 1,
     };
-    store.set::<Json<JobState>>(def, &key, &value).await.unwrap();
+    StringKey::<Json<JobState>>::new(store.core(), def, key.clone())
+        .set(&value)
+        .await
+        .unwrap();
 
     server.stop();
     let down = tokio::time::timeout(Duration::from_secs(10), store.get::<Json<JobState>>(&key))
@@ -300,7 +316,10 @@ async fn a_restarted_server_gives_errors_while_down_and_works_again_after() {
     // No new client: the connection manager reconnects by itself. The data is gone (no persistence).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        match store.set::<Json<JobState>>(def, &key, &value).await {
+        match StringKey::<Json<JobState>>::new(store.core(), def, key.clone())
+            .set(&value)
+            .await
+        {
             Ok(()) => break,
             Err(error) if tokio::time::Instant::now() < deadline => {
                 let _ = error;
@@ -412,8 +431,8 @@ async fn rediss_with_a_private_ca() {
         state: "RUNNING".into(),
         attempt: 3,
     };
-    store
-        .set::<Json<JobState>>(keyschema_store::KeyId::new(0), &key, &value)
+    StringKey::<Json<JobState>>::new(store.core(), keyschema_store::KeyId::new(0), key.clone())
+        .set(&value)
         .await
         .unwrap();
     assert_eq!(store.get::<Json<JobState>>(&key).await.unwrap(), Some(value));
@@ -435,15 +454,11 @@ async fn username_and_password_urls() {
     let url = format!("redis://app:s3cret@127.0.0.1:{}", server.port());
     let store = Store::connect(&url, cordum()).await.unwrap();
     let key = format!("job:state:{}", unique_uuid(10));
-    store
-        .set::<Json<JobState>>(
-            keyschema_store::KeyId::new(0),
-            &key,
-            &JobState {
-                state: "PENDING".into(),
-                attempt: 0,
-            },
-        )
+    StringKey::<Json<JobState>>::new(store.core(), keyschema_store::KeyId::new(0), key.clone())
+        .set(&JobState {
+            state: "PENDING".into(),
+            attempt: 0,
+        })
         .await
         .unwrap();
     assert!(store.get::<Json<JobState>>(&key).await.unwrap().is_some());

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
 use keyschema_store::keyschema::ParamValue;
-use keyschema_store::{CacheKey, ConnectionOptions, Json, KeyId, KeyTtl, Store, Text};
+use keyschema_store::{CacheKey, ConnectionOptions, Json, KeyId, KeyTtl, Store, StringKey, Text};
 use keyschema_tests::{shared_cluster, shared_standalone, unique, RedisServer};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -241,8 +241,8 @@ async fn fill(store: &Store, run: &str, count: usize) -> (Vec<String>, Vec<Strin
             reports.push(cache.key().to_string());
         }
         let history = key_of(store, "device_history", &[&device_id]);
-        store
-            .set::<Text>(id(store, "device_history"), &history, &"h".to_string())
+        StringKey::<Text>::new(store.core(), id(store, "device_history"), history.clone())
+            .set(&"h".to_string())
             .await
             .unwrap();
         let device = device(store, &device_id);

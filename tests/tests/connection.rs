@@ -4,13 +4,18 @@
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
-use keyschema_store::{ConnectionOptions, Error, KeyId, Store, Text};
+use keyschema_store::{ConnectionOptions, Error, KeyId, Store, StringKey, Text};
 use keyschema_tests::{shared_cluster, RedisServer, ServerOptions};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SCHEMA: &str = "param id ident\nitem:<id> string text ttl 1h \"An item\"\n";
 const ITEM: KeyId = KeyId::new(0);
+
+/// The `item` key `key`.
+fn item<'s>(store: &'s Store, key: &str) -> StringKey<'s, Text> {
+    StringKey::new(store.core(), ITEM, key.to_string())
+}
 
 fn schema() -> Arc<keyschema::KeySchema> {
     keyschema::Schema::parse(SCHEMA, "connection.keys").unwrap().model_arc()
@@ -38,7 +43,7 @@ async fn a_stopped_server_costs_at_most_the_deadline_and_the_store_recovers_by_i
     let options = fast();
     let store = Store::connect_with(&server.url(), schema(), &options).await.unwrap();
     let key = unique("down");
-    store.set::<Text>(ITEM, &key, &"before".to_string()).await.unwrap();
+    item(&store, &key).set(&"before".to_string()).await.unwrap();
 
     server.stop();
     // Every call while the server is down fails, each within the deadline.
@@ -69,7 +74,7 @@ async fn a_stopped_server_costs_at_most_the_deadline_and_the_store_recovers_by_i
     let restarted = RedisServer::start_with(ServerOptions::on_port(port));
     let back = Instant::now();
     loop {
-        match store.set::<Text>(ITEM, &key, &"after".to_string()).await {
+        match item(&store, &key).set(&"after".to_string()).await {
             Ok(()) => break,
             Err(error) => {
                 assert!(
@@ -92,7 +97,7 @@ async fn a_hung_server_costs_at_most_the_deadline() {
     let options = fast();
     let store = Store::connect_with(&server.url(), schema(), &options).await.unwrap();
     let key = unique("hung");
-    store.set::<Text>(ITEM, &key, &"v".to_string()).await.unwrap();
+    item(&store, &key).set(&"v".to_string()).await.unwrap();
 
     server.signal("STOP");
     let started = Instant::now();
@@ -137,7 +142,7 @@ async fn standalone_reads_go_to_the_replicas_and_fall_back_to_the_primary() {
     let keys: Vec<String> = (0..20).map(|i| unique(&format!("r{i}"))).collect();
     let sets_before = primary.calls("set");
     for key in &keys {
-        store.set::<Text>(ITEM, key, &key.clone()).await.unwrap();
+        item(&store, key).set(key).await.unwrap();
     }
     // Writes land on the primary (a replica would answer READONLY).
     assert_eq!(primary.calls("set") - sets_before, keys.len() as u64);
@@ -206,7 +211,7 @@ async fn cluster_reads_go_to_the_replicas_when_asked() {
     assert_eq!(replicas.len(), 3);
     let keys: Vec<String> = (0..30).map(|i| unique(&format!("c{i}"))).collect();
     for key in &keys {
-        store.set::<Text>(ITEM, key, &key.clone()).await.unwrap();
+        item(&store, key).set(key).await.unwrap();
     }
     let before: u64 = replicas.iter().map(|r| r.calls("get")).sum();
     let mut reads = 0u64;

@@ -86,7 +86,9 @@ async fn load(store: Store, tasks: usize, until: Instant) -> Vec<Op> {
                         tx.push(&log_key, std::slice::from_ref(&value)).unwrap();
                         tx.execute().await
                     } else {
-                        store.set::<Text>(VALUE, &keys.0, &value).await
+                        StringKey::<Text>::new(store.core(), VALUE, keys.0.clone())
+                            .set(&value)
+                            .await
                     };
                     let took = started.elapsed();
                     let outcome_unknown = result.as_ref().is_err_and(Error::outcome_unknown);

@@ -224,7 +224,12 @@ async fn batch_across_slots(store: CollectorStore) {
         .collect();
     let mut writes = store.store().batch();
     for (i, key) in (0..).zip(&keys) {
-        writes.set::<keyschema_store::Int>(CtxVersionKey::ID, key, &i).unwrap();
+        let version = keyschema_store::StringKey::<keyschema_store::Int>::new(
+            store.store().core(),
+            CtxVersionKey::ID,
+            key.clone(),
+        );
+        writes.set(&version, &i).unwrap();
     }
     writes.send().await.unwrap();
 

@@ -43,6 +43,11 @@ fn id(store: &Store, name: &str) -> KeyId {
     KeyId::of(store.schema(), name).unwrap_or_else(|| panic!("no key {name}"))
 }
 
+/// The `note` key `key`.
+fn note_key(store: &Store, key: String) -> StringKey<'_, Text> {
+    StringKey::new(store.core(), id(store, "note"), key)
+}
+
 fn not_durable<T: std::fmt::Debug>(what: &str, result: Result<T, Error>) {
     match result {
         Err(Error::NotDurable {
@@ -76,7 +81,7 @@ async fn every_write(store: &Store, check: impl Fn(&str, Result<(), Error>)) {
     let mut batch = store.batch();
     for i in 0..3 {
         batch
-            .set::<Text>(id(store, "note"), &format!("note:{n}-b{i}"), &"b".to_string())
+            .set(&note_key(store, format!("note:{n}-b{i}")), &"b".to_string())
             .unwrap();
     }
     check("Batch::send", batch.send().await).await.unwrap();
@@ -86,7 +91,7 @@ async fn every_write(store: &Store, check: impl Fn(&str, Result<(), Error>)) {
     let mut batch = store.batch();
     let read = batch.get::<Text>(&format!("note:{n}-e"));
     batch
-        .set::<Text>(id(store, "note"), &format!("note:{n}-e"), &"e".to_string())
+        .set(&note_key(store, format!("note:{n}-e")), &"e".to_string())
         .unwrap();
     check(
         "Batch::execute",
@@ -362,8 +367,8 @@ async fn oversized_keys_and_values_are_refused_before_anything_is_sent() {
         matches!(formatted, Err(keyschema::FormatError::KeyTooLong { len: 70_005, .. })),
         "{formatted:?}"
     );
-    let error = store
-        .set::<Text>(id(&store, "note"), &format!("note:{long}"), &"v".to_string())
+    let error = note_key(&store, format!("note:{long}"))
+        .set(&"v".to_string())
         .await
         .unwrap_err();
     assert!(
@@ -388,7 +393,10 @@ async fn oversized_keys_and_values_are_refused_before_anything_is_sent() {
     // The same through a batch and a transaction.
     let mut batch = store.batch();
     batch
-        .set::<Text>(id(&store, "small"), "small:b", &"y".repeat(2_000))
+        .set(
+            &StringKey::<Text>::new(store.core(), id(&store, "small"), "small:b".into()),
+            &"y".repeat(2_000),
+        )
         .unwrap();
     assert!(matches!(batch.send().await, Err(Error::ValueTooLarge { .. })));
     let mut tx = store.transaction();
@@ -398,10 +406,7 @@ async fn oversized_keys_and_values_are_refused_before_anything_is_sent() {
     // A value over the server's 512 MB limit on a key with no `max`: refused, not sent.
     let huge = vec![b'z'; 512 * 1024 * 1024 + 1];
     let huge = String::from_utf8(huge).unwrap();
-    let error = store
-        .set::<Text>(id(&store, "note"), "note:huge", &huge)
-        .await
-        .unwrap_err();
+    let error = note_key(&store, "note:huge".into()).set(&huge).await.unwrap_err();
     assert!(matches!(error, Error::ValueTooLarge { size, max, .. } if size == huge.len() && max == 512 * 1024 * 1024));
     drop(huge);
     assert_eq!(server.calls("set"), sets_before, "nothing reached the server");
@@ -423,7 +428,7 @@ async fn on_a_cluster_batches_and_invalidation_wait_on_every_node_they_write_to(
     let keys: Vec<String> = (0..60).map(|i| format!("note:{n}-{i}")).collect();
     let mut batch = store.batch();
     for key in &keys {
-        batch.set::<Text>(id(&store, "note"), key, &"v".to_string()).unwrap();
+        batch.set(&note_key(&store, key.clone()), &"v".to_string()).unwrap();
     }
     batch.send().await.unwrap();
     // Acknowledged by a replica: each key is there on its shard's replica.
@@ -463,7 +468,7 @@ async fn on_a_cluster_batches_and_invalidation_wait_on_every_node_they_write_to(
     let greedy = store.durable(2, Duration::from_millis(20));
     let mut batch = greedy.batch();
     for key in keys.iter().take(6) {
-        batch.set::<Text>(id(&store, "note"), key, &"w".to_string()).unwrap();
+        batch.set(&note_key(&store, key.clone()), &"w".to_string()).unwrap();
     }
     match batch.send().await {
         Err(Error::NotDurable {

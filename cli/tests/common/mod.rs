@@ -19,17 +19,23 @@ pub fn checkpoint_keys(path: &Path) -> u64 {
 /// Kills `child` with SIGKILL once its checkpoint at `path` holds at least `keys` keys, failing
 /// if it ends first or makes no progress for a minute.
 pub fn kill_after(child: &mut Child, path: &Path, keys: u64) {
+    wait_for_checkpoint(child, path, keys);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// Waits until the checkpoint at `path` of the running `child` holds at least `keys` keys,
+/// failing if the child ends first or makes no progress for a minute.
+pub fn wait_for_checkpoint(child: &mut Child, path: &Path, keys: u64) {
     let started = Instant::now();
     while checkpoint_keys(path) < keys {
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the command ended before it could be killed"
+            "the command ended before its checkpoint held {keys} keys"
         );
         assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint");
         std::thread::sleep(Duration::from_millis(2));
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
 }
 
 /// The entry of a report's list whose `name` is `name`.

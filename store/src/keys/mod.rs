@@ -48,6 +48,7 @@ macro_rules! accessor {
     };
 }
 
+mod batch;
 mod collections;
 mod hash;
 mod indexed;
@@ -60,8 +61,8 @@ pub use hash::{decode_field, encode_field, field_error, HashKey, HashMapKey};
 pub use indexed::IndexedKey;
 #[cfg(feature = "ops")]
 pub(crate) use indexed::{indexed_value, score_now};
+pub(crate) use string::get;
 pub use string::StringKey;
-pub(crate) use string::{get, set};
 
 use crate::codec::Codec;
 use crate::codec::{decode, encode};

@@ -3,7 +3,6 @@
 use crate::codec::{decode, encode, Codec};
 use crate::core::Core;
 use crate::error::Result;
-use crate::policy::KeyId;
 use crate::write::Write;
 
 accessor!(StringKey<C> where Codec; "A string key whose value is encoded with `C`.");
@@ -60,13 +59,6 @@ impl<C: Codec> StringKey<'_, C> {
         let bytes: Option<Vec<u8>> = self.handle.core.write_value(&Write::get_and_delete(key)).await?;
         bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
     }
-}
-
-/// Writes a string value for key definition `id` with its TTL.
-pub(crate) async fn set<C: Codec>(core: &Core, id: KeyId, key: &str, value: &C::Value) -> Result<()> {
-    let policy = core.policy(id);
-    let write = Write::set(policy, key, encode::<C>(key, value)?, policy.ttl);
-    core.apply(&write).await.map(drop)
 }
 
 /// Reads a string value; `None` when the key does not exist.

@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-const CHECKPOINT_VERSION: u32 = 1;
+/// 2: a finished migration's record, and its ledger.
+const CHECKPOINT_VERSION: u32 = 2;
 
 /// Where one node's scan stands.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -40,6 +41,69 @@ pub(crate) struct Checkpoint<T> {
     pub(crate) nodes: BTreeMap<String, NodeProgress>,
     /// What was done so far.
     pub(crate) state: T,
+    /// Set when the operation finished (one that keeps its checkpoint: a migration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) finished: Option<Finished>,
+}
+
+/// When an operation finished, and the servers it left.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Finished {
+    /// Seconds since the Unix epoch.
+    pub(crate) at: u64,
+    /// The servers read (a migration's source).
+    pub(crate) source: Endpoint,
+    /// The servers written (a migration's target).
+    pub(crate) target: Endpoint,
+}
+
+/// What identifies a deployment's state: each primary's `run_id` (new at every start of a
+/// server) and the keys it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Endpoint {
+    /// `run_id` per primary (`host:port`, or `standalone`).
+    pub(crate) run_ids: BTreeMap<String, String>,
+    /// Keys on all of them.
+    pub(crate) keys: u64,
+}
+
+impl Endpoint {
+    /// Reads the identity of the primaries `nodes`: `INFO server` and `DBSIZE` of each.
+    pub(crate) async fn of(nodes: &[Node]) -> Result<Self, OpsError> {
+        let mut endpoint = Self {
+            run_ids: BTreeMap::new(),
+            keys: 0,
+        };
+        for node in nodes {
+            let mut pipe = node.pipe();
+            pipe.cmd("INFO").arg("server").cmd("DBSIZE");
+            let replies = node.pipeline(pipe, 2).await?;
+            let info = match replies.first() {
+                Some(redis::Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+                Some(redis::Value::VerbatimString { text, .. }) => text.clone(),
+                _ => String::new(),
+            };
+            let run_id = info
+                .lines()
+                .find_map(|line| line.strip_prefix("run_id:"))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            endpoint.run_ids.insert(node.name(), run_id);
+            if let Some(redis::Value::Int(keys)) = replies.get(1) {
+                endpoint.keys += u64::try_from(*keys).unwrap_or(0);
+            }
+        }
+        Ok(endpoint)
+    }
+
+    /// How `now` differs from `self`, in words; `None` when it does not.
+    pub(crate) fn change(&self, now: &Self) -> Option<String> {
+        if self.run_ids != now.run_ids {
+            return Some("a server was restarted or replaced (its run_id changed)".to_string());
+        }
+        (self.keys != now.keys).then(|| format!("it held {} keys then and holds {} now", self.keys, now.keys))
+    }
 }
 
 fn fingerprints(schemas: &[&KeySchema]) -> Vec<u64> {
@@ -60,6 +124,7 @@ impl<T: Serialize + DeserializeOwned> Checkpoint<T> {
                 .map(|node| (node.clone(), NodeProgress::default()))
                 .collect(),
             state,
+            finished: None,
         }
     }
 
@@ -119,6 +184,84 @@ impl<T: Serialize + DeserializeOwned> Checkpoint<T> {
         std::fs::write(&temporary, bytes).map_err(failed)?;
         std::fs::rename(&temporary, path).map_err(failed)
     }
+}
+
+/// The lock of a checkpoint: `<checkpoint>.lock`, naming the process and host of the run that
+/// uses the checkpoint, created whole (written aside, then linked into place, which fails if a
+/// lock is there) and removed when dropped. A lock left by a run that died on this host is taken
+/// over; any other is refused ([`OpsError::CheckpointLocked`]), since two runs on one checkpoint
+/// would overwrite each other's progress.
+pub(crate) struct CheckpointLock {
+    path: PathBuf,
+}
+
+impl CheckpointLock {
+    /// Takes the lock of the checkpoint at `checkpoint`.
+    pub(crate) fn acquire(checkpoint: &Path) -> Result<Self, OpsError> {
+        let mut path = checkpoint.as_os_str().to_owned();
+        path.push(".lock");
+        let path = PathBuf::from(path);
+        let failed = |source| OpsError::CheckpointWrite {
+            path: path.display().to_string(),
+            source,
+        };
+        let holder = format!("{} {}\n", std::process::id(), host());
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(format!(".{}", std::process::id()));
+        let aside = PathBuf::from(aside);
+        std::fs::write(&aside, holder).map_err(failed)?;
+        let mut taken = std::fs::hard_link(&aside, &path);
+        if matches!(&taken, Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists) {
+            let (pid, host) = holder_of(&path);
+            if pid.is_some_and(|pid| !alive_here(pid, &host)) {
+                // Its run died: take the lock over (once; a run racing for it wins or loses here).
+                let _ = std::fs::remove_file(&path);
+                taken = std::fs::hard_link(&aside, &path);
+            }
+        }
+        let _ = std::fs::remove_file(&aside);
+        match taken {
+            Ok(()) => Ok(Self { path }),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                let (pid, host) = holder_of(&path);
+                Err(OpsError::CheckpointLocked {
+                    path: checkpoint.display().to_string(),
+                    pid: pid.map_or_else(|| "?".to_string(), |pid| pid.to_string()),
+                    host,
+                })
+            }
+            Err(source) => Err(failed(source)),
+        }
+    }
+}
+
+impl Drop for CheckpointLock {
+    fn drop(&mut self) {
+        // Nothing to do if it is gone already.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// This host's name, as locks record it.
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map_or_else(|| "unknown".to_string(), |name| name.trim().to_string())
+}
+
+/// The process and host a lock names.
+fn holder_of(lock: &Path) -> (Option<u32>, String) {
+    let text = std::fs::read_to_string(lock).unwrap_or_default();
+    let mut words = text.split_whitespace();
+    let pid = words.next().and_then(|pid| pid.parse().ok());
+    (pid, words.next().unwrap_or("?").to_string())
+}
+
+/// Whether process `pid` on `host` may still run: only a process of this host can be known dead
+/// (`/proc/<pid>` gone, on Linux).
+fn alive_here(pid: u32, host: &str) -> bool {
+    host != self::host() || !Path::new("/proc").exists() || Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Scans every node in `nodes` from where `state` says it stands, handing each page to `page`

@@ -63,6 +63,32 @@ pub enum OpsError {
         /// What differs.
         what: String,
     },
+    /// Another run uses the checkpoint.
+    #[error(
+        "the checkpoint {path} is in use by another run (process {pid} on {host}); wait for it to end, \
+         or remove {path}.lock if that run is gone"
+    )]
+    CheckpointLocked {
+        /// The checkpoint's path.
+        path: String,
+        /// The other run's process id.
+        pid: String,
+        /// The other run's host.
+        host: String,
+    },
+    /// The checkpoint records a migration that finished, and the servers changed since.
+    #[error(
+        "the checkpoint {path} records a migration that finished, and its {side} changed since: {change}; \
+         remove the checkpoint to migrate again"
+    )]
+    CheckpointFinished {
+        /// The checkpoint's path.
+        path: String,
+        /// `source` or `target`.
+        side: &'static str,
+        /// What changed.
+        change: String,
+    },
     /// A replica-only audit found a shard without a replica.
     #[error("the shard of primary {primary} has no replica to read from (audit it without --replicas)")]
     NoReplica {

@@ -14,7 +14,7 @@ pub use report::{
     PlannedRemovals, PlannedTtls, Problem, ProblemKeys, SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
 
-use super::checkpoint::{scan_nodes, Checkpoint};
+use super::checkpoint::{scan_nodes, Checkpoint, CheckpointLock};
 use super::nodes::replica_nodes;
 use super::OpsError;
 use crate::connection::Node;
@@ -122,6 +122,8 @@ pub async fn audit(store: &Store, options: &AuditOptions) -> std::result::Result
     let names: Vec<String> = nodes.iter().map(Node::name).collect();
     let schema = store.schema();
     let fresh = || Tally::new(schema.keys.len(), options.examples);
+    // Held until the audit ends: a second run on this checkpoint is refused meanwhile.
+    let _lock = options.checkpoint.as_deref().map(CheckpointLock::acquire).transpose()?;
     let checkpoint = match &options.checkpoint {
         Some(path) => Checkpoint::<Tally>::load(path, "audit", &[schema], &names)?,
         None => None,

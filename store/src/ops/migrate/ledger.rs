@@ -12,7 +12,9 @@
 use crate::ops::nodes::SlotOwners;
 use keyschema::SLOT_COUNT;
 
-/// Counts and sample of one copy; see the module documentation.
+/// Counts and sample of one copy; see the module documentation. Kept in the migration's
+/// checkpoint, so a resumed copy verifies by count too.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Ledger {
     /// Whether counts are per slot (a cluster) or one for the whole target.
     per_slot: bool,

@@ -17,7 +17,7 @@ mod verify;
 pub use report::{KeyMove, MigrationReport, PatternCheck, PatternMove, UnmatchedKeys, VerifyReport, MIGRATION_VERSION};
 pub use verify::{verify, VerifyOptions};
 
-use super::checkpoint::{scan_nodes, Checkpoint};
+use super::checkpoint::{scan_nodes, Checkpoint, CheckpointLock, Endpoint, Finished};
 use super::Progress;
 use super::{sized_cmd, OpsError};
 use crate::connection::Node;
@@ -27,6 +27,7 @@ use crate::util::locked;
 use keyschema::{Translation, Untranslated};
 use ledger::Ledger;
 use redis::Value;
+use serde::{Deserialize, Serialize};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
@@ -48,8 +49,15 @@ pub struct MigrateOptions {
     pub copy_unmatched: bool,
     /// Overwrite keys the target already holds (`RESTORE ... REPLACE`).
     pub replace: bool,
-    /// Where to keep the checkpoint; a run finding one there resumes from it.
+    /// Where to keep the checkpoint; a run finding one there resumes from it. A finished run's
+    /// checkpoint stays, recording that it finished and the servers it left: the same
+    /// migration run again answers so ([`MigrationReport::finished_before`]), and refuses
+    /// ([`OpsError::CheckpointFinished`]) when either side changed since.
     pub checkpoint: Option<PathBuf>,
+    /// How often the checkpoint is saved (zero: after every page). A resumed run copies again
+    /// what was copied after the last save (found there, and compared); a save writes the
+    /// verification's ledger too (a count per target slot, its sample), so not every page.
+    pub checkpoint_every: Duration,
     /// Example keys kept per group.
     pub examples: usize,
     /// Told of the keys scanned so far after each page.
@@ -64,6 +72,7 @@ impl Default for MigrateOptions {
             copy_unmatched: false,
             replace: false,
             checkpoint: None,
+            checkpoint_every: Duration::from_secs(1),
             examples: 5,
             progress: None,
         }
@@ -78,6 +87,7 @@ impl std::fmt::Debug for MigrateOptions {
             .field("copy_unmatched", &self.copy_unmatched)
             .field("replace", &self.replace)
             .field("checkpoint", &self.checkpoint)
+            .field("checkpoint_every", &self.checkpoint_every)
             .field("examples", &self.examples)
             .finish_non_exhaustive()
     }
@@ -150,6 +160,7 @@ fn empty_report(translation: &Translation, dry_run: bool) -> MigrationReport {
         version: MIGRATION_VERSION,
         dry_run,
         resumed: false,
+        finished_before: None,
         keys: 0,
         copied: 0,
         already_there: 0,
@@ -193,7 +204,8 @@ pub async fn migrate(source: &Store, target: &Store, options: &MigrateOptions) -
 /// `verify.count_slots` lets the copy keep count of the keys it creates in each target slot: the
 /// slots whose counts add up afterwards are not searched key by key (when all do, the source is
 /// not scanned again), and the keys compared are every `compare_every`-th the copy put on the
-/// target. A resumed run, or one comparing every key, looks for every key.
+/// target. A resumed run continues the counts its checkpoint kept; one comparing every key, or
+/// re-run after its checkpoint says it finished, looks for every key.
 ///
 /// ```no_run
 /// # async fn demo(source: keyschema_store::Store, target: keyschema_store::Store) -> Result<(), keyschema_store::ops::OpsError> {
@@ -220,8 +232,18 @@ pub async fn migrate_verified(
     Ok((report, verified))
 }
 
-/// The copy; with `sample_every`, unless it resumes a run, it keeps a ledger picking every n-th
-/// key for comparison.
+/// A migration's checkpointed state: its report so far and, when the copy keeps count for its
+/// verification, the ledger.
+#[derive(Debug, Serialize, Deserialize)]
+struct CopyState {
+    #[serde(flatten)]
+    report: MigrationReport,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ledger: Option<Ledger>,
+}
+
+/// The copy; with `sample_every` it keeps a ledger picking every n-th key for comparison (a
+/// resumed run continues the checkpoint's; without one there, it keeps none).
 async fn copy(
     source: &Store,
     target: &Store,
@@ -233,55 +255,90 @@ async fn copy(
     let names: Vec<String> = nodes.iter().map(Node::name).collect();
     let (from, to) = (translation.from_schema(), translation.to_schema());
     let checkpoint_path = options.checkpoint.as_deref().filter(|_| !options.dry_run);
-    let checkpoint = match checkpoint_path {
-        Some(path) => match Checkpoint::<MigrationReport>::load(path, "migrate", &[from, to], &names)? {
-            Some(mut checkpoint) => {
-                checkpoint.state.resumed = true;
+    // Held until the copy ends: a second run on this checkpoint is refused meanwhile.
+    let _lock = checkpoint_path.map(CheckpointLock::acquire).transpose()?;
+    let target_nodes = target.connection().nodes().await?;
+    let fresh = |dry_run| CopyState {
+        report: empty_report(&translation, dry_run),
+        ledger: None,
+    };
+    let loaded = match checkpoint_path {
+        Some(path) => Checkpoint::<CopyState>::load(path, "migrate", &[from, to], &names)?,
+        None => None,
+    };
+    let mut checkpoint = match loaded {
+        Some(checkpoint) => match &checkpoint.finished {
+            Some(finished) => {
+                let path = checkpoint_path
+                    .map(|path| path.display().to_string())
+                    .unwrap_or_default();
+                let changed = |side, change| OpsError::CheckpointFinished {
+                    path: path.clone(),
+                    side,
+                    change,
+                };
+                if let Some(change) = finished.source.change(&Endpoint::of(&nodes).await?) {
+                    return Err(changed("source", change));
+                }
+                if let Some(change) = finished.target.change(&Endpoint::of(&target_nodes).await?) {
+                    return Err(changed("target", change));
+                }
+                let mut report = checkpoint.state.report;
+                report.finished_before = Some(finished.at);
+                return Ok((report, None));
+            }
+            None => {
+                let mut checkpoint = checkpoint;
+                checkpoint.state.report.resumed = true;
                 checkpoint
             }
-            None => Checkpoint::new("migrate", &[from, to], &names, empty_report(&translation, false)),
         },
-        None => Checkpoint::new(
-            "migrate",
-            &[from, to],
-            &names,
-            empty_report(&translation, options.dry_run),
-        ),
+        None => Checkpoint::new("migrate", &[from, to], &names, fresh(options.dry_run)),
     };
     // RESTOREs go in one pipeline per target node; a resharding meanwhile makes them fail
     // (`MOVED`), and a resumed run reads the new map.
     let owners = SlotOwners::of(&target.connection()).await?;
-    let ledger = match sample_every {
-        Some(every) if !checkpoint.state.resumed => Some(Mutex::new(Ledger::open(&owners, every).await?)),
-        _ => None,
-    };
+    match sample_every {
+        Some(every) if !checkpoint.state.report.resumed => {
+            checkpoint.state.ledger = Some(Ledger::open(&owners, every).await?);
+        }
+        Some(_) => {}
+        None => checkpoint.state.ledger = None,
+    }
     let state = Mutex::new(checkpoint);
-    // Every page is saved: its keys are on the target, and the copy is slower than a save.
     scan_nodes(
         &nodes,
         &state,
         checkpoint_path,
-        Duration::ZERO,
+        options.checkpoint_every,
         options.scan_count,
         PAGES_IN_FLIGHT,
         |node: Node, keys: Vec<Vec<u8>>| {
-            let (state, translation, owners, ledger) = (&state, &translation, &owners, ledger.as_ref());
+            let (state, translation, owners) = (&state, &translation, &owners);
             async move {
-                copy_page(owners, translation, &node, &keys, options, state, ledger).await?;
+                copy_page(owners, translation, &node, &keys, options, state).await?;
                 if let Some(progress) = &options.progress {
-                    progress(locked(state).state.keys);
+                    progress(locked(state).state.report.keys);
                 }
                 Ok(ControlFlow::Continue(()))
             }
         },
     )
     .await?;
-    let mut report = state.into_inner().unwrap_or_else(PoisonError::into_inner).state;
+    let mut checkpoint = state.into_inner().unwrap_or_else(PoisonError::into_inner);
+    if let Some(path) = checkpoint_path {
+        // Kept, saying so: a second run of the same command answers that it is done, rather than
+        // resuming a copy that has nothing left to copy.
+        checkpoint.finished = Some(Finished {
+            at: u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0),
+            source: Endpoint::of(&nodes).await?,
+            target: Endpoint::of(&target_nodes).await?,
+        });
+        checkpoint.save(path)?;
+    }
+    let CopyState { mut report, ledger } = checkpoint.state;
     report.finish();
-    Ok((
-        report,
-        ledger.map(|ledger| ledger.into_inner().unwrap_or_else(PoisonError::into_inner)),
-    ))
+    Ok((report, ledger))
 }
 
 /// Copies one page of source keys and counts what became of each.
@@ -291,8 +348,7 @@ async fn copy_page(
     node: &Node,
     keys: &[Vec<u8>],
     options: &MigrateOptions,
-    state: &Mutex<Checkpoint<MigrationReport>>,
-    ledger: Option<&Mutex<Ledger>>,
+    state: &Mutex<Checkpoint<CopyState>>,
 ) -> Result<(), OpsError> {
     let destinations: Vec<Destination> = keys.iter().map(|key| destination(translation, key)).collect();
     // What is sent, by position in `keys`, and under which name.
@@ -343,18 +399,17 @@ async fn copy_page(
                 }
             };
         }
-        if let Some(ledger) = ledger {
-            let mut ledger = locked(ledger);
-            for (index, to) in &sent {
-                if matches!(outcomes[*index], Outcome::Copied | Outcome::AlreadyThere) {
-                    ledger.landed(&keys[*index], to, outcomes[*index] == Outcome::Copied);
-                }
-            }
-        }
     }
 
     let mut state = locked(state);
-    let report = &mut state.state;
+    let CopyState { report, ledger } = &mut state.state;
+    if let Some(ledger) = ledger {
+        for (index, to) in &sent {
+            if matches!(outcomes[*index], Outcome::Copied | Outcome::AlreadyThere) {
+                ledger.landed(&keys[*index], to, outcomes[*index] == Outcome::Copied);
+            }
+        }
+    }
     for ((key, destination), outcome) in keys.iter().zip(destinations).zip(outcomes) {
         report.keys += 1;
         report.copied += u64::from(outcome == Outcome::Copied);

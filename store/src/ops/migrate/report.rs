@@ -67,6 +67,11 @@ pub struct MigrationReport {
     pub dry_run: bool,
     /// Whether the run continued from a checkpoint (the counts cover every run).
     pub resumed: bool,
+    /// When the checkpoint says this migration already finished (seconds since the Unix epoch),
+    /// with source and target as it left them: nothing was copied, the counts are the finished
+    /// run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_before: Option<u64>,
     /// Keys scanned on the source.
     pub keys: u64,
     /// Keys restored on the target.
