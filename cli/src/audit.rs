@@ -42,6 +42,7 @@ pub fn run(mut args: AuditArgs<'_>) -> Result<ExitCode, CliError> {
             keyschema_store::ConnectionOptions::default().read_from_replicas(args.options.replicas);
         let connection = keyschema_store::ops::connect(args.url, &connection_options).await?;
         let store = keyschema_store::Store::new(connection, schema.model_arc())?;
+        args.options.notice = Some(notice_on_stderr());
         if io::stderr().is_terminal() {
             let total = ops::key_count(&store).await?;
             args.options.progress = Some(progress_on_stderr(total, args.options.sample));
@@ -93,6 +94,18 @@ fn exit_code(report: &AuditReport) -> ExitCode {
 }
 
 /// Prints `keys audited, keys/s, ETA` on standard error, at most five times a second.
+/// What the audit waits for, on standard error, each message once.
+fn notice_on_stderr() -> keyschema_store::ops::Notice {
+    let last: Mutex<String> = Mutex::new(String::new());
+    Arc::new(move |notice: &str| {
+        let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *last != notice {
+            eprintln!("{notice}");
+            notice.clone_into(&mut last);
+        }
+    })
+}
+
 fn progress_on_stderr(total: u64, sample: Option<u64>) -> keyschema_store::ops::Progress {
     let total = sample.map_or(total, |sample| sample.min(total)).max(1);
     let started = Instant::now();

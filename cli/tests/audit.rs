@@ -200,3 +200,37 @@ fn a_killed_audit_resumes_from_its_checkpoint_and_counts_every_key_once() {
     assert_eq!(job_state["keys"], JOBS);
     assert!(!checkpoint.exists(), "a completed audit removes its checkpoint");
 }
+
+/// `--replicas` on a cluster as it forms: with no replica at all a shard is refused at once;
+/// with replicas connected but not yet listed by the cluster (they have no replication offset
+/// until their first sync, held back 4 s here), the audit waits for them, saying so, then reads
+/// every key from them. (Before, it failed with "has no replica to read from".)
+#[test]
+fn an_audit_of_replicas_waits_for_a_forming_clusters_replicas() {
+    let mut cluster = keyschema_tests::RedisCluster::primaries_only(std::time::Duration::from_secs(4));
+    let url = cluster.urls()[0].clone();
+    let none = audit(&url, &["--replicas"]);
+    assert_eq!(none.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&none.stderr).into_owned();
+    assert!(text.contains("has no replica to read from"), "{text}");
+
+    // Keys on every shard, which the replicas get with their first sync.
+    let shards = cluster.shards(0);
+    for i in 0..30 {
+        let key = format!("wf:def:flow-{i}");
+        let shard = shards.iter().find(|shard| shard.serves(&key)).unwrap();
+        cluster.nodes()[shard.primary]
+            .connect()
+            .cmd(&["SET", &key, "{}"])
+            .unwrap();
+    }
+    cluster.add_replicas();
+    let started = std::time::Instant::now();
+    let waited = audit(&url, &["--replicas", "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&waited.stderr).into_owned();
+    assert_eq!(waited.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("waiting for the replica of 127.0.0.1:"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let report: serde_json::Value = serde_json::from_slice(&waited.stdout).unwrap();
+    assert_eq!(report["keys"], 30, "{report}");
+}

@@ -98,6 +98,23 @@ fn server_binary() -> PathBuf {
     })
 }
 
+/// Runs `redis-cli` with `before`, `addresses` and `after` as arguments, failing loudly.
+fn run_cli(before: &[&str], addresses: &[String], after: &[&str]) {
+    let output = Command::new(cli_binary())
+        .args(before)
+        .args(addresses)
+        .args(after)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run redis-cli");
+    assert!(
+        output.status.success(),
+        "redis-cli {before:?} {addresses:?} {after:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn cli_binary() -> PathBuf {
     if let Some(server) = std::env::var_os("REDIS_SERVER") {
         let sibling = Path::new(&server).with_file_name("redis-cli");
@@ -484,23 +501,80 @@ impl RedisCluster {
             .map(|_| RedisServer::start_with(ServerOptions::cluster()))
             .collect();
         let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
-        let output = Command::new(cli_binary())
-            .arg("--cluster")
-            .arg("create")
-            .args(&addresses)
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run redis-cli --cluster create");
-        assert!(
-            output.status.success(),
-            "redis-cli --cluster create failed:\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+        run_cli(
+            &["--cluster", "create"],
+            &addresses,
+            &["--cluster-replicas", "1", "--cluster-yes"],
         );
         let cluster = Self { nodes };
         cluster.wait_ready();
         cluster
+    }
+
+    /// A cluster as it forms: three primaries serving every slot, without replicas yet (add
+    /// them with [`RedisCluster::add_replicas`]). Their replication waits `sync_delay` before a
+    /// full sync (`repl-diskless-sync-delay`), so a replica added is connected for that long
+    /// without a replication offset, and `CLUSTER SLOTS` does not list it.
+    pub fn primaries_only(sync_delay: Duration) -> Self {
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|_| RedisServer::start_with(ServerOptions::cluster()))
+            .collect();
+        for node in &nodes {
+            let delay = sync_delay.as_secs().to_string();
+            for (name, value) in [
+                ("repl-diskless-sync", "yes"),
+                ("repl-diskless-sync-delay", delay.as_str()),
+            ] {
+                let reply = node.connect().cmd(&["CONFIG", "SET", name, value]).expect("CONFIG SET");
+                assert!(matches!(reply, Reply::Status(_)), "CONFIG SET {name}: {reply:?}");
+            }
+        }
+        let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+        run_cli(
+            &["--cluster", "create"],
+            &addresses,
+            &["--cluster-replicas", "0", "--cluster-yes"],
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !nodes.iter().all(|node| {
+            node.connect()
+                .cmd(&["CLUSTER", "INFO"])
+                .ok()
+                .and_then(|r| r.as_text())
+                .is_some_and(|info| info.contains("cluster_state:ok"))
+        }) {
+            assert!(
+                Instant::now() < deadline,
+                "the primaries did not form a cluster within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { nodes }
+    }
+
+    /// Gives each of the first three nodes (the primaries of [`RedisCluster::primaries_only`]) a
+    /// new replica (`redis-cli --cluster add-node --cluster-slave`), returning once each is
+    /// attached, not waiting for it to sync or to be listed.
+    pub fn add_replicas(&mut self) {
+        for primary in 0..3 {
+            let replica = RedisServer::start_with(ServerOptions::cluster());
+            let id = self.nodes[primary]
+                .connect()
+                .cmd(&["CLUSTER", "MYID"])
+                .ok()
+                .and_then(|reply| reply.as_text())
+                .expect("CLUSTER MYID answers the node's id");
+            let addresses = [
+                format!("127.0.0.1:{}", replica.port()),
+                format!("127.0.0.1:{}", self.nodes[primary].port()),
+            ];
+            run_cli(
+                &["--cluster", "add-node"],
+                &addresses,
+                &["--cluster-slave", "--cluster-master-id", &id],
+            );
+            self.nodes.push(replica);
+        }
     }
 
     /// Waits (at most 60 s) until every node says `cluster_state:ok`, every replica is attached

@@ -168,6 +168,18 @@ impl RedisConnection {
         matches!(self.kind, Kind::Cluster(_))
     }
 
+    /// On a cluster, reads the topology again now, so that nodes that joined since the
+    /// connection was made (a new replica) can be addressed; nothing on a standalone server.
+    pub(crate) async fn refresh_topology(&self) -> Result<()> {
+        match &self.kind {
+            Kind::Cluster(handle) => handle
+                .refresh()
+                .await
+                .map_err(|source| self.failed("", "CLUSTER SLOTS", source)),
+            _ => Ok(()),
+        }
+    }
+
     /// The longest one call waits ([`ConnectionOptions::deadline`]).
     pub fn deadline(&self) -> Duration {
         self.deadline

@@ -40,6 +40,16 @@ impl ClusterHandle {
         }
     }
 
+    /// Reads the topology again now, swapping in a connection that knows every node listed
+    /// (one that joined since the current connection was made, such as a new replica).
+    pub(crate) async fn refresh(&self) -> redis::RedisResult<()> {
+        let fresh = self.client.get_async_connection().await?;
+        if let Ok(mut current) = self.current.write() {
+            *current = fresh;
+        }
+        Ok(())
+    }
+
     /// After a request timed out: read the topology again, in the background, unless a refresh
     /// runs or ran less than an interval ago.
     pub(crate) fn refresh_soon(self: &Arc<Self>) {

@@ -11,7 +11,7 @@ mod nodes;
 pub use acl::{acl_users, AclError, AclUser};
 pub use audit::{
     audit, key_count, AuditOptions, AuditReport, DanglingMember, FixPlan, FixReport, IndexAudit, MisplacedMember,
-    NodeKeys, PatternAudit, PlannedRemovals, PlannedTtls, Problem, ProblemKeys, Progress, SlotKeys, TtlBucket,
+    NodeKeys, Notice, PatternAudit, PlannedRemovals, PlannedTtls, Problem, ProblemKeys, Progress, SlotKeys, TtlBucket,
     UnknownKeys, AUDIT_VERSION,
 };
 pub use migrate::{
@@ -94,6 +94,18 @@ pub enum OpsError {
     NoReplica {
         /// The shard's primary, `host:port`.
         primary: String,
+    },
+    /// A replica-only audit found a shard whose connected replica the cluster did not list in
+    /// time.
+    #[error(
+        "the replica of {primary} is connected but the cluster did not list it within {waited:?} \
+         (it lists a replica once it has a replication offset); try again, or audit without --replicas"
+    )]
+    ReplicaNotListed {
+        /// The shard's primary, `host:port`.
+        primary: String,
+        /// How long the audit waited.
+        waited: std::time::Duration,
     },
     /// An audit was asked to fix keys while reading replicas, which cannot be written.
     #[error("an audit of the replicas cannot fix: replicas are read-only (run --fix without --replicas)")]

@@ -115,8 +115,10 @@ impl SlotOwners {
 
 /// The nodes to read every key from without touching a primary: one replica of each shard of a
 /// cluster (the first `CLUSTER SLOTS` lists), or the one server (which the caller may have
-/// addressed as a replica). `Err(primary)` stands for a shard that has no replica.
-pub(crate) async fn replica_nodes(connection: &RedisConnection) -> Result<Vec<std::result::Result<Node, String>>> {
+/// addressed as a replica). `Err(primary)` stands for a shard that has no replica listed.
+pub(crate) async fn replica_nodes(
+    connection: &RedisConnection,
+) -> Result<Vec<std::result::Result<Node, (String, u16)>>> {
     if !connection.is_cluster() {
         return Ok(vec![Ok(connection.standalone_node())]);
     }
@@ -127,7 +129,27 @@ pub(crate) async fn replica_nodes(connection: &RedisConnection) -> Result<Vec<st
         .into_iter()
         .map(|shard| match shard.replicas.into_iter().next() {
             Some(replica) => Ok(Node::at(connection, Some(replica), true)),
-            None => Err(format!("{}:{}", shard.primary.0, shard.primary.1)),
+            None => Err(shard.primary),
         })
         .collect())
+}
+
+/// How many replicas are connected to `primary` (`connected_slaves` of `INFO replication`),
+/// listed by the cluster or not yet: the cluster lists a replica in `CLUSTER SLOTS` only once it
+/// has a replication offset, a moment after it connected.
+pub(crate) async fn connected_replicas(connection: &RedisConnection, primary: &(String, u16)) -> Result<u64> {
+    let node = Node::at(connection, Some(primary.clone()), false);
+    let mut pipe = node.pipe();
+    pipe.cmd("INFO").arg("replication");
+    let replies = node.pipeline(pipe, 1).await?;
+    let info = match replies.first() {
+        Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+        Some(Value::VerbatimString { text, .. }) => text.clone(),
+        _ => String::new(),
+    };
+    Ok(info
+        .lines()
+        .find_map(|line| line.strip_prefix("connected_slaves:"))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or(0))
 }

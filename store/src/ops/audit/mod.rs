@@ -15,7 +15,7 @@ pub use report::{
 };
 
 use super::checkpoint::{scan_nodes, Checkpoint, CheckpointLock};
-use super::nodes::replica_nodes;
+use super::nodes::{connected_replicas, replica_nodes};
 use super::OpsError;
 use crate::connection::Node;
 use crate::error::{Error, Result};
@@ -28,11 +28,14 @@ use std::fmt;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tally::Tally;
 
 /// Called after each page of keys with the number of keys audited so far.
 pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Told, in words, what a long operation waits for.
+pub type Notice = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// How an audit runs.
 #[derive(Clone)]
@@ -63,6 +66,13 @@ pub struct AuditOptions {
     pub replicas: bool,
     /// Told of the progress after each page.
     pub progress: Option<Progress>,
+    /// With `replicas`: how long to wait for a shard's connected replica to be listed by the
+    /// cluster (`CLUSTER SLOTS` lists a replica once it has a replication offset, a few seconds
+    /// after it joined); then [`OpsError::ReplicaNotListed`]. A shard whose primary has no replica
+    /// connected is [`OpsError::NoReplica`] at once.
+    pub replica_wait: Duration,
+    /// Told, in words, what the audit waits for (a replica to be listed).
+    pub notice: Option<Notice>,
     /// Keep the scan's position and the counts in this file (at most once a second) and resume
     /// from it when it exists; removed once the audit completes.
     pub checkpoint: Option<PathBuf>,
@@ -80,6 +90,8 @@ impl Default for AuditOptions {
             fix: false,
             replicas: false,
             progress: None,
+            replica_wait: Duration::from_secs(30),
+            notice: None,
             checkpoint: None,
         }
     }
@@ -97,6 +109,8 @@ impl fmt::Debug for AuditOptions {
             .field("fix", &self.fix)
             .field("replicas", &self.replicas)
             .field("progress", &self.progress.is_some())
+            .field("replica_wait", &self.replica_wait)
+            .field("notice", &self.notice.is_some())
             .field("checkpoint", &self.checkpoint)
             .finish()
     }
@@ -182,12 +196,68 @@ async fn audited_nodes(store: &Store, options: &AuditOptions) -> std::result::Re
     if options.fix {
         return Err(OpsError::FixOnReplicas);
     }
-    replica_nodes(connection)
-        .await?
-        .into_iter()
-        .map(|node| node.map_err(|primary| OpsError::NoReplica { primary }))
-        .collect()
+    let started = Instant::now();
+    let mut waited = false;
+    loop {
+        let mut nodes = Vec::new();
+        let mut unlisted = Vec::new();
+        for node in replica_nodes(connection).await? {
+            match node {
+                Ok(node) => nodes.push(node),
+                Err(primary) => unlisted.push(primary),
+            }
+        }
+        let Some(first) = unlisted.first() else {
+            if !waited {
+                return Ok(nodes);
+            }
+            // The connection was made before these replicas were listed: it must learn of them to
+            // address them, from nodes that may list them a moment later than the one asked.
+            connection.refresh_topology().await?;
+            if reachable(&nodes).await || started.elapsed() >= options.replica_wait {
+                return Ok(nodes);
+            }
+            tokio::time::sleep(REPLICA_POLL).await;
+            continue;
+        };
+        let name = |(host, port): &(String, u16)| format!("{host}:{port}");
+        // A shard whose primary has no replica connected will not get one by waiting.
+        for primary in &unlisted {
+            if connected_replicas(connection, primary).await? == 0 {
+                return Err(OpsError::NoReplica { primary: name(primary) });
+            }
+        }
+        if started.elapsed() >= options.replica_wait {
+            return Err(OpsError::ReplicaNotListed {
+                primary: name(first),
+                waited: options.replica_wait,
+            });
+        }
+        if let Some(notice) = &options.notice {
+            notice(&format!(
+                "waiting for the replica of {} to be listed by the cluster (connected, without a replication offset yet)",
+                name(first)
+            ));
+        }
+        tokio::time::sleep(REPLICA_POLL).await;
+        waited = true;
+    }
 }
+
+/// Whether the connection can address every one of `nodes` (`PING`).
+async fn reachable(nodes: &[Node]) -> bool {
+    for node in nodes {
+        let mut pipe = node.pipe();
+        pipe.cmd("PING");
+        if node.pipeline(pipe, 1).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// How often an audit of replicas asks again whether a connected replica is listed.
+const REPLICA_POLL: Duration = Duration::from_millis(250);
 
 /// The keys of the keyspace (`DBSIZE` of every primary, added up): the total a progress
 /// report counts towards.
