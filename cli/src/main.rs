@@ -71,6 +71,10 @@ enum Command {
         /// The folder to write `<schema>.rs` into.
         #[arg(long)]
         out: String,
+        /// Write nothing: exit 1 when `<schema>.rs` in the folder is missing or differs from what
+        /// the schema generates (committed generated code, checked in CI).
+        #[arg(long)]
+        check: bool,
     },
     /// Format a key: `keyschema key job_state jobID=0f8fad5b-d9cb-469f-a165-70867728950e`.
     Key {
@@ -381,11 +385,33 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             out.write_all(schema.docs().as_bytes())?;
             ExitCode::SUCCESS
         }
-        Command::Gen { schema, out: folder } => {
+        Command::Gen {
+            schema,
+            out: folder,
+            check: false,
+        } => {
             for path in keyschema_codegen::Config::new().out_dir(&folder).compile(&[&schema])? {
                 writeln!(out, "wrote {}", path.display())?;
             }
             ExitCode::SUCCESS
+        }
+        Command::Gen {
+            schema,
+            out: folder,
+            check: true,
+        } => {
+            let stale = keyschema_codegen::Config::new().out_dir(&folder).check(&[&schema])?;
+            for path in &stale {
+                eprintln!(
+                    "{} is not what {schema} generates: run `keyschema gen {schema} --out {folder}` and commit it",
+                    path.display()
+                );
+            }
+            if stale.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Command::Key { schema, name, params } => {
             let (schema, _) = load(schema.as_deref())?;

@@ -142,35 +142,9 @@ impl Config {
     /// Generates one file per schema (`cordum.keys` → `cordum.rs`), rewritten only when its
     /// content changed so an unchanged schema triggers no rebuild; prints `cargo:rerun-if-changed`.
     pub fn compile(&self, schemas: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
-        let out_dir = match &self.out_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(Error::NoOutDir)?,
-        };
         let mut written = Vec::new();
-        // Only a build script (which has OUT_DIR) talks to cargo on stdout.
-        let in_build_script = std::env::var_os("OUT_DIR").is_some();
         for path in schemas {
-            let path = path.as_ref();
-            if in_build_script {
-                println!("cargo:rerun-if-changed={}", path.display());
-            }
-            let source = std::fs::read_to_string(path).map_err(|source| Error::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let name = path.display().to_string();
-            let schema = keyschema::Schema::parse(&source, &name)?;
-            if in_build_script && !self.quiet && !schema.warnings().is_empty() {
-                // The checker's warnings, one `cargo:warning=` line each line of the rendering.
-                for line in keyschema::render(schema.warnings(), &source, &name).lines() {
-                    println!("cargo:warning={line}");
-                }
-            }
-            let code = self.generate_from(&schema, &name)?;
-            let stem = path
-                .file_stem()
-                .map_or_else(|| "schema".into(), |s| s.to_string_lossy().replace('-', "_"));
-            let target = out_dir.join(format!("{stem}.rs"));
+            let (target, code) = self.render(path.as_ref())?;
             if std::fs::read_to_string(&target).ok().as_deref() != Some(code.as_str()) {
                 std::fs::write(&target, &code).map_err(|source| Error::Write {
                     path: target.clone(),
@@ -180,6 +154,56 @@ impl Config {
             written.push(target);
         }
         Ok(written)
+    }
+
+    /// Checks that the files [`Config::compile`] would write are there with exactly that
+    /// content, writing nothing: for committed generated code, in CI. Answers the files that are
+    /// missing or differ (empty: all up to date).
+    ///
+    /// ```no_run
+    /// let stale = keyschema_codegen::Config::new().out_dir("src/generated").check(&["keys/cordum.keys"])?;
+    /// assert!(stale.is_empty(), "regenerate: keyschema gen keys/cordum.keys --out src/generated");
+    /// # Ok::<(), keyschema_codegen::Error>(())
+    /// ```
+    pub fn check(&self, schemas: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
+        let mut stale = Vec::new();
+        for path in schemas {
+            let (target, code) = self.render(path.as_ref())?;
+            if std::fs::read_to_string(&target).ok().as_deref() != Some(code.as_str()) {
+                stale.push(target);
+            }
+        }
+        Ok(stale)
+    }
+
+    /// The file one schema generates and its content.
+    fn render(&self, path: &Path) -> Result<(PathBuf, String), Error> {
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(Error::NoOutDir)?,
+        };
+        // Only a build script (which has OUT_DIR) talks to cargo on stdout.
+        let in_build_script = std::env::var_os("OUT_DIR").is_some();
+        if in_build_script {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+        let source = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        let schema = keyschema::Schema::parse(&source, &name)?;
+        if in_build_script && !self.quiet && !schema.warnings().is_empty() {
+            // The checker's warnings, one `cargo:warning=` line each line of the rendering.
+            for line in keyschema::render(schema.warnings(), &source, &name).lines() {
+                println!("cargo:warning={line}");
+            }
+        }
+        let code = self.generate_from(&schema, &header_name(path))?;
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "schema".into(), |s| s.to_string_lossy().replace('-', "_"));
+        Ok((out_dir.join(format!("{stem}.rs")), code))
     }
 
     /// The Rust source for one schema text; `name` is how the header and messages refer to it.
@@ -215,6 +239,24 @@ impl Config {
     #[cfg(not(feature = "format"))]
     fn finish(&self, code: String, _name: &str) -> Result<String, Error> {
         Ok(code)
+    }
+}
+
+/// How a generated file's header names its schema: as given when relative (`keys/cordum.keys`),
+/// relative to the current folder when given absolute inside it, else by its file name; never a
+/// path of the machine that generated it, so committed code is the same whoever generates it.
+fn header_name(path: &Path) -> String {
+    if path.is_relative() {
+        return path.display().to_string().replace('\\', "/");
+    }
+    let inside = std::env::current_dir()
+        .ok()
+        .and_then(|current| path.strip_prefix(current).ok().map(Path::to_path_buf));
+    match inside {
+        Some(relative) => relative.display().to_string().replace('\\', "/"),
+        None => path
+            .file_name()
+            .map_or_else(|| "schema".to_string(), |name| name.to_string_lossy().into_owned()),
     }
 }
 
