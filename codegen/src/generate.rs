@@ -49,6 +49,14 @@ fn doc(out: &mut String, text: &str) {
 }
 
 impl Generator<'_> {
+    /// The attributes a service asked for on the generated type `name`
+    /// ([`Config::type_attribute`](crate::Config::type_attribute)).
+    fn attributes(&self, out: &mut String, name: &str) {
+        for attribute in self.config.attributes_of(name) {
+            line!(out, "{attribute}");
+        }
+    }
+
     pub(crate) fn generate(&self) -> Result<String, Error> {
         let mut out = String::new();
         line!(
@@ -186,6 +194,7 @@ impl Generator<'_> {
             "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]"
         );
         line!(out, "{ALLOW}");
+        self.attributes(out, &name);
         line!(out, "pub enum {name} {{");
         for variant in variants {
             doc(out, &format!("`{variant}`."));
@@ -204,6 +213,16 @@ impl Generator<'_> {
                 .map(|v| format!("Self::{}", pascal(v)))
                 .collect::<Vec<_>>()
                 .join(", ")
+        );
+        line!(
+            out,
+            "    /// Every variant's name, as the schema spells it, in declaration order."
+        );
+        line!(
+            out,
+            "    pub const NAMES: [&'static str; {}] = [{}];",
+            variants.len(),
+            variants.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
         );
         line!(out, "    /// The variant's name in the schema.");
         line!(out, "    pub fn as_str(self) -> &'static str {{");
@@ -234,7 +253,49 @@ impl Generator<'_> {
         line!(out, "        self.as_str().to_string()");
         line!(out, "    }}");
         line!(out, "    fn from_text(text: &str) -> Option<Self> {{");
-        line!(out, "        Self::ALL.into_iter().find(|v| v.as_str() == text)");
+        line!(out, "        text.parse().ok()");
+        line!(out, "    }}");
+        line!(out, "}}");
+        self.enum_text(out, &name, &param.name);
+    }
+
+    /// `Display` and `FromStr` of a parameter enum, and serde's traits, all by the variant's name
+    /// as the schema spells it, so that a service's own documents can hold the enum.
+    fn enum_text(&self, out: &mut String, name: &str, param: &str) {
+        line!(out, "impl ::std::fmt::Display for {name} {{");
+        line!(
+            out,
+            "    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{"
+        );
+        line!(out, "        f.write_str(self.as_str())");
+        line!(out, "    }}");
+        line!(out, "}}");
+        line!(out, "impl ::std::str::FromStr for {name} {{");
+        line!(out, "    type Err = {RT}::ParseEnumError;");
+        line!(out, "    fn from_str(text: &str) -> Result<Self, Self::Err> {{");
+        line!(out, "        Self::ALL");
+        line!(out, "            .into_iter()");
+        line!(out, "            .find(|v| v.as_str() == text)");
+        line!(
+            out,
+            "            .ok_or_else(|| {RT}::ParseEnumError::new({param:?}, text, &Self::NAMES))"
+        );
+        line!(out, "    }}");
+        line!(out, "}}");
+        line!(out, "impl {RT}::serde::Serialize for {name} {{");
+        line!(
+            out,
+            "    fn serialize<S: {RT}::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {{"
+        );
+        line!(out, "        serializer.serialize_str(self.as_str())");
+        line!(out, "    }}");
+        line!(out, "}}");
+        line!(out, "impl<'de> {RT}::serde::Deserialize<'de> for {name} {{");
+        line!(
+            out,
+            "    fn deserialize<D: {RT}::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{"
+        );
+        line!(out, "        {RT}::__generated::deserialize_enum(deserializer)");
         line!(out, "    }}");
         line!(out, "}}");
     }
@@ -250,6 +311,7 @@ impl Generator<'_> {
         );
         line!(out, "#[derive(Debug, Clone, PartialEq, Eq, Hash)]");
         line!(out, "{ALLOW}");
+        self.attributes(out, &name);
         line!(out, "pub enum {name} {{");
         line!(out, "    /// The simple form.");
         line!(out, "    Simple({simple}),");
@@ -398,8 +460,10 @@ impl Generator<'_> {
         line!(out, "#[derive(Debug, Clone, PartialEq, Eq, Hash)]");
         line!(out, "{ALLOW}");
         if params.is_empty() {
+            self.attributes(out, &name);
             line!(out, "pub struct {name};");
         } else {
+            self.attributes(out, &name);
             line!(out, "pub struct {name} {{");
             for &p in &params {
                 line!(out, "    /// `<{}>`.", self.schema.params[p].name);
@@ -517,6 +581,7 @@ impl Generator<'_> {
         );
         line!(out, "#[derive(Debug, Clone, PartialEq, Default)]");
         line!(out, "{ALLOW}");
+        self.attributes(out, &name);
         line!(out, "pub struct {name} {{");
         for field in fields {
             line!(out, "    /// Field `{}`.", field.name);
@@ -679,6 +744,7 @@ impl Generator<'_> {
             line!(out, "");
             doc(out, &format!("Writes to the keys of one `{{{}}}` slot group, applied all or nothing (one script checks types and expected values, then writes) with each key's TTL and cap. Only keys of the group can be added, so the transaction cannot fail with CROSSSLOT.", group.template));
             line!(out, "{ALLOW}");
+            self.attributes(out, &name);
             line!(out, "pub struct {name}<'s> {{");
             line!(out, "    tx: {RT}::Transaction<'s>,");
             line!(out, "    keys: &'s {store},");
@@ -974,6 +1040,7 @@ impl Generator<'_> {
         );
         line!(out, "#[derive(Clone)]");
         line!(out, "{ALLOW}");
+        self.attributes(out, &name);
         line!(out, "pub struct {name} {{");
         line!(out, "    store: {RT}::Store,");
         line!(out, "}}");

@@ -81,6 +81,7 @@ impl std::fmt::Debug for Error {
 pub struct Config {
     out_dir: Option<PathBuf>,
     type_paths: HashMap<String, String>,
+    type_attributes: Vec<(String, String)>,
     store_name: Option<String>,
     format: bool,
     quiet: bool,
@@ -108,6 +109,34 @@ impl Config {
         self.type_paths
             .insert(name.as_ref().to_string(), path.as_ref().to_string());
         self
+    }
+
+    /// Adds `attribute` to the generated type named `name` (its Rust name: the parameter enum
+    /// `State`, the key type `JobStateKey`, the record `JobRecord`, the store `CordumStore`), or
+    /// to every generated type with `"*"`, as prost-build's `type_attribute` does. Parameter enums
+    /// already implement `Display`, `FromStr` and serde's traits by the schema's spelling; this
+    /// is for anything else a service needs (`#[derive(Default)]`, `#[non_exhaustive]`, a
+    /// `schemars` derive). An attribute that is not Rust is [`Error::Generated`].
+    ///
+    /// ```
+    /// let code = keyschema_codegen::Config::new()
+    ///     .type_attribute("JobKey", "#[derive(PartialOrd, Ord)]")
+    ///     .generate("param id int\njob:<id> string text \"A job\"\n", "jobs.keys")?;
+    /// assert!(code.contains("#[derive(PartialOrd, Ord)]\npub struct JobKey"));
+    /// # Ok::<(), keyschema_codegen::Error>(())
+    /// ```
+    pub fn type_attribute(&mut self, name: impl AsRef<str>, attribute: impl AsRef<str>) -> &mut Self {
+        self.type_attributes
+            .push((name.as_ref().to_string(), attribute.as_ref().to_string()));
+        self
+    }
+
+    /// The attributes asked for on the type `name`, in the order given.
+    pub(crate) fn attributes_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.type_attributes
+            .iter()
+            .filter(move |(target, _)| target == name || target == "*")
+            .map(|(_, attribute)| attribute.as_str())
     }
 
     /// Names the generated store (default: the keyspace's name and `Store`, `CordumStore`).

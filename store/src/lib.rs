@@ -46,7 +46,9 @@ pub use keys::{
     decode_field, encode_field, field_error, HashKey, HashMapKey, IndexedKey, ListKey, SetKey, StreamKey, StringKey,
     ZsetKey,
 };
-pub use param::{format_infallible_key, format_key, KeyParam, KeyParseError, ParamCodec, ParsedKey, UnixMillis};
+pub use param::{
+    format_infallible_key, format_key, KeyParam, KeyParseError, ParamCodec, ParseEnumError, ParsedKey, UnixMillis,
+};
 pub use policy::{KeyId, KeyPolicies, KeyPolicy};
 pub use primitives::scripts;
 pub use primitives::{
@@ -64,4 +66,11 @@ pub use keyschema;
 pub use prost;
 /// For commands the schema does not describe, on [`Store::connection`].
 pub use redis;
+pub use serde;
 pub use uuid;
+
+/// What generated code calls and a service does not: kept out of the documented API.
+#[doc(hidden)]
+pub mod __generated {
+    pub use crate::param::deserialize_enum;
+}

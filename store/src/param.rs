@@ -160,6 +160,50 @@ pub enum KeyParseError {
     },
 }
 
+/// A text that names no variant of a generated parameter enum (its `FromStr` and serde
+/// `Deserialize` answer this).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a `{param}` (one of: {})", .expected.join(", "))]
+pub struct ParseEnumError {
+    /// The parameter's name in the schema.
+    pub param: &'static str,
+    /// The text given.
+    pub text: String,
+    /// The variants' names, as the schema spells them.
+    pub expected: &'static [&'static str],
+}
+
+impl ParseEnumError {
+    /// The error for `text`, not a variant of `param`.
+    pub fn new(param: &'static str, text: &str, expected: &'static [&'static str]) -> Self {
+        Self {
+            param,
+            text: text.to_string(),
+            expected,
+        }
+    }
+}
+
+/// Deserializes a generated parameter enum from its name as the schema spells it (the generated
+/// `Deserialize` impls call this).
+pub fn deserialize_enum<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr<Err = ParseEnumError>,
+{
+    struct Name<T>(PhantomData<T>);
+    impl<T: std::str::FromStr<Err = ParseEnumError>> serde::de::Visitor<'_> for Name<T> {
+        type Value = T;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("a variant's name as the schema spells it")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+            text.parse().map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_str(Name(PhantomData))
+}
+
 /// Times as sorted-set scores: seconds (`score time`).
 impl crate::codec::Score for DateTime<Utc> {
     fn to_score(&self) -> f64 {

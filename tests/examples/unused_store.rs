@@ -32,4 +32,8 @@ fn main() {
         "{key} {job} {now} {}",
         collector::CtxPartitionOffsetKey { partition: 3 }.to_key()
     );
+    // `Config::type_attribute("ItemNameKey", "#[derive(PartialOrd, Ord)]")` in tests/build.rs.
+    let mut names = [copies::ItemNameKey { id: job }, copies::ItemNameKey { id: job }];
+    names.sort();
+    println!("{}", names[0].to_key());
 }

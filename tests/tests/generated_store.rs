@@ -701,3 +701,38 @@ async fn generated_transactions_are_fenced_on_any_slot() {
     assert!(new.release().await.unwrap());
     drop(old);
 }
+
+/// Generated parameter enums read and write the schema's spelling everywhere: `Display`,
+/// `FromStr` (an unknown name is an error listing the valid ones) and serde, so a service's own
+/// document can hold the enum instead of a string and a hand-written adapter.
+#[test]
+fn parameter_enums_read_and_write_the_schemas_spelling() {
+    use cordum::{State, Status};
+    assert_eq!(State::Running.to_string(), "RUNNING");
+    assert_eq!(Status::TimedOut.to_string(), "timed_out");
+    assert_eq!("TIMEOUT".parse::<State>(), Ok(State::Timeout));
+    assert_eq!("timed_out".parse::<Status>(), Ok(Status::TimedOut));
+    let unknown = "running".parse::<State>().unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "`running` is not a `state` (one of: PENDING, APPROVAL_REQUIRED, SCHEDULED, DISPATCHED, \
+         RUNNING, SUCCEEDED, FAILED, CANCELLED, TIMEOUT, DENIED)"
+    );
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Job {
+        state: State,
+        history: Vec<Status>,
+    }
+    let job = Job {
+        state: State::Running,
+        history: vec![Status::Pending, Status::Running],
+    };
+    let text = serde_json::to_string(&job).unwrap();
+    assert_eq!(text, r#"{"state":"RUNNING","history":["pending","running"]}"#);
+    assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), job);
+    let refused = serde_json::from_str::<Job>(r#"{"state":"Running","history":[]}"#).unwrap_err();
+    assert!(refused.to_string().contains("`Running` is not a `state`"), "{refused}");
+    let not_text = serde_json::from_str::<Job>(r#"{"state":3,"history":[]}"#).unwrap_err();
+    assert!(not_text.to_string().contains("a variant's name"), "{not_text}");
+}

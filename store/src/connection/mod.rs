@@ -168,6 +168,7 @@ impl RedisConnection {
         matches!(self.kind, Kind::Cluster(_))
     }
 
+    #[cfg(feature = "ops")]
     /// On a cluster, reads the topology again now, so that nodes that joined since the
     /// connection was made (a new replica) can be addressed; nothing on a standalone server.
     pub(crate) async fn refresh_topology(&self) -> Result<()> {

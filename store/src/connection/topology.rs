@@ -40,6 +40,7 @@ impl ClusterHandle {
         }
     }
 
+    #[cfg(feature = "ops")]
     /// Reads the topology again now, swapping in a connection that knows every node listed
     /// (one that joined since the current connection was made, such as a new replica).
     pub(crate) async fn refresh(&self) -> redis::RedisResult<()> {
