@@ -82,10 +82,10 @@ impl Generator<'_> {
 
     /// The checked model as the runtime loads it, and `schema()` for the key types.
     fn contract(&self, out: &mut String) -> Result<(), Error> {
-        let fingerprint = model_fingerprint(self.schema, keyschema::VERSION);
+        let fingerprint = model_fingerprint(self.schema, keyschema::CONTRACT_TAG);
         let ambiguities: Vec<String> = self.ambiguities.iter().map(|(a, b)| format!("({a}, {b})")).collect();
         line!(out, "");
-        doc(out, &format!("The checked model of {}, as keyschema {} generated it. `connect` builds it from these constructors (no parsing, no checking) and refuses it with an error naming both versions when this runtime is another keyschema version or the model was edited.", self.source_name, keyschema::VERSION));
+        doc(out, &format!("The checked model of {}, as keyschema {} generated it. `connect` builds it from these constructors (no parsing, no checking) and refuses it when the model was edited; a keyschema-store of another contract does not build this module.", self.source_name, keyschema::VERSION));
         line!(out, "{ALLOW}");
         line!(
             out,
@@ -93,6 +93,15 @@ impl Generator<'_> {
             self.source_name,
             keyschema::VERSION,
             ambiguities.join(", ")
+        );
+        line!(
+            out,
+            "// A keyschema-store of another contract refuses this module at compile time."
+        );
+        line!(
+            out,
+            "const _: () = {RT}::__generated::require_contract({});",
+            keyschema::CONTRACT
         );
         line!(out, "");
         line!(out, "/// The checked model, built from constructors.");
@@ -105,9 +114,9 @@ impl Generator<'_> {
         line!(out, "/// # Panics");
         line!(
             out,
-            "/// When this module and the keyschema-store it is built with are different versions; the"
+            "/// When the model was edited by hand; the store's `connect` reports the same as an error"
         );
-        line!(out, "/// store's `connect` reports the same as an error first.");
+        line!(out, "/// first.");
         line!(out, "{ALLOW}");
         line!(out, "pub fn schema() -> &'static {RT}::keyschema::Schema {{");
         line!(out, "    GENERATED.expect_schema()");

@@ -48,7 +48,7 @@ fn synthetic(n: usize) -> String {
 /// parsed one, where generated code writes constructors) and its fingerprint.
 fn generated(source: &str, build: fn() -> keyschema::KeySchema) -> &'static GeneratedSchema {
     let schema = keyschema::Schema::parse(source, "bench.keys").unwrap();
-    let fingerprint = keyschema::model_fingerprint(schema.model(), keyschema::VERSION);
+    let fingerprint = keyschema::model_fingerprint(schema.model(), keyschema::CONTRACT_TAG);
     let ambiguities: Vec<(u32, u32)> = schema
         .ambiguities()
         .iter()
@@ -125,7 +125,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(keyschema_tests::generated::cordum::GENERATED.load().unwrap()));
     });
     group.bench_function("fingerprint", |b| {
-        b.iter(|| black_box(keyschema::model_fingerprint(parsed.model(), keyschema::VERSION)));
+        b.iter(|| black_box(keyschema::model_fingerprint(parsed.model(), keyschema::CONTRACT_TAG)));
     });
     group.bench_function("read the model from JSON instead (serde_json)", |b| {
         b.iter(|| black_box(serde_json::from_str::<keyschema::KeySchema>(&json).unwrap()));

@@ -72,5 +72,6 @@ pub use uuid;
 /// What generated code calls and a service does not: kept out of the documented API.
 #[doc(hidden)]
 pub mod __generated {
+    pub use crate::contract::require_contract;
     pub use crate::param::deserialize_enum;
 }
