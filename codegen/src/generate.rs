@@ -30,11 +30,52 @@ macro_rules! line {
 
 mod primitives;
 
+/// `text` with the words that name code (`ck_XXXXXXXX`, `JobState`, `schemas/app.keys`,
+/// `a::b`) between backticks, as rustdoc shows code and clippy's `doc_markdown` asks; words
+/// already between backticks stay as they are.
+fn code_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut in_code = false;
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let ticks = word.matches('`').count();
+        if in_code || ticks > 0 {
+            out.push_str(word);
+            in_code ^= ticks % 2 == 1;
+            continue;
+        }
+        // Punctuation around a word stays outside its backticks.
+        let punctuation = |c: char| "()[],.;:!?\"'".contains(c);
+        let start = word.find(|c: char| !punctuation(c)).unwrap_or(word.len());
+        let end = word
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !punctuation(c))
+            .map_or(start, |(at, c)| at + c.len_utf8());
+        let core = &word[start..end];
+        let camel = core
+            .chars()
+            .zip(core.chars().skip(1))
+            .any(|(a, b)| a.is_lowercase() && b.is_uppercase());
+        // `<param>` too: rustdoc would read it as an HTML tag.
+        let placeholder = core.len() > 2 && core.starts_with('<') && core.ends_with('>');
+        if core.contains('_') || core.contains("::") || camel || placeholder {
+            out.push_str(&format!("{}`{core}`{}", &word[..start], &word[end..]));
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
 fn doc(out: &mut String, text: &str) {
     // Wrapped at 96 columns so doc comments read well in the formatted file.
     for paragraph in text.lines() {
         let mut line = String::new();
-        for word in paragraph.replace("*/", "* /").split(' ') {
+        let paragraph = code_words(&paragraph.replace("*/", "* /"));
+        for word in paragraph.split(' ') {
             if !line.is_empty() && line.len() + word.len() + 1 > 96 {
                 line!(out, "/// {}", line);
                 line.clear();
@@ -89,9 +130,10 @@ impl Generator<'_> {
         line!(out, "{ALLOW}");
         line!(
             out,
-            "pub static GENERATED: {RT}::GeneratedSchema = {RT}::GeneratedSchema::new({:?}, {:?}, {fingerprint:#018x}, checked_model, &[{}]);",
+            "pub static GENERATED: {RT}::GeneratedSchema = {RT}::GeneratedSchema::new({:?}, {:?}, {}, checked_model, &[{}]);",
             self.source_name,
             keyschema::VERSION,
+            model_literal::grouped_hex(fingerprint),
             ambiguities.join(", ")
         );
         line!(
@@ -105,6 +147,8 @@ impl Generator<'_> {
         );
         line!(out, "");
         line!(out, "/// The checked model, built from constructors.");
+        // One expression as long as the schema is large: its length and its stack are the data's.
+        line!(out, "#[allow(clippy::too_many_lines, clippy::large_stack_arrays)]");
         line!(out, "fn checked_model() -> {RT}::keyschema::KeySchema {{");
         line!(out, "    {}", model_literal::function_body(self.schema));
         line!(out, "}}");
@@ -504,6 +548,10 @@ impl Generator<'_> {
                 )
             })
             .collect();
+        if params.is_empty() {
+            // A key without parameters formats as the others do, through its (empty) value.
+            line!(out, "    #[allow(clippy::unused_self)]");
+        }
         if self.key_infallible(key) {
             line!(out, "    pub fn to_key(&self) -> String {{");
             line!(
@@ -813,7 +861,11 @@ impl Generator<'_> {
             arg_type: String,
             call: &'static str,
         }
-        let value = |codec| format!("&{}", self.value_type(codec));
+        // Numbers are passed by value (clippy's `trivially_copy_pass_by_ref`), the rest by reference.
+        let value = |codec: &Codec| match codec {
+            Codec::Int | Codec::Float => self.value_type(codec),
+            _ => format!("&{}", self.value_type(codec)),
+        };
         let values = |codec| format!("&[{}]", self.value_type(codec));
         let methods: Vec<WriteMethod> = match &key.redis_type {
             RedisType::String { codec } => vec![WriteMethod {
@@ -889,7 +941,13 @@ impl Generator<'_> {
                 method.arg_type
             );
             line!(out, "        let key = {build};");
-            line!(out, "        self.tx.{}(&key, {})?;", method.call, method.arg);
+            let reference = if method.arg_type.starts_with('&') { "" } else { "&" };
+            line!(
+                out,
+                "        self.tx.{}(&key, {reference}{})?;",
+                method.call,
+                method.arg
+            );
             line!(out, "        Ok(self)");
             line!(out, "    }}");
         }
@@ -1012,15 +1070,18 @@ impl Generator<'_> {
             entity.name,
             self.codec_type(codec)
         );
-        let argument = if self.is_copy(*member_param) {
+        // The parameter is consumed by the entity's accessor, after a copy for the member (a
+        // clone when its type is not Copy).
+        let member_value = if self.is_copy(*member_param) {
             field.clone()
         } else {
             format!("{field}.clone()")
         };
-        line!(out, "        let entity = self.{}({argument}){value};", entity.name);
+        line!(out, "        let member = {member_value};");
+        line!(out, "        let entity = self.{}({field}){value};", entity.name);
         line!(
             out,
-            "        {RT}::IndexedKey::new::<{}>(entity, {}Key::ID, &{field})",
+            "        {RT}::IndexedKey::new::<{}>(entity, {}Key::ID, &member)",
             self.codec_type(member),
             pascal(&index.name)
         );
@@ -1228,5 +1289,22 @@ fn ttl_phrase(ttl: &keyschema::TtlPolicy) -> String {
     match ttl {
         keyschema::TtlPolicy::None => "no TTL".to_string(),
         ttl => format!("TTL {ttl}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_words;
+
+    #[test]
+    fn words_that_name_code_get_backticks_and_nothing_else_changes() {
+        assert_eq!(
+            code_words("Key IDs by ck_XXXXXXXX prefix (HSET a <assetID> <json>), JobState."),
+            "Key IDs by `ck_XXXXXXXX` prefix (HSET a `<assetID>` `<json>`), `JobState`."
+        );
+        // Already code, non-ASCII, punctuation alone: as they were.
+        assert_eq!(code_words("`job_id` → État , ."), "`job_id` → État , .");
+        assert_eq!(code_words("`a b_c` d_e"), "`a b_c` `d_e`");
+        assert_eq!(code_words(""), "");
     }
 }

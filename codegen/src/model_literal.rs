@@ -45,16 +45,52 @@ impl ToRust for char {
     }
 }
 
+impl ToRust for bool {
+    fn to_rust(&self, out: &mut String) {
+        let _ = write!(out, "{self}");
+    }
+}
+
 macro_rules! numbers {
     ($($t:ty),*) => {$(
         impl ToRust for $t {
             fn to_rust(&self, out: &mut String) {
-                let _ = write!(out, "{self}");
+                out.push_str(&grouped(u64::from(*self)));
             }
         }
     )*};
 }
-numbers!(bool, u32, u64, usize);
+numbers!(u32, u64);
+
+impl ToRust for usize {
+    fn to_rust(&self, out: &mut String) {
+        out.push_str(&grouped(*self as u64));
+    }
+}
+
+/// A number as a literal a reader (and clippy's `unreadable_literal`) can read: digits in groups
+/// of three from 100,000 on (`604_800_000`).
+pub(crate) fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    if n < 100_000 {
+        return digits;
+    }
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('_');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// A 64-bit fingerprint as a hex literal in groups of four (`0x9ae1_b927_1aa3_58f8`).
+pub(crate) fn grouped_hex(n: u64) -> String {
+    let hex = format!("{n:016x}");
+    let groups: Vec<&str> = (0..4).map(|i| &hex[i * 4..i * 4 + 4]).collect();
+    format!("0x{}", groups.join("_"))
+}
 
 impl<T: ToRust> ToRust for Vec<T> {
     fn to_rust(&self, out: &mut String) {
@@ -314,7 +350,7 @@ impl ToRust for RedisType {
 
 impl ToRust for Millis {
     fn to_rust(&self, out: &mut String) {
-        let _ = write!(out, "{KS}::Millis({})", self.0);
+        let _ = write!(out, "{KS}::Millis({})", grouped(self.0));
     }
 }
 

@@ -4,8 +4,12 @@
 //! re-exported `chrono` and `uuid` the way generated methods need (`Utc::now()`, `Uuid::new_v4()`).
 
 #![deny(warnings)]
+// Generated code is held to clippy's pedantic lints too (a service may turn them on).
+#![warn(clippy::pedantic)]
 
-// The value types the schemas name, as a service defines them (here: the test crate's).
+// The value types the schemas name, as a service defines them (here: the test crate's), all in
+// scope as the modules' `super::` paths need them.
+#[allow(clippy::wildcard_imports)]
 use keyschema_tests::generated::*;
 
 mod cordum {
@@ -14,6 +18,18 @@ mod cordum {
 
 mod collector {
     include!(concat!(env!("OUT_DIR"), "/state.rs"));
+}
+
+mod cordum_cluster {
+    include!(concat!(env!("OUT_DIR"), "/cordum_cluster.rs"));
+}
+
+mod catalog {
+    include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
+}
+
+mod opensensor {
+    include!(concat!(env!("OUT_DIR"), "/opensensor.rs"));
 }
 
 // Parameters of Copy types in every generated form that passes one along.
