@@ -29,3 +29,54 @@ async fn the_first_program_of_the_guide_works_against_a_real_server() {
         "the lock was released"
     );
 }
+
+/// The dependency lines docs/store.md shows, in a crate outside this repository: the guide's
+/// first program copied to a temporary folder with a `Cargo.toml` made of the documented block
+/// (the checkout's path put in for `../keyschema/`) builds. (The documented `keyschema-store =
+/// "0.1"` did not resolve, and the example's own manifest inherits workspace fields a service
+/// cannot copy.)
+#[test]
+fn the_documented_dependencies_build_a_service_outside_the_repository() {
+    let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let guide = std::fs::read_to_string(repository.join("docs/store.md")).unwrap();
+    let block = guide
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/store.md opens with the dependencies in a ```toml block");
+    assert!(
+        !block.contains("= \"0.1\""),
+        "a version dependency does not resolve: {block}"
+    );
+    let dependencies = block.replace("../keyschema/", &format!("{}/", repository.display()));
+
+    let service = std::env::temp_dir().join(format!("keyschema-outside-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&service);
+    let example = repository.join("examples/first-service");
+    for file in ["build.rs", "schema/app.keys", "src/lib.rs", "src/main.rs"] {
+        let target = service.join(file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(example.join(file), &target).unwrap();
+    }
+    let manifest = format!(
+        "[package]\nname = \"outside-service\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [lib]\nname = \"first_service\"\n\n{dependencies}\n[workspace]\n"
+    );
+    std::fs::write(service.join("Cargo.toml"), manifest).unwrap();
+    // The repository's lock: the same versions as its own build, offline, and its compiled
+    // dependencies shared through its target folder.
+    std::fs::copy(repository.join("Cargo.lock"), service.join("Cargo.lock")).unwrap();
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repository.join("target"), Into::into);
+    let output = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["check", "--offline", "--quiet"])
+        .current_dir(&service)
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the documented dependencies do not build a service:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&service);
+}
