@@ -401,10 +401,11 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             check: true,
         } => {
             let stale = keyschema_codegen::Config::new().out_dir(&folder).check(&[&schema])?;
-            for path in &stale {
+            for file in &stale {
                 eprintln!(
-                    "{} is not what {schema} generates: run `keyschema gen {schema} --out {folder}` and commit it",
-                    path.display()
+                    "{} is not what {schema} generates ({}): run `keyschema gen {schema} --out {folder}` and commit it",
+                    file.path.display(),
+                    file.difference
                 );
             }
             if stale.is_empty() {

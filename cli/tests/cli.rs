@@ -222,6 +222,8 @@ fn gen_writes_the_typed_store() {
     // current folder: by its file name), so committed code is the same whoever generates it.
     let header = code.lines().next().unwrap();
     assert!(header.contains("from catalog.keys."), "{header}");
+    let version = format!("keyschema-codegen {} from", env!("CARGO_PKG_VERSION"));
+    assert!(header.contains(&version), "{header}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -247,6 +249,15 @@ fn gen_check_finds_committed_code_out_of_date() {
     let message = text(&stale.stderr);
     assert!(
         message.contains("jobs.rs is not what") && message.contains("run `keyschema gen"),
+        "{message}"
+    );
+    // Where: the first line that differs, the TTL the committed module still has.
+    assert!(
+        message.contains("lines differ; line ") && message.contains("has \"millis: ks::Millis(604_800_000)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("generates \"millis: ks::Millis(86_400_000)"),
         "{message}"
     );
     let _ = std::fs::remove_dir_all(dir);

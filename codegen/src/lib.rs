@@ -187,20 +187,27 @@ impl Config {
 
     /// Checks that the files [`Config::compile`] would write are there with exactly that
     /// content, writing nothing: for committed generated code, in CI. Answers the files that are
-    /// missing or differ (empty: all up to date).
+    /// missing or differ, each with where (empty: all up to date).
     ///
     /// ```no_run
     /// let stale = keyschema_codegen::Config::new().out_dir("src/generated").check(&["keys/cordum.keys"])?;
     /// assert!(stale.is_empty(), "regenerate: keyschema gen keys/cordum.keys --out src/generated");
     /// # Ok::<(), keyschema_codegen::Error>(())
     /// ```
-    pub fn check(&self, schemas: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
+    pub fn check(&self, schemas: &[impl AsRef<Path>]) -> Result<Vec<Stale>, Error> {
         let mut stale = Vec::new();
         for path in schemas {
             let (target, code) = self.render(path.as_ref())?;
-            if std::fs::read_to_string(&target).ok().as_deref() != Some(code.as_str()) {
-                stale.push(target);
-            }
+            let committed = std::fs::read_to_string(&target).ok();
+            let difference = match committed {
+                None => "missing".to_string(),
+                Some(committed) if committed == code => continue,
+                Some(committed) => first_difference(&committed, &code),
+            };
+            stale.push(Stale {
+                path: target,
+                difference,
+            });
         }
         Ok(stale)
     }
@@ -268,6 +275,53 @@ impl Config {
     #[cfg(not(feature = "format"))]
     fn finish(&self, code: String, _name: &str) -> Result<String, Error> {
         Ok(code)
+    }
+}
+
+/// A generated file that is not what its schema generates ([`Config::check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stale {
+    /// The file.
+    pub path: PathBuf,
+    /// `missing`, or the first line that differs: `line 12: has "...", generates "..."`.
+    pub difference: String,
+}
+
+/// Where `committed` departs from `generated`, in words: how many lines differ, and the first
+/// that does other than the fingerprint (which changes with anything else).
+fn first_difference(committed: &str, generated: &str) -> String {
+    let (old, new): (Vec<&str>, Vec<&str>) = (committed.lines().collect(), generated.lines().collect());
+    let fingerprint = |line: &str| {
+        let line = line.trim().trim_end_matches(',');
+        line.starts_with("0x") && line[2..].chars().all(|c| c.is_ascii_hexdigit() || c == '_')
+    };
+    let differing: Vec<usize> = (0..old.len().max(new.len()))
+        .filter(|&i| old.get(i) != new.get(i))
+        .collect();
+    let Some(&first) = differing
+        .iter()
+        .find(|&&i| !(old.get(i).is_some_and(|l| fingerprint(l)) && new.get(i).is_some_and(|l| fingerprint(l))))
+        .or(differing.first())
+    else {
+        return "the line endings differ".to_string();
+    };
+    let count = differing.len();
+    let lines = if count == 1 { "line differs" } else { "lines differ" };
+    match (old.get(first), new.get(first)) {
+        (Some(a), Some(b)) => format!(
+            "{count} {lines}; line {}: has {:?}, generates {:?}",
+            first + 1,
+            a.trim(),
+            b.trim()
+        ),
+        (Some(_), None) => format!(
+            "{count} {lines}; from line {} on, lines the schema no longer generates",
+            first + 1
+        ),
+        (None, _) => format!(
+            "{count} {lines}; it ends at line {} where the schema generates more",
+            first + 1
+        ),
     }
 }
 
