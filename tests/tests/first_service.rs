@@ -31,7 +31,7 @@ async fn the_first_program_of_the_guide_works_against_a_real_server() {
 }
 
 /// The dependency lines docs/store.md shows, in a crate outside this repository: the guide's
-/// first program copied to a temporary folder with a `Cargo.toml` made of the documented block
+/// first program and its own test (on `keyschema-testing`'s servers) copied to a temporary folder with a `Cargo.toml` made of the documented block
 /// (the checkout's path put in for `../keyschema/`) builds. (The documented `keyschema-store =
 /// "0.1"` did not resolve, and the example's own manifest inherits workspace fields a service
 /// cannot copy.)
@@ -53,7 +53,13 @@ fn the_documented_dependencies_build_a_service_outside_the_repository() {
     let service = std::env::temp_dir().join(format!("keyschema-outside-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&service);
     let example = repository.join("examples/first-service");
-    for file in ["build.rs", "schema/app.keys", "src/lib.rs", "src/main.rs"] {
+    for file in [
+        "build.rs",
+        "schema/app.keys",
+        "src/lib.rs",
+        "src/main.rs",
+        "tests/against_redis.rs",
+    ] {
         let target = service.join(file);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(example.join(file), &target).unwrap();
@@ -68,7 +74,7 @@ fn the_documented_dependencies_build_a_service_outside_the_repository() {
     std::fs::copy(repository.join("Cargo.lock"), service.join("Cargo.lock")).unwrap();
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repository.join("target"), Into::into);
     let output = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["check", "--offline", "--quiet"])
+        .args(["check", "--tests", "--offline", "--quiet"])
         .current_dir(&service)
         .env("CARGO_TARGET_DIR", target)
         .output()

@@ -40,7 +40,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Signs a user in, counts failed logins until the limit refuses one, and changes the account
 /// under its lock; every key gets the TTL the schema declares.
 pub async fn run(url: &str) -> Result<Report, BoxError> {
-    let store = app::AppStore::connect(url).await?;
+    run_with(&app::AppStore::connect(url).await?).await
+}
+
+/// [`run`] on a store already connected (to a standalone server or a cluster).
+pub async fn run_with(store: &app::AppStore) -> Result<Report, BoxError> {
     let user = Uuid::new_v4();
     let address: IpAddr = [192, 0, 2, 7].into();
 
