@@ -326,21 +326,14 @@ fn first_difference(committed: &str, generated: &str) -> String {
 }
 
 /// How a generated file's header names its schema: as given when relative (`keys/cordum.keys`),
-/// relative to the current folder when given absolute inside it, else by its file name; never a
-/// path of the machine that generated it, so committed code is the same whoever generates it.
+/// else by its file name; never a path of the machine that generated it (nor one that depends
+/// on the folder it was run from), so committed code is the same whoever generates it.
 fn header_name(path: &Path) -> String {
     if path.is_relative() {
         return path.display().to_string().replace('\\', "/");
     }
-    let inside = std::env::current_dir()
-        .ok()
-        .and_then(|current| path.strip_prefix(current).ok().map(Path::to_path_buf));
-    match inside {
-        Some(relative) => relative.display().to_string().replace('\\', "/"),
-        None => path
-            .file_name()
-            .map_or_else(|| "schema".to_string(), |name| name.to_string_lossy().into_owned()),
-    }
+    path.file_name()
+        .map_or_else(|| "schema".to_string(), |name| name.to_string_lossy().into_owned())
 }
 
 /// Generates the stores of `schemas` into `OUT_DIR` with default settings.
