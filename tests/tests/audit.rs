@@ -13,6 +13,7 @@ use keyschema_tests::generated::cordum::{self, CordumStore};
 use keyschema_tests::generated::cordum::{JobId, State};
 use keyschema_tests::generated::JobState;
 use keyschema_tests::{shared_cluster, shared_standalone, RedisServer, ServerOptions};
+use std::time::Duration;
 
 const GOOD_JOBS: usize = 300;
 const LOCKS: usize = 20;
@@ -428,4 +429,36 @@ async fn pages_that_come_back_empty_are_audited_as_nothing() {
     let report = audit_small_pages(&cluster.urls()[0]).await;
     assert_eq!(report.keys, 5, "{report:?}");
     assert_eq!(report.unknown.iter().map(|group| group.count).sum::<u64>(), 5);
+}
+
+/// The wait of `--replicas` for a connected replica to be listed is bounded: with the replicas'
+/// first sync held back 4 s and a wait of 1 s, the audit stops with `ReplicaNotListed` naming the
+/// primary, within about that second, having scanned nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wait_for_an_unlisted_replica_is_bounded() {
+    let mut cluster = keyschema_tests::RedisCluster::primaries_only(Duration::from_secs(4));
+    cluster.add_replicas();
+    let connection = keyschema_store::RedisConnection::cluster_with(
+        &cluster.urls(),
+        &ConnectionOptions::default().read_from_replicas(true),
+    )
+    .await
+    .unwrap();
+    let store = Store::new(connection, cordum::GENERATED.schema().unwrap().model_arc()).unwrap();
+    let options = AuditOptions {
+        replicas: true,
+        replica_wait: Duration::from_secs(1),
+        ..AuditOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let error = ops::audit(&store, &options).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(&error, ops::OpsError::ReplicaNotListed { primary, waited } if primary.starts_with("127.0.0.1:") && *waited == Duration::from_secs(1)),
+        "{error}"
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
 }

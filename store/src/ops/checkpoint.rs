@@ -78,17 +78,7 @@ impl Endpoint {
             let mut pipe = node.pipe();
             pipe.cmd("INFO").arg("server").cmd("DBSIZE");
             let replies = node.pipeline(pipe, 2).await?;
-            let info = match replies.first() {
-                Some(redis::Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
-                Some(redis::Value::VerbatimString { text, .. }) => text.clone(),
-                _ => String::new(),
-            };
-            let run_id = info
-                .lines()
-                .find_map(|line| line.strip_prefix("run_id:"))
-                .unwrap_or("")
-                .trim()
-                .to_string();
+            let run_id = super::nodes::info_field(replies.first(), "run_id").unwrap_or_default();
             endpoint.run_ids.insert(node.name(), run_id);
             if let Some(redis::Value::Int(keys)) = replies.get(1) {
                 endpoint.keys += u64::try_from(*keys).unwrap_or(0);

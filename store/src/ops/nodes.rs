@@ -142,14 +142,19 @@ pub(crate) async fn connected_replicas(connection: &RedisConnection, primary: &(
     let mut pipe = node.pipe();
     pipe.cmd("INFO").arg("replication");
     let replies = node.pipeline(pipe, 1).await?;
-    let info = match replies.first() {
-        Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
-        Some(Value::VerbatimString { text, .. }) => text.clone(),
-        _ => String::new(),
-    };
-    Ok(info
-        .lines()
-        .find_map(|line| line.strip_prefix("connected_slaves:"))
-        .and_then(|count| count.trim().parse().ok())
+    Ok(info_field(replies.first(), "connected_slaves")
+        .and_then(|count| count.parse().ok())
         .unwrap_or(0))
+}
+
+/// The value of `field` in an `INFO` reply (`run_id`, `connected_slaves`), if it is there.
+pub(crate) fn info_field(reply: Option<&Value>, field: &str) -> Option<String> {
+    let text = match reply? {
+        Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Value::VerbatimString { text, .. } => text.clone(),
+        _ => return None,
+    };
+    text.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .map(|value| value.trim().to_string())
 }
