@@ -9,6 +9,7 @@ fn main() {
         "../schema/examples/state.keys",
         "../schema/examples/opensensor.keys",
         "schemas/copy_params.keys",
+        "schemas/every_shape.keys",
     ];
     // The examples' warnings are their documented, real ambiguities: not printed on every build.
     // An attribute a service asks for on one generated type: tests/examples/unused_store.rs

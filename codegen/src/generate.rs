@@ -154,17 +154,13 @@ impl Generator<'_> {
         line!(out, "    {}", model_literal::function_body(self.schema));
         line!(out, "}}");
         line!(out, "");
-        line!(out, "/// The checked schema, loaded once from [`GENERATED`].");
-        line!(out, "///");
-        line!(out, "/// # Panics");
         line!(
             out,
-            "/// When the model was edited by hand; the store's `connect` reports the same as an error"
+            "/// The schema the key types format and parse with, loaded once from [`GENERATED`]."
         );
-        line!(out, "/// first.");
         line!(out, "{ALLOW}");
         line!(out, "pub fn schema() -> &'static {RT}::keyschema::Schema {{");
-        line!(out, "    GENERATED.expect_schema()");
+        line!(out, "    GENERATED.keys()");
         line!(out, "}}");
         Ok(())
     }
@@ -238,7 +234,7 @@ impl Generator<'_> {
             self.composite(out, index, param);
             return;
         }
-        let ParamType::Enum { variants, .. } = &param.ty else {
+        let ParamType::Enum { variants, case } = &param.ty else {
             return;
         };
         line!(out, "");
@@ -286,8 +282,24 @@ impl Generator<'_> {
         }
         line!(out, "        }}");
         line!(out, "    }}");
+        line!(
+            out,
+            "    /// The variant as keys write it, in the parameter's declared case."
+        );
+        line!(out, "    pub fn key_form(self) -> &'static str {{");
+        line!(out, "        match self {{");
+        for variant in variants {
+            line!(
+                out,
+                "            Self::{} => {:?},",
+                pascal(variant),
+                case.apply(variant)
+            );
+        }
+        line!(out, "        }}");
+        line!(out, "    }}");
         line!(out, "}}");
-        line!(out, "impl {RT}::KeyParam for {name} {{");
+        line!(out, "impl {RT}::__generated::KeyParam for {name} {{");
         line!(out, "    fn to_param(&self) -> {RT}::keyschema::ParamValue<'_> {{");
         line!(out, "        {RT}::keyschema::ParamValue::Enum(*self as usize)");
         line!(out, "    }}");
@@ -313,8 +325,9 @@ impl Generator<'_> {
         self.enum_text(out, &name, &param.name);
     }
 
-    /// `Display` and `FromStr` of a parameter enum, and serde's traits, all by the variant's name
-    /// as the schema spells it, so that a service's own documents can hold the enum.
+    /// `Display` and `FromStr` of a parameter enum, and serde's traits, by the variant's name as
+    /// the schema spells it, so that a service's own documents can hold the enum; parsing also
+    /// takes the form keys write (`running` under `case lower`), which is what a key hands back.
     fn enum_text(&self, out: &mut String, name: &str, param: &str) {
         line!(out, "impl ::std::fmt::Display for {name} {{");
         line!(
@@ -329,7 +342,7 @@ impl Generator<'_> {
         line!(out, "    fn from_str(text: &str) -> Result<Self, Self::Err> {{");
         line!(out, "        Self::ALL");
         line!(out, "            .into_iter()");
-        line!(out, "            .find(|v| v.as_str() == text)");
+        line!(out, "            .find(|v| v.as_str() == text || v.key_form() == text)");
         line!(
             out,
             "            .ok_or_else(|| {RT}::ParseEnumError::new({param:?}, text, &Self::NAMES))"
@@ -386,12 +399,12 @@ impl Generator<'_> {
             line!(out, "    }},");
         }
         line!(out, "}}");
-        line!(out, "impl {RT}::KeyParam for {name} {{");
+        line!(out, "impl {RT}::__generated::KeyParam for {name} {{");
         line!(out, "    fn to_param(&self) -> {RT}::keyschema::ParamValue<'_> {{");
         line!(out, "        match self {{");
         line!(
             out,
-            "            Self::Simple(value) => {RT}::KeyParam::to_param(value),"
+            "            Self::Simple(value) => {RT}::__generated::KeyParam::to_param(value),"
         );
         for (l, layout) in param.layouts.iter().enumerate() {
             let fields = self.layout_fields(layout);
@@ -399,7 +412,7 @@ impl Generator<'_> {
                 .iter()
                 .filter_map(|p| match p {
                     LayoutPart::Param(p) => Some(format!(
-                        "({p}, {RT}::KeyParam::to_param({}))",
+                        "({p}, {RT}::__generated::KeyParam::to_param({}))",
                         snake(&self.schema.params[*p].name)
                     )),
                     LayoutPart::Literal(_) => None,
@@ -425,7 +438,7 @@ impl Generator<'_> {
                 if let LayoutPart::Param(p) = part {
                     line!(
                         out,
-                        "                    {}: {RT}::KeyParam::from_param(parts.next()?.1)?,",
+                        "                    {}: {RT}::__generated::KeyParam::from_param(parts.next()?.1)?,",
                         snake(&self.schema.params[*p].name)
                     );
                 }
@@ -435,7 +448,7 @@ impl Generator<'_> {
         }
         line!(
             out,
-            "            value => {RT}::KeyParam::from_param(value).map(Self::Simple),"
+            "            value => {RT}::__generated::KeyParam::from_param(value).map(Self::Simple),"
         );
         line!(out, "        }}");
         line!(out, "    }}");
@@ -443,14 +456,17 @@ impl Generator<'_> {
         line!(out, "        match self {{");
         line!(
             out,
-            "            Self::Simple(value) => {RT}::KeyParam::to_text(value),"
+            "            Self::Simple(value) => {RT}::__generated::KeyParam::to_text(value),"
         );
         for (l, layout) in param.layouts.iter().enumerate() {
             let pieces: Vec<String> = layout
                 .iter()
                 .map(|p| match p {
                     LayoutPart::Literal(text) => format!("{text:?}.to_string()"),
-                    LayoutPart::Param(p) => format!("{RT}::KeyParam::to_text({})", snake(&self.schema.params[*p].name)),
+                    LayoutPart::Param(p) => format!(
+                        "{RT}::__generated::KeyParam::to_text({})",
+                        snake(&self.schema.params[*p].name)
+                    ),
                 })
                 .collect();
             line!(
@@ -544,7 +560,7 @@ impl Generator<'_> {
             .iter()
             .map(|p| {
                 format!(
-                    "{RT}::KeyParam::to_param(&self.{})",
+                    "{RT}::__generated::KeyParam::to_param(&self.{})",
                     snake(&self.schema.params[*p].name)
                 )
             })
@@ -557,7 +573,7 @@ impl Generator<'_> {
             line!(out, "    pub fn to_key(&self) -> String {{");
             line!(
                 out,
-                "        {RT}::format_infallible_key(schema(), Self::ID, &[{}])",
+                "        {RT}::__generated::format_infallible_key(schema(), Self::ID, &[{}])",
                 values.join(", ")
             );
         } else {
@@ -567,7 +583,7 @@ impl Generator<'_> {
             );
             line!(
                 out,
-                "        {RT}::format_key(schema(), Self::ID, &[{}])",
+                "        {RT}::__generated::format_key(schema(), Self::ID, &[{}])",
                 values.join(", ")
             );
         }
@@ -580,12 +596,12 @@ impl Generator<'_> {
         if params.is_empty() {
             line!(
                 out,
-                "        {RT}::ParsedKey::new(schema(), Self::ID, key).map(|_| Self)"
+                "        {RT}::__generated::ParsedKey::new(schema(), Self::ID, key).map(|_| Self)"
             );
         } else {
             line!(
                 out,
-                "        let mut values = {RT}::ParsedKey::new(schema(), Self::ID, key)?;"
+                "        let mut values = {RT}::__generated::ParsedKey::new(schema(), Self::ID, key)?;"
             );
             line!(out, "        Ok(Self {{");
             for &p in &params {
@@ -662,7 +678,7 @@ impl Generator<'_> {
             line!(out, "        if let Some(value) = &self.{} {{", snake(&field.name));
             line!(
                 out,
-                "            fields.push(({:?}, {RT}::encode_field::<{codec}>(key, {:?}, value)?));",
+                "            fields.push(({:?}, {RT}::__generated::encode_field::<{codec}>(key, {:?}, value)?));",
                 field.name,
                 field.name
             );
@@ -681,7 +697,7 @@ impl Generator<'_> {
             let codec = self.codec_type(&field.codec);
             line!(
                 out,
-                "                {:?} => record.{} = Some({RT}::decode_field::<{codec}>(key, {:?}, &value)?),",
+                "                {:?} => record.{} = Some({RT}::__generated::decode_field::<{codec}>(key, {:?}, &value)?),",
                 field.name,
                 snake(&field.name),
                 field.name
@@ -1173,10 +1189,14 @@ impl Generator<'_> {
         line!(out, "    }}");
         line!(
             out,
-            "    /// Wraps a store made by hand (policies resolved by the caller). Its schema must be this module's."
+            "    /// Wraps a store made by hand (policies resolved by the caller); an error unless its"
         );
-        line!(out, "    pub fn from_store(store: {RT}::Store) -> Self {{");
-        line!(out, "        Self {{ store }}");
+        line!(out, "    /// schema is this module's.");
+        line!(
+            out,
+            "    pub fn from_store(store: {RT}::Store) -> {RT}::Result<Self> {{"
+        );
+        line!(out, "        Ok(Self {{ store: GENERATED.adopt(store)? }})");
         line!(out, "    }}");
         line!(out, "    /// The untyped store underneath.");
         line!(out, "    pub fn store(&self) -> &{RT}::Store {{");
@@ -1228,7 +1248,7 @@ impl Generator<'_> {
                 "`{}`: {}, {}.",
                 key.pattern.template,
                 key.redis_type.display_name(),
-                ttl_phrase(&key.ttl)
+                ttl_phrase(key)
             ),
         );
         let args: Vec<String> = params
@@ -1285,11 +1305,13 @@ impl Generator<'_> {
     }
 }
 
-/// A key's TTL as a doc comment says it: `TTL 24h`, or `no TTL` (not "TTL None").
-fn ttl_phrase(ttl: &keyschema::TtlPolicy) -> String {
-    match ttl {
-        keyschema::TtlPolicy::None => "no TTL".to_string(),
-        ttl => format!("TTL {ttl}"),
+/// A key's TTL as a doc comment says it: `TTL 24h`, `TTL 24h set on creation, kept by writes`
+/// (`keepttl`), or `no TTL` (not "TTL None").
+fn ttl_phrase(key: &KeyDef) -> String {
+    match (&key.ttl, key.ttl_on_write) {
+        (keyschema::TtlPolicy::None, _) => "no TTL".to_string(),
+        (ttl, keyschema::TtlOnWrite::Refresh) => format!("TTL {ttl}"),
+        (ttl, keyschema::TtlOnWrite::Keep) => format!("TTL {ttl} set on creation, kept by writes"),
     }
 }
 

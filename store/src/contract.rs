@@ -28,7 +28,14 @@ pub struct GeneratedSchema {
     fingerprint: u64,
     model: fn() -> KeySchema,
     ambiguities: &'static [(u32, u32)],
-    loaded: OnceLock<Result<Schema, String>>,
+    loaded: OnceLock<Loaded>,
+}
+
+/// A module's model, read back once: the schema its key types use, and why a store refuses it
+/// (its fingerprint disagrees), if it does.
+struct Loaded {
+    schema: Schema,
+    refused: Option<String>,
 }
 
 impl GeneratedSchema {
@@ -65,7 +72,11 @@ impl GeneratedSchema {
     /// Loads the schema afresh, uncached: what [`GeneratedSchema::schema`] does once (read the
     /// model back, compare fingerprints, compile the matcher). For measuring start-up.
     pub fn load(&self) -> Result<Schema> {
-        self.read().map_err(|reason| self.contract_error(reason))
+        let loaded = self.read();
+        match loaded.refused {
+            None => Ok(loaded.schema),
+            Some(reason) => Err(self.contract_error(reason)),
+        }
     }
 
     fn contract_error(&self, reason: String) -> Error {
@@ -77,46 +88,69 @@ impl GeneratedSchema {
         }
     }
 
-    fn read(&self) -> Result<Schema, String> {
+    fn read(&self) -> Loaded {
         // The recorded fingerprint covers the model and the contract (which the module's build
         // already checked: `require_contract`): the same number only if nothing differs.
         let model = (self.model)();
         let fingerprint = model_fingerprint(&model, keyschema::CONTRACT_TAG);
-        if fingerprint != self.fingerprint {
-            return Err(format!(
+        let refused = (fingerprint != self.fingerprint).then(|| {
+            format!(
                 "the module records fingerprint {:016x}, this runtime computes {fingerprint:016x} (was it edited by hand?)",
                 self.fingerprint
-            ));
-        }
+            )
+        });
         let ambiguities = self
             .ambiguities
             .iter()
             .map(|&(a, b)| (a as usize, b as usize))
             .filter(|&(a, b)| a < model.keys.len() && b < model.keys.len())
             .collect();
-        Ok(Schema::from_checked_model(model, ambiguities, self.source_name))
+        Loaded {
+            schema: Schema::from_checked_model(model, ambiguities, self.source_name),
+            refused,
+        }
+    }
+
+    fn loaded(&'static self) -> &'static Loaded {
+        self.loaded.get_or_init(|| self.read())
     }
 
     /// The schema, loaded and checked against this runtime once; an [`Error::Contract`] naming
-    /// both versions when they do not agree.
+    /// both versions when they do not agree. Every store of the module is made through this.
     pub fn schema(&'static self) -> Result<&'static Schema> {
-        self.loaded
-            .get_or_init(|| self.read())
-            .as_ref()
-            .map_err(|reason| self.contract_error(reason.clone()))
+        let loaded = self.loaded();
+        match &loaded.refused {
+            None => Ok(&loaded.schema),
+            Some(reason) => Err(self.contract_error(reason.clone())),
+        }
     }
 
-    /// The schema, for generated key types that format and parse keys without a store.
-    ///
-    /// # Panics
-    /// When the module's model does not match its fingerprint ([`GeneratedSchema::schema`] says
-    /// why): it was edited by hand. `connect` reports the same as an error first. (A module of
-    /// another contract does not build.)
-    pub fn expect_schema(&'static self) -> &'static Schema {
-        match self.schema() {
-            Ok(schema) => schema,
-            Err(error) => panic!("{error}"),
+    /// The schema generated key types format and parse with: the module's own model, without
+    /// the fingerprint check, so a key type never fails or panics for a module edited by hand
+    /// (it formats as the module says); a store of such a module is refused
+    /// ([`GeneratedSchema::schema`]).
+    #[doc(hidden)]
+    pub fn keys(&'static self) -> &'static Schema {
+        &self.loaded().schema
+    }
+
+    /// The store made by hand (its policies resolved by the caller), once it is known to use
+    /// this module's schema: an [`Error::Contract`] when the module was edited by hand or the
+    /// store's schema is another one, so no accessor ever runs over a schema it was not
+    /// generated from.
+    pub fn adopt(&'static self, store: Store) -> Result<Store> {
+        let schema = self.schema()?;
+        let expected = model_fingerprint(schema.model(), keyschema::CONTRACT_TAG);
+        let found = model_fingerprint(store.schema(), keyschema::CONTRACT_TAG);
+        if found != expected {
+            return Err(self.contract_error(format!(
+                "the store's schema (keyspace `{}`, fingerprint {found:016x}) is not this module's \
+                 (keyspace `{}`, fingerprint {expected:016x})",
+                store.schema().keyspace,
+                schema.model().keyspace
+            )));
         }
+        Ok(store.compiled_by(schema))
     }
 
     /// A store over `connection` with this module's schema, policies resolved from the
@@ -187,6 +221,8 @@ mod tests {
     fn a_model_edited_by_hand_is_refused() {
         let error = EDITED.schema().unwrap_err().to_string();
         assert!(error.contains("edited by hand"), "{error}");
+        // Its key types still format and parse, as the module says (they used to panic).
+        assert_eq!(EDITED.keys().model().keyspace, "k");
         let fingerprint = model_fingerprint(&tiny(), keyschema::CONTRACT_TAG);
         let good = GeneratedSchema::new("t.keys", keyschema::VERSION, fingerprint, tiny, &[]);
         assert_eq!(good.load().unwrap().model().keyspace, "k");

@@ -42,13 +42,8 @@ pub use codec::{Bytes, Codec, Float, HashRecord, Int, Json, Lz4, Proto, Score, T
 pub use connection::{ConnectionOptions, RedisConnection, Shard, Topology};
 pub use contract::GeneratedSchema;
 pub use error::{Error, Result};
-pub use keys::{
-    decode_field, encode_field, field_error, HashKey, HashMapKey, IndexedKey, ListKey, SetKey, StreamKey, StringKey,
-    ZsetKey,
-};
-pub use param::{
-    format_infallible_key, format_key, KeyParam, KeyParseError, ParamCodec, ParseEnumError, ParsedKey, UnixMillis,
-};
+pub use keys::{field_error, HashKey, HashMapKey, IndexedKey, ListKey, SetKey, StreamKey, StringKey, ZsetKey};
+pub use param::{KeyParseError, ParamCodec, ParseEnumError, UnixMillis};
 pub use policy::{KeyId, KeyPolicies, KeyPolicy};
 pub use primitives::scripts;
 pub use primitives::{
@@ -73,5 +68,6 @@ pub use uuid;
 #[doc(hidden)]
 pub mod __generated {
     pub use crate::contract::require_contract;
-    pub use crate::param::deserialize_enum;
+    pub use crate::keys::{decode_field, encode_field};
+    pub use crate::param::{deserialize_enum, format_infallible_key, format_key, KeyParam, ParsedKey};
 }

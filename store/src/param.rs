@@ -241,15 +241,20 @@ pub fn format_key(
 
 /// Formats a key whose values cannot be refused (uuid, ip, int and enum parameters without
 /// `except`, or none at all): generated code calls this only for such keys, which the
-/// generator decided from the checked model that `connect` verified.
+/// generator decided from the module's model.
+///
+/// # Panics
+/// Only when the module's model was edited by hand so that it refuses values of the key type
+/// generated with it (a parameter's type or exclusions changed, a parameter added). Such a
+/// module's fingerprint disagrees, so no store of it connects; a key type has no error to
+/// return, and writing a key other than the schema's would be worse than stopping.
 pub fn format_infallible_key(schema: &keyschema::Schema, id: KeyId, values: &[ParamValue<'_>]) -> String {
     let model = schema.model();
     let mut out = String::new();
     if let Err(error) = model.write_key(&model.keys[id.index()], values, &mut out) {
-        // Unreachable for the keys generated code calls this for; a wrong call is a bug in the
-        // generator, said loudly rather than written as a wrong key.
         panic!(
-            "keyschema-codegen bug: `{}` was generated as infallible: {error}",
+            "`{}` was generated as a key type that formats every value, but its module's model \
+             (edited by hand?) refuses one: {error}; regenerate the module",
             model.keys[id.index()].name
         );
     }

@@ -1,11 +1,10 @@
 //! A service crate that includes generated stores and uses almost none of them: it must build
-//! without a warning under `#![deny(warnings)]` and clippy (`scripts/test` builds every example
+//! without a warning under `#![deny(warnings, clippy::all, clippy::pedantic)]` and clippy (`scripts/test` builds every example
 //! with clippy `-D warnings`), whatever subset of the module a service calls. It also uses the
 //! re-exported `chrono` and `uuid` the way generated methods need (`Utc::now()`, `Uuid::new_v4()`).
 
-#![deny(warnings)]
 // Generated code is held to clippy's pedantic lints too (a service may turn them on).
-#![warn(clippy::pedantic)]
+#![deny(warnings, clippy::all, clippy::pedantic)]
 
 // The value types the schemas name, as a service defines them (here: the test crate's), all in
 // scope as the modules' `super::` paths need them.
@@ -35,6 +34,12 @@ mod opensensor {
 // Parameters of Copy types in every generated form that passes one along.
 mod copies {
     include!(concat!(env!("OUT_DIR"), "/copy_params.rs"));
+}
+
+// Every shape the schema language allows: each parameter type, codec, Redis type, TTL form,
+// primitive and layout.
+mod shapes {
+    include!(concat!(env!("OUT_DIR"), "/every_shape.rs"));
 }
 
 fn main() {

@@ -128,3 +128,16 @@ pub type CollectionData = Vec<f64>;
 pub mod opensensor {
     include!(concat!(env!("OUT_DIR"), "/opensensor.rs"));
 }
+
+/// A protobuf message (`proto(ProtoThing)` in `tests/schemas/every_shape.keys`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ProtoThing {
+    /// Its name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+}
+
+/// `tests/schemas/every_shape.keys`: every shape the schema language allows.
+pub mod shapes {
+    include!(concat!(env!("OUT_DIR"), "/every_shape.rs"));
+}

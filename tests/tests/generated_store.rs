@@ -200,7 +200,7 @@ macro_rules! every_cordum_key {
         list(st, JobEventsKey::ID, s.job_events(step.clone()).unwrap(), JobEvent { seq: 1 }).await;
         list(st, JobDecisionsKey::ID, s.job_decisions(job.clone()).unwrap(), json.clone()).await;
         string(st, JobOutputDecisionKey::ID, s.job_output_decision(job.clone()).unwrap(), json.clone()).await;
-        idempotency(st, JobIdempotencyKey::ID, s.job_idempotency("tenant:a", word()).unwrap(), keyschema_store::KeyParam::to_text(&job)).await;
+        idempotency(st, JobIdempotencyKey::ID, s.job_idempotency("tenant:a", word()).unwrap(), keyschema_store::__generated::KeyParam::to_text(&job)).await;
         idempotency(st, JobIdempotencyUntenantedKey::ID, s.job_idempotency_untenanted(word()).unwrap(), "x".to_string()).await;
         zset(st, JobRecentKey::ID, s.job_recent(), job.clone(), now()).await;
         zset(st, JobDeadlineKey::ID, s.job_deadline(), step.clone(), now()).await;
@@ -355,7 +355,8 @@ async fn an_environment_override_reaches_the_server() {
     let connection = keyschema_store::RedisConnection::standalone(&shared_standalone().url())
         .await
         .unwrap();
-    let store = cordum::CordumStore::from_store(keyschema_store::Store::with_policies(connection, schema, ttls));
+    let store =
+        cordum::CordumStore::from_store(keyschema_store::Store::with_policies(connection, schema, ttls)).unwrap();
     let access = store.job_state(cordum::JobId::Simple(uuid())).unwrap();
     access
         .set(&JobState {
@@ -366,6 +367,24 @@ async fn an_environment_override_reaches_the_server() {
         .unwrap();
     assert!(
         matches!(access.ttl().await.unwrap(), KeyTtl::Expires(left) if left <= Duration::from_secs(120) && left > Duration::from_secs(110))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_refuses_a_store_of_another_schema() {
+    // Its accessors would format keys by one schema and apply another's TTLs and types.
+    let connection = keyschema_store::RedisConnection::standalone(&shared_standalone().url())
+        .await
+        .unwrap();
+    let other = keyschema_store::Store::new(connection, catalog::schema().model_arc()).unwrap();
+    let Err(error) = cordum::CordumStore::from_store(other) else {
+        panic!("the cordum module adopted the catalog's store");
+    };
+    let message = error.to_string();
+    assert!(matches!(error, keyschema_store::Error::Contract { .. }), "{message}");
+    assert!(
+        message.contains("keyspace `catalog`") || message.contains("is not this module's"),
+        "{message}"
     );
 }
 
@@ -703,7 +722,7 @@ async fn generated_transactions_are_fenced_on_any_slot() {
 }
 
 /// Generated parameter enums read and write the schema's spelling everywhere: `Display`,
-/// `FromStr` (an unknown name is an error listing the valid ones) and serde, so a service's own
+/// `FromStr` (also taking the key form; an unknown name is an error listing the valid ones) and serde, so a service's own
 /// document can hold the enum instead of a string and a hand-written adapter.
 #[test]
 fn parameter_enums_read_and_write_the_schemas_spelling() {
@@ -712,10 +731,14 @@ fn parameter_enums_read_and_write_the_schemas_spelling() {
     assert_eq!(Status::TimedOut.to_string(), "timed_out");
     assert_eq!("TIMEOUT".parse::<State>(), Ok(State::Timeout));
     assert_eq!("timed_out".parse::<Status>(), Ok(Status::TimedOut));
-    let unknown = "running".parse::<State>().unwrap_err();
+    // `state` is written lowercase in keys (`case lower`): that form parses too, since a parsed
+    // key hands it back.
+    assert_eq!(State::Running.key_form(), "running");
+    assert_eq!("running".parse::<State>(), Ok(State::Running));
+    let unknown = "Running".parse::<State>().unwrap_err();
     assert_eq!(
         unknown.to_string(),
-        "`running` is not a `state` (one of: PENDING, APPROVAL_REQUIRED, SCHEDULED, DISPATCHED, \
+        "`Running` is not a `state` (one of: PENDING, APPROVAL_REQUIRED, SCHEDULED, DISPATCHED, \
          RUNNING, SUCCEEDED, FAILED, CANCELLED, TIMEOUT, DENIED)"
     );
 

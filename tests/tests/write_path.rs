@@ -358,7 +358,7 @@ async fn oversized_keys_and_values_are_refused_before_anything_is_sent() {
     // A key over the limit: refused by the formatter of a generated key, and by the write path
     // for a key given as a string.
     let long = "x".repeat(70_000);
-    let formatted = keyschema_store::format_key(
+    let formatted = keyschema_store::__generated::format_key(
         &keyschema::Schema::parse(SCHEMA, "w.keys").unwrap(),
         id(&store, "note"),
         &[keyschema::ParamValue::Text(long.as_str().into())],

@@ -154,7 +154,7 @@ impl Generator<'_> {
                 "`{}`: counted per second of the server's clock (`{}`), {}.",
                 key.pattern.template,
                 self.schema.params[window].name,
-                super::ttl_phrase(&key.ttl)
+                super::ttl_phrase(key)
             ),
         );
         let args: Vec<String> = params

@@ -56,6 +56,8 @@ const SETTINGS: &[&str] = &[
     "ttl_factor",
     "max_age",
 ];
+/// Settings of primitives that take no value.
+const FLAGS: &str = "lease, refresh_early";
 /// Codecs that wrap another codec: `lz4(json(T))`.
 const WRAPPERS: &[&str] = &["lz4"];
 /// How deeply TTL expressions may nest (factors and `per_write` bounds).
@@ -630,10 +632,12 @@ impl Parser {
                         return Err(self.error(
                             token.span,
                             format!("unknown key attribute `{word}`"),
-                            "attributes: a Redis type (string, hash, list, set, zset, stream), a codec, \
-                             ttl, keepttl, as, cap, max, member, score, fields, of, owner, \"purpose\"; \
-                             for primitives: lease, limit, rate, per, burst, fallback, threshold, open_for, \
-                             close_after, visibility, cleanup",
+                            format!(
+                                "attributes: a Redis type (string, hash, list, set, zset, stream), a codec, \
+                                 ttl, keepttl, as, cap, max, member, score, fields, of, owner, \"purpose\"; \
+                                 for primitives: {FLAGS}, {}",
+                                SETTINGS.join(", ")
+                            ),
                         ));
                     }
                 }
