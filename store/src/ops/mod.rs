@@ -8,7 +8,7 @@ mod checkpoint;
 mod migrate;
 mod nodes;
 
-pub use acl::{acl_users, AclError, AclUser};
+pub use acl::{acl_users, key_class, key_commands, AclError, AclUser, KeyAccess, KeyClass, CONNECTION_COMMANDS};
 pub use audit::{
     audit, key_count, AuditOptions, AuditReport, DanglingMember, FixPlan, FixReport, IndexAudit, MisplacedMember,
     NodeKeys, Notice, PatternAudit, PlannedRemovals, PlannedTtls, Problem, ProblemKeys, Progress, SlotKeys, TtlBucket,
