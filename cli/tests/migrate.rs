@@ -231,7 +231,7 @@ fn a_corrupt_or_foreign_checkpoint_is_refused_and_nothing_is_copied() {
 }
 
 #[test]
-fn stale_keys_already_on_the_target_are_differences_under_the_default_verification() {
+fn stale_keys_already_on_the_target_are_differences_under_the_default_and_key_by_key_verifications() {
     let (source, target) = (RedisServer::start(), RedisServer::start());
     let (mut from, mut to) = (source.connect(), target.connect());
     let keys: Vec<String> = (0..300).map(|i| format!("job:state:{}", uuid(i))).collect();
@@ -239,22 +239,30 @@ fn stale_keys_already_on_the_target_are_differences_under_the_default_verificati
         from.cmd(&["SET", key, "{\"state\":\"RUNNING\"}", "PX", "600000"])
             .unwrap();
     }
-    // Three keys on the target already, with other values: a copy leaves them as they are.
-    for key in &keys[10..13] {
-        to.cmd(&["SET", key, "{\"state\":\"STALE\"}", "PX", "600000"]).unwrap();
-    }
     // The same layout on both sides: every key keeps its name.
     let same_layout = |extra: &[&str]| run(migrate_between("cordum.keys", &source.url(), &target.url(), extra));
-    let output = same_layout(&[]);
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(text.contains("3 with another value"), "{text}");
-    assert!(text.contains(&keys[10]), "the stale keys are listed: {text}");
+    // The default verification (counts and a sample) and the key-by-key one both compare every
+    // key found already there, whatever their sample.
+    for verify in [&[][..], &["--verify", "keys"][..]] {
+        // Three keys on the target already, with other values: a copy leaves them as they are.
+        to.cmd(&["FLUSHALL"]).unwrap();
+        for key in &keys[10..13] {
+            to.cmd(&["SET", key, "{\"state\":\"STALE\"}", "PX", "600000"]).unwrap();
+        }
+        let output = same_layout(verify);
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{verify:?}: {text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(text.contains("3 with another value"), "{verify:?}: {text}");
+        assert!(
+            text.contains(&keys[10]),
+            "{verify:?}: the stale keys are listed: {text}"
+        );
+    }
     // With --replace the copy overwrites them, and the verification passes.
     let output = same_layout(&["--replace"]);
     assert_eq!(

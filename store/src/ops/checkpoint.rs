@@ -326,3 +326,70 @@ where
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::RedisConnection;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// The promise `--checkpoint-every` makes: a scan saves its checkpoint after its first page,
+    /// then at most once per interval (and when a node finishes), however many pages it reads.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[allow(clippy::unwrap_used)] // A test: a panic with the value is the clearest failure.
+    async fn a_checkpoint_is_saved_at_most_once_per_interval() {
+        let server = keyschema_tests::RedisServer::start();
+        let mut admin = server.connect();
+        for batch in 0..10 {
+            let mut words = vec!["MSET".to_string()];
+            for i in 0..100 {
+                words.push(format!("k:{batch}:{i}"));
+                words.push("v".into());
+            }
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            admin.cmd(&words).unwrap();
+        }
+        let connection = RedisConnection::standalone(&server.url()).await.unwrap();
+        let nodes = connection.nodes().await.unwrap();
+        let names: Vec<String> = nodes.iter().map(Node::name).collect();
+        let path = std::env::temp_dir().join(format!("keyschema-save-every-{}.json", std::process::id()));
+        let state = Mutex::new(Checkpoint::new("audit", &[], &names, 0_u64));
+        // Each page notes the checkpoint it finds on disk: a save changes the cursor written.
+        let saved: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+        let pages = AtomicU64::new(0);
+        let every = Duration::from_millis(300);
+        let started = Instant::now();
+        scan_nodes(&nodes, &state, Some(&path), every, 10, 1, |_node, _keys| {
+            let (saved, pages, path) = (&saved, &pages, &path);
+            async move {
+                pages.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(15)).await;
+                if let Ok(bytes) = std::fs::read(path) {
+                    let mut saved = locked(saved);
+                    if saved.last() != Some(&bytes) {
+                        saved.push(bytes);
+                    }
+                }
+                Ok(ControlFlow::Continue(()))
+            }
+        })
+        .await
+        .unwrap();
+        let elapsed = started.elapsed();
+        let file = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let mut saves = saved.into_inner().unwrap();
+        if saves.last() != Some(&file) {
+            saves.push(file); // The save when the node finished.
+        }
+        let pages = pages.into_inner();
+        // About 100 pages of 10 keys in 1.5 s or more: the first save, one per 300 ms, the last.
+        let most = u64::try_from(elapsed.as_millis() / every.as_millis()).unwrap() + 2;
+        assert!(pages >= 90, "{pages} pages");
+        assert!(
+            (3..=most).contains(&(saves.len() as u64)),
+            "{} saves over {pages} pages in {elapsed:?}: at most {most} allowed",
+            saves.len()
+        );
+    }
+}

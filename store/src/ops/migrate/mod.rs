@@ -220,12 +220,24 @@ pub async fn migrate_verified(
     options: &MigrateOptions,
     verify: &VerifyOptions,
 ) -> Result<(MigrationReport, VerifyReport), OpsError> {
-    let counted = verify.count_slots && verify.compare_every > 1 && !options.dry_run;
-    let (report, ledger) = copy(source, target, options, counted.then_some(verify.compare_every)).await?;
+    let counted = verify.count_slots && verify.compare_every > 1;
+    // Every verification needs the ledger's list of the keys found already on the target (which
+    // it compares, whatever its sample); only a counting one trusts its counts.
+    let (report, ledger) = copy(
+        source,
+        target,
+        options,
+        (!options.dry_run).then_some(verify.compare_every),
+    )
+    .await?;
     let verified = match ledger {
         Some(ledger) => {
             let closed = ledger.close(&SlotOwners::of(&target.connection()).await?).await?;
-            verify::verify_counted(source, target, verify, &report, closed).await?
+            if counted {
+                verify::verify_counted(source, target, verify, &report, closed).await?
+            } else {
+                verify::verify_with_sample(source, target, verify, &closed.sample).await?
+            }
         }
         None => verify::verify(source, target, verify).await?,
     };

@@ -17,6 +17,7 @@ use crate::store::Store;
 use crate::util::locked;
 use keyschema::Translation;
 use redis::Value;
+use std::collections::HashSet;
 use std::ops::ControlFlow;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -57,7 +58,20 @@ impl Default for VerifyOptions {
 /// Verifies that the keys of `source` are on `target` in its layout; see the module
 /// documentation.
 pub async fn verify(source: &Store, target: &Store, options: &VerifyOptions) -> Result<VerifyReport, OpsError> {
-    per_key(source, target, options, None).await
+    per_key(source, target, options, None, &HashSet::new()).await
+}
+
+/// Verifies key by key after a copy, comparing every `compare_every`-th key and every key of the
+/// copy's `sample` (which holds each key it found already on the target: left as it was, it may
+/// hold another value than the source's, and a sample by position could skip it).
+pub(super) async fn verify_with_sample(
+    source: &Store,
+    target: &Store,
+    options: &VerifyOptions,
+    sample: &[(Vec<u8>, String)],
+) -> Result<VerifyReport, OpsError> {
+    let always: HashSet<&str> = sample.iter().map(|(_, to)| to.as_str()).collect();
+    per_key(source, target, options, None, &always).await
 }
 
 /// Verifies a copy that kept a ledger: the keys of slots whose counts add up are not looked for;
@@ -70,7 +84,8 @@ pub(super) async fn verify_counted(
     ledger: Closed,
 ) -> Result<VerifyReport, OpsError> {
     if !ledger.all_add_up() {
-        return per_key(source, target, options, Some(&ledger)).await;
+        let always: HashSet<&str> = ledger.sample.iter().map(|(_, to)| to.as_str()).collect();
+        return per_key(source, target, options, Some(&ledger), &always).await;
     }
     let mut report = empty_report(&Translation::new(
         source.core().schema_arc(),
@@ -184,12 +199,14 @@ fn compare(report: &mut VerifyReport, source: (i64, &Value), target: (i64, &Valu
     value_differs || ttl_differs
 }
 
-/// Looks for every key, except those of slots `proven` to add up.
+/// Looks for every key, except those of slots `proven` to add up; compares every
+/// `compare_every`-th key and every key in `always` (target names).
 async fn per_key(
     source: &Store,
     target: &Store,
     options: &VerifyOptions,
     proven: Option<&Closed>,
+    always: &HashSet<&str>,
 ) -> Result<VerifyReport, OpsError> {
     let translation = Translation::new(source.core().schema_arc(), target.core().schema_arc());
     let report = Mutex::new(empty_report(&translation));
@@ -204,6 +221,7 @@ async fn per_key(
                 translation,
                 node: &node,
                 proven,
+                always,
             };
             check_page(&page, &keys, options, report_ref, seen).await?;
             Ok(ControlFlow::Continue(()))
@@ -222,6 +240,8 @@ struct Page<'a> {
     node: &'a Node,
     /// Target slots whose counts add up: their keys are not looked for.
     proven: Option<&'a Closed>,
+    /// Keys compared whatever their position (target names).
+    always: &'a HashSet<&'a str>,
 }
 
 /// What the source says of one key to check.
@@ -270,6 +290,9 @@ async fn check_page(
         for (position, item) in (first..).zip(expected.iter_mut()) {
             item.compare = position % every == 0;
         }
+    }
+    for item in &mut expected {
+        item.compare |= page.always.contains(item.to.as_str());
     }
     // The target first: one PTTL per key looked for (-2: missing), and the value of the keys
     // compared.
