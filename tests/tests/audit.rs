@@ -264,8 +264,15 @@ async fn the_audit_finds_exactly_the_planted_violations_on_the_cluster() {
     for (shard, before) in shards.iter().zip(primaries_before) {
         assert_eq!(calls(shard.primary), before, "primary {}", nodes[shard.primary].port());
     }
+    // Every key's TTL, and the type of every key that matched a pattern, read on the replicas.
+    let timed: u64 = shards.iter().map(|shard| nodes[shard.replicas[0]].calls("pttl")).sum();
+    assert!(timed >= from_replicas.keys, "{timed} PTTL calls on the replicas");
     let typed: u64 = shards.iter().map(|shard| nodes[shard.replicas[0]].calls("type")).sum();
-    assert!(typed >= from_replicas.keys, "{typed} TYPE calls on the replicas");
+    let matched = from_replicas.keys - from_replicas.unknown_count();
+    assert!(
+        typed >= matched,
+        "{typed} TYPE calls on the replicas, {matched} keys matched"
+    );
 
     // Fixing needs the primaries: refused before anything is read.
     let fixing = AuditOptions {
@@ -461,4 +468,27 @@ async fn the_wait_for_an_unlisted_replica_is_bounded() {
         took >= Duration::from_secs(1) && took < Duration::from_secs(3),
         "{took:?}"
     );
+}
+
+/// The audit's cost per key: every key's `PTTL`, but `TYPE` only for keys that matched a pattern
+/// (a key matching none is counted as unknown whatever its type), counted by the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_keys_that_match_a_pattern_have_their_type_read() {
+    let server = RedisServer::start();
+    let mut redis = server.connect();
+    for i in 0..10 {
+        let key = job_key(Uuid::from_u128(i + 1));
+        redis
+            .cmd(&["SET", &key, "{\"state\":\"RUNNING\"}", "EX", "600"])
+            .unwrap();
+    }
+    for i in 0..5 {
+        redis.cmd(&["SET", &format!("legacy:thing:{i}"), "x"]).unwrap();
+    }
+    let store = CordumStore::connect(&server.url()).await.unwrap();
+    let (types, ttls) = (server.calls("type"), server.calls("pttl"));
+    let report = ops::audit(store.store(), &AuditOptions::default()).await.unwrap();
+    assert_eq!((report.keys, report.unknown_count()), (15, 5));
+    assert_eq!(server.calls("type") - types, 10, "TYPE of the matched keys only");
+    assert_eq!(server.calls("pttl") - ttls, 15, "PTTL of every key");
 }

@@ -1,6 +1,6 @@
 //! The audit of a live keyspace against the schema: every key of every primary scanned (in
-//! parallel on a cluster), its type and TTL read in one pipeline per page on the node that
-//! returned it, and each key either counted under its pattern (with the problems found) or
+//! parallel on a cluster), matched against the schema, its TTL (and, when it matched a pattern,
+//! its type) read in one pipeline per page on the node that returned it, and each key either counted under its pattern (with the problems found) or
 //! grouped as unknown; the members of index keys are checked for the keys they name. Read-only
 //! unless asked to fix: it sends `SCAN`, `TYPE`, `PTTL`, `SSCAN`/`ZSCAN`, `EXISTS` and, when
 //! asked, `MEMORY USAGE`.
@@ -29,7 +29,7 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tally::Tally;
+use tally::{Found, Tally};
 
 /// Called after each page of keys with the number of keys audited so far.
 pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
@@ -284,16 +284,21 @@ async fn audit_page(
     keys: &[Vec<u8>],
     options: &AuditOptions,
 ) -> Result<()> {
-    let per_key = if options.memory { 3 } else { 2 };
-    let replies = read_types_and_ttls(node, keys, options.memory).await?;
+    // Matched first, outside the lock: only keys that match a pattern need their type.
+    let found: Vec<Found> = keys.iter().map(|key| Found::of(matcher, key)).collect();
+    let replies = read_replies(node, keys, &found, options.memory).await?;
     let mut indexes = Vec::new();
     let mut expire = Vec::new();
     {
         let mut checkpoint = locked(tally);
         let tally = &mut checkpoint.state;
         let before = tally.keys;
-        for (key, replies) in keys.iter().zip(replies.chunks(per_key)) {
-            let follow_up = tally.add_key(store, matcher, key, replies);
+        let mut replies = replies.as_slice();
+        for (key, found) in keys.iter().zip(found) {
+            let count = usize::from(found.needs_type()) + 1 + usize::from(options.memory);
+            let (own, rest) = replies.split_at(count.min(replies.len()));
+            replies = rest;
+            let follow_up = tally.add_key(store, key, found, own);
             if let (true, Some(ttl)) = (options.fix, follow_up.set_ttl) {
                 let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
                 expire.push(Write::raw(key, "PEXPIRE", vec![Arg::Int(ms), Arg::Word("NX")]));
@@ -321,15 +326,23 @@ async fn audit_page(
 }
 
 /// `TYPE` and `PTTL` (and `MEMORY USAGE`) of every key of a page, in one pipeline to its node.
-async fn read_types_and_ttls(node: &Node, keys: &[Vec<u8>], memory: bool) -> Result<Vec<Value>> {
+/// `TYPE` (of keys that matched a pattern), `PTTL` and, when asked, `MEMORY USAGE` of each key,
+/// in one pipeline to the node that returned them.
+async fn read_replies(node: &Node, keys: &[Vec<u8>], found: &[Found], memory: bool) -> Result<Vec<Value>> {
     let mut pipe = node.pipe();
-    for key in keys {
-        pipe.cmd("TYPE").arg(key).cmd("PTTL").arg(key);
+    let mut count = 0;
+    for (key, found) in keys.iter().zip(found) {
+        if found.needs_type() {
+            pipe.cmd("TYPE").arg(key);
+            count += 1;
+        }
+        pipe.cmd("PTTL").arg(key);
+        count += 1;
         if memory {
             pipe.cmd("MEMORY").arg("USAGE").arg(key);
+            count += 1;
         }
     }
-    let count = keys.len() * if memory { 3 } else { 2 };
     let replies = node.pipeline(pipe, count).await?;
     if replies.len() == count {
         Ok(replies)

@@ -86,6 +86,44 @@ struct UnknownTally {
     examples: Vec<String>,
 }
 
+/// What matching a scanned key against the schema found: done before its commands are sent,
+/// since only a key that matched a pattern needs its type.
+pub(super) enum Found {
+    /// The key definition it matched.
+    Pattern(usize),
+    /// No pattern: the failure's code, the nearest pattern and why.
+    Unknown {
+        code: String,
+        nearest: Option<usize>,
+        reason: String,
+    },
+}
+
+impl Found {
+    pub(super) fn of(matcher: &Matcher, key: &[u8]) -> Self {
+        match std::str::from_utf8(key) {
+            Err(_) => Self::Unknown {
+                code: "K005".to_string(),
+                nearest: None,
+                reason: "the key is not UTF-8".to_string(),
+            },
+            Ok(text) => match matcher.match_key(text) {
+                Ok(found) => Self::Pattern(found.key),
+                Err(failure) => Self::Unknown {
+                    code: failure.code.as_str().to_string(),
+                    nearest: failure.nearest,
+                    reason: failure.message,
+                },
+            },
+        }
+    }
+
+    /// Whether its `TYPE` is asked for.
+    pub(super) fn needs_type(&self) -> bool {
+        matches!(self, Self::Pattern(_))
+    }
+}
+
 /// What a scanned key asks of the audit beyond counting.
 #[derive(Default)]
 pub(super) struct FollowUp {
@@ -125,15 +163,23 @@ impl Tally {
         self.per_pattern[pattern].index.add(index, self.examples);
     }
 
-    /// Counts one key from its `TYPE`, `PTTL` (and `MEMORY USAGE`) replies.
-    pub(super) fn add_key(&mut self, store: &Store, matcher: &Matcher, key: &[u8], replies: &[Value]) -> FollowUp {
-        let Some(Value::SimpleString(kind)) = replies.first() else {
-            return FollowUp::default();
+    /// Counts one key from what matching it found and its replies: `TYPE` (for a key that
+    /// matched a pattern), `PTTL` and, when asked, `MEMORY USAGE`.
+    pub(super) fn add_key(&mut self, store: &Store, key: &[u8], found: Found, replies: &[Value]) -> FollowUp {
+        let (actual, replies) = match found {
+            Found::Pattern(_) => {
+                let Some(Value::SimpleString(kind)) = replies.first() else {
+                    return FollowUp::default();
+                };
+                match RedisKind::from_type_reply(kind) {
+                    Some(actual) => (Some(actual), &replies[1..]),
+                    None => return FollowUp::default(), // `none`: removed since the scan.
+                }
+            }
+            Found::Unknown { .. } => (None, replies),
         };
-        let Some(actual) = RedisKind::from_type_reply(kind) else {
-            return FollowUp::default(); // `none`: removed since the scan.
-        };
-        let pttl = match replies.get(1) {
+        let pttl = match replies.first() {
+            Some(Value::Int(-2)) | None => return FollowUp::default(), // Removed since the scan.
             Some(Value::Int(pttl)) => *pttl,
             _ => return FollowUp::default(),
         };
@@ -147,16 +193,10 @@ impl Tally {
         self.ttls[bucket] += 1;
 
         let schema = store.schema();
-        let found = std::str::from_utf8(key)
-            .map_err(|_| None)
-            .and_then(|text| matcher.match_key(text).map(|found| (text, found)).map_err(Some));
-        let (text, index) = match found {
-            Ok((text, found)) => (text, found.key),
-            Err(failure) => {
-                let (code, nearest, reason) = match failure {
-                    Some(failure) => (failure.code.as_str().to_string(), failure.nearest, failure.message),
-                    None => ("K005".to_string(), None, "the key is not UTF-8".to_string()),
-                };
+        let (index, actual) = match (found, actual) {
+            (Found::Pattern(index), Some(actual)) => (index, actual),
+            (Found::Pattern(_), None) => return FollowUp::default(), // Not reached: typed above.
+            (Found::Unknown { code, nearest, reason }, _) => {
                 let prefix = nearest
                     .is_none()
                     .then(|| super::super::prefix_of(key, schema.separator));
@@ -173,6 +213,8 @@ impl Tally {
                 return FollowUp::default();
             }
         };
+        // A matched key is UTF-8 (the matcher took it as text).
+        let text = String::from_utf8_lossy(key);
         let def = &schema.keys[index];
         let declared = store.policy(KeyId::from_index(index)).ttl;
         let mut problems = Vec::new();
@@ -191,13 +233,13 @@ impl Tally {
             _ => {}
         }
         if type_ok && schema.indexed_key(index).is_some() {
-            follow_up.index = Some((text.to_string(), index));
+            follow_up.index = Some((text.into_owned(), index));
         }
         let examples = self.examples;
         let pattern = &mut self.per_pattern[index];
         pattern.keys += 1;
         pattern.with_problems += u64::from(!problems.is_empty());
-        if let Some(Value::Int(bytes)) = replies.get(2) {
+        if let Some(Value::Int(bytes)) = replies.get(1) {
             pattern.memory += u64::try_from(*bytes).unwrap_or(0);
         }
         for problem in problems {
