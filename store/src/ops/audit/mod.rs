@@ -16,7 +16,7 @@ pub use report::{
 
 use super::checkpoint::{scan_nodes, Checkpoint, CheckpointLock};
 use super::nodes::{connected_replicas, replica_nodes};
-use super::OpsError;
+use super::{sized_cmd, OpsError};
 use crate::connection::Node;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -332,14 +332,16 @@ async fn read_replies(node: &Node, keys: &[Vec<u8>], found: &[Found], memory: bo
     let mut pipe = node.pipe();
     let mut count = 0;
     for (key, found) in keys.iter().zip(found) {
+        // Commands sized for their arguments: grown byte by byte they cost the client more
+        // than matching the key does.
         if found.needs_type() {
-            pipe.cmd("TYPE").arg(key);
+            pipe.add_command(sized_cmd(&[b"TYPE", key]));
             count += 1;
         }
-        pipe.cmd("PTTL").arg(key);
+        pipe.add_command(sized_cmd(&[b"PTTL", key]));
         count += 1;
         if memory {
-            pipe.cmd("MEMORY").arg("USAGE").arg(key);
+            pipe.add_command(sized_cmd(&[b"MEMORY", b"USAGE", key]));
             count += 1;
         }
     }
