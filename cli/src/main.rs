@@ -2,6 +2,7 @@
 //! everything else is a library call.
 
 mod audit;
+mod diff;
 mod html;
 mod input;
 mod migrate;
@@ -45,6 +46,26 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// What a change of schema does to a running keyspace: every change classified (SOURCE, DATA,
+    /// CLUSTER, COORDINATION, LIFETIME, MATCHING) with a rule id, both positions, a witness key
+    /// (old -> new, both slots), how long old keys live, and the remedy. Exit 1 when a finding of
+    /// a `--fail-on` class is made (default: any)
+    Diff {
+        /// The old schema file (or give only NEW with `--against REV`).
+        old: String,
+        /// The new schema file.
+        new: Option<String>,
+        /// Read the old schema from this git revision, at NEW's path (`--against main`).
+        #[arg(long, value_name = "REV")]
+        against: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = diff::DiffFormat::Text)]
+        format: diff::DiffFormat,
+        /// Classes that fail the command (comma-separated).
+        #[arg(long, value_name = "CLASS,...", value_parser = diff::parse_classes,
+              default_value = "SOURCE,DATA,CLUSTER,COORDINATION,LIFETIME,MATCHING")]
+        fail_on: std::vec::Vec<keyschema::ChangeClass>,
     },
     /// Print the checked model as JSON.
     Export {
@@ -373,6 +394,30 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             } else {
                 ExitCode::SUCCESS
             }
+        }
+        Command::Diff {
+            old,
+            new,
+            against,
+            format,
+            fail_on,
+        } => {
+            // `diff NEW --against REV` names one file: it is the new one.
+            let (old, new) = match (new, &against) {
+                (Some(new), _) => (Some(old), new),
+                (None, Some(_)) => (None, old),
+                (None, None) => return Err(CliError::Schema("give OLD and NEW, or NEW with `--against REV`".into())),
+            };
+            diff::run(
+                &diff::DiffArgs {
+                    old: old.as_deref(),
+                    new: &new,
+                    against: against.as_deref(),
+                    format,
+                    fail_on,
+                },
+                &mut out,
+            )?
         }
         Command::Export { schema, schema_flag } => {
             let (schema, _) = load(schema.or(schema_flag).as_deref())?;

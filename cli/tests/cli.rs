@@ -367,3 +367,109 @@ fn acl_prints_one_user_per_service_and_names_the_services_when_asked_for_another
         "{stderr}"
     );
 }
+
+/// `diff`: text, JSON and GitHub annotations of a change, the exit code by `--fail-on`, and the
+/// old schema read from a git revision.
+#[test]
+fn diff_reports_a_moved_lock_in_every_format_and_fails_on_the_classes_asked() {
+    let dir = std::env::temp_dir().join(format!("keyschema-diff-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (old, new) = (dir.join("old.keys"), dir.join("new.keys"));
+    std::fs::write(
+        &old,
+        "param id uuid\nlock app:lock:<id> ttl 10s \"Per item\"\napp:name:<id> string text ttl 1h \"A name\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &new,
+        "param id uuid\nlock app:lock:{<id>} ttl 10s \"Per item\"\napp:name:<id> string text ttl 1m \"A name\"\n",
+    )
+    .unwrap();
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+
+    let report = keyschema(&["diff", old, new], b"");
+    assert_eq!(report.status.code(), Some(1), "{}", text(&report.stderr));
+    let out = text(&report.stdout);
+    for expected in [
+        "DATA DATA001",
+        "CLUSTER CLUSTER001",
+        "COORDINATION COORDINATION001",
+        "LIFETIME LIFETIME001",
+        "app:lock:{",
+    ] {
+        assert!(out.contains(expected), "{expected}: {out}");
+    }
+    assert!(out.contains("new.keys:2:1"), "the new position: {out}");
+    assert!(
+        out.contains("was at") && out.contains("old.keys:2:1"),
+        "the old position: {out}"
+    );
+
+    // Only the classes asked for fail the command.
+    assert_eq!(
+        keyschema(&["diff", old, new, "--fail-on", "source"], b"").status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        keyschema(&["diff", old, new, "--fail-on", "LIFETIME"], b"")
+            .status
+            .code(),
+        Some(1)
+    );
+    let bad = keyschema(&["diff", old, new, "--fail-on", "DATA,SPEED"], b"");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("`SPEED` is not a class"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&keyschema(&["diff", old, new, "--format", "json"], b"").stdout).unwrap();
+    assert_eq!(json["version"], 1);
+    let lock = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "COORDINATION001")
+        .unwrap();
+    assert_eq!(lock["class"], "COORDINATION");
+    assert_eq!(lock["new"]["line"], 2);
+    assert_ne!(lock["witness"]["old_slot"], lock["witness"]["new_slot"]);
+
+    let github = text(&keyschema(&["diff", old, new, "--format", "github"], b"").stdout);
+    assert!(github.lines().any(|l| l.starts_with("::error file=") && l.contains(",line=2,col=1,title=COORDINATION COORDINATION001::")), "{github}");
+    assert!(
+        github
+            .lines()
+            .any(|l| l.starts_with("::warning ") && l.contains("LIFETIME001")),
+        "{github}"
+    );
+
+    // Unchanged: exit 0.
+    assert_eq!(keyschema(&["diff", old, old], b"").status.code(), Some(0));
+
+    // `--against REV`: the old schema from git, at the new one's path.
+    let git = |args: &[&str]| {
+        let status = Command::new("git").args(args).current_dir(&dir).output().unwrap();
+        assert!(status.status.success(), "git {args:?}: {}", text(&status.stderr));
+    };
+    git(&["init", "-q"]);
+    std::fs::copy(old, dir.join("schema.keys")).unwrap();
+    git(&["add", "schema.keys"]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "old"]);
+    std::fs::copy(new, dir.join("schema.keys")).unwrap();
+    let against = Command::new(env!("CARGO_BIN_EXE_keyschema"))
+        .args(["diff", "schema.keys", "--against", "HEAD"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let out = text(&against.stdout);
+    assert_eq!(against.status.code(), Some(1), "{out}{}", text(&against.stderr));
+    assert!(
+        out.contains("COORDINATION001") && out.contains("schema.keys@HEAD:2:1"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

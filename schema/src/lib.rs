@@ -25,6 +25,7 @@
 mod check;
 pub mod codec;
 pub mod diagnostics;
+mod diff;
 mod docs;
 mod fingerprint;
 mod glob;
@@ -42,6 +43,7 @@ pub use codec::{FormatError, ParamValue, ValueError};
 pub use diagnostics::{
     positioned, render, Code, ColumnUnit, Diagnostic, LineIndex, Position, PositionedDiagnostic, Severity, Span,
 };
+pub use diff::{diff, ChangeClass, DiffReport, Finding, Location, Side as DiffSide, Witness, DIFF_VERSION};
 pub use docs::inventory_markdown;
 pub use fingerprint::{fingerprint, model_fingerprint};
 pub use glob::{Glob, Selection};
