@@ -245,6 +245,11 @@ enum Command {
         /// index members), leaving the primaries alone. Not with `--fix`.
         #[arg(long, conflicts_with = "fix")]
         replicas: bool,
+        /// The schema before a layout change being rolled out: keys of its layout are counted per
+        /// old pattern with their remaining TTLs (not as unknown), and new keys whose old twin
+        /// still exists are counted.
+        #[arg(long, value_name = "OLD_SCHEMA")]
+        previous: Option<String>,
     },
 }
 
@@ -325,8 +330,13 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         fix,
         apply,
         replicas,
+        previous,
     } = command
     {
+        let previous = match previous {
+            Some(path) => Some(std::sync::Arc::new(load(Some(&path))?.0)),
+            None => None,
+        };
         return audit::run(audit::AuditArgs {
             schema: schema.as_deref(),
             url: &url,
@@ -341,6 +351,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
                 fix: apply,
                 replicas,
                 checkpoint: checkpoint.map(Into::into),
+                previous,
                 ..Default::default()
             },
             fix,

@@ -230,6 +230,9 @@ pub fn write_audit_text(out: &mut impl Write, report: &AuditReport, url: &str, s
             examples(&group.examples)
         )?;
     }
+    if let Some(previous) = &report.previous {
+        write_previous_layout(out, previous, &examples)?;
+    }
     let nodes: Vec<String> = report.nodes.iter().map(|n| format!("{} {}", n.node, n.keys)).collect();
     writeln!(out, "keys per node: {}", nodes.join(", "))?;
     let slots: Vec<String> = report
@@ -247,6 +250,57 @@ pub fn write_audit_text(out: &mut impl Write, report: &AuditReport, url: &str, s
         })
         .collect();
     writeln!(out, "keys by remaining TTL: {}", ttls.join(", "))
+}
+
+/// A rollout's progress (`audit --previous`): keys of the old layout per pattern and how long
+/// they last, then new keys with an old twin.
+fn write_previous_layout(
+    out: &mut impl Write,
+    previous: &keyschema_store::ops::PreviousLayout,
+    examples: &dyn Fn(&[String]) -> String,
+) -> io::Result<()> {
+    let done = if previous.old_keys() == 0 && previous.twin_count() == 0 {
+        ": the rollout is done"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "previous layout: {} key(s) still in it, {} new key(s) with an old twin{done}",
+        previous.old_keys(),
+        previous.twin_count()
+    )?;
+    for pattern in &previous.patterns {
+        let lasts = match (pattern.longest_ttl_ms, pattern.without_ttl) {
+            (_, 0) => format!(
+                "all gone within {}",
+                keyschema::Millis(pattern.longest_ttl_ms.unwrap_or(0))
+            ),
+            (Some(ms), n) => format!(
+                "{n} without TTL (until migrated), the others gone within {}",
+                keyschema::Millis(ms)
+            ),
+            (None, n) => format!("{n} without TTL (until migrated)"),
+        };
+        writeln!(
+            out,
+            "  old {} ({}): {} keys, {lasts}{}",
+            pattern.pattern,
+            pattern.name,
+            pattern.keys,
+            examples(&pattern.examples)
+        )?;
+    }
+    for twins in &previous.twins {
+        writeln!(
+            out,
+            "  `{}`: {} key(s) whose old twin still exists{}",
+            twins.name,
+            twins.count,
+            examples(&twins.examples)
+        )?;
+    }
+    Ok(())
 }
 
 /// What `--fix` changes ([`AuditReport::fix_plan`]): "would" on a dry run, what was asked after

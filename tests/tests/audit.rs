@@ -492,3 +492,102 @@ async fn only_keys_that_match_a_pattern_have_their_type_read() {
     assert_eq!(server.calls("type") - types, 10, "TYPE of the matched keys only");
     assert_eq!(server.calls("pttl") - ttls, 15, "PTTL of every key");
 }
+
+/// The Cordum schema, as `keyschema audit --previous` reads it.
+fn cordum_schema() -> std::sync::Arc<keyschema::Schema> {
+    let source = include_str!("../../schema/examples/cordum.keys");
+    std::sync::Arc::new(keyschema::Schema::parse(source, "cordum.keys").unwrap())
+}
+
+/// Writes `keys` (key, optional TTL in seconds) through `store`'s connection (routed by slot on
+/// a cluster).
+async fn write_raw(store: &Store, keys: &[(String, Option<u64>)]) {
+    let mut connection = store.connection();
+    for (key, ttl) in keys {
+        let mut set = redis::cmd("SET");
+        set.arg(key).arg("{\"state\":\"RUNNING\"}");
+        if let Some(ttl) = ttl {
+            set.arg("EX").arg(ttl);
+        }
+        let _: () = set.query_async(&mut connection).await.unwrap();
+    }
+}
+
+/// An audit during the move to the hash-tagged layout (`--previous cordum.keys`, auditing against
+/// `cordum-cluster.keys`): keys still in the old layout are counted per old pattern with how long
+/// they last, not as unknown; a new key whose old twin still exists is counted as a stale twin,
+/// found on whichever node owns the twin's slot.
+async fn rollout_progress(url_or_nodes: Result<String, Vec<String>>) {
+    let (current, previous) = (keyschema_tests::generated::cordum_cluster::schema(), cordum_schema());
+    let connection = match &url_or_nodes {
+        Ok(url) => keyschema_store::RedisConnection::standalone(url).await.unwrap(),
+        Err(nodes) => keyschema_store::RedisConnection::cluster(nodes).await.unwrap(),
+    };
+    let store = Store::new(connection, current.model_arc()).unwrap();
+    let ids: Vec<Uuid> = (0..7).map(|_| Uuid::new_v4()).collect();
+    let old = |id: &Uuid| format!("job:state:{id}");
+    let new = |id: &Uuid| format!("job:state:{{{id}}}");
+    // Three old keys with a TTL of at most an hour, one without: the rollout has not finished.
+    let mut keys: Vec<(String, Option<u64>)> = ids[..3].iter().map(|id| (old(id), Some(3600))).collect();
+    keys.push((old(&ids[3]), None));
+    // Two keys already moved, and one moved whose old twin was left behind.
+    keys.extend(ids[4..7].iter().map(|id| (new(id), Some(3600))));
+    keys.push((old(&ids[6]), Some(60)));
+    write_raw(&store, &keys).await;
+
+    let options = AuditOptions {
+        previous: Some(previous),
+        indexes: false,
+        ..AuditOptions::default()
+    };
+    let report = ops::audit(&store, &options).await.unwrap();
+    let layout = report.previous.as_ref().unwrap();
+    let job_state = layout.patterns.iter().find(|p| p.name == "job_state").unwrap();
+    // Other tests' keys may share a server: count only what is ours.
+    let ours = |examples: &[String]| {
+        examples
+            .iter()
+            .filter(|e| ids.iter().any(|id| e.contains(&id.to_string())))
+            .count()
+    };
+    assert!(job_state.keys >= 5, "{job_state:?}");
+    assert!(job_state.without_ttl >= 1, "{job_state:?}");
+    assert!(
+        job_state.longest_ttl_ms.is_some_and(|ms| ms <= 3_600_000),
+        "{job_state:?}"
+    );
+    assert!(ours(&job_state.examples) >= 1, "{job_state:?}");
+    let twins = layout.twins.iter().find(|t| t.name == "job_state").unwrap();
+    assert!(twins.examples.iter().any(|e| *e == new(&ids[6])), "{twins:?}");
+    // None of the old-layout keys is unknown.
+    assert!(
+        report.unknown.iter().all(|group| ours(&group.examples) == 0),
+        "{:?}",
+        report.unknown
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_during_a_rollout_counts_the_old_layout_and_stale_twins() {
+    let server = RedisServer::start();
+    rollout_progress(Ok(server.url())).await;
+    // Exactly, on a server of its own: 5 old keys (1 without TTL), 1 stale twin.
+    let store = Store::new(
+        keyschema_store::RedisConnection::standalone(&server.url())
+            .await
+            .unwrap(),
+        keyschema_tests::generated::cordum_cluster::schema().model_arc(),
+    )
+    .unwrap();
+    let options = AuditOptions {
+        previous: Some(cordum_schema()),
+        ..AuditOptions::default()
+    };
+    let report = ops::audit(&store, &options).await.unwrap();
+    let layout = report.previous.as_ref().unwrap();
+    assert_eq!((layout.old_keys(), layout.twin_count()), (5, 1));
+    assert_eq!(report.unknown_count(), 0);
+    // A cluster of its own: the planted-violations test counts every key of the shared one.
+    let cluster = keyschema_tests::RedisCluster::start();
+    rollout_progress(Err(cluster.urls())).await;
+}

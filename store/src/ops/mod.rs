@@ -11,8 +11,8 @@ mod nodes;
 pub use acl::{acl_users, key_class, key_commands, AclError, AclUser, KeyAccess, KeyClass, CONNECTION_COMMANDS};
 pub use audit::{
     audit, key_count, AuditOptions, AuditReport, DanglingMember, FixPlan, FixReport, IndexAudit, MisplacedMember,
-    NodeKeys, Notice, PatternAudit, PlannedRemovals, PlannedTtls, Problem, ProblemKeys, Progress, SlotKeys, TtlBucket,
-    UnknownKeys, AUDIT_VERSION,
+    NodeKeys, Notice, PatternAudit, PlannedRemovals, PlannedTtls, PreviousLayout, PreviousPattern, Problem,
+    ProblemKeys, Progress, SlotKeys, StaleTwins, TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
 pub use migrate::{
     migrate, migrate_verified, verify, KeyMove, MigrateOptions, MigrationReport, PatternCheck, PatternMove,

@@ -7,15 +7,17 @@
 
 mod index;
 mod report;
+mod rollout;
 mod tally;
 
 pub use report::{
     AuditReport, DanglingMember, FixPlan, FixReport, IndexAudit, MisplacedMember, NodeKeys, PatternAudit,
     PlannedRemovals, PlannedTtls, Problem, ProblemKeys, SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
+pub use rollout::{PreviousLayout, PreviousPattern, StaleTwins};
 
 use super::checkpoint::{scan_nodes, Checkpoint, CheckpointLock};
-use super::nodes::{connected_replicas, replica_nodes};
+use super::nodes::{connected_replicas, replica_nodes, SlotOwners};
 use super::{sized_cmd, OpsError};
 use crate::connection::Node;
 use crate::error::{Error, Result};
@@ -24,6 +26,7 @@ use crate::util::locked;
 use crate::write::{Arg, Write};
 use keyschema::Matcher;
 use redis::Value;
+use rollout::Rollout;
 use std::fmt;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -76,6 +79,11 @@ pub struct AuditOptions {
     /// Keep the scan's position and the counts in this file (at most once a second) and resume
     /// from it when it exists; removed once the audit completes.
     pub checkpoint: Option<PathBuf>,
+    /// The schema before a layout change being rolled out: keys it knows and the current one does
+    /// not are counted per old pattern ([`AuditReport::previous`]) instead of as unknown, and a
+    /// current key whose old-layout twin still exists is counted as a stale twin (one `EXISTS`
+    /// per key of a pattern that moved).
+    pub previous: Option<Arc<keyschema::Schema>>,
 }
 
 impl Default for AuditOptions {
@@ -93,6 +101,7 @@ impl Default for AuditOptions {
             replica_wait: Duration::from_secs(30),
             notice: None,
             checkpoint: None,
+            previous: None,
         }
     }
 }
@@ -112,6 +121,7 @@ impl fmt::Debug for AuditOptions {
             .field("replica_wait", &self.replica_wait)
             .field("notice", &self.notice.is_some())
             .field("checkpoint", &self.checkpoint)
+            .field("previous", &self.previous.as_ref().map(|schema| schema.file_name()))
             .finish()
     }
 }
@@ -135,7 +145,16 @@ pub async fn audit(store: &Store, options: &AuditOptions) -> std::result::Result
     let nodes = audited_nodes(store, options).await?;
     let names: Vec<String> = nodes.iter().map(Node::name).collect();
     let schema = store.schema();
-    let fresh = || Tally::new(schema.keys.len(), options.examples);
+    let rollout = match options.previous.as_deref() {
+        Some(previous) => Some(Rollout::new(
+            store.core().schema_arc(),
+            previous,
+            SlotOwners::of(&store.connection()).await?,
+        )),
+        None => None,
+    };
+    let previous_len = options.previous.as_ref().map_or(0, |p| p.model().keys.len());
+    let fresh = || Tally::new(schema.keys.len(), previous_len, options.examples);
     // Held until the audit ends: a second run on this checkpoint is refused meanwhile.
     let _lock = options.checkpoint.as_deref().map(CheckpointLock::acquire).transpose()?;
     let checkpoint = match &options.checkpoint {
@@ -156,12 +175,12 @@ pub async fn audit(store: &Store, options: &AuditOptions) -> std::result::Result
         options.scan_count,
         in_flight,
         |node: Node, keys: Vec<Vec<u8>>| {
-            let (state, matcher) = (&state, matcher);
+            let (state, matcher, rollout) = (&state, matcher, rollout.as_ref());
             async move {
                 if locked(state).state.keys >= limit {
                     return Ok(ControlFlow::Break(()));
                 }
-                audit_page(store, state, matcher, &node, &keys, options).await?;
+                audit_page(store, state, (matcher, rollout), &node, &keys, options).await?;
                 let seen = locked(state).state.keys;
                 if let Some(progress) = &options.progress {
                     progress(seen);
@@ -184,7 +203,12 @@ pub async fn audit(store: &Store, options: &AuditOptions) -> std::result::Result
             source,
         })?;
     }
-    Ok(tally.report(store, options, sampled))
+    Ok(tally.report(
+        store,
+        options,
+        sampled,
+        options.previous.as_deref().map(keyschema::Schema::model),
+    ))
 }
 
 /// The nodes an audit scans: the primaries, or one replica of each shard.
@@ -279,14 +303,27 @@ pub async fn key_count(store: &Store) -> Result<u64> {
 async fn audit_page(
     store: &Store,
     tally: &Mutex<Checkpoint<Tally>>,
-    matcher: &Matcher,
+    (matcher, rollout): (&Matcher, Option<&Rollout<'_>>),
     node: &Node,
     keys: &[Vec<u8>],
     options: &AuditOptions,
 ) -> Result<()> {
-    // Matched first, outside the lock: only keys that match a pattern need their type.
-    let found: Vec<Found> = keys.iter().map(|key| Found::of(matcher, key)).collect();
+    // Matched first, outside the lock: only keys that match a pattern need their type, and
+    // during a rollout, keys of moved patterns are asked whether their old twin exists.
+    let found: Vec<Found> = keys.iter().map(|key| Found::of(matcher, rollout, key)).collect();
+    let twins: Vec<Option<String>> = keys
+        .iter()
+        .zip(&found)
+        .map(|(key, found)| match (found, rollout) {
+            (Found::Pattern(_), Some(rollout)) => rollout.twin(key),
+            _ => None,
+        })
+        .collect();
     let replies = read_replies(node, keys, &found, options.memory).await?;
+    let twins_exist = match rollout {
+        Some(rollout) => rollout.exist(&twins).await?,
+        None => vec![false; keys.len()],
+    };
     let mut indexes = Vec::new();
     let mut expire = Vec::new();
     {
@@ -294,10 +331,13 @@ async fn audit_page(
         let tally = &mut checkpoint.state;
         let before = tally.keys;
         let mut replies = replies.as_slice();
-        for (key, found) in keys.iter().zip(found) {
+        for ((key, found), twin_exists) in keys.iter().zip(found).zip(twins_exist) {
             let count = usize::from(found.needs_type()) + 1 + usize::from(options.memory);
             let (own, rest) = replies.split_at(count.min(replies.len()));
             replies = rest;
+            if let (Found::Pattern(index), true) = (&found, twin_exists) {
+                tally.add_twin(*index, key);
+            }
             let follow_up = tally.add_key(store, key, found, own);
             if let (true, Some(ttl)) = (options.fix, follow_up.set_ttl) {
                 let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
@@ -325,7 +365,6 @@ async fn audit_page(
     Ok(())
 }
 
-/// `TYPE` and `PTTL` (and `MEMORY USAGE`) of every key of a page, in one pipeline to its node.
 /// `TYPE` (of keys that matched a pattern), `PTTL` and, when asked, `MEMORY USAGE` of each key,
 /// in one pipeline to the node that returned them.
 async fn read_replies(node: &Node, keys: &[Vec<u8>], found: &[Found], memory: bool) -> Result<Vec<Value>> {

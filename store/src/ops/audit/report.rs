@@ -189,6 +189,10 @@ pub struct AuditReport {
     pub ttls: Vec<TtlBucket>,
     /// What was fixed, when fixing was asked.
     pub fixed: Option<FixReport>,
+    /// During a rollout ([`AuditOptions::previous`](super::AuditOptions)): keys still in the old
+    /// layout, and new keys with a stale old twin. Keys of the old layout are not unknown keys
+    /// and not problems: the rollout is done when there are none.
+    pub previous: Option<super::rollout::PreviousLayout>,
 }
 
 impl AuditReport {

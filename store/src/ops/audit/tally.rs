@@ -4,10 +4,11 @@ use super::report::{
     AuditReport, DanglingMember, FixReport, IndexAudit, MisplacedMember, NodeKeys, PatternAudit, Problem, ProblemKeys,
     SlotKeys, TtlBucket, UnknownKeys, AUDIT_VERSION,
 };
+use super::rollout::{PreviousLayout, PreviousTally, Rollout};
 use super::AuditOptions;
 use crate::policy::KeyId;
 use crate::store::Store;
-use keyschema::{key_slot, Matcher, RedisKind};
+use keyschema::{key_slot, KeySchema, Matcher, RedisKind};
 use redis::Value;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -37,6 +38,13 @@ pub(super) struct Tally {
     /// `none`, then one per [`TTL_BUCKETS`] entry, then the rest.
     ttls: [u64; TTL_BUCKETS.len() + 2],
     pub(super) fixed: FixReport,
+    /// During a rollout: keys of each pattern of the previous schema (default: checkpoints
+    /// written without a previous schema still load).
+    #[serde(default)]
+    previous: Vec<PreviousTally>,
+    /// During a rollout: per current pattern, keys whose old twin exists, and some of them.
+    #[serde(default)]
+    twins: Vec<(u64, Vec<String>)>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -91,6 +99,9 @@ struct UnknownTally {
 pub(super) enum Found {
     /// The key definition it matched.
     Pattern(usize),
+    /// No pattern of the current schema; one of the previous schema's, by index there (an audit
+    /// during a rollout).
+    Previous(usize),
     /// No pattern: the failure's code, the nearest pattern and why.
     Unknown {
         code: String,
@@ -100,7 +111,18 @@ pub(super) enum Found {
 }
 
 impl Found {
-    pub(super) fn of(matcher: &Matcher, key: &[u8]) -> Self {
+    pub(super) fn of(matcher: &Matcher, rollout: Option<&Rollout<'_>>, key: &[u8]) -> Self {
+        let found = Self::matched(matcher, key);
+        match (&found, rollout, std::str::from_utf8(key)) {
+            (Self::Unknown { .. }, Some(rollout), Ok(text)) => match rollout.matcher().match_key(text) {
+                Ok(old) => Self::Previous(old.key),
+                Err(_) => found,
+            },
+            _ => found,
+        }
+    }
+
+    fn matched(matcher: &Matcher, key: &[u8]) -> Self {
         match std::str::from_utf8(key) {
             Err(_) => Self::Unknown {
                 code: "K005".to_string(),
@@ -140,7 +162,15 @@ fn keep(examples: &mut Vec<String>, limit: usize, key: &[u8]) {
 }
 
 impl Tally {
-    pub(super) fn new(patterns: usize, examples: usize) -> Self {
+    /// Counts a key of current pattern `index` whose old-layout twin exists.
+    pub(super) fn add_twin(&mut self, index: usize, key: &[u8]) {
+        if let Some((count, examples)) = self.twins.get_mut(index) {
+            *count += 1;
+            keep(examples, self.examples, key);
+        }
+    }
+
+    pub(super) fn new(patterns: usize, previous: usize, examples: usize) -> Self {
         Self {
             examples,
             keys: 0,
@@ -150,6 +180,12 @@ impl Tally {
             slots: vec![0; 16384],
             ttls: [0; TTL_BUCKETS.len() + 2],
             fixed: FixReport::default(),
+            previous: vec![PreviousTally::default(); previous],
+            twins: if previous > 0 {
+                vec![(0, Vec::new()); patterns]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -176,7 +212,7 @@ impl Tally {
                     None => return FollowUp::default(), // `none`: removed since the scan.
                 }
             }
-            Found::Unknown { .. } => (None, replies),
+            Found::Unknown { .. } | Found::Previous(_) => (None, replies),
         };
         let pttl = match replies.first() {
             Some(Value::Int(-2)) | None => return FollowUp::default(), // Removed since the scan.
@@ -193,9 +229,21 @@ impl Tally {
         self.ttls[bucket] += 1;
 
         let schema = store.schema();
+        if let Found::Previous(old) = found {
+            if let Some(tally) = self.previous.get_mut(old) {
+                tally.keys += 1;
+                match left {
+                    Some(ms) => tally.longest_ttl_ms = tally.longest_ttl_ms.max(ms),
+                    None => tally.without_ttl += 1,
+                }
+                keep(&mut tally.examples, self.examples, key);
+            }
+            return FollowUp::default();
+        }
         let (index, actual) = match (found, actual) {
             (Found::Pattern(index), Some(actual)) => (index, actual),
-            (Found::Pattern(_), None) => return FollowUp::default(), // Not reached: typed above.
+            // Not reached: typed above, and previous-layout keys counted above.
+            (Found::Pattern(_), None) | (Found::Previous(_), _) => return FollowUp::default(),
             (Found::Unknown { code, nearest, reason }, _) => {
                 let prefix = nearest
                     .is_none()
@@ -250,8 +298,16 @@ impl Tally {
         follow_up
     }
 
-    pub(super) fn report(self, store: &Store, options: &AuditOptions, sampled: bool) -> AuditReport {
+    pub(super) fn report(
+        self,
+        store: &Store,
+        options: &AuditOptions,
+        sampled: bool,
+        previous: Option<&KeySchema>,
+    ) -> AuditReport {
         let schema = store.schema();
+        let previous =
+            previous.map(|previous| PreviousLayout::from_tallies(previous, schema, self.previous, self.twins));
         let patterns = schema
             .keys
             .iter()
@@ -338,6 +394,7 @@ impl Tally {
                 .collect(),
             ttls,
             fixed: options.fix.then_some(self.fixed),
+            previous,
         }
     }
 }
