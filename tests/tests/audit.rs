@@ -587,6 +587,19 @@ async fn an_audit_during_a_rollout_counts_the_old_layout_and_stale_twins() {
     let layout = report.previous.as_ref().unwrap();
     assert_eq!((layout.old_keys(), layout.twin_count()), (5, 1));
     assert_eq!(report.unknown_count(), 0);
+    // An empty server: nothing in either layout, the rollout is done.
+    let empty = RedisServer::start();
+    let store = Store::new(
+        keyschema_store::RedisConnection::standalone(&empty.url())
+            .await
+            .unwrap(),
+        keyschema_tests::generated::cordum_cluster::schema().model_arc(),
+    )
+    .unwrap();
+    let report = ops::audit(&store, &options).await.unwrap();
+    let layout = report.previous.as_ref().unwrap();
+    assert_eq!((report.keys, layout.old_keys(), layout.twin_count()), (0, 0, 0));
+    assert!(layout.patterns.is_empty() && layout.twins.is_empty(), "{layout:?}");
     // A cluster of its own: the planted-violations test counts every key of the shared one.
     let cluster = keyschema_tests::RedisCluster::start();
     rollout_progress(Err(cluster.urls())).await;
