@@ -96,6 +96,10 @@ enum Command {
         /// the schema generates (committed generated code, checked in CI).
         #[arg(long)]
         check: bool,
+        /// The previous layout of the schema: the store bridges from it while a layout change
+        /// rolls out (docs/evolution.md); keys it cannot bridge are listed on stderr.
+        #[arg(long)]
+        previous: Option<String>,
     },
     /// Format a key: `keyschema key job_state jobID=0f8fad5b-d9cb-469f-a165-70867728950e`.
     Key {
@@ -445,8 +449,13 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             schema,
             out: folder,
             check: false,
+            previous,
         } => {
-            for path in keyschema_codegen::Config::new().out_dir(&folder).compile(&[&schema])? {
+            let config = generation(&folder, previous.as_deref());
+            for line in config.not_bridged(&schema)? {
+                eprintln!("warning: {line}");
+            }
+            for path in config.compile(&[&schema])? {
                 writeln!(out, "wrote {}", path.display())?;
             }
             ExitCode::SUCCESS
@@ -455,8 +464,9 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             schema,
             out: folder,
             check: true,
+            previous,
         } => {
-            let stale = keyschema_codegen::Config::new().out_dir(&folder).check(&[&schema])?;
+            let stale = generation(&folder, previous.as_deref()).check(&[&schema])?;
             for file in &stale {
                 eprintln!(
                     "{} is not what {schema} generates ({}): run `keyschema gen {schema} --out {folder}` and commit it",
@@ -574,4 +584,14 @@ fn name_values(params: &[String]) -> Result<Vec<(&str, &str)>, CliError> {
         .iter()
         .map(|p| p.split_once('=').ok_or_else(|| CliError::BadParam(p.clone())))
         .collect()
+}
+
+/// The generation settings of `keyschema gen`: into `folder`, bridged from `previous` if given.
+fn generation(folder: &str, previous: Option<&str>) -> keyschema_codegen::Config {
+    let mut config = keyschema_codegen::Config::new();
+    config.out_dir(folder);
+    if let Some(previous) = previous {
+        config.previous(previous);
+    }
+    config
 }

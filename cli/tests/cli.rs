@@ -473,3 +473,50 @@ fn diff_reports_a_moved_lock_in_every_format_and_fails_on_the_classes_asked() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `gen --previous OLD` writes a store bridged from the previous layout and lists on stderr the
+/// keys it cannot bridge; `--check` compares with the bridged output.
+#[test]
+fn gen_with_a_previous_layout_writes_a_bridged_store() {
+    let dir = std::env::temp_dir().join(format!("keyschema-gen-previous-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (old, new) = (dir.join("old.keys"), dir.join("jobs.keys"));
+    std::fs::write(
+        &old,
+        "param id int\njob:<id> string text ttl 7d \"A job\"\nrun:<id> string text ttl 7d \"A run\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &new,
+        "param id int\njob:{<id>} string text ttl 7d \"A job\"\nrun:<id> list text ttl 7d \"A run\"\n",
+    )
+    .unwrap();
+    let (out, path, previous) = (dir.to_str().unwrap(), new.to_str().unwrap(), old.to_str().unwrap());
+    let output = keyschema(&["gen", path, "--out", out, "--previous", previous], b"");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let warnings = text(&output.stderr);
+    assert_eq!(
+        warnings.trim(),
+        "warning: `run` is not bridged: its Redis type changes (string to list); copy its keys with \
+         `keyschema migrate` before the previous version stops"
+    );
+    let code = std::fs::read_to_string(dir.join("jobs.rs")).unwrap();
+    assert!(code.contains("pub static PREVIOUS") && code.contains("pub fn to_previous_key"));
+    let check = keyschema(&["gen", path, "--out", out, "--check", "--previous", previous], b"");
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    let unbridged = keyschema(&["gen", path, "--out", out, "--check"], b"");
+    assert_eq!(
+        unbridged.status.code(),
+        Some(1),
+        "without --previous the output differs"
+    );
+    let missing = keyschema(&["gen", path, "--out", out, "--previous", "nowhere.keys"], b"");
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("nowhere.keys"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

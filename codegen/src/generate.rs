@@ -15,6 +15,10 @@ pub(crate) struct Generator<'a> {
     pub(crate) ambiguities: &'a [(usize, usize)],
     pub(crate) source_name: &'a str,
     pub(crate) config: &'a Config,
+    /// The layout this store bridges from, if any ([`Config::previous`]).
+    pub(crate) previous: Option<bridge::PreviousSchema<'a>>,
+    /// Each key's bridge from it, by key index (empty without one).
+    pub(crate) bridges: Vec<bridge::Bridge>,
 }
 
 /// Every top-level item carries this: the module is a schema's whole API and a service uses a
@@ -28,6 +32,7 @@ macro_rules! line {
     }};
 }
 
+pub(crate) mod bridge;
 mod primitives;
 
 /// `text` with the words that name code (`ck_XXXXXXXX`, `JobState`, `schemas/app.keys`,
@@ -108,6 +113,7 @@ impl Generator<'_> {
         );
         line!(out, "");
         self.contract(&mut out)?;
+        self.previous_contract(&mut out);
         for (index, param) in self.schema.params.iter().enumerate() {
             self.param_type(&mut out, index, param);
         }
@@ -614,6 +620,7 @@ impl Generator<'_> {
             line!(out, "        }})");
         }
         line!(out, "    }}");
+        self.previous_key_method(out, index, key);
         line!(out, "}}");
     }
 
@@ -764,14 +771,28 @@ impl Generator<'_> {
             .unwrap_or_else(|| format!("{}Store", pascal(&self.schema.keyspace)))
     }
 
-    /// `{key_type} {{ field: value, .. }}.to_key()`, with `?` when formatting can fail.
-    fn to_key(&self, key: &KeyDef, fields: &str) -> String {
+    /// `{key_type} {{ field: value, .. }}`: the key's value.
+    fn key_value(&self, key: &KeyDef, fields: &str) -> String {
         let key_type = format!("{}Key", pascal(&key.name));
-        let value = if fields.is_empty() {
+        if fields.is_empty() {
             key_type
         } else {
             format!("{key_type} {{ {fields} }}")
-        };
+        }
+    }
+
+    /// The index of key definition `key` in the schema.
+    fn key_index(&self, key: &KeyDef) -> usize {
+        self.schema
+            .keys
+            .iter()
+            .position(|k| std::ptr::eq(k, key))
+            .unwrap_or(usize::MAX)
+    }
+
+    /// `{key_type} {{ field: value, .. }}.to_key()`, with `?` when formatting can fail.
+    fn to_key(&self, key: &KeyDef, fields: &str) -> String {
+        let value = self.key_value(key, fields);
         if self.key_infallible(key) {
             format!("{value}.to_key()")
         } else {
@@ -994,7 +1015,7 @@ impl Generator<'_> {
             key.name
         );
         line!(out, "        let key = {build};");
-        line!(out, "        self.tx.delete(key.key())?;");
+        line!(out, "        key.delete_in(&mut self.tx)?;");
         line!(out, "        Ok(self)");
         line!(out, "    }}");
     }
@@ -1216,6 +1237,7 @@ impl Generator<'_> {
         );
         line!(out, "        Self {{ store: self.store.durable(replicas, timeout) }}");
         line!(out, "    }}");
+        self.bridging_method(out);
         for key in &self.schema.keys {
             self.accessor(out, key)?;
             self.index_move(out, key);
@@ -1251,6 +1273,7 @@ impl Generator<'_> {
                 ttl_phrase(key)
             ),
         );
+        self.not_bridged_doc(out, self.key_index(key));
         let args: Vec<String> = params
             .iter()
             .map(|&p| {
@@ -1274,19 +1297,20 @@ impl Generator<'_> {
             })
             .collect();
         let accessor = self.accessor_type(key)?;
+        let index = self.key_index(key);
+        let bridged = self.bridged_call(index, "value");
         let new = format!(
-            "{RT}::{}::new(self.store.core(), {key_type}::ID, key)",
+            "{RT}::{}::new(self.store.core(), {key_type}::ID, key){bridged}",
             self.accessor_new(key)
         );
-        if self.key_infallible(key) {
+        let infallible = self.key_infallible(key);
+        if infallible {
             line!(
                 out,
                 "    pub fn {}(&self, {}) -> {accessor} {{",
                 snake(&key.name),
                 args.join(", ")
             );
-            line!(out, "        let key = {};", self.to_key(key, &fields.join(", ")));
-            line!(out, "        {new}");
         } else {
             line!(
                 out,
@@ -1294,7 +1318,21 @@ impl Generator<'_> {
                 snake(&key.name),
                 args.join(", ")
             );
+        }
+        if bridged.is_empty() {
             line!(out, "        let key = {};", self.to_key(key, &fields.join(", ")));
+        } else {
+            // The key's value formats both layouts' keys.
+            line!(out, "        let value = {};", self.key_value(key, &fields.join(", ")));
+            line!(
+                out,
+                "        let key = value.to_key(){};",
+                if infallible { "" } else { "?" }
+            );
+        }
+        if infallible {
+            line!(out, "        {new}");
+        } else {
             line!(out, "        Ok({new})");
         }
         line!(out, "    }}");

@@ -83,6 +83,7 @@ pub struct Config {
     type_paths: HashMap<String, String>,
     type_attributes: Vec<(String, String)>,
     store_name: Option<String>,
+    previous: Option<PathBuf>,
     format: bool,
     quiet: bool,
 }
@@ -142,6 +143,27 @@ impl Config {
     /// Names the generated store (default: the keyspace's name and `Store`, `CordumStore`).
     pub fn store_name(&mut self, name: impl AsRef<str>) -> &mut Self {
         self.store_name = Some(name.as_ref().to_string());
+        self
+    }
+
+    /// Generates a store that bridges from the layout of `schema`, the previous version of
+    /// the schema, while a layout change rolls out (docs/evolution.md). Each key whose pattern
+    /// (or, for a string, its codec) changed while its type, parameters and values did not is
+    /// read in the new layout first and in the previous one on a miss; writes go to the new
+    /// layout; locks and leases are taken on both keys and rate limits counted on both. What
+    /// the store does with the old keys is its `BridgeMode` (`store.bridging(mode)`). Keys
+    /// that changed in a way the store cannot read across are listed as build warnings and in
+    /// their accessor's documentation. The bridge ends when the audit finds no old keys
+    /// (`keyschema audit --previous`): generate without this setting then.
+    ///
+    /// ```no_run
+    /// keyschema_codegen::Config::new()
+    ///     .previous("keys/cordum-v1.keys")
+    ///     .compile(&["keys/cordum.keys"])?;
+    /// # Ok::<(), keyschema_codegen::Error>(())
+    /// ```
+    pub fn previous(&mut self, schema: impl Into<PathBuf>) -> &mut Self {
+        self.previous = Some(schema.into());
         self
     }
 
@@ -212,6 +234,17 @@ impl Config {
         Ok(stale)
     }
 
+    /// The keys of `schema` that changed since the previous layout ([`Config::previous`]) in a
+    /// way the generated store cannot bridge, each with why and what to do (none without a
+    /// previous layout). A build script prints them as warnings.
+    pub fn not_bridged(&self, schema: impl AsRef<Path>) -> Result<Vec<String>, Error> {
+        let Some(previous) = self.previous.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let ((new, _), (old, _)) = (read_schema(schema.as_ref())?, read_schema(previous)?);
+        Ok(generate::bridge::not_bridged(old.model(), new.model()))
+    }
+
     /// The file one schema generates and its content.
     fn render(&self, path: &Path) -> Result<(PathBuf, String), Error> {
         let out_dir = match &self.out_dir {
@@ -235,6 +268,11 @@ impl Config {
                 println!("cargo:warning={line}");
             }
         }
+        if in_build_script {
+            if let Some(previous) = &self.previous {
+                println!("cargo:rerun-if-changed={}", previous.display());
+            }
+        }
         let code = self.generate_from(&schema, &header_name(path))?;
         let stem = path
             .file_stem()
@@ -248,12 +286,31 @@ impl Config {
     }
 
     fn generate_from(&self, schema: &keyschema::Schema, name: &str) -> Result<String, Error> {
+        let previous = self.previous.as_deref().map(read_schema).transpose()?;
+        let bridges = previous
+            .as_ref()
+            .map(|(old, _)| generate::bridge::plan(old.model(), schema.model()))
+            .unwrap_or_default();
         let generator = generate::Generator {
             schema: schema.model(),
             ambiguities: schema.ambiguities(),
             source_name: name,
             config: self,
+            previous: previous
+                .as_ref()
+                .map(|(old, old_name)| generate::bridge::PreviousSchema {
+                    schema: old.model(),
+                    ambiguities: old.ambiguities(),
+                    name: old_name.clone(),
+                }),
+            bridges,
         };
+        // Only a build script talks to cargo; `keyschema gen` reports them itself.
+        if std::env::var_os("OUT_DIR").is_some() && !self.quiet {
+            for line in generator.unbridged() {
+                println!("cargo:warning={line}");
+            }
+        }
         let code = generator.generate()?;
         self.finish(code, name)
     }
@@ -323,6 +380,16 @@ fn first_difference(committed: &str, generated: &str) -> String {
             first + 1
         ),
     }
+}
+
+/// A schema file read and checked, with the name a generated file gives it.
+fn read_schema(path: &Path) -> Result<(keyschema::Schema, String), Error> {
+    let source = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let schema = keyschema::Schema::parse(&source, &path.display().to_string())?;
+    Ok((schema, header_name(path)))
 }
 
 /// How a generated file's header names its schema: as given when relative (`keys/cordum.keys`),

@@ -123,3 +123,63 @@ fn schema_errors_are_reported_and_proto_codecs_generated() {
         Err(Error::NoOutDir | Error::Read { .. })
     ));
 }
+
+fn test_schema(name: &str) -> String {
+    format!("{}/../tests/schemas/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `Config::previous`: every key whose place (or a string's codec) changed while its type,
+/// parameters and value type did not is bridged; the others are named with why.
+#[test]
+fn a_store_generated_with_its_previous_layout_bridges_what_it_can() {
+    let mut config = Config::new();
+    config.previous(test_schema("bridge_v1.keys"));
+    let source = std::fs::read_to_string(test_schema("bridge_v2.keys")).unwrap();
+    let code = config.generate(&source, "tests/schemas/bridge_v2.keys").unwrap();
+    insta::assert_snapshot!("bridge_v2_keys_from_bridge_v1", code);
+    let compact: String = code.split_whitespace().collect();
+    // Seven accessors of the moved document keys, the lock, the lease and the fixed limit.
+    assert_eq!(compact.matches(".bridged(value.to_previous_key().ok())").count(), 10);
+    // The string compressed in the new layout is read with its previous codec.
+    assert!(compact.contains(".bridged_from::<::keyschema_store::Json<super::Thing>,>(value.to_previous_key().ok())"));
+    // The per-second limit forms the previous key of each second.
+    assert!(compact.contains(".bridged_per_second(move|second|{RlKey{"));
+    assert!(code.contains("pub static PREVIOUS: ::keyschema_store::GeneratedSchema"));
+    assert!(compact.contains("pubfnbridging(&self,mode:::keyschema_store::BridgeMode)->Self"));
+    // The key that does not move is not bridged, nor are the two that cannot be.
+    assert!(!compact.contains("KeptKey::ID,key).bridged"));
+    let not_bridged = config.not_bridged(test_schema("bridge_v2.keys")).unwrap();
+    assert_eq!(not_bridged.len(), 2, "{not_bridged:?}");
+    assert!(not_bridged[0].starts_with("`retyped` is not bridged: its Redis type changes (string to list)"));
+    assert!(not_bridged[1].starts_with("`seen` is not bridged: an idempotency key keeps state"));
+    assert_eq!(code.matches("/// Not bridged from").count(), 2);
+    // Without a previous layout, nothing of it.
+    let plain = Config::new().generate(&source, "tests/schemas/bridge_v2.keys").unwrap();
+    assert!(!plain.contains("bridged") && !plain.contains("PREVIOUS") && !plain.contains("to_previous_key"));
+    assert!(Config::new()
+        .not_bridged(test_schema("bridge_v2.keys"))
+        .unwrap()
+        .is_empty());
+}
+
+/// A previous layout that does not parse is the generation's error, with its position.
+#[test]
+fn a_previous_layout_with_errors_is_reported() {
+    let dir = std::env::temp_dir().join(format!("keyschema-previous-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let broken = dir.join("old.keys");
+    std::fs::write(&broken, "param id uuid\njob:<id> strin text \"A job\"\n").unwrap();
+    let mut config = Config::new();
+    config.previous(&broken);
+    let error = config
+        .generate("param id uuid\njob:{<id>} string text \"A job\"\n", "new.keys")
+        .unwrap_err();
+    assert!(matches!(error, Error::Schema(_)), "{error}");
+    assert!(error.to_string().contains("old.keys:2:"), "{error}");
+    config.previous(dir.join("missing.keys"));
+    let error = config
+        .generate("param id uuid\njob:{<id>} string text \"A job\"\n", "new.keys")
+        .unwrap_err();
+    assert!(matches!(error, Error::Read { .. }), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

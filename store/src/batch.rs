@@ -11,6 +11,7 @@
 //! its `keepttl` expiry, a list and its trim) is wrapped in MULTI/EXEC inside the pipeline, so
 //! each write is still whole.
 
+use crate::bridge::{self, BridgeStep};
 use crate::codec::{decode, Codec};
 use crate::core::Core;
 use crate::error::{Error, Result};
@@ -47,6 +48,8 @@ pub struct Ticket<C> {
 pub struct Batch<'s> {
     core: &'s Core,
     queued: Vec<Queued>,
+    /// What bridged keys need around the writes, during a layout change.
+    bridges: Vec<BridgeStep>,
 }
 
 /// One queued operation.
@@ -166,7 +169,13 @@ impl<'s> Batch<'s> {
         Self {
             core,
             queued: Vec::new(),
+            bridges: Vec::new(),
         }
+    }
+
+    /// Notes what a bridged key's write needs around it ([`crate::bridge`]).
+    pub(crate) fn bridge(&mut self, step: Option<BridgeStep>) {
+        self.bridges.extend(step);
     }
 
     /// Queues a write built by the write path (a typed key's, or the store's own).
@@ -254,6 +263,17 @@ impl<'s> Batch<'s> {
     /// Sends every queued operation and waits until all are applied, keeping no reply: for
     /// batches of writes, where only an error matters.
     pub async fn send(mut self) -> Result<()> {
+        if !self.bridges.is_empty() {
+            // Boxed: the bridge's steps stay out of every other batch's future.
+            let bridges = std::mem::take(&mut self.bridges);
+            let core = self.core;
+            return Box::pin(async move {
+                bridge::before(core, &bridges).await?;
+                self.send().await?;
+                bridge::after(core, &bridges).await
+            })
+            .await;
+        }
         let core = self.core;
         let mut pipelines = self.pipelines();
         let queued = &self.queued;
@@ -275,6 +295,17 @@ impl<'s> Batch<'s> {
 
     /// Sends every queued operation and waits for all replies.
     pub async fn execute(mut self) -> Result<BatchReplies> {
+        if !self.bridges.is_empty() {
+            let bridges = std::mem::take(&mut self.bridges);
+            let core = self.core;
+            return Box::pin(async move {
+                bridge::before(core, &bridges).await?;
+                let replies = self.execute().await?;
+                bridge::after(core, &bridges).await?;
+                Ok(replies)
+            })
+            .await;
+        }
         let core = self.core;
         let count = self.queued.len();
         let groups = self.pipelines();

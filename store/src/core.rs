@@ -25,6 +25,26 @@ pub struct Durability {
     pub timeout: Duration,
 }
 
+/// What a bridged store does with keys of the previous layout
+/// ([`Store::bridging`](crate::Store::bridging)); the bridge itself is `crate::bridge`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BridgeMode {
+    /// While instances of the previous version still run: a read that misses the new key reads
+    /// the old one and leaves it where it is (old instances still read it). A write that adds
+    /// to a collection or a hash first copies the old key to the new one (when the new one does
+    /// not exist yet), so nothing written before is hidden by the write. Old keys are never
+    /// deleted, except by deletes.
+    #[default]
+    Fallback,
+    /// Once no instance of the previous version runs: as [`BridgeMode::Fallback`], and a key
+    /// found in the old layout is moved (copied with its remaining TTL, then the old key deleted
+    /// if it is unchanged), and a write that replaces a whole value deletes the old key after
+    /// it. The audit's count of old-layout keys then falls as keys are used, and to zero when
+    /// their TTL has passed.
+    Move,
+}
+
 /// The store's core, as typed keys, batches, transactions and primitives borrow it
 /// ([`Store::core`](crate::Store::core)). It has no entry points of its own: those are on
 /// [`Store`](crate::Store) and on the typed handles. Cheap to clone; clones share everything.
@@ -35,6 +55,7 @@ pub struct Core {
     matcher: Matchers,
     policies: Arc<KeyPolicies>,
     durability: Option<Durability>,
+    bridge: BridgeMode,
     extensions: Arc<Extensions>,
 }
 
@@ -46,6 +67,7 @@ impl Core {
             matcher: Matchers::Lazy(Arc::default()),
             policies: Arc::new(policies),
             durability: None,
+            bridge: BridgeMode::default(),
             extensions: Arc::default(),
         }
     }
@@ -69,6 +91,16 @@ impl Core {
 
     pub(crate) fn durability(&self) -> Option<Durability> {
         self.durability
+    }
+
+    /// The same core, bridged keys handled as `mode` says.
+    pub(crate) fn with_bridge(&self, bridge: BridgeMode) -> Self {
+        Self { bridge, ..self.clone() }
+    }
+
+    /// What bridged keys do with the previous layout's keys.
+    pub(crate) fn bridge_mode(&self) -> BridgeMode {
+        self.bridge
     }
 
     pub(crate) fn schema(&self) -> &KeySchema {

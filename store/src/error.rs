@@ -279,6 +279,11 @@ impl Error {
         matches!(self, Self::Unavailable { source, .. } if refused_for_now(source))
     }
 
+    /// Whether Redis refused to create a key because it exists (`BUSYKEY`, from `RESTORE`).
+    pub(crate) fn is_busy_key(&self) -> bool {
+        matches!(self, Self::Command { source, .. } if source.code() == Some("BUSYKEY"))
+    }
+
     /// Whether a write that failed with this error may have been applied all the same.
     pub fn outcome_unknown(&self) -> bool {
         matches!(self, Self::OutcomeUnknown { .. })

@@ -24,6 +24,7 @@ mod write;
 #[macro_use]
 mod keys;
 mod batch;
+mod bridge;
 mod transaction;
 // Features, each owning its state (kept per store through the core's extensions).
 mod cache;
@@ -35,7 +36,7 @@ mod contract;
 pub mod ops;
 mod store;
 
-pub use crate::core::{Core, Durability, KeyTtl};
+pub use crate::core::{BridgeMode, Core, Durability, KeyTtl};
 pub use batch::{Batch, BatchReplies, Ticket};
 pub use cache::{CacheError, CacheKey, CacheStats};
 pub use codec::{Bytes, Codec, Float, HashRecord, Int, Json, Lz4, Proto, Score, Text};

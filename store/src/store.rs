@@ -89,6 +89,17 @@ impl Store {
         }
     }
 
+    /// The same store (sharing its connection and state) handling the keys of a previous
+    /// layout as `mode` says: for stores generated with a previous schema, during a layout
+    /// change. [`BridgeMode::Fallback`](crate::BridgeMode::Fallback) (the default) while
+    /// instances of the previous version run, [`BridgeMode::Move`](crate::BridgeMode::Move)
+    /// once none does. A store without bridged keys is unaffected.
+    pub fn bridging(&self, mode: crate::BridgeMode) -> Self {
+        Self {
+            core: self.core.with_bridge(mode),
+        }
+    }
+
     /// The same store matching keys with a generated module's compiled schema (whose model it
     /// was built with), so the process compiles one matcher ([`GeneratedSchema`](crate::GeneratedSchema)
     /// connects this way).

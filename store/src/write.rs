@@ -176,6 +176,26 @@ impl Write {
         Self::new(key, vec![set])
     }
 
+    /// A value copied from the previous layout (bridge): written only if the key does not
+    /// exist (`SET key value NX [PX ms]`), with the old key's remaining TTL. Answers `OK` or nil.
+    pub(crate) fn copy_value(key: &str, value: Vec<u8>, ttl_ms: Option<i64>) -> Self {
+        let mut set = Command::new("SET").arg(Arg::Bytes(value)).arg(Arg::Word("NX"));
+        if let Some(ms) = ttl_ms {
+            set = set.arg(Arg::Word("PX")).arg(Arg::Int(ms));
+        }
+        Self::new(key, vec![set])
+    }
+
+    /// A key of any type copied from the previous layout (bridge) as `DUMP` gave it: `RESTORE
+    /// key ms payload`, refused with `BUSYKEY` when the key exists (no `REPLACE`); 0 ms is no
+    /// TTL.
+    pub(crate) fn restore(key: &str, payload: Vec<u8>, ttl_ms: Option<i64>) -> Self {
+        let restore = Command::new("RESTORE")
+            .arg(Arg::Int(ttl_ms.unwrap_or(0)))
+            .arg(Arg::Bytes(payload));
+        Self::new(key, vec![restore])
+    }
+
     /// An idempotency claim: the value only if the key does not exist, answering the value
     /// already there (`SET key value NX GET PX ms`, Redis 7.0+): nil means the claim is ours.
     pub(crate) fn claim(policy: &KeyPolicy, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Self {

@@ -56,6 +56,7 @@ async fn every_call_held_beside_a_store_fits_the_allocators_thread_cache() {
 
     sizes.push(("Store::get", held(&store.get::<Text>("note:a"))));
     let note: StringKey<'_, Text> = StringKey::new(core, id(&store, "note"), "note:a".into());
+    sizes.push(("StringKey::get", held(&note.get())));
     sizes.push(("StringKey::set", held(&note.set(&value))));
     sizes.push(("StringKey::get_and_delete", held(&note.get_and_delete())));
     let lock = Lock::new(core, id(&store, "lock"), "lock:a".into());

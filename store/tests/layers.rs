@@ -29,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("keys", 4),
     ("batch", 4),
     ("transaction", 4),
+    ("bridge", 4),
     // Features, each owning its state.
     ("primitives", 5),
     ("state", 5),

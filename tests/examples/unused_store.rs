@@ -42,6 +42,16 @@ mod shapes {
     include!(concat!(env!("OUT_DIR"), "/every_shape.rs"));
 }
 
+// Stores bridged from a previous layout (`Config::previous`): the previous model, the keys'
+// `to_previous_key` and the bridged accessors.
+mod bridged_cordum {
+    include!(concat!(env!("OUT_DIR"), "/from_cordum/cordum_cluster.rs"));
+}
+
+mod bridged {
+    include!(concat!(env!("OUT_DIR"), "/from_bridge_v1/bridge_v2.rs"));
+}
+
 fn main() {
     let now = keyschema_store::chrono::Utc::now();
     let job = keyschema_store::uuid::Uuid::new_v4();

@@ -141,3 +141,18 @@ pub struct ProtoThing {
 pub mod shapes {
     include!(concat!(env!("OUT_DIR"), "/every_shape.rs"));
 }
+
+/// `schema/examples/cordum-cluster.keys`, bridged from `cordum.keys` (its previous layout).
+pub mod cordum_cluster_bridged {
+    include!(concat!(env!("OUT_DIR"), "/from_cordum/cordum_cluster.rs"));
+}
+
+/// `tests/schemas/bridge_v1.keys`: a layout before a change.
+pub mod bridge_v1 {
+    include!(concat!(env!("OUT_DIR"), "/bridge_v1.rs"));
+}
+
+/// `tests/schemas/bridge_v2.keys`, bridged from `bridge_v1.keys`.
+pub mod bridge_v2 {
+    include!(concat!(env!("OUT_DIR"), "/from_bridge_v1/bridge_v2.rs"));
+}

@@ -201,10 +201,38 @@ impl Generator<'_> {
         } else {
             format
         };
-        line!(
-            out,
-            "        {RT}::RateLimit::per_second(self.store.core(), {key_type}::ID, move |second| {format})"
-        );
+        let bridged = self.key_index(key);
+        if self.bridge(bridged).is_some() {
+            // The previous layout's key of the same second, from clones of the same values.
+            let previous = format!("{key_type} {{ {} }}.to_previous_key()", fields.join(", "));
+            for &p in &params {
+                if !self.is_copy(p) {
+                    let field = snake(&self.schema.params[p].name);
+                    line!(out, "        let previous_{field} = {field}.clone();");
+                }
+            }
+            let previous = params.iter().fold(previous, |text, &p| {
+                let field = snake(&self.schema.params[p].name);
+                if self.is_copy(p) {
+                    text
+                } else {
+                    text.replace(
+                        &format!("{field}: {field}.clone()"),
+                        &format!("{field}: previous_{field}.clone()"),
+                    )
+                }
+            });
+            line!(
+                out,
+                "        {RT}::RateLimit::per_second(self.store.core(), {key_type}::ID, move |second| {format})"
+            );
+            line!(out, "            .bridged_per_second(move |second| {previous})");
+        } else {
+            line!(
+                out,
+                "        {RT}::RateLimit::per_second(self.store.core(), {key_type}::ID, move |second| {format})"
+            );
+        }
         line!(out, "    }}");
     }
 

@@ -3,6 +3,7 @@
 
 use super::StringKey;
 use crate::batch::Batch;
+use crate::bridge::Around;
 use crate::codec::Codec;
 use crate::error::Result;
 
@@ -18,6 +19,8 @@ impl Batch<'_> {
     /// # }
     /// ```
     pub fn set<C: Codec>(&mut self, key: &StringKey<'_, C>, value: &C::Value) -> Result<&mut Self> {
-        Ok(self.write(key.set_write(value)?))
+        let write = key.set_write(value)?;
+        self.bridge(key.handle.bridge_step(Around::Retire));
+        Ok(self.write(write))
     }
 }

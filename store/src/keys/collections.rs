@@ -17,6 +17,7 @@ impl<C: Codec> ListKey<'_, C> {
     /// the list's length after the trim.
     pub async fn push(&self, values: &[C::Value]) -> Result<u64> {
         let h = &self.handle;
+        h.settle().await?;
         let len: u64 = h.core.write_value(&self.push_write(values)?).await?;
         Ok(len.min(h.policy.cap.unwrap_or(u64::MAX)))
     }
@@ -29,13 +30,14 @@ impl<C: Codec> ListKey<'_, C> {
 
     /// Elements from `start` to `stop` inclusive (negative counts from the end).
     pub async fn range(&self, start: i64, stop: i64) -> Result<Vec<C::Value>> {
-        let cmd = redis::cmd("LRANGE").arg(&self.handle.key).arg(start).arg(stop).clone();
-        self.handle.read_all::<C>(&cmd, "LRANGE").await
+        let key = self.handle.read_key().await?;
+        let cmd = redis::cmd("LRANGE").arg(key).arg(start).arg(stop).clone();
+        self.handle.read_all::<C>(key, &cmd, "LRANGE").await
     }
 
     /// The number of elements.
     pub async fn len(&self) -> Result<u64> {
-        let key = &self.handle.key;
+        let key = self.handle.read_key().await?;
         self.handle.core.read(redis::cmd("LLEN").arg(key), key, "LLEN").await
     }
 }
@@ -43,11 +45,13 @@ impl<C: Codec> ListKey<'_, C> {
 impl<C: Codec> SetKey<'_, C> {
     /// Adds members and applies the TTL, atomically; how many were new.
     pub async fn add(&self, members: &[C::Value]) -> Result<u64> {
+        self.handle.settle().await?;
         self.handle.core.write_value(&self.add_write(members)?).await
     }
 
     /// Removes members; how many were there.
     pub async fn remove(&self, members: &[C::Value]) -> Result<u64> {
+        self.handle.settle().await?;
         self.handle.core.write_value(&self.remove_write(members)?).await
     }
 
@@ -65,21 +69,22 @@ impl<C: Codec> SetKey<'_, C> {
 
     /// Whether `member` is in the set.
     pub async fn contains(&self, member: &C::Value) -> Result<bool> {
-        let key = &self.handle.key;
+        let key = self.handle.read_key().await?;
         let cmd = redis::cmd("SISMEMBER").arg(key).arg(encode::<C>(key, member)?).clone();
         self.handle.core.read(&cmd, key, "SISMEMBER").await
     }
 
     /// Every member at once (`SMEMBERS`); see [`SetKey::scan`] for large sets.
     pub async fn members(&self) -> Result<Vec<C::Value>> {
-        let cmd = redis::cmd("SMEMBERS").arg(&self.handle.key).clone();
-        self.handle.read_all::<C>(&cmd, "SMEMBERS").await
+        let key = self.handle.read_key().await?;
+        let cmd = redis::cmd("SMEMBERS").arg(key).clone();
+        self.handle.read_all::<C>(key, &cmd, "SMEMBERS").await
     }
 
     /// Every member, fetched with `SSCAN` in batches of about `batch`, so a large set never
     /// blocks the server.
     pub async fn scan(&self, batch: u64) -> Result<Vec<C::Value>> {
-        let key = &self.handle.key;
+        let key = self.handle.read_key().await?;
         let mut cursor = 0u64;
         let mut members = Vec::new();
         loop {
@@ -102,7 +107,7 @@ impl<C: Codec> SetKey<'_, C> {
 
     /// The number of members.
     pub async fn len(&self) -> Result<u64> {
-        let key = &self.handle.key;
+        let key = self.handle.read_key().await?;
         self.handle.core.read(redis::cmd("SCARD").arg(key), key, "SCARD").await
     }
 }
@@ -112,6 +117,7 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// index with a TTL, members older than the TTL, and applies the TTL, atomically; how many
     /// were new.
     pub async fn add(&self, members: &[(C::Value, S)]) -> Result<u64> {
+        self.handle.settle().await?;
         self.handle.core.write_value(&self.add_write(members)?).await
     }
 
@@ -133,11 +139,11 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
 
     /// Removes members; how many were there.
     pub async fn remove(&self, members: &[C::Value]) -> Result<u64> {
+        self.handle.settle().await?;
         self.handle.core.write_value(&self.remove_write(members)?).await
     }
 
-    async fn read_scored(&self, cmd: &redis::Cmd) -> Result<Vec<(C::Value, S)>> {
-        let key = &self.handle.key;
+    async fn read_scored(&self, key: &str, cmd: &redis::Cmd) -> Result<Vec<(C::Value, S)>> {
         let items: Vec<(Vec<u8>, f64)> = self.handle.core.read(cmd, key, "ZRANGE").await?;
         items
             .into_iter()
@@ -147,30 +153,32 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
 
     /// Members with scores between `min` and `max` inclusive, lowest first.
     pub async fn range_by_score(&self, min: &S, max: &S) -> Result<Vec<(C::Value, S)>> {
+        let key = self.handle.read_key().await?;
         let cmd = redis::cmd("ZRANGE")
-            .arg(&self.handle.key)
+            .arg(key)
             .arg(min.to_score())
             .arg(max.to_score())
             .arg("BYSCORE")
             .arg("WITHSCORES")
             .clone();
-        self.read_scored(&cmd).await
+        self.read_scored(key, &cmd).await
     }
 
     /// Members by rank from `start` to `stop` inclusive (negative counts from the highest).
     pub async fn range_by_rank(&self, start: i64, stop: i64) -> Result<Vec<(C::Value, S)>> {
+        let key = self.handle.read_key().await?;
         let cmd = redis::cmd("ZRANGE")
-            .arg(&self.handle.key)
+            .arg(key)
             .arg(start)
             .arg(stop)
             .arg("WITHSCORES")
             .clone();
-        self.read_scored(&cmd).await
+        self.read_scored(key, &cmd).await
     }
 
     /// How many members have scores between `min` and `max` inclusive.
     pub async fn count(&self, min: &S, max: &S) -> Result<u64> {
-        let key = &self.handle.key;
+        let key = self.handle.read_key().await?;
         let cmd = redis::cmd("ZCOUNT")
             .arg(key)
             .arg(min.to_score())
@@ -181,7 +189,7 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
 
     /// The number of members.
     pub async fn len(&self) -> Result<u64> {
-        let key = &self.handle.key;
+        let key = self.handle.read_key().await?;
         self.handle.core.read(redis::cmd("ZCARD").arg(key), key, "ZCARD").await
     }
 
@@ -192,6 +200,10 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// audit), never in none.
     pub async fn move_from(&self, from: Option<&Self>, member: &C::Value, score: S) -> Result<()> {
         let h = &self.handle;
+        h.settle().await?;
+        if let Some(from) = from {
+            from.handle.settle().await?;
+        }
         let encoded = encode::<C>(&h.key, member)?;
         let add = Write::add_scored(h.policy, &h.key, vec![(score.to_score(), encoded.clone())], h.ttl);
         h.core.apply(&add).await?;
@@ -213,13 +225,14 @@ impl<C: Codec> StreamKey<'_, C> {
     /// the entry's ID.
     pub async fn add(&self, value: &C::Value) -> Result<String> {
         let h = &self.handle;
+        h.settle().await?;
         let write = Write::append(h.policy, &h.key, encode::<C>(&h.key, value)?, h.ttl);
         h.core.write_value(&write).await
     }
 
     /// Entries with IDs from `start` to `end` (`-` and `+` for the ends), oldest first.
     pub async fn range(&self, start: &str, end: &str) -> Result<Vec<(String, C::Value)>> {
-        let key = &self.handle.key;
+        let key = self.handle.read_key().await?;
         let entries: Vec<StreamEntry> = self
             .handle
             .core

@@ -10,21 +10,32 @@ accessor!(HashKey<R> where HashRecord; "A hash key holding a record `R`.");
 impl<R: HashRecord> HashKey<'_, R> {
     /// The whole record, if the key exists (`HGETALL`).
     pub async fn get(&self) -> Result<Option<R>> {
-        let key = &self.handle.key;
-        let fields: Vec<(String, Vec<u8>)> = self
-            .handle
-            .core
-            .read(redis::cmd("HGETALL").arg(key), key, "HGETALL")
-            .await?;
-        if fields.is_empty() {
+        let h = &self.handle;
+        let fields = read_record(h, &h.key).await?;
+        if !fields.is_empty() {
+            return R::from_fields(&h.key, fields).map(Some);
+        }
+        if h.previous.is_none() {
             return Ok(None);
         }
-        R::from_fields(key, fields).map(Some)
+        // A miss during a layout change: the record may still be in the old layout.
+        Box::pin(async move {
+            let Some(key) = h.fallback_key().await? else {
+                return Ok(None);
+            };
+            let fields = read_record(h, key).await?;
+            if fields.is_empty() {
+                return Ok(None);
+            }
+            R::from_fields(key, fields).map(Some)
+        })
+        .await
     }
 
     /// Replaces the whole record and applies the TTL, in one transaction (DEL, HSET, PEXPIRE).
     pub async fn set(&self, record: &R) -> Result<()> {
-        self.handle.core.apply(&self.set_write(record)?).await.map(drop)
+        self.handle.core.apply(&self.set_write(record)?).await?;
+        self.handle.retire().await
     }
 
     /// The write of [`HashKey::set`], for a transaction or a batch.
@@ -40,7 +51,7 @@ impl<R: HashRecord> HashKey<'_, R> {
 
     /// One field, decoded with `C`.
     pub async fn get_field<C: Codec>(&self, field: &str) -> Result<Option<C::Value>> {
-        let key = &self.handle.key;
+        let key = self.handle.read_key().await?;
         let bytes: Option<Vec<u8>> = self
             .handle
             .core
@@ -52,6 +63,7 @@ impl<R: HashRecord> HashKey<'_, R> {
     /// Sets one field and applies the TTL, in one transaction.
     pub async fn set_field<C: Codec>(&self, field: &str, value: &C::Value) -> Result<()> {
         let h = &self.handle;
+        h.settle().await?;
         let fields = vec![(field.as_bytes().to_vec(), encode::<C>(&h.key, value)?)];
         h.core
             .apply(&Write::set_fields(h.policy, &h.key, fields, h.ttl))
@@ -65,7 +77,7 @@ accessor!(HashMapKey<F, V> where Codec, Codec; "A hash used as a map: field name
 impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     /// The value of one entry.
     pub async fn get(&self, field: &F::Value) -> Result<Option<V::Value>> {
-        let key = &self.handle.key;
+        let key = self.handle.read_key().await?;
         let bytes: Option<Vec<u8>> = self
             .handle
             .core
@@ -77,6 +89,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     /// Sets one entry and applies the TTL, in one transaction.
     pub async fn set(&self, field: &F::Value, value: &V::Value) -> Result<()> {
         let h = &self.handle;
+        h.settle().await?;
         let fields = vec![(encode::<F>(&h.key, field)?, encode::<V>(&h.key, value)?)];
         h.core
             .apply(&Write::set_fields(h.policy, &h.key, fields, h.ttl))
@@ -87,6 +100,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     /// Removes one entry; whether it existed.
     pub async fn remove(&self, field: &F::Value) -> Result<bool> {
         let h = &self.handle;
+        h.settle().await?;
         let write = Write::remove("HDEL", &h.key, vec![encode::<F>(&h.key, field)?]);
         let removed: i64 = h.core.write_value(&write).await?;
         Ok(removed > 0)
@@ -94,7 +108,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
 
     /// Every entry.
     pub async fn entries(&self) -> Result<Vec<(F::Value, V::Value)>> {
-        let key = &self.handle.key;
+        let key = self.handle.read_key().await?;
         let fields: Vec<(Vec<u8>, Vec<u8>)> = self
             .handle
             .core
@@ -108,9 +122,14 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
 
     /// The number of entries.
     pub async fn len(&self) -> Result<u64> {
-        let key = &self.handle.key;
+        let key = self.handle.read_key().await?;
         self.handle.core.read(redis::cmd("HLEN").arg(key), key, "HLEN").await
     }
+}
+
+/// Every field of a record (`HGETALL`): none when the key does not exist.
+async fn read_record(handle: &super::Handle<'_>, key: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    handle.core.read(redis::cmd("HGETALL").arg(key), key, "HGETALL").await
 }
 
 /// A decode error for a field of a record (for generated `from_fields`).

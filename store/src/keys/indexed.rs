@@ -72,10 +72,12 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
             for write in index_writes {
                 transaction.push_write(write)?;
             }
-            return transaction.execute().await;
+            transaction.execute().await?;
+        } else {
+            core.apply(&entity).await?;
+            Self::apply_index(core, index_writes).await?;
         }
-        core.apply(&entity).await?;
-        Self::apply_index(core, index_writes).await
+        self.entity.handle.retire().await
     }
 
     /// Puts the index in step with the entity as it is now (after a write that stopped between

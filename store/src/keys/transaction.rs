@@ -4,6 +4,7 @@
 //! [`SetKey::remove`], ...), built by the same code.
 
 use super::{HashKey, ListKey, SetKey, StringKey, ZsetKey};
+use crate::bridge::Around;
 use crate::codec::{Codec, HashRecord, Score};
 use crate::error::Result;
 use crate::transaction::Transaction;
@@ -19,27 +20,37 @@ impl Transaction<'_> {
     /// # }
     /// ```
     pub fn set<C: Codec>(&mut self, key: &StringKey<'_, C>, value: &C::Value) -> Result<&mut Self> {
-        self.push_write(key.set_write(value)?)
+        let write = key.set_write(value)?;
+        self.bridge(key.handle.bridge_step(Around::Retire));
+        self.push_write(write)
     }
 
     /// Replaces a hash record.
     pub fn set_record<R: HashRecord>(&mut self, key: &HashKey<'_, R>, record: &R) -> Result<&mut Self> {
-        self.push_write(key.set_write(record)?)
+        let write = key.set_write(record)?;
+        self.bridge(key.handle.bridge_step(Around::Retire));
+        self.push_write(write)
     }
 
     /// Appends to a list, trimmed to its cap.
     pub fn push<C: Codec>(&mut self, key: &ListKey<'_, C>, values: &[C::Value]) -> Result<&mut Self> {
-        self.push_write(key.push_write(values)?)
+        let write = key.push_write(values)?;
+        self.bridge(key.handle.bridge_step(Around::Settle));
+        self.push_write(write)
     }
 
     /// Adds members to a set.
     pub fn add<C: Codec>(&mut self, key: &SetKey<'_, C>, members: &[C::Value]) -> Result<&mut Self> {
-        self.push_write(key.add_write(members)?)
+        let write = key.add_write(members)?;
+        self.bridge(key.handle.bridge_step(Around::Settle));
+        self.push_write(write)
     }
 
     /// Removes members from a set.
     pub fn remove<C: Codec>(&mut self, key: &SetKey<'_, C>, members: &[C::Value]) -> Result<&mut Self> {
-        self.push_write(key.remove_write(members)?)
+        let write = key.remove_write(members)?;
+        self.bridge(key.handle.bridge_step(Around::Settle));
+        self.push_write(write)
     }
 
     /// Adds scored members to a sorted set, trimmed to its cap.
@@ -48,7 +59,9 @@ impl Transaction<'_> {
         key: &ZsetKey<'_, C, S>,
         members: &[(C::Value, S)],
     ) -> Result<&mut Self> {
-        self.push_write(key.add_write(members)?)
+        let write = key.add_write(members)?;
+        self.bridge(key.handle.bridge_step(Around::Settle));
+        self.push_write(write)
     }
 
     /// Removes members from a sorted set.
@@ -57,13 +70,17 @@ impl Transaction<'_> {
         key: &ZsetKey<'_, C, S>,
         members: &[C::Value],
     ) -> Result<&mut Self> {
-        self.push_write(key.remove_write(members)?)
+        let write = key.remove_write(members)?;
+        self.bridge(key.handle.bridge_step(Around::Settle));
+        self.push_write(write)
     }
 
     /// Optimistic concurrency: the transaction applies only if the string key still holds
     /// `value` (`None`: the key must not exist) when it runs; otherwise [`Error::Conflict`], and
     /// nothing is written. Read, decide, expect what was read, write; retry on conflict.
     pub fn expect<C: Codec>(&mut self, key: &StringKey<'_, C>, value: Option<&C::Value>) -> Result<&mut Self> {
+        // Compared with the new key, so an old-layout value is moved there first.
+        self.bridge(key.handle.bridge_step(Around::Settle));
         self.expect_encoded(key.key(), key.expected(value)?)
     }
 }

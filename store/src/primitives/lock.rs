@@ -74,6 +74,8 @@ pub(crate) struct Held {
     pub(crate) core: Core,
     id: KeyId,
     pub(crate) key: String,
+    /// During a layout change, the previous layout's key, held with the same token.
+    twin: Option<String>,
     pub(crate) token: String,
     pub(crate) ttl: Duration,
     fence: OnceCell<Fence>,
@@ -98,6 +100,7 @@ impl Held {
                 core: taken.core.clone(),
                 id: taken.id,
                 key: taken.key.clone(),
+                twin: taken.previous.clone(),
                 token,
                 ttl: taken.ttl,
                 fence: OnceCell::new(),
@@ -208,11 +211,20 @@ impl Held {
     /// Stops renewing and deletes the key if it is still ours.
     async fn release(&self) -> Result<bool> {
         self.mark_released();
-        let released = self
-            .core
-            .run_script(&RELEASE.call(&[&self.key]).arg(&self.token), &self.key)
-            .await?;
-        Ok(matches!(released, redis::Value::Int(1)))
+        let released = release_if_owner(&self.core, &self.key, &self.token).await?;
+        match &self.twin {
+            Some(twin) => Ok(release_if_owner(&self.core, twin, &self.token).await? && released),
+            None => Ok(released),
+        }
+    }
+
+    /// Extends the lock (and its twin) if still ours.
+    async fn extend(&self) -> Result<bool> {
+        let mut extended = extend_if_owner(&self.core, &self.key, &self.token, self.ttl).await?;
+        if let Some(twin) = &self.twin {
+            extended &= extend_if_owner(&self.core, twin, &self.token, self.ttl).await?;
+        }
+        Ok(extended)
     }
 }
 
@@ -225,17 +237,11 @@ impl Renewable for Held {
     /// the TTL, otherwise signals it lost.
     async fn renew(self: Arc<Self>) {
         let started = Instant::now();
-        let extended = self
-            .core
-            .run_script(
-                &EXTEND.call(&[&self.key]).arg(&self.token).arg(millis(self.ttl)),
-                &self.key,
-            )
-            .await;
+        let extended = self.extend().await;
         if self.is_released() {
             return;
         }
-        if matches!(extended, Ok(redis::Value::Int(1))) {
+        if matches!(extended, Ok(true)) {
             self.renewed(started + self.ttl);
             self.core
                 .extension::<Renewals<Self>>()
@@ -252,24 +258,49 @@ struct LockKey<'s> {
     id: KeyId,
     key: String,
     ttl: Duration,
+    /// During a layout change, the previous layout's key: taken first, and held with the new
+    /// one, so an instance of either version holding it excludes the other.
+    previous: Option<String>,
 }
 
 impl<'s> LockKey<'s> {
     fn new(core: &'s Core, id: KeyId, key: String) -> Self {
         // The schema refuses a lock without a TTL; a minute is a safe bound should one appear.
         let ttl = core.ttl_of(id).unwrap_or(Duration::from_secs(60));
-        Self { core, id, key, ttl }
+        Self {
+            core,
+            id,
+            key,
+            ttl,
+            previous: None,
+        }
     }
 
     /// One attempt, one round trip: the held lock, or `None` when another holds it.
     async fn try_take(&self) -> Result<Option<Arc<Held>>> {
         let token = owner_token();
         let started = Instant::now();
-        let write = Write::set_if_absent(&self.key, token.clone().into_bytes(), Some(self.ttl));
-        match self.core.apply(&write).await? {
-            redis::Value::Nil => Ok(None),
-            _ => Ok(Some(Held::start(self, token, started))),
+        if let Some(previous) = &self.previous {
+            // The old key first, as the previous version takes it; then the new one.
+            if !self.take_key(previous, &token).await? {
+                return Ok(None);
+            }
+            if !self.take_key(&self.key, &token).await? {
+                release_if_owner(self.core, previous, &token).await?;
+                return Ok(None);
+            }
+            return Ok(Some(Held::start(self, token, started)));
         }
+        if !self.take_key(&self.key, &token).await? {
+            return Ok(None);
+        }
+        Ok(Some(Held::start(self, token, started)))
+    }
+
+    /// `SET key token NX PX ttl`: whether it was taken.
+    async fn take_key(&self, key: &str, token: &str) -> Result<bool> {
+        let write = Write::set_if_absent(key, token.as_bytes().to_vec(), Some(self.ttl));
+        Ok(!matches!(self.core.apply(&write).await?, redis::Value::Nil))
     }
 
     /// How long the current holder's TTL still runs (zero when the lock is free again).
@@ -335,6 +366,17 @@ impl<'s> Lock<'s> {
     /// The formatted key.
     pub fn key(&self) -> &str {
         &self.inner.key
+    }
+
+    /// The same lock, during a layout change also taken on `previous`, the previous
+    /// layout's key (generated code): the old key first, then the new one, both with one token,
+    /// renewed and released together, so instances of the two versions never both hold it.
+    /// Fencing tokens come from the new key's counter. `None`: not bridged.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn bridged(mut self, previous: Option<String>) -> Self {
+        self.inner.previous = previous;
+        self
     }
 
     /// Takes the lock if it is free, in one round trip (`SET NX PX`).
@@ -482,6 +524,17 @@ impl<'s> Lease<'s> {
         &self.inner.key
     }
 
+    /// The same lease, during a layout change also taken on `previous`, the previous
+    /// layout's key (generated code): the old key first, then the new one, both with one token,
+    /// renewed and released together, so instances of the two versions never both hold it.
+    /// Fencing tokens come from the new key's counter. `None`: not bridged.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn bridged(mut self, previous: Option<String>) -> Self {
+        self.inner.previous = previous;
+        self
+    }
+
     /// Takes the lease if no one holds it, in one round trip.
     pub async fn try_acquire(&self) -> Result<Option<LeaderLease>> {
         Ok(self.inner.try_take().await?.map(|held| LeaderLease { held }))
@@ -542,4 +595,18 @@ impl Drop for LeaderLease {
 pub(crate) async fn release_token(core: &Core, key: &str, token: &str) -> Result<bool> {
     let released = core.run_script(&RELEASE.call(&[key]).arg(token), key).await?;
     Ok(matches!(released, redis::Value::Int(1)))
+}
+
+/// Runs [`RELEASE_SOURCE`] on `key`: whether it was held with `token` (and is now deleted).
+async fn release_if_owner(core: &Core, key: &str, token: &str) -> Result<bool> {
+    let released = core.run_script(&RELEASE.call(&[key]).arg(token), key).await?;
+    Ok(matches!(released, redis::Value::Int(1)))
+}
+
+/// Runs [`EXTEND_SOURCE`] on `key`: whether it was held with `token` (and its TTL is reset).
+async fn extend_if_owner(core: &Core, key: &str, token: &str, ttl: Duration) -> Result<bool> {
+    let extended = core
+        .run_script(&EXTEND.call(&[key]).arg(token).arg(millis(ttl)), key)
+        .await?;
+    Ok(matches!(extended, redis::Value::Int(1)))
 }

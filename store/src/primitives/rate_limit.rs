@@ -131,6 +131,8 @@ pub struct RateLimit<'s> {
     algorithm: RateAlgorithm,
     fallback: Fallback,
     ttl: Duration,
+    /// During a layout change, the same limit on the previous layout's key, counted too.
+    previous: Option<Box<Self>>,
 }
 
 impl<'s> RateLimit<'s> {
@@ -162,7 +164,41 @@ impl<'s> RateLimit<'s> {
             algorithm,
             fallback,
             ttl,
+            previous: None,
         }
+    }
+
+    /// The same limit, during a layout change counted on `previous` too, the previous layout's
+    /// key (generated code): instances of the previous version count there, so a request is
+    /// allowed only if both counts allow it, and the limit holds across the two versions.
+    /// `None`: not bridged.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn bridged(self, previous: Option<String>) -> Self {
+        let twin = previous.map(KeyForm::Fixed);
+        self.with_previous(twin)
+    }
+
+    /// As [`RateLimit::bridged`], for a limit counted per server second: `previous` formats
+    /// the previous layout's key of a second (generated code).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn bridged_per_second(self, previous: impl Fn(i64) -> Result<String, FormatError> + Send + Sync + 's) -> Self {
+        self.with_previous(Some(KeyForm::PerSecond(Box::new(previous))))
+    }
+
+    fn with_previous(mut self, form: Option<KeyForm<'s>>) -> Self {
+        self.previous = form.map(|key| {
+            Box::new(Self {
+                core: self.core,
+                key,
+                algorithm: self.algorithm,
+                fallback: self.fallback,
+                ttl: self.ttl,
+                previous: None,
+            })
+        });
+        self
     }
 
     /// The most requests allowed at once.
@@ -180,6 +216,20 @@ impl<'s> RateLimit<'s> {
 
     /// Counts `cost` requests at once and decides them together.
     pub async fn hit_n(&self, cost: u64) -> Result<Decision> {
+        if let Some(previous) = &self.previous {
+            // Boxed: the bridge's second decision stays out of every other limit's future.
+            return Box::pin(async move {
+                let old = previous.hit_n(cost).await?;
+                let new = self.decide(cost).await?;
+                Ok(both(old, new))
+            })
+            .await;
+        }
+        self.decide(cost).await
+    }
+
+    /// Counts and decides on this limit's key alone.
+    async fn decide(&self, cost: u64) -> Result<Decision> {
         let decided = match self.algorithm {
             RateAlgorithm::Window { limit } => self.window(limit, cost).await,
             RateAlgorithm::Gcra { rate, period, burst } => self.gcra(rate, period.0, burst, cost).await,
@@ -193,7 +243,11 @@ impl<'s> RateLimit<'s> {
     /// Resets the count (after a successful login, say): deletes the key of the current window.
     pub async fn reset(&self) -> Result<bool> {
         let key = self.current_key()?;
-        self.core.delete(&key).await
+        let reset = self.core.delete(&key).await?;
+        match &self.previous {
+            Some(previous) => Ok(previous.core.delete(&previous.current_key()?).await? || reset),
+            None => Ok(reset),
+        }
     }
 
     /// The key of the current window: the fixed key, or the key of the server's second.
@@ -385,5 +439,29 @@ impl<'s> RateLimit<'s> {
                 }
             }
         }
+    }
+}
+
+/// The decision of a limit counted on two keys (a layout change's old and new): allowed only if
+/// both allow, with what is left and the waits of the stricter.
+fn both(old: Decision, new: Decision) -> Decision {
+    let allowed = old.allowed && new.allowed;
+    let verdict = match (old.verdict, new.verdict) {
+        (Verdict::Unavailable, _) | (_, Verdict::Unavailable) => Verdict::Unavailable,
+        _ => Verdict::counted(allowed),
+    };
+    Decision {
+        allowed,
+        limit: new.limit,
+        remaining: old.remaining.min(new.remaining),
+        retry_after: old.retry_after.max(new.retry_after),
+        reset_after: old.reset_after.max(new.reset_after),
+        window: new.window,
+        source: if matches!(old.source, DecisionSource::Fallback(_)) {
+            old.source
+        } else {
+            new.source
+        },
+        verdict,
     }
 }

@@ -7,6 +7,7 @@
 //! write it by hand) or, for long or rare shapes, the general one ([`general`]), which reads the
 //! same checks and commands from its arguments. Both are rendered from one [`Plan`].
 
+use crate::bridge::{self, BridgeStep};
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
@@ -58,6 +59,8 @@ pub struct Transaction<'s> {
     first: Option<(u16, String)>,
     expectations: Vec<(String, Option<Vec<u8>>)>,
     fence: Option<Fence>,
+    /// What bridged keys need around the writes, during a layout change.
+    bridges: Vec<BridgeStep>,
 }
 
 impl<'s> Transaction<'s> {
@@ -69,7 +72,13 @@ impl<'s> Transaction<'s> {
             first: None,
             expectations: Vec::new(),
             fence: None,
+            bridges: Vec::new(),
         }
+    }
+
+    /// Notes what a bridged key's write needs around it ([`crate::bridge`]).
+    pub(crate) fn bridge(&mut self, step: Option<BridgeStep>) {
+        self.bridges.extend(step);
     }
 
     /// Notes the transaction's first key; refuses a key on another slot, unless the schema is
@@ -158,6 +167,22 @@ impl<'s> Transaction<'s> {
     /// written. (MULTI/EXEC would not do: a command failing inside EXEC, such as `WRONGTYPE`,
     /// leaves the others applied.)
     pub async fn execute(mut self) -> Result<()> {
+        if self.bridges.is_empty() {
+            return self.apply().await;
+        }
+        // Boxed: the bridge's steps stay out of every other transaction's future.
+        let bridges = std::mem::take(&mut self.bridges);
+        let core = self.core;
+        Box::pin(async move {
+            bridge::before(core, &bridges).await?;
+            self.apply().await?;
+            bridge::after(core, &bridges).await
+        })
+        .await
+    }
+
+    /// The writes, checked and applied in one script.
+    async fn apply(mut self) -> Result<()> {
         let Some((_, first)) = self.first.take() else {
             return Ok(());
         };
