@@ -171,6 +171,7 @@ fn bench(c: &mut Criterion) {
     );
 
     paired_runs(&server, &schema);
+    paired_bridged(&server, &schema);
 
     // The server's own reference, same server, same run.
     match std::process::Command::new("redis-benchmark")
@@ -281,6 +282,113 @@ fn paired_runs(server: &RedisServer, schema: &Arc<keyschema::KeySchema>) {
             start.elapsed()
         },
     );
+}
+
+/// The keys of the bridged reads: a thousand present in the new layout (`item:0` to
+/// `item:999`), a thousand only in the old one (`old:item:1000` to `old:item:1999`).
+fn bridged_keys(i: u64, present: bool) -> (String, String) {
+    let n = if present { i % 1000 } else { 1000 + i % 1000 };
+    (format!("item:{n}"), format!("old:item:{n}"))
+}
+
+/// A bridged string key's read (`Config::previous`), which finds its value in the new layout
+/// (`present`) or only in the old one.
+async fn bridged_get(store: &Store, i: u64, present: bool) {
+    let (new, old) = bridged_keys(i, present);
+    let access: StringKey<'_, Text> =
+        StringKey::new(store.core(), keyschema_store::KeyId::new(0), new).bridged(Some(old));
+    assert!(access.get().await.unwrap().is_some());
+}
+
+/// The same by hand: `GET` the new key, and the old one when it is missing.
+async fn raw_fallback_get(connection: &RedisConnection, i: u64, present: bool) {
+    let mut connection = connection.clone();
+    let (new, old) = bridged_keys(i, present);
+    let found: Option<String> = redis::cmd("GET").arg(&new).query_async(&mut connection).await.unwrap();
+    if found.is_none() {
+        let old: Option<String> = redis::cmd("GET").arg(&old).query_async(&mut connection).await.unwrap();
+        assert!(old.is_some());
+    }
+}
+
+/// Bridged reads against the same commands by hand: a hit in the new layout (what a bridged
+/// store costs once keys have moved) and a fallback to the old one (before).
+fn paired_bridged(server: &RedisServer, schema: &Arc<keyschema::KeySchema>) {
+    let single = Builder::new_current_thread().enable_all().build().unwrap();
+    let connection = single.block_on(RedisConnection::standalone(&server.url())).unwrap();
+    let store = Store::new(connection.clone(), Arc::clone(schema)).unwrap();
+    single.block_on(async {
+        let mut c = connection.clone();
+        for i in 0..1000u64 {
+            let (present, _) = bridged_keys(i, true);
+            let (_, old) = bridged_keys(i, false);
+            let _: () = redis::cmd("SET")
+                .arg(&present)
+                .arg(value())
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            let _: () = redis::cmd("SET")
+                .arg(&old)
+                .arg(value())
+                .query_async(&mut c)
+                .await
+                .unwrap();
+        }
+    });
+    for present in [true, false] {
+        let name = if present {
+            "bridged get, new key present, one task, typed / raw GET"
+        } else {
+            "bridged get, old layout only (Fallback), one task, typed / raw GET + GET"
+        };
+        paired(
+            &single,
+            name,
+            || async {
+                let start = Instant::now();
+                for i in 0..500 {
+                    bridged_get(&store, i, present).await;
+                }
+                start.elapsed()
+            },
+            || async {
+                let start = Instant::now();
+                for i in 0..500 {
+                    raw_fallback_get(&connection, i, present).await;
+                }
+                start.elapsed()
+            },
+        );
+    }
+    let multi = Runtime::new().unwrap();
+    let connection = multi.block_on(RedisConnection::standalone(&server.url())).unwrap();
+    let store = Store::new(connection.clone(), Arc::clone(schema)).unwrap();
+    for present in [true, false] {
+        let name = if present {
+            "bridged get, new key present, 50 tasks, typed / raw GET"
+        } else {
+            "bridged get, old layout only (Fallback), 50 tasks, typed / raw GET + GET"
+        };
+        paired(
+            &multi,
+            name,
+            || {
+                let store = store.clone();
+                spread(10_000, TASKS, move |i| {
+                    let store = store.clone();
+                    async move { bridged_get(&store, i, present).await }
+                })
+            },
+            || {
+                let connection = connection.clone();
+                spread(10_000, TASKS, move |i| {
+                    let connection = connection.clone();
+                    async move { raw_fallback_get(&connection, i, present).await }
+                })
+            },
+        );
+    }
 }
 
 async fn typed_batch(store: &Store) -> usize {
