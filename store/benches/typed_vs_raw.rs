@@ -12,6 +12,8 @@
 
 #[path = "common/paired.rs"]
 mod common;
+#[path = "common/recording.rs"]
+mod recording;
 
 use common::paired;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -54,6 +56,14 @@ async fn raw(connection: &RedisConnection, i: u64) {
 }
 
 fn bench(c: &mut Criterion) {
+    // With `KEYSCHEMA_BENCH_RECORD=1` (and the `telemetry` feature, so there is something to
+    // record), every span and metric of the typed side is collected.
+    if recording::install_if_asked() {
+        println!(
+            "recording spans and metrics (telemetry: {})",
+            cfg!(feature = "telemetry")
+        );
+    }
     let server = RedisServer::start();
     let runtime = Runtime::new().unwrap();
     let schema = keyschema::Schema::parse(SCHEMA, "bench.keys").unwrap().model_arc();

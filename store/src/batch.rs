@@ -15,6 +15,7 @@ use crate::bridge::{self, BridgeStep};
 use crate::codec::{decode, Codec};
 use crate::core::Core;
 use crate::error::{Error, Result};
+use crate::telemetry::{self, Op};
 use crate::write::Write;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use std::collections::HashMap;
@@ -262,14 +263,20 @@ impl<'s> Batch<'s> {
 
     /// Sends every queued operation and waits until all are applied, keeping no reply: for
     /// batches of writes, where only an error matters.
-    pub async fn send(mut self) -> Result<()> {
+    pub async fn send(self) -> Result<()> {
+        let core = self.core;
+        telemetry::observe(core, Op::keyless("BATCH"), self.send_all()).await
+    }
+
+    /// [`Batch::send`], observed by its caller.
+    async fn send_all(mut self) -> Result<()> {
         if !self.bridges.is_empty() {
             // Boxed: the bridge's steps stay out of every other batch's future.
             let bridges = std::mem::take(&mut self.bridges);
             let core = self.core;
             return Box::pin(async move {
                 bridge::before(core, &bridges).await?;
-                self.send().await?;
+                self.send_all().await?;
                 bridge::after(core, &bridges).await
             })
             .await;
@@ -294,13 +301,19 @@ impl<'s> Batch<'s> {
     }
 
     /// Sends every queued operation and waits for all replies.
-    pub async fn execute(mut self) -> Result<BatchReplies> {
+    pub async fn execute(self) -> Result<BatchReplies> {
+        let core = self.core;
+        telemetry::observe(core, Op::keyless("BATCH"), self.execute_all()).await
+    }
+
+    /// [`Batch::execute`], observed by its caller.
+    async fn execute_all(mut self) -> Result<BatchReplies> {
         if !self.bridges.is_empty() {
             let bridges = std::mem::take(&mut self.bridges);
             let core = self.core;
             return Box::pin(async move {
                 bridge::before(core, &bridges).await?;
-                let replies = self.execute().await?;
+                let replies = self.execute_all().await?;
                 bridge::after(core, &bridges).await?;
                 Ok(replies)
             })

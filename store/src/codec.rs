@@ -214,15 +214,18 @@ impl Score for i64 {
 
 /// Encodes with `C`, naming the key in the error.
 pub(crate) fn encode<C: Codec>(key: &str, value: &C::Value) -> crate::error::Result<Vec<u8>> {
-    C::encode(value).map_err(|reason| crate::error::Error::Encode {
+    let bytes = C::encode(value).map_err(|reason| crate::error::Error::Encode {
         key: key.to_string(),
         codec: C::name().into_owned(),
         reason,
-    })
+    })?;
+    crate::recording::bytes_out(bytes.len());
+    Ok(bytes)
 }
 
 /// Decodes with `C`, naming the key in the error.
 pub(crate) fn decode<C: Codec>(key: &str, bytes: &[u8]) -> crate::error::Result<C::Value> {
+    crate::recording::bytes_in(bytes.len());
     C::decode(bytes).map_err(|reason| crate::error::Error::Decode {
         key: key.to_string(),
         codec: C::name().into_owned(),

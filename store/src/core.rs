@@ -430,7 +430,10 @@ impl Core {
         let deadline = self.connection.deadline();
         let failed_at = Instant::now();
         let mut pause = Duration::from_millis(10);
+        let mut retries = 0;
         loop {
+            retries += 1;
+            crate::recording::retried(retries);
             let now = Instant::now();
             if now - started + pause >= deadline || now - failed_at + pause >= self.connection.retry_budget() {
                 return Err(refused);

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("extensions", 0),
     ("error", 0),
     ("script", 0),
+    ("recording", 0),
     // The core's parts.
     ("codec", 1),
     ("policy", 1),
@@ -30,6 +31,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("batch", 4),
     ("transaction", 4),
     ("bridge", 4),
+    ("telemetry", 4),
     // Features, each owning its state.
     ("primitives", 5),
     ("state", 5),

@@ -6,6 +6,7 @@
 //! start it fails with the reason and the server's log. Nothing here ever uses port 6379.
 
 pub mod generated;
+pub mod telemetry;
 
 pub use keyschema_testing::{
     resp, server, shared_cluster, shared_standalone, unique, Connection, RedisCluster, RedisServer, Reply,

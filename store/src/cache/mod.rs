@@ -15,6 +15,7 @@ use crate::codec::Codec;
 use crate::codec::{decode, encode};
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
+use crate::telemetry::{self, Op, Outcome};
 use crate::util::owner_token;
 use crate::write::Write;
 use flight::Flights;
@@ -37,6 +38,17 @@ pub enum CacheError<E> {
     /// store cannot encode).
     #[error(transparent)]
     Store(#[from] Error),
+}
+
+impl<T, E> Outcome for std::result::Result<T, CacheError<E>> {
+    fn error_class(&self) -> Option<&'static str> {
+        match self {
+            Ok(_) => None,
+            Err(CacheError::Store(error)) => Some(telemetry::error_class(error)),
+            // The service's loader failed, not Redis.
+            Err(CacheError::Load(_)) => Some("Failed"),
+        }
+    }
 }
 
 /// The state of a store's caches (kept in the core's extensions): loads in flight and counts per
@@ -105,6 +117,16 @@ where
     /// # }
     /// ```
     pub async fn get_or_load<F, Fut, E>(&self, load: F) -> std::result::Result<C::Value, CacheError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<C::Value, E>>,
+    {
+        let h = &self.handle;
+        telemetry::observe(h.core, Op::on(h.id, "CACHE"), self.cached_or_loaded(load)).await
+    }
+
+    /// [`CacheKey::get_or_load`], observed by its caller.
+    async fn cached_or_loaded<F, Fut, E>(&self, load: F) -> std::result::Result<C::Value, CacheError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = std::result::Result<C::Value, E>>,
@@ -189,7 +211,10 @@ where
         };
         let outcome = match (outcome, stale) {
             // An early refresh that failed (counted) leaves the cached value in place.
-            (Err(CacheError::Load(_)), Some(stale)) => Ok(stale),
+            (Err(CacheError::Load(_)), Some(stale)) => {
+                crate::recording::decision("stale");
+                Ok(stale)
+            }
             (outcome, _) => outcome,
         };
         if let Ok(value) = &outcome {

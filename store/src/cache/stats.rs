@@ -66,6 +66,13 @@ pub(crate) enum Count {
 
 impl Counters {
     pub(crate) fn add(&self, count: Count) {
+        crate::recording::decision(match count {
+            Count::Hit => "hit",
+            Count::Miss => "miss",
+            Count::Load => "load",
+            Count::LoadError => "load_error",
+            Count::Fallback => "fallback",
+        });
         self.total[count as usize].fetch_add(1, Ordering::Relaxed);
         self.unshared[count as usize].fetch_add(1, Ordering::Relaxed);
     }

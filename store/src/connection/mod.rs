@@ -29,6 +29,40 @@ pub struct RedisConnection {
     kind: Kind,
     deadline: Duration,
     retry_budget: Duration,
+    endpoint: Arc<Endpoint>,
+}
+
+/// Where a connection goes, as telemetry names it (`server.address`, `server.port`,
+/// `db.namespace`): the URL's host, port and database, or a cluster's first node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The host, as given.
+    pub address: String,
+    /// The port.
+    pub port: u16,
+    /// The database index (`0` on a cluster).
+    pub database: i64,
+}
+
+impl Endpoint {
+    /// The endpoint of `url`; host `unknown`, port 6379 and database 0 for what it does not say.
+    fn of(url: &str) -> Self {
+        use redis::IntoConnectionInfo as _;
+        let info = url.into_connection_info().ok();
+        let (address, port) = match info.as_ref().map(redis::ConnectionInfo::addr) {
+            Some(redis::ConnectionAddr::Tcp(host, port) | redis::ConnectionAddr::TcpTls { host, port, .. }) => {
+                (host.clone(), *port)
+            }
+            Some(redis::ConnectionAddr::Unix(path)) => (path.display().to_string(), 0),
+            _ => ("unknown".to_string(), 6379),
+        };
+        let database = info.map_or(0, |info| info.redis_settings().db());
+        Self {
+            address,
+            port,
+            database,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -121,6 +155,7 @@ impl RedisConnection {
             kind,
             deadline: options.deadline(),
             retry_budget: options.retry_budget,
+            endpoint: Arc::new(Endpoint::of(url)),
         })
     }
 
@@ -160,7 +195,13 @@ impl RedisConnection {
             kind: Kind::Cluster(Arc::new(handle)),
             deadline: options.deadline(),
             retry_budget: options.retry_budget,
+            endpoint: Arc::new(Endpoint::of(nodes.first().copied().unwrap_or_default())),
         })
+    }
+
+    /// Where the connection goes: the server, or the cluster node it was first given.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// Whether this is a cluster connection.

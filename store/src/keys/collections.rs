@@ -16,10 +16,14 @@ impl<C: Codec> ListKey<'_, C> {
     /// Appends values, trims to the cap (keeping the newest) and applies the TTL, atomically;
     /// the list's length after the trim.
     pub async fn push(&self, values: &[C::Value]) -> Result<u64> {
-        let h = &self.handle;
-        h.settle().await?;
-        let len: u64 = h.core.write_value(&self.push_write(values)?).await?;
-        Ok(len.min(h.policy.cap.unwrap_or(u64::MAX)))
+        self.handle
+            .observed("RPUSH", async move {
+                let h = &self.handle;
+                h.settle().await?;
+                let len: u64 = h.core.write_value(&self.push_write(values)?).await?;
+                Ok(len.min(h.policy.cap.unwrap_or(u64::MAX)))
+            })
+            .await
     }
 
     /// The write of [`ListKey::push`], for a transaction or a batch.
@@ -30,29 +34,45 @@ impl<C: Codec> ListKey<'_, C> {
 
     /// Elements from `start` to `stop` inclusive (negative counts from the end).
     pub async fn range(&self, start: i64, stop: i64) -> Result<Vec<C::Value>> {
-        let key = self.handle.read_key().await?;
-        let cmd = redis::cmd("LRANGE").arg(key).arg(start).arg(stop).clone();
-        self.handle.read_all::<C>(key, &cmd, "LRANGE").await
+        self.handle
+            .observed("LRANGE", async move {
+                let key = self.handle.read_key().await?;
+                let cmd = redis::cmd("LRANGE").arg(key).arg(start).arg(stop).clone();
+                self.handle.read_all::<C>(key, &cmd, "LRANGE").await
+            })
+            .await
     }
 
     /// The number of elements.
     pub async fn len(&self) -> Result<u64> {
-        let key = self.handle.read_key().await?;
-        self.handle.core.read(redis::cmd("LLEN").arg(key), key, "LLEN").await
+        self.handle
+            .observed("LLEN", async move {
+                let key = self.handle.read_key().await?;
+                self.handle.core.read(redis::cmd("LLEN").arg(key), key, "LLEN").await
+            })
+            .await
     }
 }
 
 impl<C: Codec> SetKey<'_, C> {
     /// Adds members and applies the TTL, atomically; how many were new.
     pub async fn add(&self, members: &[C::Value]) -> Result<u64> {
-        self.handle.settle().await?;
-        self.handle.core.write_value(&self.add_write(members)?).await
+        self.handle
+            .observed("SADD", async move {
+                self.handle.settle().await?;
+                self.handle.core.write_value(&self.add_write(members)?).await
+            })
+            .await
     }
 
     /// Removes members; how many were there.
     pub async fn remove(&self, members: &[C::Value]) -> Result<u64> {
-        self.handle.settle().await?;
-        self.handle.core.write_value(&self.remove_write(members)?).await
+        self.handle
+            .observed("SREM", async move {
+                self.handle.settle().await?;
+                self.handle.core.write_value(&self.remove_write(members)?).await
+            })
+            .await
     }
 
     /// The write of [`SetKey::add`], for a transaction or a batch.
@@ -69,46 +89,62 @@ impl<C: Codec> SetKey<'_, C> {
 
     /// Whether `member` is in the set.
     pub async fn contains(&self, member: &C::Value) -> Result<bool> {
-        let key = self.handle.read_key().await?;
-        let cmd = redis::cmd("SISMEMBER").arg(key).arg(encode::<C>(key, member)?).clone();
-        self.handle.core.read(&cmd, key, "SISMEMBER").await
+        self.handle
+            .observed("SISMEMBER", async move {
+                let key = self.handle.read_key().await?;
+                let cmd = redis::cmd("SISMEMBER").arg(key).arg(encode::<C>(key, member)?).clone();
+                self.handle.core.read(&cmd, key, "SISMEMBER").await
+            })
+            .await
     }
 
     /// Every member at once (`SMEMBERS`); see [`SetKey::scan`] for large sets.
     pub async fn members(&self) -> Result<Vec<C::Value>> {
-        let key = self.handle.read_key().await?;
-        let cmd = redis::cmd("SMEMBERS").arg(key).clone();
-        self.handle.read_all::<C>(key, &cmd, "SMEMBERS").await
+        self.handle
+            .observed("SMEMBERS", async move {
+                let key = self.handle.read_key().await?;
+                let cmd = redis::cmd("SMEMBERS").arg(key).clone();
+                self.handle.read_all::<C>(key, &cmd, "SMEMBERS").await
+            })
+            .await
     }
 
     /// Every member, fetched with `SSCAN` in batches of about `batch`, so a large set never
     /// blocks the server.
     pub async fn scan(&self, batch: u64) -> Result<Vec<C::Value>> {
-        let key = self.handle.read_key().await?;
-        let mut cursor = 0u64;
-        let mut members = Vec::new();
-        loop {
-            let cmd = redis::cmd("SSCAN")
-                .arg(key)
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(batch.max(1))
-                .clone();
-            let (next, items): (u64, Vec<Vec<u8>>) = self.handle.core.read(&cmd, key, "SSCAN").await?;
-            for item in items {
-                members.push(decode::<C>(key, &item)?);
-            }
-            if next == 0 {
-                return Ok(members);
-            }
-            cursor = next;
-        }
+        self.handle
+            .observed("SSCAN", async move {
+                let key = self.handle.read_key().await?;
+                let mut cursor = 0u64;
+                let mut members = Vec::new();
+                loop {
+                    let cmd = redis::cmd("SSCAN")
+                        .arg(key)
+                        .arg(cursor)
+                        .arg("COUNT")
+                        .arg(batch.max(1))
+                        .clone();
+                    let (next, items): (u64, Vec<Vec<u8>>) = self.handle.core.read(&cmd, key, "SSCAN").await?;
+                    for item in items {
+                        members.push(decode::<C>(key, &item)?);
+                    }
+                    if next == 0 {
+                        return Ok(members);
+                    }
+                    cursor = next;
+                }
+            })
+            .await
     }
 
     /// The number of members.
     pub async fn len(&self) -> Result<u64> {
-        let key = self.handle.read_key().await?;
-        self.handle.core.read(redis::cmd("SCARD").arg(key), key, "SCARD").await
+        self.handle
+            .observed("SCARD", async move {
+                let key = self.handle.read_key().await?;
+                self.handle.core.read(redis::cmd("SCARD").arg(key), key, "SCARD").await
+            })
+            .await
     }
 }
 
@@ -117,8 +153,12 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// index with a TTL, members older than the TTL, and applies the TTL, atomically; how many
     /// were new.
     pub async fn add(&self, members: &[(C::Value, S)]) -> Result<u64> {
-        self.handle.settle().await?;
-        self.handle.core.write_value(&self.add_write(members)?).await
+        self.handle
+            .observed("ZADD", async move {
+                self.handle.settle().await?;
+                self.handle.core.write_value(&self.add_write(members)?).await
+            })
+            .await
     }
 
     /// The write of [`ZsetKey::add`], for a transaction or a batch.
@@ -139,8 +179,12 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
 
     /// Removes members; how many were there.
     pub async fn remove(&self, members: &[C::Value]) -> Result<u64> {
-        self.handle.settle().await?;
-        self.handle.core.write_value(&self.remove_write(members)?).await
+        self.handle
+            .observed("ZREM", async move {
+                self.handle.settle().await?;
+                self.handle.core.write_value(&self.remove_write(members)?).await
+            })
+            .await
     }
 
     async fn read_scored(&self, key: &str, cmd: &redis::Cmd) -> Result<Vec<(C::Value, S)>> {
@@ -153,44 +197,60 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
 
     /// Members with scores between `min` and `max` inclusive, lowest first.
     pub async fn range_by_score(&self, min: &S, max: &S) -> Result<Vec<(C::Value, S)>> {
-        let key = self.handle.read_key().await?;
-        let cmd = redis::cmd("ZRANGE")
-            .arg(key)
-            .arg(min.to_score())
-            .arg(max.to_score())
-            .arg("BYSCORE")
-            .arg("WITHSCORES")
-            .clone();
-        self.read_scored(key, &cmd).await
+        self.handle
+            .observed("ZRANGE", async move {
+                let key = self.handle.read_key().await?;
+                let cmd = redis::cmd("ZRANGE")
+                    .arg(key)
+                    .arg(min.to_score())
+                    .arg(max.to_score())
+                    .arg("BYSCORE")
+                    .arg("WITHSCORES")
+                    .clone();
+                self.read_scored(key, &cmd).await
+            })
+            .await
     }
 
     /// Members by rank from `start` to `stop` inclusive (negative counts from the highest).
     pub async fn range_by_rank(&self, start: i64, stop: i64) -> Result<Vec<(C::Value, S)>> {
-        let key = self.handle.read_key().await?;
-        let cmd = redis::cmd("ZRANGE")
-            .arg(key)
-            .arg(start)
-            .arg(stop)
-            .arg("WITHSCORES")
-            .clone();
-        self.read_scored(key, &cmd).await
+        self.handle
+            .observed("ZRANGE", async move {
+                let key = self.handle.read_key().await?;
+                let cmd = redis::cmd("ZRANGE")
+                    .arg(key)
+                    .arg(start)
+                    .arg(stop)
+                    .arg("WITHSCORES")
+                    .clone();
+                self.read_scored(key, &cmd).await
+            })
+            .await
     }
 
     /// How many members have scores between `min` and `max` inclusive.
     pub async fn count(&self, min: &S, max: &S) -> Result<u64> {
-        let key = self.handle.read_key().await?;
-        let cmd = redis::cmd("ZCOUNT")
-            .arg(key)
-            .arg(min.to_score())
-            .arg(max.to_score())
-            .clone();
-        self.handle.core.read(&cmd, key, "ZCOUNT").await
+        self.handle
+            .observed("ZCOUNT", async move {
+                let key = self.handle.read_key().await?;
+                let cmd = redis::cmd("ZCOUNT")
+                    .arg(key)
+                    .arg(min.to_score())
+                    .arg(max.to_score())
+                    .clone();
+                self.handle.core.read(&cmd, key, "ZCOUNT").await
+            })
+            .await
     }
 
     /// The number of members.
     pub async fn len(&self) -> Result<u64> {
-        let key = self.handle.read_key().await?;
-        self.handle.core.read(redis::cmd("ZCARD").arg(key), key, "ZCARD").await
+        self.handle
+            .observed("ZCARD", async move {
+                let key = self.handle.read_key().await?;
+                self.handle.core.read(redis::cmd("ZCARD").arg(key), key, "ZCARD").await
+            })
+            .await
     }
 
     /// Moves `member` from the index `from` (if any) to this one, as when an entity changes state
@@ -199,21 +259,25 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// old. A crash between them leaves the member in both indexes (found and repaired by an
     /// audit), never in none.
     pub async fn move_from(&self, from: Option<&Self>, member: &C::Value, score: S) -> Result<()> {
-        let h = &self.handle;
-        h.settle().await?;
-        if let Some(from) = from {
-            from.handle.settle().await?;
-        }
-        let encoded = encode::<C>(&h.key, member)?;
-        let add = Write::add_scored(h.policy, &h.key, vec![(score.to_score(), encoded.clone())], h.ttl);
-        h.core.apply(&add).await?;
-        if let Some(from) = from.filter(|from| from.handle.key != h.key) {
-            from.handle
-                .core
-                .apply(&Write::remove("ZREM", &from.handle.key, vec![encoded]))
-                .await?;
-        }
-        Ok(())
+        self.handle
+            .observed("ZADD", async move {
+                let h = &self.handle;
+                h.settle().await?;
+                if let Some(from) = from {
+                    from.handle.settle().await?;
+                }
+                let encoded = encode::<C>(&h.key, member)?;
+                let add = Write::add_scored(h.policy, &h.key, vec![(score.to_score(), encoded.clone())], h.ttl);
+                h.core.apply(&add).await?;
+                if let Some(from) = from.filter(|from| from.handle.key != h.key) {
+                    from.handle
+                        .core
+                        .apply(&Write::remove("ZREM", &from.handle.key, vec![encoded]))
+                        .await?;
+                }
+                Ok(())
+            })
+            .await
     }
 }
 
@@ -224,31 +288,39 @@ impl<C: Codec> StreamKey<'_, C> {
     /// Appends an entry (approximately trimmed to the cap) and applies the TTL, atomically;
     /// the entry's ID.
     pub async fn add(&self, value: &C::Value) -> Result<String> {
-        let h = &self.handle;
-        h.settle().await?;
-        let write = Write::append(h.policy, &h.key, encode::<C>(&h.key, value)?, h.ttl);
-        h.core.write_value(&write).await
+        self.handle
+            .observed("XADD", async move {
+                let h = &self.handle;
+                h.settle().await?;
+                let write = Write::append(h.policy, &h.key, encode::<C>(&h.key, value)?, h.ttl);
+                h.core.write_value(&write).await
+            })
+            .await
     }
 
     /// Entries with IDs from `start` to `end` (`-` and `+` for the ends), oldest first.
     pub async fn range(&self, start: &str, end: &str) -> Result<Vec<(String, C::Value)>> {
-        let key = self.handle.read_key().await?;
-        let entries: Vec<StreamEntry> = self
-            .handle
-            .core
-            .read(redis::cmd("XRANGE").arg(key).arg(start).arg(end), key, "XRANGE")
-            .await?;
-        entries
-            .into_iter()
-            .map(|(id, fields)| {
-                let data = fields
+        self.handle
+            .observed("XRANGE", async move {
+                let key = self.handle.read_key().await?;
+                let entries: Vec<StreamEntry> = self
+                    .handle
+                    .core
+                    .read(redis::cmd("XRANGE").arg(key).arg(start).arg(end), key, "XRANGE")
+                    .await?;
+                entries
                     .into_iter()
-                    .find(|(name, _)| name == "data")
-                    .map(|(_, v)| v)
-                    .unwrap_or_default();
-                Ok((id, decode::<C>(key, &data)?))
+                    .map(|(id, fields)| {
+                        let data = fields
+                            .into_iter()
+                            .find(|(name, _)| name == "data")
+                            .map(|(_, v)| v)
+                            .unwrap_or_default();
+                        Ok((id, decode::<C>(key, &data)?))
+                    })
+                    .collect()
             })
-            .collect()
+            .await
     }
 }
 

@@ -10,32 +10,40 @@ accessor!(HashKey<R> where HashRecord; "A hash key holding a record `R`.");
 impl<R: HashRecord> HashKey<'_, R> {
     /// The whole record, if the key exists (`HGETALL`).
     pub async fn get(&self) -> Result<Option<R>> {
-        let h = &self.handle;
-        let fields = read_record(h, &h.key).await?;
-        if !fields.is_empty() {
-            return R::from_fields(&h.key, fields).map(Some);
-        }
-        if h.previous.is_none() {
-            return Ok(None);
-        }
-        // A miss during a layout change: the record may still be in the old layout.
-        Box::pin(async move {
-            let Some(key) = h.fallback_key().await? else {
-                return Ok(None);
-            };
-            let fields = read_record(h, key).await?;
-            if fields.is_empty() {
-                return Ok(None);
-            }
-            R::from_fields(key, fields).map(Some)
-        })
-        .await
+        self.handle
+            .observed("HGETALL", async move {
+                let h = &self.handle;
+                let fields = read_record(h, &h.key).await?;
+                if !fields.is_empty() {
+                    return R::from_fields(&h.key, fields).map(Some);
+                }
+                if h.previous.is_none() {
+                    return Ok(None);
+                }
+                // A miss during a layout change: the record may still be in the old layout.
+                Box::pin(async move {
+                    let Some(key) = h.fallback_key().await? else {
+                        return Ok(None);
+                    };
+                    let fields = read_record(h, key).await?;
+                    if fields.is_empty() {
+                        return Ok(None);
+                    }
+                    R::from_fields(key, fields).map(Some)
+                })
+                .await
+            })
+            .await
     }
 
     /// Replaces the whole record and applies the TTL, in one transaction (DEL, HSET, PEXPIRE).
     pub async fn set(&self, record: &R) -> Result<()> {
-        self.handle.core.apply(&self.set_write(record)?).await?;
-        self.handle.retire().await
+        self.handle
+            .observed("HSET", async move {
+                self.handle.core.apply(&self.set_write(record)?).await?;
+                self.handle.retire().await
+            })
+            .await
     }
 
     /// The write of [`HashKey::set`], for a transaction or a batch.
@@ -51,24 +59,32 @@ impl<R: HashRecord> HashKey<'_, R> {
 
     /// One field, decoded with `C`.
     pub async fn get_field<C: Codec>(&self, field: &str) -> Result<Option<C::Value>> {
-        let key = self.handle.read_key().await?;
-        let bytes: Option<Vec<u8>> = self
-            .handle
-            .core
-            .read(redis::cmd("HGET").arg(key).arg(field), key, "HGET")
-            .await?;
-        bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
+        self.handle
+            .observed("HGET", async move {
+                let key = self.handle.read_key().await?;
+                let bytes: Option<Vec<u8>> = self
+                    .handle
+                    .core
+                    .read(redis::cmd("HGET").arg(key).arg(field), key, "HGET")
+                    .await?;
+                bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
+            })
+            .await
     }
 
     /// Sets one field and applies the TTL, in one transaction.
     pub async fn set_field<C: Codec>(&self, field: &str, value: &C::Value) -> Result<()> {
-        let h = &self.handle;
-        h.settle().await?;
-        let fields = vec![(field.as_bytes().to_vec(), encode::<C>(&h.key, value)?)];
-        h.core
-            .apply(&Write::set_fields(h.policy, &h.key, fields, h.ttl))
+        self.handle
+            .observed("HSET", async move {
+                let h = &self.handle;
+                h.settle().await?;
+                let fields = vec![(field.as_bytes().to_vec(), encode::<C>(&h.key, value)?)];
+                h.core
+                    .apply(&Write::set_fields(h.policy, &h.key, fields, h.ttl))
+                    .await
+                    .map(drop)
+            })
             .await
-            .map(drop)
     }
 }
 
@@ -77,53 +93,73 @@ accessor!(HashMapKey<F, V> where Codec, Codec; "A hash used as a map: field name
 impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     /// The value of one entry.
     pub async fn get(&self, field: &F::Value) -> Result<Option<V::Value>> {
-        let key = self.handle.read_key().await?;
-        let bytes: Option<Vec<u8>> = self
-            .handle
-            .core
-            .read(redis::cmd("HGET").arg(key).arg(encode::<F>(key, field)?), key, "HGET")
-            .await?;
-        bytes.map(|bytes| decode::<V>(key, &bytes)).transpose()
+        self.handle
+            .observed("HGET", async move {
+                let key = self.handle.read_key().await?;
+                let bytes: Option<Vec<u8>> = self
+                    .handle
+                    .core
+                    .read(redis::cmd("HGET").arg(key).arg(encode::<F>(key, field)?), key, "HGET")
+                    .await?;
+                bytes.map(|bytes| decode::<V>(key, &bytes)).transpose()
+            })
+            .await
     }
 
     /// Sets one entry and applies the TTL, in one transaction.
     pub async fn set(&self, field: &F::Value, value: &V::Value) -> Result<()> {
-        let h = &self.handle;
-        h.settle().await?;
-        let fields = vec![(encode::<F>(&h.key, field)?, encode::<V>(&h.key, value)?)];
-        h.core
-            .apply(&Write::set_fields(h.policy, &h.key, fields, h.ttl))
+        self.handle
+            .observed("HSET", async move {
+                let h = &self.handle;
+                h.settle().await?;
+                let fields = vec![(encode::<F>(&h.key, field)?, encode::<V>(&h.key, value)?)];
+                h.core
+                    .apply(&Write::set_fields(h.policy, &h.key, fields, h.ttl))
+                    .await
+                    .map(drop)
+            })
             .await
-            .map(drop)
     }
 
     /// Removes one entry; whether it existed.
     pub async fn remove(&self, field: &F::Value) -> Result<bool> {
-        let h = &self.handle;
-        h.settle().await?;
-        let write = Write::remove("HDEL", &h.key, vec![encode::<F>(&h.key, field)?]);
-        let removed: i64 = h.core.write_value(&write).await?;
-        Ok(removed > 0)
+        self.handle
+            .observed("HDEL", async move {
+                let h = &self.handle;
+                h.settle().await?;
+                let write = Write::remove("HDEL", &h.key, vec![encode::<F>(&h.key, field)?]);
+                let removed: i64 = h.core.write_value(&write).await?;
+                Ok(removed > 0)
+            })
+            .await
     }
 
     /// Every entry.
     pub async fn entries(&self) -> Result<Vec<(F::Value, V::Value)>> {
-        let key = self.handle.read_key().await?;
-        let fields: Vec<(Vec<u8>, Vec<u8>)> = self
-            .handle
-            .core
-            .read(redis::cmd("HGETALL").arg(key), key, "HGETALL")
-            .await?;
-        fields
-            .into_iter()
-            .map(|(f, v)| Ok((decode::<F>(key, &f)?, decode::<V>(key, &v)?)))
-            .collect()
+        self.handle
+            .observed("HGETALL", async move {
+                let key = self.handle.read_key().await?;
+                let fields: Vec<(Vec<u8>, Vec<u8>)> = self
+                    .handle
+                    .core
+                    .read(redis::cmd("HGETALL").arg(key), key, "HGETALL")
+                    .await?;
+                fields
+                    .into_iter()
+                    .map(|(f, v)| Ok((decode::<F>(key, &f)?, decode::<V>(key, &v)?)))
+                    .collect()
+            })
+            .await
     }
 
     /// The number of entries.
     pub async fn len(&self) -> Result<u64> {
-        let key = self.handle.read_key().await?;
-        self.handle.core.read(redis::cmd("HLEN").arg(key), key, "HLEN").await
+        self.handle
+            .observed("HLEN", async move {
+                let key = self.handle.read_key().await?;
+                self.handle.core.read(redis::cmd("HLEN").arg(key), key, "HLEN").await
+            })
+            .await
     }
 }
 

@@ -47,7 +47,10 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
 
     /// The entity's value, if any.
     pub async fn get(&self) -> Result<Option<C::Value>> {
-        self.entity.get().await
+        self.entity
+            .handle
+            .observed("GET", async move { self.entity.get().await })
+            .await
     }
 
     /// Writes the value with the key's TTL and moves the entity's index entry to the key its
@@ -55,29 +58,34 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
     /// first and then the index (see the module's documentation). A value whose field is absent
     /// or names no key of the index is [`Error::IndexField`], and nothing is written.
     pub async fn set(&self, value: &C::Value) -> Result<()> {
-        let bytes = encode::<C>(self.key(), value)?;
-        let placement = self.placement(Some(&bytes))?;
-        let entity = self.entity.set_write_encoded(bytes);
-        let core = self.entity.handle.core;
-        let slot = keyschema::key_slot(self.key().as_bytes());
-        let index_writes = self.index_writes(&placement);
-        let one_script = core.schema().standalone
-            || placement
-                .keys
-                .iter()
-                .all(|key| keyschema::key_slot(key.as_bytes()) == slot);
-        if one_script {
-            let mut transaction = Transaction::new(core);
-            transaction.push_write(entity)?;
-            for write in index_writes {
-                transaction.push_write(write)?;
-            }
-            transaction.execute().await?;
-        } else {
-            core.apply(&entity).await?;
-            Self::apply_index(core, index_writes).await?;
-        }
-        self.entity.handle.retire().await
+        self.entity
+            .handle
+            .observed("SET", async move {
+                let bytes = encode::<C>(self.key(), value)?;
+                let placement = self.placement(Some(&bytes))?;
+                let entity = self.entity.set_write_encoded(bytes);
+                let core = self.entity.handle.core;
+                let slot = keyschema::key_slot(self.key().as_bytes());
+                let index_writes = self.index_writes(&placement);
+                let one_script = core.schema().standalone
+                    || placement
+                        .keys
+                        .iter()
+                        .all(|key| keyschema::key_slot(key.as_bytes()) == slot);
+                if one_script {
+                    let mut transaction = Transaction::new(core);
+                    transaction.push_write(entity)?;
+                    for write in index_writes {
+                        transaction.push_write(write)?;
+                    }
+                    transaction.execute().await?;
+                } else {
+                    core.apply(&entity).await?;
+                    Self::apply_index(core, index_writes).await?;
+                }
+                self.entity.handle.retire().await
+            })
+            .await
     }
 
     /// Puts the index in step with the entity as it is now (after a write that stopped between
@@ -85,12 +93,17 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
     /// member in the key its field names and in no other, or in none when the entity is gone.
     /// Idempotent.
     pub async fn repair(&self) -> Result<()> {
-        let core = self.entity.handle.core;
-        let mut get = redis::cmd("GET");
-        get.arg(self.key());
-        let bytes: Option<Vec<u8>> = core.read_primary(&get, self.key(), "GET").await?;
-        let placement = self.placement(bytes.as_deref())?;
-        Self::apply_index(core, self.index_writes(&placement)).await
+        self.entity
+            .handle
+            .observed("GET", async move {
+                let core = self.entity.handle.core;
+                let mut get = redis::cmd("GET");
+                get.arg(self.key());
+                let bytes: Option<Vec<u8>> = core.read_primary(&get, self.key(), "GET").await?;
+                let placement = self.placement(bytes.as_deref())?;
+                Self::apply_index(core, self.index_writes(&placement)).await
+            })
+            .await
     }
 
     /// The index's keys and the one the entity's value (`None`: absent) names.

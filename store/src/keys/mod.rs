@@ -37,19 +37,20 @@ macro_rules! accessor {
 
             /// Deletes the key (and, during a layout change, its old key); whether it existed.
             pub async fn delete(&self) -> crate::error::Result<bool> {
-                self.handle.delete().await
+                self.handle.observed("DEL", self.handle.delete()).await
             }
 
             /// The key's remaining time to live (during a layout change, the old key's when the
             /// new one does not exist yet).
             pub async fn ttl(&self) -> crate::error::Result<crate::core::KeyTtl> {
-                self.handle.ttl().await
+                self.handle.observed("PTTL", self.handle.ttl()).await
             }
 
             /// Deletes the key in `transaction` (and, during a layout change, its old key once
             /// the transaction is applied).
             pub fn delete_in(&self, transaction: &mut crate::transaction::Transaction<'_>) -> crate::error::Result<()> {
                 transaction.delete(&self.handle.key)?;
+                transaction.note(self.handle.id);
                 transaction.bridge(self.handle.bridge_step(crate::bridge::Around::Delete));
                 Ok(())
             }
@@ -89,6 +90,7 @@ use crate::codec::{decode, encode};
 use crate::core::{BridgeMode, Core, KeyTtl};
 use crate::error::Result;
 use crate::policy::{KeyId, KeyPolicy};
+use crate::telemetry;
 use std::time::Duration;
 
 /// What every accessor holds: the core, the key's policy, the formatted key and the TTL its
@@ -130,6 +132,15 @@ impl<'s> Handle<'s> {
             string,
             mode,
         });
+    }
+
+    /// Runs `future`, an operation `name` on this key, observed ([`crate::telemetry`]).
+    pub(crate) async fn observed<T>(
+        &self,
+        name: &'static str,
+        future: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        telemetry::observe(self.core, telemetry::Op::on(self.id, name), future).await
     }
 
     /// Before a write that adds to the value (or reads part of it): the old key's content is

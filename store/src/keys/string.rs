@@ -10,23 +10,27 @@ accessor!(StringKey<C> where Codec; "A string key whose value is encoded with `C
 impl<C: Codec> StringKey<'_, C> {
     /// The value, if the key exists.
     pub async fn get(&self) -> Result<Option<C::Value>> {
-        let h = &self.handle;
-        if let Some(value) = get::<C>(h.core, &h.key).await? {
-            return Ok(Some(value));
-        }
-        if h.previous.is_none() {
-            return Ok(None);
-        }
-        // A miss during a layout change: the value may still be in the old layout. Boxed, so
-        // the bridge stays out of every other read's future.
-        Box::pin(async move {
-            match h.fallback_key().await? {
-                Some(key) if key == h.key => get::<C>(h.core, key).await,
-                Some(key) => self.get_previous(key).await,
-                None => Ok(None),
-            }
-        })
-        .await
+        self.handle
+            .observed("GET", async move {
+                let h = &self.handle;
+                if let Some(value) = get::<C>(h.core, &h.key).await? {
+                    return Ok(Some(value));
+                }
+                if h.previous.is_none() {
+                    return Ok(None);
+                }
+                // A miss during a layout change: the value may still be in the old layout. Boxed, so
+                // the bridge stays out of every other read's future.
+                Box::pin(async move {
+                    match h.fallback_key().await? {
+                        Some(key) if key == h.key => get::<C>(h.core, key).await,
+                        Some(key) => self.get_previous(key).await,
+                        None => Ok(None),
+                    }
+                })
+                .await
+            })
+            .await
     }
 
     /// The value of the previous layout's key, in its codec when that changed.
@@ -52,8 +56,12 @@ impl<C: Codec> StringKey<'_, C> {
 
     /// Writes the value with the key's TTL (`SET ... PX`; under `keepttl`, an existing TTL stays).
     pub async fn set(&self, value: &C::Value) -> Result<()> {
-        self.handle.core.apply(&self.set_write(value)?).await?;
-        self.handle.retire().await
+        self.handle
+            .observed("SET", async move {
+                self.handle.core.apply(&self.set_write(value)?).await?;
+                self.handle.retire().await
+            })
+            .await
     }
 
     /// The write of [`StringKey::set`], for a transaction or a batch.
@@ -74,36 +82,48 @@ impl<C: Codec> StringKey<'_, C> {
 
     /// Writes the value only if the key does not exist (`SET NX PX`); whether it was written.
     pub async fn set_if_absent(&self, value: &C::Value) -> Result<bool> {
-        let h = &self.handle;
-        h.settle().await?;
-        let write = Write::set_if_absent(&h.key, encode::<C>(&h.key, value)?, h.ttl);
-        let reply: Option<String> = h.core.write_value(&write).await?;
-        Ok(reply.is_some())
+        self.handle
+            .observed("SET", async move {
+                let h = &self.handle;
+                h.settle().await?;
+                let write = Write::set_if_absent(&h.key, encode::<C>(&h.key, value)?, h.ttl);
+                let reply: Option<String> = h.core.write_value(&write).await?;
+                Ok(reply.is_some())
+            })
+            .await
     }
 
     /// Optimistic concurrency: writes `new` (with the key's TTL) only if the stored value is
     /// still `expected` (`None`: the key must not exist), checked and written in one script.
     /// A changed value is [`Error::Conflict`](crate::Error::Conflict): read again and retry.
     pub async fn compare_and_set(&self, expected: Option<&C::Value>, new: &C::Value) -> Result<()> {
-        self.handle.settle().await?;
-        let mut transaction = crate::transaction::Transaction::new(self.handle.core);
-        transaction.expect_encoded(self.key(), self.expected(expected)?)?;
-        transaction.push_write(self.set_write(new)?)?;
-        transaction.execute().await?;
-        self.handle.retire().await
+        self.handle
+            .observed("SET", async move {
+                self.handle.settle().await?;
+                let mut transaction = crate::transaction::Transaction::new(self.handle.core);
+                transaction.expect_encoded(self.key(), self.expected(expected)?)?;
+                transaction.push_write(self.set_write(new)?)?;
+                transaction.execute().await?;
+                self.handle.retire().await
+            })
+            .await
     }
 
     /// Reads and deletes the value in one step (`GETDEL`): a write, since it deletes, so it goes
     /// through the write path like any other (durability, retries).
     pub async fn get_and_delete(&self) -> Result<Option<C::Value>> {
-        let h = &self.handle;
-        h.settle().await?;
-        let bytes: Option<Vec<u8>> = h.core.write_value(&Write::get_and_delete(&h.key)).await?;
-        if let Some(previous) = &h.previous {
-            // A delete removes the key in both layouts, so no read falls back to the old one.
-            h.core.delete(&previous.key).await?;
-        }
-        bytes.map(|bytes| decode::<C>(&h.key, &bytes)).transpose()
+        self.handle
+            .observed("GETDEL", async move {
+                let h = &self.handle;
+                h.settle().await?;
+                let bytes: Option<Vec<u8>> = h.core.write_value(&Write::get_and_delete(&h.key)).await?;
+                if let Some(previous) = &h.previous {
+                    // A delete removes the key in both layouts, so no read falls back to the old one.
+                    h.core.delete(&previous.key).await?;
+                }
+                bytes.map(|bytes| decode::<C>(&h.key, &bytes)).transpose()
+            })
+            .await
     }
 }
 

@@ -21,6 +21,7 @@ impl Transaction<'_> {
     /// ```
     pub fn set<C: Codec>(&mut self, key: &StringKey<'_, C>, value: &C::Value) -> Result<&mut Self> {
         let write = key.set_write(value)?;
+        self.note(key.handle.id);
         self.bridge(key.handle.bridge_step(Around::Retire));
         self.push_write(write)
     }
@@ -28,6 +29,7 @@ impl Transaction<'_> {
     /// Replaces a hash record.
     pub fn set_record<R: HashRecord>(&mut self, key: &HashKey<'_, R>, record: &R) -> Result<&mut Self> {
         let write = key.set_write(record)?;
+        self.note(key.handle.id);
         self.bridge(key.handle.bridge_step(Around::Retire));
         self.push_write(write)
     }
@@ -35,6 +37,7 @@ impl Transaction<'_> {
     /// Appends to a list, trimmed to its cap.
     pub fn push<C: Codec>(&mut self, key: &ListKey<'_, C>, values: &[C::Value]) -> Result<&mut Self> {
         let write = key.push_write(values)?;
+        self.note(key.handle.id);
         self.bridge(key.handle.bridge_step(Around::Settle));
         self.push_write(write)
     }
@@ -42,6 +45,7 @@ impl Transaction<'_> {
     /// Adds members to a set.
     pub fn add<C: Codec>(&mut self, key: &SetKey<'_, C>, members: &[C::Value]) -> Result<&mut Self> {
         let write = key.add_write(members)?;
+        self.note(key.handle.id);
         self.bridge(key.handle.bridge_step(Around::Settle));
         self.push_write(write)
     }
@@ -49,6 +53,7 @@ impl Transaction<'_> {
     /// Removes members from a set.
     pub fn remove<C: Codec>(&mut self, key: &SetKey<'_, C>, members: &[C::Value]) -> Result<&mut Self> {
         let write = key.remove_write(members)?;
+        self.note(key.handle.id);
         self.bridge(key.handle.bridge_step(Around::Settle));
         self.push_write(write)
     }
@@ -60,6 +65,7 @@ impl Transaction<'_> {
         members: &[(C::Value, S)],
     ) -> Result<&mut Self> {
         let write = key.add_write(members)?;
+        self.note(key.handle.id);
         self.bridge(key.handle.bridge_step(Around::Settle));
         self.push_write(write)
     }
@@ -71,6 +77,7 @@ impl Transaction<'_> {
         members: &[C::Value],
     ) -> Result<&mut Self> {
         let write = key.remove_write(members)?;
+        self.note(key.handle.id);
         self.bridge(key.handle.bridge_step(Around::Settle));
         self.push_write(write)
     }
@@ -80,6 +87,7 @@ impl Transaction<'_> {
     /// nothing is written. Read, decide, expect what was read, write; retry on conflict.
     pub fn expect<C: Codec>(&mut self, key: &StringKey<'_, C>, value: Option<&C::Value>) -> Result<&mut Self> {
         // Compared with the new key, so an old-layout value is moved there first.
+        self.note(key.handle.id);
         self.bridge(key.handle.bridge_step(Around::Settle));
         self.expect_encoded(key.key(), key.expected(value)?)
     }

@@ -120,6 +120,16 @@ pub enum OpsError {
     },
 }
 
+impl<T> crate::telemetry::Outcome for std::result::Result<T, OpsError> {
+    fn error_class(&self) -> Option<&'static str> {
+        match self {
+            Ok(_) => None,
+            Err(OpsError::Store(error)) => Some(crate::telemetry::error_class(error)),
+            Err(_) => Some("Other"),
+        }
+    }
+}
+
 /// A connection to the server at `url`, or to the cluster it belongs to: the server is asked
 /// (`INFO cluster`), so a script needs one address whatever the deployment.
 pub async fn connect(url: &str, options: &ConnectionOptions) -> Result<RedisConnection> {

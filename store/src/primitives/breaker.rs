@@ -8,7 +8,9 @@
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
+use crate::recording;
 use crate::script::StoredScript;
+use crate::telemetry::{self, Op};
 use crate::util::{int_at, locked, millis};
 use keyschema::{BreakerPolicy, Companion, Millis, Primitive};
 use std::collections::HashMap;
@@ -132,12 +134,20 @@ impl Permit<'_, '_> {
 
     /// The call succeeded.
     pub async fn success(self) -> Result<BreakerStatus> {
-        self.breaker.record(true, self.probe).await
+        telemetry::observe(self.breaker.core, Op::on(self.breaker.id, "BREAKER"), async move {
+            recording::decision("success");
+            self.breaker.record(true, self.probe).await
+        })
+        .await
     }
 
     /// The call failed.
     pub async fn failure(self) -> Result<BreakerStatus> {
-        self.breaker.record(false, self.probe).await
+        telemetry::observe(self.breaker.core, Op::on(self.breaker.id, "BREAKER"), async move {
+            recording::decision("failure");
+            self.breaker.record(false, self.probe).await
+        })
+        .await
     }
 }
 
@@ -155,6 +165,7 @@ impl Permit<'_, '_> {
 /// ```
 pub struct Breaker<'s> {
     core: &'s Core,
+    id: KeyId,
     key: String,
     state_key: String,
     policy: BreakerPolicy,
@@ -174,6 +185,7 @@ impl<'s> Breaker<'s> {
             },
         };
         Self {
+            id,
             state_key: core.policy(id).companion_key(&key, Companion::BreakerState),
             window: core.ttl_of(id).unwrap_or(Duration::from_millis(policy.open_for.0)),
             core,
@@ -193,30 +205,45 @@ impl<'s> Breaker<'s> {
 
     /// Asks to make a call: a permit, or `Err(retry_after)` while the breaker refuses calls.
     pub async fn permit(&self) -> Result<std::result::Result<Permit<'_, 's>, Duration>> {
-        let open_for = millis(self.open_for());
-        let reply = self
-            .core
-            .run_script(
-                &PERMIT
-                    .call(&[&self.key, &self.state_key])
-                    .arg(open_for)
-                    .arg(open_for * 2),
-                &self.key,
-            )
-            .await;
-        let reply = match reply {
-            Err(error) if error.is_unavailable() => return Ok(self.local_permit()),
-            other => other?,
-        };
-        let redis::Value::Array(items) = &reply else {
-            return Err(Error::unexpected(&self.key, "EVALSHA", &reply));
-        };
-        let wait = Duration::from_millis(int_at(items, 1).unsigned_abs());
-        Ok(match int_at(items, 0) {
-            0 => Ok(self.granted(false, false)),
-            3 => Ok(self.granted(true, false)),
-            _ => Err(wait),
+        telemetry::observe(self.core, Op::on(self.id, "BREAKER"), async move {
+            let open_for = millis(self.open_for());
+            let reply = self
+                .core
+                .run_script(
+                    &PERMIT
+                        .call(&[&self.key, &self.state_key])
+                        .arg(open_for)
+                        .arg(open_for * 2),
+                    &self.key,
+                )
+                .await;
+            let reply = match reply {
+                Err(error) if error.is_unavailable() => {
+                    recording::decision("local");
+                    return Ok(self.local_permit());
+                }
+                other => other?,
+            };
+            let redis::Value::Array(items) = &reply else {
+                return Err(Error::unexpected(&self.key, "EVALSHA", &reply));
+            };
+            let wait = Duration::from_millis(int_at(items, 1).unsigned_abs());
+            Ok(match int_at(items, 0) {
+                0 => {
+                    recording::decision("permitted");
+                    Ok(self.granted(false, false))
+                }
+                3 => {
+                    recording::decision("probe");
+                    Ok(self.granted(true, false))
+                }
+                _ => {
+                    recording::decision("rejected");
+                    Err(wait)
+                }
+            })
         })
+        .await
     }
 
     fn granted(&self, probe: bool, local: bool) -> Permit<'_, 's> {

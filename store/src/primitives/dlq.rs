@@ -11,7 +11,9 @@ use crate::codec::{decode, encode};
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
+use crate::recording;
 use crate::script::StoredScript;
+use crate::telemetry::{self, Op};
 use crate::write::Write;
 use keyschema::FormatError;
 use std::future::Future;
@@ -82,53 +84,62 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
 
     /// Pushes an entry (with its TTL) and its index member (scored `at`).
     pub async fn push(&self, id: &I::Value, at: &S, entry: &C::Value) -> Result<()> {
-        let key = self.entry_key(id)?;
-        let entry_policy = self.core.policy(self.entry_id);
-        let index_policy = self.core.policy(self.index_id);
-        let entry = Write::set(entry_policy, &key, encode::<C>(&key, entry)?, entry_policy.ttl);
-        let member = Write::add_scored(
-            index_policy,
-            &self.index_key,
-            vec![(at.to_score(), encode::<I>(&self.index_key, id)?)],
-            index_policy.ttl,
-        );
-        if keyschema::key_slot(key.as_bytes()) == keyschema::key_slot(self.index_key.as_bytes()) {
-            let mut transaction = crate::transaction::Transaction::new(self.core);
-            transaction.push_write(member)?;
-            transaction.push_write(entry)?;
-            return transaction.execute().await;
-        }
-        self.core.apply(&member).await?;
-        self.core.apply(&entry).await.map(drop)
+        telemetry::observe(self.core, Op::on(self.entry_id, "DLQ"), async move {
+            let key = self.entry_key(id)?;
+            let entry_policy = self.core.policy(self.entry_id);
+            let index_policy = self.core.policy(self.index_id);
+            let entry = Write::set(entry_policy, &key, encode::<C>(&key, entry)?, entry_policy.ttl);
+            let member = Write::add_scored(
+                index_policy,
+                &self.index_key,
+                vec![(at.to_score(), encode::<I>(&self.index_key, id)?)],
+                index_policy.ttl,
+            );
+            if keyschema::key_slot(key.as_bytes()) == keyschema::key_slot(self.index_key.as_bytes()) {
+                let mut transaction = crate::transaction::Transaction::new(self.core);
+                transaction.push_write(member)?;
+                transaction.push_write(entry)?;
+                return transaction.execute().await;
+            }
+            self.core.apply(&member).await?;
+            self.core.apply(&entry).await.map(drop)
+        })
+        .await
     }
 
     /// The entry of `id`, if it has not expired.
     pub async fn get(&self, id: &I::Value) -> Result<Option<C::Value>> {
-        let key = self.entry_key(id)?;
-        crate::keys::get::<C>(self.core, &key).await
+        telemetry::observe(self.core, Op::on(self.entry_id, "GET"), async move {
+            let key = self.entry_key(id)?;
+            crate::keys::get::<C>(self.core, &key).await
+        })
+        .await
     }
 
     /// Up to `count` entries, oldest first, starting at the `offset`-th index member; index
     /// members whose entry expired are skipped (prune removes them).
     pub async fn list(&self, offset: usize, count: usize) -> Result<Vec<DeadLetter<I::Value, C::Value, S>>> {
-        let members = self.members(offset, count).await?;
-        let mut batch = crate::batch::Batch::new(self.core);
-        let mut tickets = Vec::with_capacity(members.len());
-        for (id, _) in &members {
-            tickets.push(batch.get::<C>(&self.entry_key(id)?));
-        }
-        let replies = batch.execute().await?;
-        let mut out = Vec::with_capacity(members.len());
-        for ((id, score), ticket) in members.into_iter().zip(&tickets) {
-            if let Some(entry) = replies.get(ticket)? {
-                out.push(DeadLetter {
-                    id,
-                    at: S::from_score(score),
-                    entry,
-                });
+        telemetry::observe(self.core, Op::on(self.index_id, "DLQ"), async move {
+            let members = self.members(offset, count).await?;
+            let mut batch = crate::batch::Batch::new(self.core);
+            let mut tickets = Vec::with_capacity(members.len());
+            for (id, _) in &members {
+                tickets.push(batch.get::<C>(&self.entry_key(id)?));
             }
-        }
-        Ok(out)
+            let replies = batch.execute().await?;
+            let mut out = Vec::with_capacity(members.len());
+            for ((id, score), ticket) in members.into_iter().zip(&tickets) {
+                if let Some(entry) = replies.get(ticket)? {
+                    out.push(DeadLetter {
+                        id,
+                        at: S::from_score(score),
+                        entry,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 
     /// Index members and scores, oldest first.
@@ -156,11 +167,14 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
 
     /// Removes an entry and then its index member; whether the entry existed.
     pub async fn remove(&self, id: &I::Value) -> Result<bool> {
-        let key = self.entry_key(id)?;
-        let existed = self.core.delete(&key).await?;
-        let member = Write::remove("ZREM", &self.index_key, vec![encode::<I>(&self.index_key, id)?]);
-        self.core.apply(&member).await?;
-        Ok(existed)
+        telemetry::observe(self.core, Op::on(self.entry_id, "DLQ"), async move {
+            let key = self.entry_key(id)?;
+            let existed = self.core.delete(&key).await?;
+            let member = Write::remove("ZREM", &self.index_key, vec![encode::<I>(&self.index_key, id)?]);
+            self.core.apply(&member).await?;
+            Ok(existed)
+        })
+        .await
     }
 
     /// Replays an entry: runs `handle` on it and removes it when `handle` succeeds. `None` when
@@ -184,57 +198,63 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
     /// declared cleanup lock: `None` when another instance holds it, else how many were removed.
     /// A member pushed again while pruning ran is kept.
     pub async fn prune(&self, batch: usize) -> Result<Option<u64>> {
-        let guard = match &self.cleanup {
-            Some(lock) => match lock.try_acquire().await? {
-                Some(guard) => Some(guard),
-                None => return Ok(None),
-            },
-            None => None,
-        };
-        let batch = batch.max(1);
-        let mut removed = 0;
-        let mut offset = 0;
-        loop {
-            if guard.as_ref().is_some_and(|g| !g.is_held()) {
-                return Err(Error::LockLost {
-                    key: self.cleanup.as_ref().map(|l| l.key().to_string()).unwrap_or_default(),
-                });
-            }
-            let members = self.members(offset, batch).await?;
-            let mut exists = crate::batch::Batch::new(self.core);
-            let mut tickets = Vec::with_capacity(members.len());
-            for (id, _) in &members {
-                tickets.push(exists.exists(&self.entry_key(id)?));
-            }
-            let replies = exists.execute().await?;
-            let mut argv = Vec::new();
-            for ((id, score), ticket) in members.iter().zip(&tickets) {
-                if !replies.exists(ticket) {
-                    argv.push(encode::<I>(&self.index_key, id)?);
-                    argv.push(format!("{score}").into_bytes());
+        telemetry::observe(self.core, Op::on(self.index_id, "DLQ"), async move {
+            let guard = match &self.cleanup {
+                Some(lock) => match lock.try_acquire().await? {
+                    Some(guard) => Some(guard),
+                    None => {
+                        recording::decision("busy");
+                        return Ok(None);
+                    }
+                },
+                None => None,
+            };
+            let batch = batch.max(1);
+            let mut removed = 0;
+            let mut offset = 0;
+            loop {
+                if guard.as_ref().is_some_and(|g| !g.is_held()) {
+                    return Err(Error::LockLost {
+                        key: self.cleanup.as_ref().map(|l| l.key().to_string()).unwrap_or_default(),
+                    });
+                }
+                let members = self.members(offset, batch).await?;
+                let mut exists = crate::batch::Batch::new(self.core);
+                let mut tickets = Vec::with_capacity(members.len());
+                for (id, _) in &members {
+                    tickets.push(exists.exists(&self.entry_key(id)?));
+                }
+                let replies = exists.execute().await?;
+                let mut argv = Vec::new();
+                for ((id, score), ticket) in members.iter().zip(&tickets) {
+                    if !replies.exists(ticket) {
+                        argv.push(encode::<I>(&self.index_key, id)?);
+                        argv.push(format!("{score}").into_bytes());
+                    }
+                }
+                let dangling = argv.len() / 2;
+                if dangling > 0 {
+                    let reply = self
+                        .core
+                        .run_script(&PRUNE.call(&[&self.index_key]).arg(&argv), &self.index_key)
+                        .await?;
+                    let pruned = match reply {
+                        redis::Value::Int(n) => n.unsigned_abs(),
+                        other => return Err(Error::unexpected(&self.index_key, "EVALSHA", &other)),
+                    };
+                    removed += pruned;
+                }
+                // Members kept stay ahead of the next page.
+                offset += members.len() - dangling;
+                if members.len() < batch {
+                    break;
                 }
             }
-            let dangling = argv.len() / 2;
-            if dangling > 0 {
-                let reply = self
-                    .core
-                    .run_script(&PRUNE.call(&[&self.index_key]).arg(&argv), &self.index_key)
-                    .await?;
-                let pruned = match reply {
-                    redis::Value::Int(n) => n.unsigned_abs(),
-                    other => return Err(Error::unexpected(&self.index_key, "EVALSHA", &other)),
-                };
-                removed += pruned;
+            if let Some(guard) = guard {
+                guard.release().await?;
             }
-            // Members kept stay ahead of the next page.
-            offset += members.len() - dangling;
-            if members.len() < batch {
-                break;
-            }
-        }
-        if let Some(guard) = guard {
-            guard.release().await?;
-        }
-        Ok(Some(removed))
+            Ok(Some(removed))
+        })
+        .await
     }
 }

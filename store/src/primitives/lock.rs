@@ -7,7 +7,9 @@ use super::renewal::{Renewable, Renewals, Ticket};
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
+use crate::recording;
 use crate::script::StoredScript;
+use crate::telemetry::{self, Op};
 use crate::transaction::Fence;
 use crate::util::{jittered, millis, owner_token};
 use crate::write::Write;
@@ -143,36 +145,39 @@ impl Held {
     /// This term's fencing token: issued by the first call, the same one afterwards.
     async fn fence(&self) -> Result<&Fence> {
         self.fence
-            .get_or_try_init(|| async {
-                let core = &self.core;
-                let policy = core.policy(self.id);
-                let counter = policy.companion_key(&self.key, Companion::Fence);
-                let counter_ttl = policy
-                    .companion(Companion::Fence)
-                    .and_then(|fence| core.ttl_of(fence))
-                    .unwrap_or(Duration::from_secs(86_400));
-                let reply = core
-                    .run_script(
-                        &FENCE
-                            .call(&[&self.key, &counter])
-                            .arg(&self.token)
-                            .arg(millis(counter_ttl)),
-                        &self.key,
-                    )
-                    .await?;
-                match reply {
-                    redis::Value::Int(token) if token > 0 => Ok(Fence {
-                        counter,
-                        // Positive, so it fits.
-                        token: token.unsigned_abs(),
-                        lock: self.id,
-                        lock_key: self.key.clone(),
-                    }),
-                    redis::Value::Int(_) => Err(Error::LockNotHeld { key: self.key.clone() }),
-                    other => Err(Error::unexpected(&self.key, "EVALSHA", &other)),
-                }
-            })
+            .get_or_try_init(|| telemetry::observe(&self.core, Op::on(self.id, "FENCE"), self.issue_fence()))
             .await
+    }
+
+    /// Issues this term's fencing token ([`Held::fence`]).
+    async fn issue_fence(&self) -> Result<Fence> {
+        let core = &self.core;
+        let policy = core.policy(self.id);
+        let counter = policy.companion_key(&self.key, Companion::Fence);
+        let counter_ttl = policy
+            .companion(Companion::Fence)
+            .and_then(|fence| core.ttl_of(fence))
+            .unwrap_or(Duration::from_secs(86_400));
+        let reply = core
+            .run_script(
+                &FENCE
+                    .call(&[&self.key, &counter])
+                    .arg(&self.token)
+                    .arg(millis(counter_ttl)),
+                &self.key,
+            )
+            .await?;
+        match reply {
+            redis::Value::Int(token) if token > 0 => Ok(Fence {
+                counter,
+                // Positive, so it fits.
+                token: token.unsigned_abs(),
+                lock: self.id,
+                lock_key: self.key.clone(),
+            }),
+            redis::Value::Int(_) => Err(Error::LockNotHeld { key: self.key.clone() }),
+            other => Err(Error::unexpected(&self.key, "EVALSHA", &other)),
+        }
     }
 
     fn is_held(&self) -> bool {
@@ -211,11 +216,15 @@ impl Held {
     /// Stops renewing and deletes the key if it is still ours.
     async fn release(&self) -> Result<bool> {
         self.mark_released();
-        let released = release_if_owner(&self.core, &self.key, &self.token).await?;
-        match &self.twin {
-            Some(twin) => Ok(release_if_owner(&self.core, twin, &self.token).await? && released),
-            None => Ok(released),
-        }
+        telemetry::observe(&self.core, Op::on(self.id, "UNLOCK"), async {
+            let mut released = release_if_owner(&self.core, &self.key, &self.token).await?;
+            if let Some(twin) = &self.twin {
+                released &= release_if_owner(&self.core, twin, &self.token).await?;
+            }
+            recording::decision(if released { "released" } else { "not_owner" });
+            Ok(released)
+        })
+        .await
     }
 
     /// Extends the lock (and its twin) if still ours.
@@ -247,6 +256,7 @@ impl Renewable for Held {
                 .extension::<Renewals<Self>>()
                 .schedule(self.ticket, started + self.ttl / 3);
         } else {
+            telemetry::lease_lost(&self.core, self.id);
             self.lose();
         }
     }
@@ -278,6 +288,18 @@ impl<'s> LockKey<'s> {
 
     /// One attempt, one round trip: the held lock, or `None` when another holds it.
     async fn try_take(&self) -> Result<Option<Arc<Held>>> {
+        telemetry::observe(self.core, Op::on(self.id, "LOCK"), async {
+            let taken = self.take_once().await;
+            if let Ok(taken) = &taken {
+                recording::decision(if taken.is_some() { "acquired" } else { "busy" });
+            }
+            taken
+        })
+        .await
+    }
+
+    /// One attempt of [`LockKey::try_take`].
+    async fn take_once(&self) -> Result<Option<Arc<Held>>> {
         let token = owner_token();
         let started = Instant::now();
         if let Some(previous) = &self.previous {

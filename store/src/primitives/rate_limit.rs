@@ -7,7 +7,9 @@ use super::local::LocalLimits;
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
+use crate::recording;
 use crate::script::StoredScript;
+use crate::telemetry::{self, Op};
 use crate::util::{int_at, millis};
 use keyschema::{Fallback, FormatError, Primitive, RateAlgorithm};
 use std::borrow::Cow;
@@ -127,6 +129,7 @@ enum KeyForm<'s> {
 /// ```
 pub struct RateLimit<'s> {
     core: &'s Core,
+    id: KeyId,
     key: KeyForm<'s>,
     algorithm: RateAlgorithm,
     fallback: Fallback,
@@ -160,6 +163,7 @@ impl<'s> RateLimit<'s> {
         let ttl = core.ttl_of(id).unwrap_or(Duration::from_secs(1));
         Self {
             core,
+            id,
             key,
             algorithm,
             fallback,
@@ -191,6 +195,7 @@ impl<'s> RateLimit<'s> {
         self.previous = form.map(|key| {
             Box::new(Self {
                 core: self.core,
+                id: self.id,
                 key,
                 algorithm: self.algorithm,
                 fallback: self.fallback,
@@ -216,6 +221,24 @@ impl<'s> RateLimit<'s> {
 
     /// Counts `cost` requests at once and decides them together.
     pub async fn hit_n(&self, cost: u64) -> Result<Decision> {
+        telemetry::observe(self.core, Op::on(self.id, "RATELIMIT"), async {
+            let decided = self.hit_both(cost).await;
+            if let Ok(decision) = &decided {
+                recording::decision(match (decision.source, decision.verdict) {
+                    (DecisionSource::Fallback(Fallback::Open), _) => "fallback_open",
+                    (DecisionSource::Fallback(Fallback::Closed), _) => "fallback_closed",
+                    (DecisionSource::Fallback(Fallback::Local), _) => "fallback_local",
+                    (_, Verdict::Allowed) => "allowed",
+                    _ => "limited",
+                });
+            }
+            decided
+        })
+        .await
+    }
+
+    /// Counts and decides on this limit's key (and its previous layout's, when bridged).
+    async fn hit_both(&self, cost: u64) -> Result<Decision> {
         if let Some(previous) = &self.previous {
             // Boxed: the bridge's second decision stays out of every other limit's future.
             return Box::pin(async move {

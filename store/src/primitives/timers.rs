@@ -9,7 +9,9 @@ use crate::codec::{decode, encode};
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
+use crate::recording;
 use crate::script::StoredScript;
+use crate::telemetry::{self, Op};
 use crate::write::Write;
 use keyschema::{Primitive, RedisType, ScoreKind};
 use std::marker::PhantomData;
@@ -143,81 +145,98 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
 
     /// Schedules `member` to fire at `at` (rescheduling it if it is queued).
     pub async fn schedule(&self, member: &C::Value, at: &S) -> Result<()> {
-        let policy = self.core.policy(self.id);
-        let write = Write::add_scored(
-            policy,
-            &self.key,
-            vec![(at.to_score(), encode::<C>(&self.key, member)?)],
-            policy.ttl,
-        );
-        self.core.apply(&write).await.map(drop)
+        telemetry::observe(self.core, Op::on(self.id, "ZADD"), async move {
+            let policy = self.core.policy(self.id);
+            let write = Write::add_scored(
+                policy,
+                &self.key,
+                vec![(at.to_score(), encode::<C>(&self.key, member)?)],
+                policy.ttl,
+            );
+            self.core.apply(&write).await.map(drop)
+        })
+        .await
     }
 
     /// Cancels a timer; whether it was queued.
     pub async fn cancel(&self, member: &C::Value) -> Result<bool> {
-        let write = Write::remove("ZREM", &self.key, vec![encode::<C>(&self.key, member)?]);
-        let removed: i64 = self.core.write_value(&write).await?;
-        Ok(removed > 0)
+        telemetry::observe(self.core, Op::on(self.id, "ZREM"), async move {
+            let write = Write::remove("ZREM", &self.key, vec![encode::<C>(&self.key, member)?]);
+            let removed: i64 = self.core.write_value(&write).await?;
+            Ok(removed > 0)
+        })
+        .await
     }
 
     /// Claims up to `max` timers due by the server's clock, atomically: no other worker gets
     /// them, and none is claimed before its time.
     pub async fn claim_due(&self, max: usize, delivery: Delivery) -> Result<Vec<ClaimedTimer<C::Value>>> {
-        let visibility = match delivery {
-            Delivery::AtLeastOnce => crate::util::millis(self.visibility).to_string(),
-            Delivery::AtMostOnce => "-1".to_string(),
-        };
-        let reply = self
-            .core
-            .run_script(
-                &CLAIM.call(&[&self.key]).arg(max).arg(self.per_second).arg(visibility),
-                &self.key,
-            )
-            .await?;
-        let items: Vec<Vec<u8>> =
-            redis::from_redis_value(reply).map_err(|e| Error::command(&self.key, "EVALSHA", e.into()))?;
-        let Some((now, claimed)) = items.split_first() else {
-            return Ok(Vec::new());
-        };
-        let claimed_at = score_time(now, self.per_second);
-        claimed
-            .chunks_exact(3)
-            .map(|timer| {
-                let claim = String::from_utf8_lossy(&timer[2]).into_owned();
-                Ok(ClaimedTimer {
-                    member: decode::<C>(&self.key, &timer[0])?,
-                    due: score_time(&timer[1], self.per_second),
-                    claimed_at,
-                    visible_again: (!claim.is_empty()).then(|| score_time(&timer[2], self.per_second)),
-                    claim,
+        telemetry::observe(self.core, Op::on(self.id, "TIMERS"), async move {
+            let visibility = match delivery {
+                Delivery::AtLeastOnce => crate::util::millis(self.visibility).to_string(),
+                Delivery::AtMostOnce => "-1".to_string(),
+            };
+            let reply = self
+                .core
+                .run_script(
+                    &CLAIM.call(&[&self.key]).arg(max).arg(self.per_second).arg(visibility),
+                    &self.key,
+                )
+                .await?;
+            let items: Vec<Vec<u8>> =
+                redis::from_redis_value(reply).map_err(|e| Error::command(&self.key, "EVALSHA", e.into()))?;
+            let Some((now, claimed)) = items.split_first() else {
+                recording::decision("none_due");
+                return Ok(Vec::new());
+            };
+            recording::decision(if claimed.is_empty() { "none_due" } else { "claimed" });
+            let claimed_at = score_time(now, self.per_second);
+            claimed
+                .chunks_exact(3)
+                .map(|timer| {
+                    let claim = String::from_utf8_lossy(&timer[2]).into_owned();
+                    Ok(ClaimedTimer {
+                        member: decode::<C>(&self.key, &timer[0])?,
+                        due: score_time(&timer[1], self.per_second),
+                        claimed_at,
+                        visible_again: (!claim.is_empty()).then(|| score_time(&timer[2], self.per_second)),
+                        claim,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
+        .await
     }
 
     /// Acknowledges a claimed timer (at-least-once delivery): removes it, unless it was claimed
     /// again after its visibility timeout or rescheduled; whether it was removed.
     pub async fn ack(&self, timer: &ClaimedTimer<C::Value>) -> Result<bool> {
-        if timer.claim.is_empty() {
-            return Ok(false);
-        }
-        let reply = self
-            .core
-            .run_script(
-                &ACK.call(&[&self.key])
-                    .arg(encode::<C>(&self.key, &timer.member)?)
-                    .arg(&timer.claim),
-                &self.key,
-            )
-            .await?;
-        Ok(matches!(reply, redis::Value::Int(1)))
+        telemetry::observe(self.core, Op::on(self.id, "ZREM"), async move {
+            if timer.claim.is_empty() {
+                return Ok(false);
+            }
+            let reply = self
+                .core
+                .run_script(
+                    &ACK.call(&[&self.key])
+                        .arg(encode::<C>(&self.key, &timer.member)?)
+                        .arg(&timer.claim),
+                    &self.key,
+                )
+                .await?;
+            Ok(matches!(reply, redis::Value::Int(1)))
+        })
+        .await
     }
 
     /// How many timers are queued (due or not).
     pub async fn len(&self) -> Result<u64> {
-        self.core
-            .read(redis::cmd("ZCARD").arg(&self.key), &self.key, "ZCARD")
-            .await
+        telemetry::observe(self.core, Op::on(self.id, "ZCARD"), async move {
+            self.core
+                .read(redis::cmd("ZCARD").arg(&self.key), &self.key, "ZCARD")
+                .await
+        })
+        .await
     }
 
     /// Whether the queue is empty.

@@ -11,6 +11,7 @@ use crate::bridge::{self, BridgeStep};
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
+use crate::telemetry::{self, Op};
 use crate::write::Write;
 use keyschema::Companion;
 use plan::Plan;
@@ -61,6 +62,8 @@ pub struct Transaction<'s> {
     fence: Option<Fence>,
     /// What bridged keys need around the writes, during a layout change.
     bridges: Vec<BridgeStep>,
+    /// The key definition of the first typed write, naming the transaction in telemetry.
+    first_id: Option<KeyId>,
 }
 
 impl<'s> Transaction<'s> {
@@ -73,7 +76,13 @@ impl<'s> Transaction<'s> {
             expectations: Vec::new(),
             fence: None,
             bridges: Vec::new(),
+            first_id: None,
         }
+    }
+
+    /// Notes the key definition of a typed write (the first names the transaction).
+    pub(crate) fn note(&mut self, id: KeyId) {
+        self.first_id.get_or_insert(id);
     }
 
     /// Notes what a bridged key's write needs around it ([`crate::bridge`]).
@@ -166,7 +175,16 @@ impl<'s> Transaction<'s> {
     /// [`Error::WrongType`] and a changed value [`Error::Conflict`]; in both cases nothing is
     /// written. (MULTI/EXEC would not do: a command failing inside EXEC, such as `WRONGTYPE`,
     /// leaves the others applied.)
-    pub async fn execute(mut self) -> Result<()> {
+    pub async fn execute(self) -> Result<()> {
+        let op = match self.first_id {
+            Some(id) => Op::on(id, "TRANSACTION"),
+            None => Op::keyless("TRANSACTION"),
+        };
+        telemetry::observe(self.core, op, self.execute_all()).await
+    }
+
+    /// [`Transaction::execute`], observed by its caller.
+    async fn execute_all(mut self) -> Result<()> {
         if self.bridges.is_empty() {
             return self.apply().await;
         }

@@ -22,6 +22,7 @@ use super::{sized_cmd, OpsError};
 use crate::connection::Node;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::telemetry::{self, Op};
 use crate::util::locked;
 use crate::write::{Arg, Write};
 use keyschema::Matcher;
@@ -180,7 +181,8 @@ pub async fn audit(store: &Store, options: &AuditOptions) -> std::result::Result
                 if locked(state).state.keys >= limit {
                     return Ok(ControlFlow::Break(()));
                 }
-                audit_page(store, state, (matcher, rollout), &node, &keys, options).await?;
+                let page = audit_page(store, state, (matcher, rollout), &node, &keys, options);
+                telemetry::observe(store.core(), Op::keyless("AUDIT"), page).await?;
                 let seen = locked(state).state.keys;
                 if let Some(progress) = &options.progress {
                     progress(seen);

@@ -23,6 +23,7 @@ use super::{sized_cmd, OpsError};
 use crate::connection::Node;
 use crate::ops::nodes::SlotOwners;
 use crate::store::Store;
+use crate::telemetry::{self, Op};
 use crate::util::locked;
 use keyschema::{Translation, Untranslated};
 use ledger::Ledger;
@@ -328,7 +329,8 @@ async fn copy(
         |node: Node, keys: Vec<Vec<u8>>| {
             let (state, translation, owners) = (&state, &translation, &owners);
             async move {
-                copy_page(owners, translation, &node, &keys, options, state).await?;
+                let copied = copy_page(owners, translation, &node, &keys, options, state);
+                telemetry::observe(source.core(), Op::keyless("MIGRATE"), copied).await?;
                 if let Some(progress) = &options.progress {
                     progress(locked(state).state.report.keys);
                 }

@@ -14,6 +14,7 @@ use crate::connection::Node;
 use crate::ops::nodes::SlotOwners;
 use crate::ops::{sized_cmd, OpsError};
 use crate::store::Store;
+use crate::telemetry::{self, Op};
 use crate::util::locked;
 use keyschema::Translation;
 use redis::Value;
@@ -223,7 +224,8 @@ async fn per_key(
                 proven,
                 always,
             };
-            check_page(&page, &keys, options, report_ref, seen).await?;
+            let checked = check_page(&page, &keys, options, report_ref, seen);
+            telemetry::observe(source.core(), Op::keyless("VERIFY"), checked).await?;
             Ok(ControlFlow::Continue(()))
         })
         .await?;

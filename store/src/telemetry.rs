@@ -1,0 +1,303 @@
+//! Spans and metrics by key pattern (the `telemetry` feature; docs/observability.md). Every
+//! operation the store runs for a key is observed here: one `tracing` span named and attributed
+//! by OpenTelemetry's database conventions, with the key's code name, pattern and slot group, and
+//! metrics through the `metrics` facade labelled by the same names. A parameter value never
+//! appears: the names come from the schema, not from the key. Without the feature every function
+//! here is an inline pass-through, and neither facade is compiled.
+
+#[cfg(not(feature = "telemetry"))]
+use crate::core::Core;
+use crate::error::{Error, Result};
+use crate::policy::KeyId;
+#[cfg(not(feature = "telemetry"))]
+use std::future::Future;
+
+/// An operation the store runs: on which key definition (none: a batch, a page of a scan), and
+/// what it is (`db.operation.name`: the Redis command, or `BATCH`, `TRANSACTION`, `LOCK`...).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "telemetry"), allow(dead_code))]
+pub(crate) struct Op {
+    pub(crate) id: Option<KeyId>,
+    pub(crate) name: &'static str,
+}
+
+impl Op {
+    /// Operation `name` on key definition `id`.
+    pub(crate) fn on(id: KeyId, name: &'static str) -> Self {
+        Self { id: Some(id), name }
+    }
+
+    /// Operation `name` on no one key definition.
+    pub(crate) fn keyless(name: &'static str) -> Self {
+        Self { id: None, name }
+    }
+}
+
+/// What an observed operation answers: whether it failed, and how (`error.type`).
+#[cfg_attr(not(feature = "telemetry"), allow(dead_code))]
+pub(crate) trait Outcome {
+    /// The error's class (`Unavailable`, `OutcomeUnknown`, `Command`...), or `None` on success.
+    fn error_class(&self) -> Option<&'static str>;
+}
+
+impl<T> Outcome for Result<T> {
+    fn error_class(&self) -> Option<&'static str> {
+        self.as_ref().err().map(error_class)
+    }
+}
+
+/// The class of an error, as `error.type` and the calls' `keyschema.outcome` label name it:
+/// Redis unreachable, a write that may or may not have run, a command Redis refused, a check
+/// that did not pass, anything else.
+#[cfg_attr(not(feature = "telemetry"), allow(dead_code))]
+pub(crate) fn error_class(error: &Error) -> &'static str {
+    match error {
+        Error::Unavailable { .. } | Error::Connect { .. } => "Unavailable",
+        Error::OutcomeUnknown { .. } | Error::NotDurable { .. } => "OutcomeUnknown",
+        Error::Command { .. } | Error::WrongType { .. } => "Command",
+        Error::Conflict { .. } | Error::Fenced { .. } => "Conflict",
+        _ => "Other",
+    }
+}
+
+/// Runs `future` as operation `op`: inside its span, timed and counted by outcome.
+#[cfg(not(feature = "telemetry"))]
+#[inline(always)]
+pub(crate) async fn observe<O: Outcome>(_core: &Core, _op: Op, future: impl Future<Output = O>) -> O {
+    future.await
+}
+
+/// Counts a held lock or lease lost (a renewal failed or found another owner).
+#[cfg(not(feature = "telemetry"))]
+#[inline(always)]
+pub(crate) fn lease_lost(_core: &Core, _id: KeyId) {}
+
+#[cfg(feature = "telemetry")]
+pub(crate) use observed::{lease_lost, observe};
+
+#[cfg(feature = "telemetry")]
+mod observed {
+    use super::{Op, Outcome};
+    use crate::core::Core;
+    use crate::policy::KeyId;
+    use crate::recording::{self, Recording};
+    use metrics::{Counter, Histogram};
+    use std::future::Future;
+    use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+    use tokio::time::Instant;
+    use tracing::field::Empty;
+
+    /// The names and metric handles of one operation on one key definition, made once per
+    /// store: so a call formats nothing and registers nothing.
+    pub(super) struct Handles {
+        summary: String,
+        key: String,
+        pattern: String,
+        group: String,
+        operation: &'static str,
+        labels: Vec<(&'static str, String)>,
+        duration: Histogram,
+        calls: Counter,
+        /// Registered when a value is first counted: most operations of primitives send none.
+        bytes_in: OnceLock<Counter>,
+        bytes_out: OnceLock<Counter>,
+        /// Registered when first seen: most operations never fail, and a failure is rare.
+        errors: Labelled,
+        decisions: Labelled,
+    }
+
+    /// Counters of one metric told apart by one more label, registered when a value is first
+    /// counted (so a value never seen makes no series).
+    struct Labelled {
+        metric: &'static str,
+        label: &'static str,
+        counters: RwLock<Vec<(&'static str, Counter)>>,
+    }
+
+    impl Labelled {
+        fn new(metric: &'static str, label: &'static str) -> Self {
+            Self {
+                metric,
+                label,
+                counters: RwLock::default(),
+            }
+        }
+
+        fn count(&self, value: &'static str, labels: &[(&'static str, String)]) {
+            let known = self.counters.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, counter)) = known.iter().find(|(v, _)| *v == value) {
+                counter.increment(1);
+                return;
+            }
+            drop(known);
+            let mut labels = labels.to_vec();
+            labels.push((self.label, value.to_string()));
+            let counter = metrics::counter!(self.metric, &labels);
+            counter.increment(1);
+            self.counters
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((value, counter));
+        }
+    }
+
+    impl Handles {
+        fn new(core: &Core, op: Op) -> Self {
+            let schema = core.schema();
+            let def = op.id.and_then(|id| schema.keys.get(id.index()));
+            let key = def.map_or_else(|| "(none)".to_string(), |def| def.name.clone());
+            let pattern = def.map_or_else(|| "*".to_string(), |def| def.pattern.template.clone());
+            let group = def
+                .and_then(|def| def.pattern.hash_tag.as_ref())
+                .map_or_else(String::new, |tag| format!("{{{}}}", tag.template));
+            let labels = vec![
+                ("db.system.name", "redis".to_string()),
+                ("db.operation.name", op.name.to_string()),
+                ("keyschema.key", key.clone()),
+                ("keyschema.pattern", pattern.clone()),
+            ];
+            let mut ok = labels.clone();
+            ok.push(("keyschema.outcome", "ok".to_string()));
+            Self {
+                summary: if def.is_some() {
+                    format!("{} {pattern}", op.name)
+                } else {
+                    op.name.to_string()
+                },
+                duration: metrics::histogram!("db.client.operation.duration", &labels),
+                calls: metrics::counter!("keyschema.calls", &ok),
+                bytes_in: OnceLock::new(),
+                bytes_out: OnceLock::new(),
+                errors: Labelled::new("keyschema.calls", "keyschema.outcome"),
+                decisions: Labelled::new("keyschema.decisions", "keyschema.decision"),
+                labels,
+                key,
+                pattern,
+                group,
+                operation: op.name,
+            }
+        }
+
+        fn count_decision(&self, decision: &'static str) {
+            self.decisions.count(decision, &self.labels);
+        }
+    }
+
+    /// One key definition's handles, by operation (a short list: a key sees a few operations).
+    type ByOperation = RwLock<Vec<(&'static str, Arc<Handles>)>>;
+
+    /// A store's handles, per key definition (the last slot for operations on none), each a short
+    /// list by operation; and the attributes every span has.
+    #[derive(Default)]
+    pub(super) struct Telemetry {
+        per_key: OnceLock<Vec<ByOperation>>,
+        server: OnceLock<(String, u16, String)>,
+    }
+
+    impl Telemetry {
+        fn handles(&self, core: &Core, op: Op) -> Arc<Handles> {
+            let per_key = self
+                .per_key
+                .get_or_init(|| (0..=core.schema().keys.len()).map(|_| RwLock::default()).collect());
+            let index = op.id.map_or(per_key.len() - 1, KeyId::index).min(per_key.len() - 1);
+            let slot = &per_key[index];
+            if let Some((_, handles)) = slot
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .find(|(name, _)| *name == op.name)
+            {
+                return Arc::clone(handles);
+            }
+            let handles = Arc::new(Handles::new(core, op));
+            slot.write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((op.name, Arc::clone(&handles)));
+            handles
+        }
+
+        fn server(&self, core: &Core) -> &(String, u16, String) {
+            self.server.get_or_init(|| {
+                let endpoint = core.connection().endpoint();
+                (endpoint.address.clone(), endpoint.port, endpoint.database.to_string())
+            })
+        }
+    }
+
+    impl Recording for Handles {
+        fn decided(&self, decision: &'static str) {
+            self.count_decision(decision);
+        }
+
+        fn bytes_in(&self, n: usize) {
+            self.bytes_in
+                .get_or_init(|| metrics::counter!("keyschema.bytes.in", &self.labels))
+                .increment(n as u64);
+        }
+
+        fn bytes_out(&self, n: usize) {
+            self.bytes_out
+                .get_or_init(|| metrics::counter!("keyschema.bytes.out", &self.labels))
+                .increment(n as u64);
+        }
+    }
+
+    pub(crate) async fn observe<O: Outcome>(core: &Core, op: Op, future: impl Future<Output = O>) -> O {
+        let telemetry = core.extension::<Telemetry>();
+        let handles = telemetry.handles(core, op);
+        let (address, port, namespace) = telemetry.server(core);
+        let span = tracing::info_span!(
+            target: "keyschema",
+            "redis",
+            otel.name = handles.summary.as_str(),
+            otel.kind = "client",
+            db.system.name = "redis",
+            db.operation.name = handles.operation,
+            db.query.summary = handles.summary.as_str(),
+            db.namespace = namespace.as_str(),
+            server.address = address.as_str(),
+            server.port = i64::from(*port),
+            keyschema.key = handles.key.as_str(),
+            keyschema.pattern = handles.pattern.as_str(),
+            keyschema.slot_group = Empty,
+            keyschema.retries = Empty,
+            keyschema.decision = Empty,
+            error.type = Empty,
+        );
+        if !handles.group.is_empty() {
+            span.record("keyschema.slot_group", handles.group.as_str());
+        }
+        let started = Instant::now();
+        let recording: Arc<dyn Recording> = Arc::clone(&handles) as Arc<dyn Recording>;
+        // The span is not entered while the operation runs: entering on every poll costs more
+        // than the operation's own work on a busy multiplexed connection. It is the child of the
+        // caller's span; what happened inside is recorded on it when the operation ends.
+        let (result, recorded) = recording::scope(recording, future).await;
+        if let Some(decision) = recorded.decision {
+            span.record("keyschema.decision", decision);
+        }
+        if recorded.retries > 0 {
+            span.record("keyschema.retries", recorded.retries);
+        }
+        handles.duration.record(started.elapsed().as_secs_f64());
+        // A span without `error.type` succeeded (OpenTelemetry's convention): nothing more is
+        // recorded on it then, as most calls succeed.
+        match result.error_class() {
+            None => handles.calls.increment(1),
+            Some(class) => {
+                handles.errors.count(class, &handles.labels);
+                span.record("error.type", class);
+            }
+        }
+        result
+    }
+
+    pub(crate) fn lease_lost(core: &Core, id: KeyId) {
+        let key = core
+            .schema()
+            .keys
+            .get(id.index())
+            .map_or_else(String::new, |def| def.name.clone());
+        metrics::counter!("keyschema.lease.losses", "keyschema.key" => key).increment(1);
+    }
+}
