@@ -63,8 +63,8 @@ pub(crate) fn error_class(error: &Error) -> &'static str {
 /// Runs `future` as operation `op`: inside its span, timed and counted by outcome.
 #[cfg(not(feature = "telemetry"))]
 #[inline(always)]
-pub(crate) async fn observe<O: Outcome>(_core: &Core, _op: Op, future: impl Future<Output = O>) -> O {
-    future.await
+pub(crate) fn observe<O: Outcome, F: Future<Output = O>>(_core: &Core, _op: Op, future: F) -> F {
+    future
 }
 
 /// Counts a held lock or lease lost (a renewal failed or found another owner).
@@ -242,7 +242,19 @@ mod observed {
         }
     }
 
-    pub(crate) async fn observe<O: Outcome>(core: &Core, op: Op, future: impl Future<Output = O>) -> O {
+    pub(crate) fn observe<'a, O: Outcome + 'a>(
+        core: &'a Core,
+        op: Op,
+        future: impl Future<Output = O> + 'a,
+    ) -> impl Future<Output = O> + 'a {
+        // Boxed when called: the operation's future is held once, behind a pointer, rather than
+        // beside the span and the recording scope in every caller's future (which made them
+        // 2.4-4.3 KB instead of 0.5-0.9).
+        let future = Box::pin(future);
+        observed(core, op, future)
+    }
+
+    async fn observed<O: Outcome>(core: &Core, op: Op, future: std::pin::Pin<Box<impl Future<Output = O>>>) -> O {
         let telemetry = core.extension::<Telemetry>();
         let handles = telemetry.handles(core, op);
         let (address, port, namespace) = telemetry.server(core);

@@ -135,12 +135,12 @@ impl<'s> Handle<'s> {
     }
 
     /// Runs `future`, an operation `name` on this key, observed ([`crate::telemetry`]).
-    pub(crate) async fn observed<T>(
-        &self,
+    pub(crate) fn observed<'h, T: 'h>(
+        &'h self,
         name: &'static str,
-        future: impl std::future::Future<Output = Result<T>>,
-    ) -> Result<T> {
-        telemetry::observe(self.core, telemetry::Op::on(self.id, name), future).await
+        future: impl std::future::Future<Output = Result<T>> + 'h,
+    ) -> impl std::future::Future<Output = Result<T>> + 'h {
+        telemetry::observe(self.core, telemetry::Op::on(self.id, name), future)
     }
 
     /// Before a write that adds to the value (or reads part of it): the old key's content is
