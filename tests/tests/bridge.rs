@@ -13,7 +13,7 @@ use keyschema_store::uuid::Uuid;
 use keyschema_store::{BridgeMode, KeyTtl, Store};
 use keyschema_tests::generated::{bridge_v1, bridge_v2, cordum, cordum_cluster, cordum_cluster_bridged};
 use keyschema_tests::generated::{JobState, Thing};
-use keyschema_tests::{shared_cluster, shared_standalone, RedisCluster, RedisServer};
+use keyschema_tests::{shared_cluster, shared_standalone, RedisCluster, RedisServer, ServerOptions};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -203,7 +203,69 @@ async fn every_kind_of_key_reads_across_a_layout_change() {
     every_kind(Err(shared_cluster().urls())).await;
 }
 
-/// Locks and leases are taken on both keys: an instance of either version holding one keeps
+/// Faults and bad values in the old layout: a bridged read while the server is down is a clear
+/// error and moves nothing; after a `kill -9` and a restart the old value is read (and moved)
+/// again; an old value that does not decode is an error naming the old key, and the old key is
+/// left where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridged_read_survives_a_restart_and_names_a_corrupt_old_value() {
+    let mut server = RedisServer::start_with(ServerOptions::aof());
+    let (old, new) = stores(Ok(server.url())).await;
+    let moving = new.bridging(BridgeMode::Move);
+    let raw = new.store().clone();
+    let id = Uuid::new_v4();
+    old.doc(id).set(&thing("A")).await.unwrap();
+    old.events(id).push(&["e1".into()]).await.unwrap();
+
+    server.kill();
+    let down = moving.doc(id).get().await;
+    assert!(
+        down.as_ref().is_err_and(keyschema_store::Error::is_unavailable),
+        "{down:?}"
+    );
+    assert!(moving.events(id).push(&["e2".into()]).await.is_err());
+    server.restart();
+    // Nothing was moved or lost while the server was away: the old layout still has both.
+    let mut reconnected = None;
+    for _ in 0..50 {
+        match moving.doc(id).get().await {
+            Ok(found) => {
+                reconnected = Some(found);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(reconnected, Some(Some(thing("A"))));
+    assert!(!exists(&raw, old.doc(id).key()).await, "moved once the server was back");
+    moving.events(id).push(&["e2".into()]).await.unwrap();
+    assert_eq!(moving.events(id).range(0, -1).await.unwrap(), ["e1", "e2"]);
+
+    // A corrupt value in the old layout (a string whose codec changes): a decode error naming the
+    // old key, in both modes, and the old key is not deleted.
+    let bad = Uuid::new_v4();
+    let mut connection = raw.connection();
+    let old_key = old.packed(bad).key().to_string();
+    let _: () = keyschema_store::redis::cmd("SET")
+        .arg(&old_key)
+        .arg("not json")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    for store in [&new, &moving] {
+        match store.packed(bad).get().await {
+            Err(keyschema_store::Error::Decode { key, .. }) => assert_eq!(key, old_key),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            exists(&raw, &old_key).await,
+            "a value that does not decode stays where it was"
+        );
+        assert!(!exists(&raw, new.packed(bad).key()).await);
+    }
+}
+
+/// Locks and leases are taken on both keys/// Locks and leases are taken on both keys: an instance of either version holding one keeps
 /// the other out, renewals keep both, and a release frees both.
 async fn locks_across(nodes: Result<String, Vec<String>>) {
     let (old, new) = stores(nodes).await;

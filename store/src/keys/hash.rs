@@ -61,13 +61,7 @@ impl<R: HashRecord> HashKey<'_, R> {
     pub async fn get_field<C: Codec>(&self, field: &str) -> Result<Option<C::Value>> {
         self.handle
             .observed("HGET", async move {
-                let key = self.handle.read_key().await?;
-                let bytes: Option<Vec<u8>> = self
-                    .handle
-                    .core
-                    .read(redis::cmd("HGET").arg(key).arg(field), key, "HGET")
-                    .await?;
-                bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
+                read_field::<C>(&self.handle, |_| Ok(field.as_bytes().to_vec())).await
             })
             .await
     }
@@ -95,13 +89,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     pub async fn get(&self, field: &F::Value) -> Result<Option<V::Value>> {
         self.handle
             .observed("HGET", async move {
-                let key = self.handle.read_key().await?;
-                let bytes: Option<Vec<u8>> = self
-                    .handle
-                    .core
-                    .read(redis::cmd("HGET").arg(key).arg(encode::<F>(key, field)?), key, "HGET")
-                    .await?;
-                bytes.map(|bytes| decode::<V>(key, &bytes)).transpose()
+                read_field::<V>(&self.handle, |key| encode::<F>(key, field)).await
             })
             .await
     }
@@ -161,6 +149,21 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
             })
             .await
     }
+}
+
+/// One field (`HGET`, the field's name made for the key read), decoded with `C`: of the new key,
+/// or during a layout change of the old one while only that exists.
+async fn read_field<C: Codec>(
+    handle: &super::Handle<'_>,
+    field: impl FnOnce(&str) -> Result<Vec<u8>>,
+) -> Result<Option<C::Value>> {
+    let key = handle.read_key().await?;
+    let field = field(key)?;
+    let bytes: Option<Vec<u8>> = handle
+        .core
+        .read(redis::cmd("HGET").arg(key).arg(field), key, "HGET")
+        .await?;
+    bytes.map(|bytes| decode::<C>(key, &bytes)).transpose()
 }
 
 /// Every field of a record (`HGETALL`): none when the key does not exist.
