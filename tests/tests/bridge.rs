@@ -265,6 +265,41 @@ async fn a_bridged_read_survives_a_restart_and_names_a_corrupt_old_value() {
     }
 }
 
+/// Instances moving the same key at once (`Move`): each read answers the value, whichever
+/// instance moved it (a read that missed the new key, then found the old one already moved by
+/// another, reads the new key again).
+async fn concurrent_moves(nodes: Result<String, Vec<String>>) {
+    let (old, new) = stores(nodes).await;
+    let moving = new.bridging(BridgeMode::Move);
+    let ids: Vec<Uuid> = (0..100).map(|_| Uuid::new_v4()).collect();
+    for id in &ids {
+        old.doc(*id).set(&thing("A")).await.unwrap();
+    }
+    let mut reads = Vec::new();
+    for id in &ids {
+        for _ in 0..4 {
+            let (store, id) = (moving.clone(), *id);
+            reads.push(tokio::spawn(async move { store.doc(id).get().await.unwrap() }));
+        }
+    }
+    let mut missed = 0;
+    for read in reads {
+        if read.await.unwrap() != Some(thing("A")) {
+            missed += 1;
+        }
+    }
+    assert_eq!(missed, 0, "reads that missed a value being moved");
+    for id in &ids {
+        assert!(!exists(new.store(), old.doc(*id).key()).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_moving_one_key_at_once_all_read_it() {
+    concurrent_moves(Ok(shared_standalone().url())).await;
+    concurrent_moves(Err(shared_cluster().urls())).await;
+}
+
 /// Locks and leases are taken on both keys/// Locks and leases are taken on both keys: an instance of either version holding one keeps
 /// the other out, renewals keep both, and a release frees both.
 async fn locks_across(nodes: Result<String, Vec<String>>) {

@@ -176,17 +176,17 @@ impl<'s> Handle<'s> {
     }
 
     /// After a read of a whole value missed the new key: the key to read instead, if any. The
-    /// old key, left in place (`Fallback`); or, under `Move`, the new key once the old one has
-    /// been moved to it. `None`: not bridged, or nothing in the old layout either.
+    /// old key, left in place (`Fallback`); or, under `Move`, the new key again once the old one
+    /// has been moved to it (by this call or another instance's). `None`: not bridged.
     pub(crate) async fn fallback_key(&self) -> Result<Option<&str>> {
         let Some(previous) = &self.previous else {
             return Ok(None);
         };
         if previous.mode == BridgeMode::Move {
-            return Ok(match self.settle_found().await? {
-                bridge::Settled::Nothing => None,
-                bridge::Settled::Copied | bridge::Settled::NewExists => Some(&self.key),
-            });
+            // The new key is read again whatever the move found: finding no old key may mean
+            // another instance moved it since this read missed.
+            self.settle().await?;
+            return Ok(Some(&self.key));
         }
         Ok(Some(&previous.key))
     }
