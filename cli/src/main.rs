@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use input::{read_schema, InputError, SchemaSource};
 use keyschema::Schema;
 use std::io::{self, BufRead, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -85,13 +86,18 @@ enum Command {
         #[arg(long = "schema", id = "schema_flag", value_name = "SCHEMA", hide = true)]
         schema_flag: Option<String>,
     },
-    /// Generate the typed Rust store of a schema into a folder (what build.rs does with keyschema-codegen).
+    /// Generate the typed Rust store of a schema into a folder (what build.rs does with
+    /// keyschema-codegen), or its key package for Go, TypeScript or Python (`--lang`).
     Gen {
         /// The schema file.
         schema: String,
-        /// The folder to write `<schema>.rs` into.
+        /// The folder to write `<schema>.rs` (or the package's files) into.
         #[arg(long)]
         out: String,
+        /// The language: `rust` (the typed store), or a key package for `go`, `ts` or `python`
+        /// (docs/languages.md).
+        #[arg(long, default_value = "rust", value_parser = ["rust", "go", "ts", "typescript", "python", "py"])]
+        lang: String,
         /// Write nothing: exit 1 when `<schema>.rs` in the folder is missing or differs from what
         /// the schema generates (committed generated code, checked in CI).
         #[arg(long)]
@@ -268,6 +274,8 @@ enum CliError {
     Format(#[from] keyschema::FormatError),
     #[error("argument `{0}` is not `name=value`")]
     BadParam(String),
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
     #[error("cannot encode JSON: {0}")]
@@ -448,8 +456,43 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Gen {
             schema,
             out: folder,
+            check,
+            lang,
+            previous,
+        } if lang != "rust" => {
+            if previous.is_some() {
+                return Err(CliError::Usage("--previous bridges layouts in the Rust store only; leave it out with --lang".into()));
+            }
+            let lang = keyschema_codegen::Lang::from_name(&lang).ok_or_else(|| CliError::Usage(format!("unknown language `{lang}`")))?;
+            let (schema, folder) = (Path::new(&schema), Path::new(&folder));
+            if !check {
+                for path in keyschema_codegen::write_package(lang, schema, folder)? {
+                    writeln!(out, "wrote {}", path.display())?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let stale = keyschema_codegen::check_package(lang, schema, folder)?;
+            for path in &stale {
+                eprintln!(
+                    "{} is not what {} generates: run `keyschema gen {} --lang ... --out {}` and commit it",
+                    path.display(),
+                    schema.display(),
+                    schema.display(),
+                    folder.display()
+                );
+            }
+            if stale.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Gen {
+            schema,
+            out: folder,
             check: false,
             previous,
+            ..
         } => {
             let config = generation(&folder, previous.as_deref());
             for line in config.not_bridged(&schema)? {
@@ -465,6 +508,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             out: folder,
             check: true,
             previous,
+            ..
         } => {
             let stale = generation(&folder, previous.as_deref()).check(&[&schema])?;
             for file in &stale {

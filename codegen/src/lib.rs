@@ -25,8 +25,11 @@
 //! per key. Behaviour lives in `keyschema-store`.
 
 mod generate;
+mod lang;
 mod model_literal;
 mod names;
+
+pub use lang::{check_package, package, write_package, Lang, PackageFile};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -50,7 +50,7 @@ pub use glob::{Glob, Selection};
 pub use lint::{
     InputTooLarge, KeyFacts, LintProblem, LintResult, LintTable, LintValue, ParamsObject, LINT_CODES, MAX_KEY_LEN,
 };
-pub use matcher::{KeyMatch, MatchFailure, Matcher, MAX_SEGMENTS};
+pub use matcher::{KeyMatch, MatchFailure, MatchNode, MatchTable, MatchVariant, Matcher, SegmentTest, MAX_SEGMENTS};
 pub use model::*;
 pub use slot::{crc16, hash_tag, key_slot, slot_tag, SLOT_COUNT};
 pub use translate::{Translation, Untranslated};

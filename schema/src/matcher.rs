@@ -74,6 +74,51 @@ pub struct Matcher {
     key_variants: Vec<Vec<u32>>,
 }
 
+/// [`Matcher`]'s trie as plain data ([`Matcher::table`]). A key is cut at the separator into
+/// segments and walked depth-first from node 0: at each node, a literal equal to the segment, then
+/// each of `params` in order (a whole-segment parameter, or a segment of literals and parameters
+/// cut at its literals), then each spanning parameter over as many segments as possible, then
+/// fewer. The first node reached with every segment consumed and a `terminal` is the match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchTable {
+    /// The trie's nodes; the root is the first.
+    pub nodes: Vec<MatchNode>,
+    /// What each terminal names: a key and its layout choices.
+    pub variants: Vec<MatchVariant>,
+}
+
+/// One node of a [`MatchTable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchNode {
+    /// Literal segments and the node each leads to.
+    pub literals: Vec<(String, usize)>,
+    /// Parameter segments, most specific first, and the node each leads to.
+    pub params: Vec<(SegmentTest, usize)>,
+    /// Parameters that may span several segments (by index in the schema's params), and the
+    /// node each leads to.
+    pub spanning: Vec<(usize, usize)>,
+    /// The variant (by index in [`MatchTable::variants`]) of a key that ends here.
+    pub terminal: Option<usize>,
+}
+
+/// What a parameter segment of a [`MatchNode`] must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SegmentTest {
+    /// The whole segment is a value of this parameter.
+    Param(usize),
+    /// Literals and parameters: each parameter's value runs to the next literal.
+    Pieces(Vec<LayoutPart>),
+}
+
+/// A pattern as a [`MatchTable`] matches it: a key, with one layout choice per placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchVariant {
+    /// The key definition, by index in [`KeySchema::keys`].
+    pub key: usize,
+    /// Per placeholder, in pattern order: `None` for the simple form, or the layout used.
+    pub choices: Vec<Option<usize>>,
+}
+
 /// A key that matched a pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyMatch<'k> {
@@ -145,6 +190,53 @@ impl Matcher {
 
     pub(crate) fn variants(&self) -> &[Variant] {
         &self.variants
+    }
+
+    /// The matcher's decision structure as plain data, for code generators that port
+    /// [`Matcher::match_key`] to other languages: walked as [`MatchTable`] says, it picks the same
+    /// pattern for every key.
+    pub fn table(&self) -> MatchTable {
+        let bytes = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|node| MatchNode {
+                literals: node.literals.iter().map(|(l, c)| (bytes(l), *c as usize)).collect(),
+                params: node
+                    .params
+                    .iter()
+                    .map(|(segment, child)| {
+                        let test = match segment {
+                            Segment::Pieces(pieces) => SegmentTest::Pieces(
+                                pieces
+                                    .iter()
+                                    .map(|piece| match piece {
+                                        Piece::Literal(l) => LayoutPart::Literal(bytes(l)),
+                                        Piece::Param(p) => LayoutPart::Param(*p),
+                                    })
+                                    .collect(),
+                            ),
+                            // `insert` keeps literal and spanning segments in their own lists: only
+                            // whole-segment parameters and pieces are in `params`.
+                            Segment::Param(p) | Segment::Spanning(p) => SegmentTest::Param(*p),
+                            Segment::Literal(l) => SegmentTest::Pieces(vec![LayoutPart::Literal(bytes(l))]),
+                        };
+                        (test, *child as usize)
+                    })
+                    .collect(),
+                spanning: node.spanning.iter().map(|(p, c)| (*p, *c as usize)).collect(),
+                terminal: node.terminals.first().map(|&v| v as usize),
+            })
+            .collect();
+        let variants = self
+            .variants
+            .iter()
+            .map(|variant| MatchVariant {
+                key: variant.key,
+                choices: variant.choices.clone(),
+            })
+            .collect();
+        MatchTable { nodes, variants }
     }
 
     fn insert(&mut self, variant: Variant) {
