@@ -461,9 +461,12 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             previous,
         } if lang != "rust" => {
             if previous.is_some() {
-                return Err(CliError::Usage("--previous bridges layouts in the Rust store only; leave it out with --lang".into()));
+                return Err(CliError::Usage(
+                    "--previous bridges layouts in the Rust store only; leave it out with --lang".into(),
+                ));
             }
-            let lang = keyschema_codegen::Lang::from_name(&lang).ok_or_else(|| CliError::Usage(format!("unknown language `{lang}`")))?;
+            let lang = keyschema_codegen::Lang::from_name(&lang)
+                .ok_or_else(|| CliError::Usage(format!("unknown language `{lang}`")))?;
             let (schema, folder) = (Path::new(&schema), Path::new(&folder));
             if !check {
                 for path in keyschema_codegen::write_package(lang, schema, folder)? {

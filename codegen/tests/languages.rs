@@ -5,6 +5,8 @@
 //! must also pass their toolchain's own checks: `gofmt` and `go vet`, `tsc --strict`, `mypy
 //! --strict` when installed.
 
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
+
 #[path = "languages/corpus.rs"]
 mod corpus;
 
@@ -73,9 +75,12 @@ fn corpora(dir: &Path) -> Vec<Corpus> {
 /// Runs `command`, failing loudly when the toolchain is missing or the command fails; answers
 /// its standard output.
 fn run(command: &mut Command, what: &str) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {:?} ({e}); .ci/run installs it", command.get_program()));
+    let output = command.output().unwrap_or_else(|e| {
+        panic!(
+            "{what}: cannot run {:?} ({e}); .ci/run installs it",
+            command.get_program()
+        )
+    });
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{what} failed:\n{stdout}\n{stderr}");
@@ -102,7 +107,12 @@ fn go_packages_agree_with_the_rust_codec_on_every_vector() {
     let mut inits = String::new();
     for corpus in &corpora {
         let files = package(Lang::Go, &corpus.source, &corpus.name).unwrap();
-        let pkg = files[0].content.lines().find_map(|l| l.strip_prefix("package ")).unwrap().to_string();
+        let pkg = files[0]
+            .content
+            .lines()
+            .find_map(|l| l.strip_prefix("package "))
+            .unwrap()
+            .to_string();
         std::fs::create_dir_all(dir.join(&pkg)).unwrap();
         for file in &files {
             std::fs::write(dir.join(&pkg).join(&file.name), &file.content).unwrap();
@@ -136,4 +146,133 @@ fn go_packages_agree_with_the_rust_codec_on_every_vector() {
     }
     let output = run(&mut harness, "the Go harness");
     assert_agreement(&output, &corpora, |c| c.name.clone());
+}
+
+#[test]
+fn typescript_packages_agree_with_the_rust_codec_on_every_vector() {
+    let dir = workdir("ts");
+    let corpora = corpora(&dir);
+    let harness = dir.join("harness.mjs");
+    std::fs::write(&harness, include_str!("languages/harness.mjs")).unwrap();
+    let mut command = Command::new("node");
+    command.arg(&harness);
+    for corpus in &corpora {
+        let files = package(Lang::TypeScript, &corpus.source, &corpus.name).unwrap();
+        for file in &files {
+            std::fs::write(dir.join(&file.name), &file.content).unwrap();
+        }
+        let module = dir.join(&files[0].name);
+        command.arg(format!(
+            "{}={}={}",
+            corpus.name,
+            module.display(),
+            corpus.file.display()
+        ));
+    }
+    let output = run(&mut command, "the TypeScript harness");
+    assert_agreement(&output, &corpora, |c| c.name.clone());
+
+    // The declarations, under a strict user on ES2022 calling every key's typed formatter.
+    let mut consumer = String::new();
+    for (i, corpus) in corpora.iter().enumerate() {
+        let files = package(Lang::TypeScript, &corpus.source, &corpus.name).unwrap();
+        consumer.push_str(&format!("import * as p{i} from \"./{}\";\n", files[0].name));
+    }
+    for (i, corpus) in corpora.iter().enumerate() {
+        let schema = keyschema::Schema::parse(&corpus.source, &corpus.name).unwrap();
+        consumer.push_str(&typescript_calls(&format!("p{i}"), schema.model()));
+    }
+    std::fs::write(dir.join("consumer.ts"), consumer).unwrap();
+    std::fs::write(
+        dir.join("tsconfig.json"),
+        r#"{"compilerOptions": {"strict": true, "noEmit": true, "target": "ES2022", "module": "ES2022",
+            "moduleResolution": "bundler", "lib": ["ES2022"], "skipLibCheck": false, "types": []},
+            "files": ["consumer.ts"]}"#,
+    )
+    .unwrap();
+    let tsc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bindings/node_modules/.bin/tsc");
+    assert!(
+        tsc.exists(),
+        "no {}: run `npm ci` in bindings (scripts/test does)",
+        tsc.display()
+    );
+    run(
+        Command::new(tsc).arg("-p").arg(dir.join("tsconfig.json")),
+        "tsc --strict",
+    );
+}
+
+/// TypeScript calling every key's `format` of package `module` with values of the declared
+/// types, then reading a key back, its slot and its TTL.
+fn typescript_calls(module: &str, schema: &keyschema::KeySchema) -> String {
+    use keyschema::model::ParamType;
+    let mut out = String::new();
+    for (k, key) in schema.keys.iter().enumerate() {
+        let args: Vec<String> = key
+            .pattern
+            .params()
+            .map(|p| match &schema.params[p].ty {
+                ParamType::Int | ParamType::UnixSeconds => "1n".to_string(),
+                ParamType::Enum { variants, .. } => format!("{:?}", variants[0]),
+                _ => "\"x\"".to_string(),
+            })
+            .collect();
+        let name = keyschema_codegen_ts_name(&key.name);
+        out.push_str(&format!(
+            "export const {module}k{k}: string = {module}.{name}.format({});\n",
+            args.join(", ")
+        ));
+    }
+    out.push_str(&format!(
+        "export const {module}m: {module}.Match = {module}.parse(\"x\");\n\
+         export const {module}s: number = {module}.slot({module}m.key.pattern);\n\
+         export const {module}t: bigint | null = {module}.keys[0].ttl.resolve((name: string) => name);\n"
+    ));
+    out
+}
+
+/// The name the TypeScript package gives key `name` (`job_state` → `jobState`).
+fn keyschema_codegen_ts_name(name: &str) -> String {
+    let mut out = String::new();
+    for (i, word) in name.split('_').filter(|w| !w.is_empty()).enumerate() {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            out.push(if i == 0 { first } else { first.to_ascii_uppercase() });
+            out.push_str(chars.as_str());
+        }
+    }
+    out
+}
+
+#[test]
+fn python_packages_agree_with_the_rust_codec_on_every_vector() {
+    let dir = workdir("python");
+    let corpora = corpora(&dir);
+    let harness = dir.join("harness.py");
+    std::fs::write(&harness, include_str!("languages/harness.py")).unwrap();
+    let mut command = Command::new("python3");
+    command.arg(&harness);
+    for corpus in &corpora {
+        let files = package(Lang::Python, &corpus.source, &corpus.name).unwrap();
+        for file in &files {
+            std::fs::write(dir.join(&file.name), &file.content).unwrap();
+        }
+        let module = dir.join(&files[0].name);
+        command.arg(format!(
+            "{}={}={}",
+            corpus.name,
+            module.display(),
+            corpus.file.display()
+        ));
+    }
+    let output = run(&mut command, "the Python harness");
+    assert_agreement(&output, &corpora, |c| c.name.clone());
+    // Typed for Python 3.9, under mypy's strictest settings.
+    let mut mypy = Command::new("python3");
+    mypy.args(["-m", "mypy", "--strict", "--python-version", "3.9", "--no-incremental"]);
+    for corpus in &corpora {
+        let files = package(Lang::Python, &corpus.source, &corpus.name).unwrap();
+        mypy.arg(dir.join(&files[0].name));
+    }
+    run(&mut mypy, "mypy --strict (pip install mypy; .ci/run does)");
 }

@@ -15,16 +15,42 @@ macro_rules! line {
 }
 
 /// Words Go writes in capitals inside names (`jobID`, `ClientIP`).
-const INITIALISMS: &[&str] = &["id", "ip", "uuid", "url", "ttl", "api", "http", "json", "dlq", "sql", "tls"];
+const INITIALISMS: &[&str] = &[
+    "id", "ip", "uuid", "url", "ttl", "api", "http", "json", "dlq", "sql", "tls",
+];
 
 const KEYWORDS: &[&str] = &[
-    "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough", "for", "func", "go",
-    "goto", "if", "import", "interface", "map", "package", "range", "return", "select", "struct", "switch", "type",
+    "break",
+    "case",
+    "chan",
+    "const",
+    "continue",
+    "default",
+    "defer",
+    "else",
+    "fallthrough",
+    "for",
+    "func",
+    "go",
+    "goto",
+    "if",
+    "import",
+    "interface",
+    "map",
+    "package",
+    "range",
+    "return",
+    "select",
+    "struct",
+    "switch",
+    "type",
     "var",
 ];
 
 /// Names the generated bodies use for themselves, or that would hide a type they use.
-const TAKEN: &[&str] = &["w", "k", "err", "values", "string", "int64", "error", "netip", "strconv", "strings"];
+const TAKEN: &[&str] = &[
+    "w", "k", "err", "values", "string", "int64", "error", "netip", "strconv", "strings",
+];
 
 fn exported(name: &str) -> String {
     let mut out = String::new();
@@ -93,7 +119,13 @@ fn comment(out: &mut String, indent: &str, text: &str) {
 fn aligned(out: &mut String, indent: &str, rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|cell| cell.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in rows {
         let mut text = String::from(indent);
@@ -188,7 +220,10 @@ pub(super) fn emit(package: &Package<'_>) -> Vec<super::PackageFile> {
     line!(out, "// Keyspace is the schema's keyspace name.");
     line!(out, "const Keyspace = {}", string(&schema.keyspace));
     line!(out, "");
-    line!(out, "// Fingerprint identifies the schema's model (the Rust store checks the same value).");
+    line!(
+        out,
+        "// Fingerprint identifies the schema's model (the Rust store checks the same value)."
+    );
     line!(out, "const Fingerprint = \"{}\"", package.fingerprint);
     line!(out, "");
     line!(out, "const separator = '{}'", schema.separator.escape_default());
@@ -262,7 +297,11 @@ fn param_type(out: &mut String, package: &Package<'_>, names: &Names, index: usi
         let args: Vec<String> = layout
             .iter()
             .filter_map(|p| match p {
-                LayoutPart::Param(p) => Some(format!("{} {}", local(package.param_name(*p)), names.value_type(package, *p))),
+                LayoutPart::Param(p) => Some(format!(
+                    "{} {}",
+                    local(package.param_name(*p)),
+                    names.value_type(package, *p)
+                )),
                 LayoutPart::Literal(_) => None,
             })
             .collect();
@@ -274,7 +313,12 @@ fn param_type(out: &mut String, package: &Package<'_>, names: &Names, index: usi
             })
             .collect();
         line!(out, "");
-        line!(out, "// {name}Layout{} is {name} in the layout {}.", i + 1, layout_text(package, layout));
+        line!(
+            out,
+            "// {name}Layout{} is {name} in the layout {}.",
+            i + 1,
+            layout_text(package, layout)
+        );
         line!(out, "func {name}Layout{}({}) {name} {{", i + 1, args.join(", "));
         line!(out, "\treturn {name}{{layout: {}, {}}}", i + 1, sets.join(", "));
         line!(out, "}}");
@@ -287,7 +331,14 @@ fn param_type(out: &mut String, package: &Package<'_>, names: &Names, index: usi
         for piece in layout {
             match piece {
                 LayoutPart::Literal(text) => line!(out, "\t\tw.literal({})", string(text)),
-                LayoutPart::Param(p) => write_value(out, "\t\t", package, *p, &format!("v.{}", local(package.param_name(*p))), &p.to_string()),
+                LayoutPart::Param(p) => write_value(
+                    out,
+                    "\t\t",
+                    package,
+                    *p,
+                    &format!("v.{}", local(package.param_name(*p))),
+                    &p.to_string(),
+                ),
             }
         }
     }
@@ -297,7 +348,11 @@ fn param_type(out: &mut String, package: &Package<'_>, names: &Names, index: usi
     line!(out, "}}");
     // Reading FormatValues' text forms.
     line!(out, "");
-    line!(out, "func {}From(k *Key, values map[string]Value, p int) ({name}, error) {{", local(&param.name));
+    line!(
+        out,
+        "func {}From(k *Key, values map[string]Value, p int) ({name}, error) {{",
+        local(&param.name)
+    );
     line!(out, "\tv, err := valueOf(k, values, p)");
     line!(out, "\tif err == nil {{");
     line!(out, "\t\terr = layoutOf(k, p, v)");
@@ -312,7 +367,15 @@ fn param_type(out: &mut String, package: &Package<'_>, names: &Names, index: usi
         for piece in layout {
             if let LayoutPart::Param(p) = piece {
                 let var = format!("v{}", args.len());
-                convert(out, "\t\t", package, *p, &format!("partOf(k, v.Parts, {p})"), &var, &format!("{name}{{}}"));
+                convert(
+                    out,
+                    "\t\t",
+                    package,
+                    *p,
+                    &format!("partOf(k, v.Parts, {p})"),
+                    &var,
+                    &format!("{name}{{}}"),
+                );
                 args.push(typed_arg(package, names, *p, var));
             }
         }
@@ -407,7 +470,15 @@ fn key_api(out: &mut String, package: &Package<'_>, names: &Names, index: usize,
     let (var, ty) = &names.keys[index];
     let def = key.def;
     line!(out, "");
-    comment(out, "", &format!("{var} is {}: {}.", def.pattern.template, def.purpose.trim_end_matches('.')));
+    comment(
+        out,
+        "",
+        &format!(
+            "{var} is {}: {}.",
+            def.pattern.template,
+            def.purpose.trim_end_matches('.')
+        ),
+    );
     comment(out, "", &key.summary);
     line!(out, "var {var} = {ty}{{&keys[{index}]}}");
     line!(out, "");
@@ -425,7 +496,9 @@ fn key_api(out: &mut String, package: &Package<'_>, names: &Names, index: usize,
     for part in &def.pattern.parts {
         match part {
             PatternPart::Literal(text) => line!(out, "\tw.literal({})", string(text)),
-            PatternPart::Param(p) => write_value(out, "\t", package, *p, &local(package.param_name(*p)), &p.to_string()),
+            PatternPart::Param(p) => {
+                write_value(out, "\t", package, *p, &local(package.param_name(*p)), &p.to_string())
+            }
         }
     }
     line!(out, "\treturn w.finish()");
@@ -446,8 +519,14 @@ fn key_api(out: &mut String, package: &Package<'_>, names: &Names, index: usize,
 
 fn format_values(out: &mut String, package: &Package<'_>, names: &Names) {
     line!(out, "");
-    line!(out, "// formatValues reads FormatValues' text forms into typed values and formats the key with them.");
-    line!(out, "func formatValues(k *Key, values map[string]Value) (string, error) {{");
+    line!(
+        out,
+        "// formatValues reads FormatValues' text forms into typed values and formats the key with them."
+    );
+    line!(
+        out,
+        "func formatValues(k *Key, values map[string]Value) (string, error) {{"
+    );
     line!(out, "\tswitch k.index {{");
     for (index, key) in package.keys.iter().enumerate() {
         line!(out, "\tcase {index}:");
@@ -455,20 +534,35 @@ fn format_values(out: &mut String, package: &Package<'_>, names: &Names) {
         for &p in &key.placeholders {
             let var = format!("v{}", args.len());
             if names.types[p].is_some() && !package.schema.params[p].layouts.is_empty() {
-                line!(out, "\t\t{var}, err := {}From(k, values, {p})", local(package.param_name(p)));
+                line!(
+                    out,
+                    "\t\t{var}, err := {}From(k, values, {p})",
+                    local(package.param_name(p))
+                );
                 line!(out, "\t\tif err != nil {{");
                 line!(out, "\t\t\treturn \"\", err");
                 line!(out, "\t\t}}");
                 args.push(var);
             } else {
-                convert(out, "\t\t", package, p, &format!("simpleOf(k, values, {p})"), &var, "\"\"");
+                convert(
+                    out,
+                    "\t\t",
+                    package,
+                    p,
+                    &format!("simpleOf(k, values, {p})"),
+                    &var,
+                    "\"\"",
+                );
                 args.push(typed_arg(package, names, p, var));
             }
         }
         line!(out, "\t\treturn {}.Format({})", names.keys[index].0, args.join(", "));
     }
     line!(out, "\t}}");
-    line!(out, "\treturn \"\", &FormatError{{Key: k.Name, Reason: \"not a key of this schema\"}}");
+    line!(
+        out,
+        "\treturn \"\", &FormatError{{Key: k.Name, Reason: \"not a key of this schema\"}}"
+    );
     line!(out, "}}");
 }
 
@@ -476,12 +570,19 @@ fn ttl(shape: &TtlShape<'_>) -> String {
     match shape {
         TtlShape::None => "TTL{}".into(),
         TtlShape::Fixed(millis) => format!("TTL{{kind: ttlFixed, millis: {millis}}}"),
-        TtlShape::Env { var, default, unit, unit_name } => format!(
+        TtlShape::Env {
+            var,
+            default,
+            unit,
+            unit_name,
+        } => format!(
             "TTL{{kind: ttlEnv, millis: {default}, env: {}, unit: {unit}, perUnit: {}}}",
             string(var),
             string(unit_name)
         ),
-        TtlShape::Multiple { factor, base } => format!("TTL{{kind: ttlMultiple, factor: {factor}, base: &{}}}", ttl(base)),
+        TtlShape::Multiple { factor, base } => {
+            format!("TTL{{kind: ttlMultiple, factor: {factor}, base: &{}}}", ttl(base))
+        }
         TtlShape::PerWrite { max } => format!("TTL{{kind: ttlPerWrite, base: &{}}}", ttl(max)),
     }
 }
@@ -524,7 +625,15 @@ fn tables(out: &mut String, package: &Package<'_>) {
             out,
             "\t{{{}, {}, {}, {}, {}, {}, {layouts}}},",
             string(&param.name),
-            ["kindText", "kindIdent", "kindInt", "kindUUID", "kindEnum", "kindUnixSeconds", "kindIP"][usize::from(Kind::of(&param.ty).code())],
+            [
+                "kindText",
+                "kindIdent",
+                "kindInt",
+                "kindUUID",
+                "kindEnum",
+                "kindUnixSeconds",
+                "kindIP"
+            ][usize::from(Kind::of(&param.ty).code())],
             strings_list(&names),
             strings_list(&forms),
             strings_list(&param.except),
@@ -569,7 +678,11 @@ fn tables(out: &mut String, package: &Package<'_>) {
                 SegmentTest::Pieces(pieces) => format!("{{-1, {}, {child}}}", parts(pieces)),
             })
             .collect();
-        let spanning: Vec<String> = node.spanning.iter().map(|(p, child)| format!("{{{p}, {child}}}")).collect();
+        let spanning: Vec<String> = node
+            .spanning
+            .iter()
+            .map(|(p, child)| format!("{{{p}, {child}}}"))
+            .collect();
         let list = |ty: &str, items: Vec<String>| {
             if items.is_empty() {
                 "nil".to_string()

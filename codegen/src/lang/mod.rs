@@ -151,10 +151,7 @@ impl<'a> Package<'a> {
             schema,
             source_name,
             stem: snake(stem).trim_start_matches("r#").to_string(),
-            fingerprint: format!(
-                "{:016x}",
-                keyschema::model_fingerprint(schema, keyschema::CONTRACT_TAG)
-            ),
+            fingerprint: format!("{:016x}", keyschema::model_fingerprint(schema, keyschema::CONTRACT_TAG)),
             table: schema_matcher_table(schema),
             keys,
         }
@@ -187,7 +184,9 @@ impl<'a> KeyItem<'a> {
             RedisType::String { codec } | RedisType::List { codec, .. } | RedisType::Stream { codec, .. } => {
                 (codec.display_with(&param_name), Vec::new())
             }
-            RedisType::Set { member } | RedisType::Zset { member, .. } => (member.display_with(&param_name), Vec::new()),
+            RedisType::Set { member } | RedisType::Zset { member, .. } => {
+                (member.display_with(&param_name), Vec::new())
+            }
             RedisType::Hash { fields, entries } => (
                 entries
                     .as_ref()
@@ -196,11 +195,7 @@ impl<'a> KeyItem<'a> {
                 fields.iter().map(|f| f.name.as_str()).collect(),
             ),
         };
-        let slot_group = def
-            .pattern
-            .hash_tag
-            .as_ref()
-            .map(|tag| format!("{{{}}}", tag.template));
+        let slot_group = def.pattern.hash_tag.as_ref().map(|tag| format!("{{{}}}", tag.template));
         let mut summary = format!("A {}", def.redis_type.display_name().to_lowercase());
         if !codec.is_empty() {
             let _ = write!(summary, " of {codec}");
@@ -238,7 +233,9 @@ impl<'a> KeyItem<'a> {
 pub(crate) fn ttl_words(ttl: &TtlPolicy) -> String {
     match ttl {
         TtlPolicy::None => "no TTL".into(),
-        TtlPolicy::PerWrite { max } => format!("TTL chosen per write, {}", ttl_words(max).replacen("TTL", "at most", 1)),
+        TtlPolicy::PerWrite { max } => {
+            format!("TTL chosen per write, {}", ttl_words(max).replacen("TTL", "at most", 1))
+        }
         other => format!("TTL {other}").replace('`', ""),
     }
 }
@@ -302,9 +299,19 @@ impl Kind {
 pub(crate) enum TtlShape<'a> {
     None,
     Fixed(u64),
-    Env { var: &'a str, default: u64, unit: u64, unit_name: &'static str },
-    Multiple { factor: u32, base: Box<TtlShape<'a>> },
-    PerWrite { max: Box<TtlShape<'a>> },
+    Env {
+        var: &'a str,
+        default: u64,
+        unit: u64,
+        unit_name: &'static str,
+    },
+    Multiple {
+        factor: u32,
+        base: Box<Self>,
+    },
+    PerWrite {
+        max: Box<Self>,
+    },
 }
 
 impl<'a> TtlShape<'a> {

@@ -76,7 +76,20 @@ fn int(rng: &mut Rng) -> String {
         0 => i64::MIN.to_string(),
         1 => i64::MAX.to_string(),
         2 => "0".into(),
-        3 => rng.pick(&["01", "+1", "-0", "", "1.0", " 1", "99999999999999999999", "-", "1e3", "٣"]).to_string(),
+        3 => rng
+            .pick(&[
+                "01",
+                "+1",
+                "-0",
+                "",
+                "1.0",
+                " 1",
+                "99999999999999999999",
+                "-",
+                "1e3",
+                "٣",
+            ])
+            .to_string(),
         4 => format!("-{}", rng.below(1000)),
         _ => (rng.next() >> rng.below(63)).to_string(),
     }
@@ -85,7 +98,14 @@ fn int(rng: &mut Rng) -> String {
 fn uuid(rng: &mut Rng) -> String {
     let bytes: Vec<u8> = (0..16).map(|_| rng.next() as u8).collect();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let canonical = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
+    let canonical = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    );
     match rng.below(10) {
         0 => canonical.to_uppercase(),
         1 => hex,
@@ -95,14 +115,29 @@ fn uuid(rng: &mut Rng) -> String {
 }
 
 fn ip(rng: &mut Rng) -> String {
-    let octets: Vec<u8> = (0..16).map(|_| if rng.chance(40) { 0 } else { rng.next() as u8 }).collect();
+    let octets: Vec<u8> = (0..16)
+        .map(|_| if rng.chance(40) { 0 } else { rng.next() as u8 })
+        .collect();
     match rng.below(12) {
         0..=3 => format!("{}.{}.{}.{}", octets[0], octets[1], octets[2], octets[3]),
         4 => format!("::ffff:{}.{}.{}.{}", octets[0], octets[1], octets[2], octets[3]),
         5 => rng
             .pick(&[
-                "01.2.3.4", "1.2.3", "256.1.1.1", "::FFFF:1.2.3.4", "0:0:0:0:0:0:0:1", "fe80::1%eth0", "::", "::1",
-                "1::", "1:0:0:1::1", "::ffff:0:0", "::1.2.3.4", "2001:db8::", "2001:DB8::1", "1.2.3.4 ",
+                "01.2.3.4",
+                "1.2.3",
+                "256.1.1.1",
+                "::FFFF:1.2.3.4",
+                "0:0:0:0:0:0:0:1",
+                "fe80::1%eth0",
+                "::",
+                "::1",
+                "1::",
+                "1:0:0:1::1",
+                "::ffff:0:0",
+                "::1.2.3.4",
+                "2001:db8::",
+                "2001:DB8::1",
+                "1.2.3.4 ",
             ])
             .to_string(),
         _ => {
@@ -254,7 +289,17 @@ pub fn vectors(schema: &Schema, seed: u64, per_key: usize) -> Vec<Value> {
         let input = mutate(&mut rng, key, model.separator);
         out.push(json!({"op": "parse", "input": input, "expect": parsed(schema, &input)}));
     }
-    for input in ["", ":", "::", "{}", "%", "job", "job:", ":job", "a:b:c:d:e:f:g:h:i:j:k:l"] {
+    for input in [
+        "",
+        ":",
+        "::",
+        "{}",
+        "%",
+        "job",
+        "job:",
+        ":job",
+        "a:b:c:d:e:f:g:h:i:j:k:l",
+    ] {
         out.push(json!({"op": "parse", "input": input, "expect": parsed(schema, input)}));
     }
     out
@@ -311,9 +356,30 @@ fn ttl_vectors(key: &str, ttl: &TtlPolicy, rng: &mut Rng, out: &mut Vec<Value>) 
         return;
     };
     let mut values: Vec<String> = [
-        "5", " 5 ", "+5", "++5", "0", " 0 ", "-1", "-0", "", " ", "abc", "1e3", "5s", "18446744073709551615",
-        "18446744073709551616", "213503982334601", "9999999999999999", "\u{a0}7\u{3000}", "\u{feff}7", "\u{85}7",
-        "\u{1c}7", "٣", "007", "1_000",
+        "5",
+        " 5 ",
+        "+5",
+        "++5",
+        "0",
+        " 0 ",
+        "-1",
+        "-0",
+        "",
+        " ",
+        "abc",
+        "1e3",
+        "5s",
+        "18446744073709551615",
+        "18446744073709551616",
+        "213503982334601",
+        "9999999999999999",
+        "\u{a0}7\u{3000}",
+        "\u{feff}7",
+        "\u{85}7",
+        "\u{1c}7",
+        "٣",
+        "007",
+        "1_000",
     ]
     .iter()
     .map(|s| s.to_string())
