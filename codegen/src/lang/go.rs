@@ -81,7 +81,8 @@ fn local(name: &str) -> String {
     };
     let mut out = exported[..head.min(exported.len())].to_lowercase();
     out.push_str(&exported[head.min(exported.len())..]);
-    if KEYWORDS.contains(&out.as_str()) || TAKEN.contains(&out.as_str()) {
+    let numbered = out.len() > 1 && out.starts_with('v') && out[1..].bytes().all(|b| b.is_ascii_digit());
+    if KEYWORDS.contains(&out.as_str()) || TAKEN.contains(&out.as_str()) || numbered {
         out.push_str("Value");
     }
     out
@@ -212,7 +213,7 @@ pub(super) fn emit(package: &Package<'_>) -> Vec<super::PackageFile> {
     line!(out, "package {go_package}");
     line!(out, "");
     line!(out, "import (");
-    for import in ["math", "net/netip", "os", "strconv", "strings", "time"] {
+    for import in ["math", "net/netip", "os", "strconv", "strings", "time", "unicode/utf8"] {
         line!(out, "\t\"{import}\"");
     }
     line!(out, ")");
@@ -324,27 +325,29 @@ fn param_type(out: &mut String, package: &Package<'_>, names: &Names, index: usi
         line!(out, "}}");
     }
     line!(out, "");
-    line!(out, "func (v {name}) write(w *builder, p int) {{");
+    line!(out, "func (v {name}) encode(k *Key, p int) (string, error) {{");
     line!(out, "\tswitch v.layout {{");
     for (i, layout) in param.layouts.iter().enumerate() {
         line!(out, "\tcase {}:", i + 1);
-        for piece in layout {
-            match piece {
-                LayoutPart::Literal(text) => line!(out, "\t\tw.literal({})", string(text)),
-                LayoutPart::Param(p) => write_value(
-                    out,
-                    "\t\t",
-                    package,
-                    *p,
-                    &format!("v.{}", local(package.param_name(*p))),
-                    &p.to_string(),
-                ),
-            }
-        }
+        let parts = encode_parts(
+            out,
+            "\t\t",
+            package,
+            "k",
+            layout.iter().map(|piece| match piece {
+                LayoutPart::Literal(text) => Piece::Literal(text),
+                LayoutPart::Param(p) => Piece::Value(*p, format!("v.{}", local(package.param_name(*p))), p.to_string()),
+            }),
+        );
+        line!(out, "\t\tformatted := {parts}");
+        line!(out, "\t\treturn formatted, nil");
     }
-    line!(out, "\tdefault:");
-    line!(out, "\t\tw.{}(p, v.simple)", Kind::of(&param.ty).method());
     line!(out, "\t}}");
+    line!(
+        out,
+        "\treturn encode{}(k, p, v.simple)",
+        kind_function(Kind::of(&param.ty))
+    );
     line!(out, "}}");
     // Reading FormatValues' text forms.
     line!(out, "");
@@ -422,16 +425,65 @@ fn layout_text(package: &Package<'_>, layout: &[LayoutPart]) -> String {
         .collect()
 }
 
-/// The statement that writes `expr`, a value of parameter `index`, with the builder `w`.
-fn write_value(out: &mut String, indent: &str, package: &Package<'_>, index: usize, expr: &str, p: &str) {
-    let param = &package.schema.params[index];
-    if !param.layouts.is_empty() {
-        line!(out, "{indent}{expr}.write(w, {p})");
-    } else if matches!(param.ty, ParamType::Enum { .. }) {
-        line!(out, "{indent}w.enum({p}, string({expr}))");
-    } else {
-        line!(out, "{indent}w.{}({p}, {expr})", Kind::of(&param.ty).method());
+/// A piece of a key or of a layout: literal text, or a value (parameter, expression, and the
+/// parameter index errors name).
+enum Piece<'t> {
+    Literal(&'t str),
+    Value(usize, String, String),
+}
+
+fn kind_function(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text => "Text",
+        Kind::Ident => "Ident",
+        Kind::Int => "Int",
+        Kind::Uuid => "UUID",
+        Kind::Enum => "Enum",
+        Kind::UnixSeconds => "UnixSeconds",
+        Kind::Ip => "IP",
     }
+}
+
+/// Statements encoding each value of `pieces` into `vN`, answering with an error; gives the
+/// concatenation of the literals and the encoded values.
+fn encode_parts<'t>(
+    out: &mut String,
+    indent: &str,
+    package: &Package<'_>,
+    key: &str,
+    pieces: impl Iterator<Item = Piece<'t>>,
+) -> String {
+    let mut terms = Vec::new();
+    let mut n = 0;
+    for piece in pieces {
+        match piece {
+            Piece::Literal(text) => terms.push(string(text)),
+            Piece::Value(index, expr, p) => {
+                let param = &package.schema.params[index];
+                let var = format!("v{n}");
+                n += 1;
+                if !param.layouts.is_empty() {
+                    line!(out, "{indent}{var}, err := {expr}.encode({key}, {p})");
+                } else if matches!(param.ty, ParamType::Enum { .. }) {
+                    line!(out, "{indent}{var}, err := encodeEnum({key}, {p}, string({expr}))");
+                } else {
+                    line!(
+                        out,
+                        "{indent}{var}, err := encode{}({key}, {p}, {expr})",
+                        kind_function(Kind::of(&param.ty))
+                    );
+                }
+                line!(out, "{indent}if err != nil {{");
+                line!(out, "{indent}\treturn \"\", err");
+                line!(out, "{indent}}}");
+                terms.push(var);
+            }
+        }
+    }
+    if terms.is_empty() {
+        return "\"\"".into();
+    }
+    terms.join(" + ")
 }
 
 /// Statements that read `source` (an expression answering a text form and an error) into `var`,
@@ -492,16 +544,18 @@ fn key_api(out: &mut String, package: &Package<'_>, names: &Names, index: usize,
     line!(out, "");
     line!(out, "// Format answers the key {}.", def.pattern.template);
     line!(out, "func (k {ty}) Format({}) (string, error) {{", args.join(", "));
-    line!(out, "\tw := newBuilder(k.Key, {})", key.size_hint);
-    for part in &def.pattern.parts {
-        match part {
-            PatternPart::Literal(text) => line!(out, "\tw.literal({})", string(text)),
-            PatternPart::Param(p) => {
-                write_value(out, "\t", package, *p, &local(package.param_name(*p)), &p.to_string())
-            }
-        }
-    }
-    line!(out, "\treturn w.finish()");
+    let key_text = encode_parts(
+        out,
+        "\t",
+        package,
+        "k.Key",
+        def.pattern.parts.iter().map(|part| match part {
+            PatternPart::Literal(text) => Piece::Literal(text),
+            PatternPart::Param(p) => Piece::Value(*p, local(package.param_name(*p)), p.to_string()),
+        }),
+    );
+    line!(out, "\tformatted := {key_text}");
+    line!(out, "\treturn finish(k.Key, formatted)");
     line!(out, "}}");
     if !key.fields.is_empty() {
         line!(out, "");

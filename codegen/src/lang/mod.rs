@@ -13,7 +13,7 @@ mod typescript;
 
 use crate::names::snake;
 use crate::Error;
-use keyschema::model::{KeyDef, KeySchema, ParamType, PatternPart, RedisType, TtlPolicy};
+use keyschema::model::{KeyDef, KeySchema, ParamType, RedisType, TtlPolicy};
 use keyschema::{MatchTable, Schema};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -138,8 +138,6 @@ pub(crate) struct KeyItem<'a> {
     pub(crate) placeholders: Vec<usize>,
     /// A sentence of facts for doc comments: type, codec, TTL, slot group.
     pub(crate) summary: String,
-    /// A generous guess at the key's length with short values, for the builder's first buffer.
-    pub(crate) size_hint: usize,
 }
 
 impl<'a> Package<'a> {
@@ -208,15 +206,6 @@ impl<'a> KeyItem<'a> {
             let _ = write!(summary, "; slot group {group}");
         }
         summary.push('.');
-        let size_hint = def
-            .pattern
-            .parts
-            .iter()
-            .map(|part| match part {
-                PatternPart::Literal(text) => text.len(),
-                PatternPart::Param(_) => 40,
-            })
-            .sum();
         Self {
             def,
             codec,
@@ -224,7 +213,6 @@ impl<'a> KeyItem<'a> {
             slot_group,
             placeholders: def.pattern.params().collect(),
             summary,
-            size_hint,
         }
     }
 }

@@ -247,24 +247,21 @@ fn module(package: &Package<'_>, names: &Names) -> String {
         line!(out, "export const {var} = new Key(");
         line!(out, "  {index},");
         line!(out, "  {},", key_row(key));
-        line!(out, "  ({}) => {{", args.join(", "));
-        line!(out, "    const w = new Builder({var});");
-        for part in &def.pattern.parts {
-            match part {
-                PatternPart::Literal(text) => line!(out, "    w.literal({});", string(text)),
-                PatternPart::Param(p) => write_value(
-                    &mut out,
-                    "    ",
-                    package,
-                    names,
-                    *p,
-                    &camel(package.param_name(*p)),
-                    &p.to_string(),
-                ),
-            }
-        }
-        line!(out, "    return w.finish();");
-        line!(out, "  }},");
+        let text: Vec<String> = def
+            .pattern
+            .parts
+            .iter()
+            .map(|part| match part {
+                PatternPart::Literal(text) => string(text),
+                PatternPart::Param(p) => encode(package, names, *p, &camel(package.param_name(*p)), var, *p),
+            })
+            .collect();
+        let text = if text.is_empty() {
+            "\"\"".to_string()
+        } else {
+            text.join(" + ")
+        };
+        line!(out, "  ({}) => finish({var}, {text}),", args.join(", "));
         let from: Vec<String> = key
             .placeholders
             .iter()
@@ -293,58 +290,63 @@ fn module(package: &Package<'_>, names: &Names) -> String {
     out
 }
 
-fn write_value(
-    out: &mut String,
-    indent: &str,
-    package: &Package<'_>,
-    names: &Names,
-    index: usize,
-    expr: &str,
-    p: &str,
-) {
+/// The expression encoding `expr`, a value of parameter `index`, into its key form; errors name
+/// `key` and parameter `p`.
+fn encode(package: &Package<'_>, names: &Names, index: usize, expr: &str, key: &str, p: usize) -> String {
     let param = &package.schema.params[index];
-    if param.layouts.is_empty() {
-        line!(out, "{indent}w.{}({p}, {expr});", Kind::of(&param.ty).method());
-    } else {
-        let ty = names.types[index].as_deref().unwrap_or_default();
-        line!(out, "{indent}write{ty}(w, {p}, {expr});");
+    match &names.types[index] {
+        Some(ty) if !param.layouts.is_empty() => format!("encode{ty}({key}, {p}, {expr})"),
+        _ => encode_simple(param, key, &p.to_string(), expr),
     }
+}
+
+/// The expression encoding `expr`, a simple value of `param`.
+fn encode_simple(param: &Param, key: &str, p: &str, expr: &str) -> String {
+    let function = match Kind::of(&param.ty) {
+        Kind::Text => "Text",
+        Kind::Ident => "Ident",
+        Kind::Int => "Int",
+        Kind::Uuid => "Uuid",
+        Kind::Enum => "Enum",
+        Kind::UnixSeconds => "UnixSeconds",
+        Kind::Ip => "Ip",
+    };
+    format!("encode{function}({key}, {p}, {expr})")
 }
 
 fn composite(out: &mut String, package: &Package<'_>, names: &Names, index: usize, param: &Param) {
     let ty = names.types[index].as_deref().unwrap_or_default();
     line!(out, "");
-    line!(out, "function write{ty}(w, p, value) {{");
+    line!(out, "function encode{ty}(key, p, value) {{");
     line!(
         out,
         "  if (typeof value === \"string\" || typeof value === \"number\" || typeof value === \"bigint\") {{"
     );
-    line!(out, "    w.{}(p, value);", Kind::of(&param.ty).method());
-    line!(out, "    return;");
+    line!(out, "    return {};", encode_simple(param, "key", "p", "value"));
     line!(out, "  }}");
     line!(out, "  switch (value?.layout) {{");
     for (i, layout) in param.layouts.iter().enumerate() {
         line!(out, "    case {}:", i + 1);
-        for piece in layout {
-            match piece {
-                LayoutPart::Literal(text) => line!(out, "      w.literal({});", string(text)),
-                LayoutPart::Param(q) => write_value(
-                    out,
-                    "      ",
+        let text: Vec<String> = layout
+            .iter()
+            .map(|piece| match piece {
+                LayoutPart::Literal(text) => string(text),
+                LayoutPart::Param(q) => encode(
                     package,
                     names,
                     *q,
                     &format!("value.{}", camel(package.param_name(*q))),
-                    &q.to_string(),
+                    "key",
+                    *q,
                 ),
-            }
-        }
-        line!(out, "      return;");
+            })
+            .collect();
+        line!(out, "      return {};", text.join(" + "));
     }
     line!(out, "  }}");
     line!(
         out,
-        "  w.fail(p, `${{describe(value)}} is not a value or a layout of ${{PARAMS[p].name}}`);"
+        "  return fail(key, p, `${{describe(value)}} is not a value or a layout of ${{PARAMS[p].name}}`);"
     );
     line!(out, "}}");
     line!(out, "");

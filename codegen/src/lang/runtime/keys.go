@@ -170,8 +170,16 @@ type variant struct {
 }
 
 func mustEscape(b byte) bool {
-	return b == separator || b == '{' || b == '}' || b == '%' || b < 0x20 || b == 0x7f
+	return escaped[b]
 }
+
+// escaped is the set of bytes written %XX in values.
+var escaped = func() (table [256]bool) {
+	for i := range table {
+		table[i] = i == separator || i == '{' || i == '}' || i == '%' || i < 0x20 || i == 0x7f
+	}
+	return table
+}()
 
 const hexUpper = "0123456789ABCDEF"
 
@@ -261,21 +269,30 @@ func parseCanonicalInt(s string) (int64, bool) {
 }
 
 func isCanonicalUUID(s string) bool {
-	if len(s) != 36 {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
+	s = s[:36]
+	var bad byte
 	for i := 0; i < 36; i++ {
-		c := s[i]
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if c != '-' {
-				return false
-			}
-		} else if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
+		// Branch-free: the four hyphens were checked above, and are masked out here.
+		bad |= notLowerHex[s[i]] & hexDigitAt[i]
+	}
+	return bad == 0
+}
+
+// hexDigitAt is 1 where a canonical uuid has a hex digit, 0 where it has a hyphen.
+var hexDigitAt = [36]byte{1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}
+
+// notLowerHex is 1 for every byte but the lowercase hex digits.
+var notLowerHex = func() (table [256]byte) {
+	for i := range table {
+		if !(i >= '0' && i <= '9' || i >= 'a' && i <= 'f') {
+			table[i] = 1
 		}
 	}
-	return true
-}
+	return table
+}()
 
 // canonicalIP answers the address of s when s is its canonical form (RFC 5952 for IPv6).
 func canonicalIP(s string) (netip.Addr, bool) {
@@ -295,102 +312,123 @@ func excluded(p *param, value string) bool {
 	return false
 }
 
-// builder formats one key: literals as they are, values in their canonical, escaped form.
-type builder struct {
-	b   strings.Builder
-	key *Key
-	err error
+// The encoders give a value's key form: checked as the Rust codec checks it, and escaped. A
+// value that needs no escape is answered as it is, so a key costs one allocation: the
+// concatenation the generated Format does.
+
+func fail(k *Key, p int, reason string) error {
+	return &FormatError{Key: k.Name, Param: params[p].name, Reason: reason}
 }
 
-func newBuilder(k *Key, size int) *builder {
-	w := &builder{key: k}
-	w.b.Grow(size)
-	return w
-}
-
-func (w *builder) fail(p int, reason string) {
-	if w.err == nil {
-		w.err = &FormatError{Key: w.key.Name, Param: params[p].name, Reason: reason}
+// escape answers value with the bytes mustEscape names written %XX.
+func escape(value string) string {
+	clean := 0
+	for clean < len(value) && !mustEscape(value[clean]) {
+		clean++
 	}
-}
-
-func (w *builder) literal(s string) { w.b.WriteString(s) }
-
-func (w *builder) text(p int, v string) {
-	switch {
-	case v == "":
-		w.fail(p, "empty value")
-	case excluded(&params[p], v):
-		w.fail(p, strconv.Quote(v)+" is excluded for this parameter")
-	default:
-		escapeTo(&w.b, v)
+	if clean == len(value) {
+		return value
 	}
+	var b strings.Builder
+	b.Grow(len(value) + 8)
+	escapeTo(&b, value)
+	return b.String()
 }
 
-func (w *builder) ident(p int, v string) {
+func encodeText(k *Key, p int, v string) (string, error) {
+	if v == "" {
+		return "", fail(k, p, "empty value")
+	}
+	if excluded(&params[p], v) {
+		return "", fail(k, p, strconv.Quote(v)+" is excluded for this parameter")
+	}
+	// One pass finds what the value needs: an escape, a UTF-8 check.
+	needs := byte(0)
+	for i := 0; i < len(v); i++ {
+		needs |= textByte[v[i]]
+	}
+	if needs&2 != 0 && !utf8.ValidString(v) {
+		return "", fail(k, p, strconv.Quote(v)+" is not valid UTF-8")
+	}
+	if needs&1 != 0 {
+		return escape(v), nil
+	}
+	return v, nil
+}
+
+// textByte is 1 for a byte written %XX, 2 for a byte of a multi-byte UTF-8 sequence.
+var textByte = func() (table [256]byte) {
+	for i := range table {
+		if escaped[i] {
+			table[i] = 1
+		} else if i >= 0x80 {
+			table[i] = 2
+		}
+	}
+	return table
+}()
+
+func encodeIdent(k *Key, p int, v string) (string, error) {
 	if !isIdent(v) {
-		w.fail(p, strconv.Quote(v)+" is not an ident ([A-Za-z0-9_.-]+)")
-		return
+		return "", fail(k, p, strconv.Quote(v)+" is not an ident ([A-Za-z0-9_.-]+)")
 	}
-	w.text(p, v)
+	return encodeText(k, p, v)
 }
 
-func (w *builder) int(p int, n int64) {
+func encodeInt(k *Key, p int, n int64) (string, error) {
 	s := strconv.FormatInt(n, 10)
 	if excluded(&params[p], s) {
-		w.fail(p, strconv.Quote(s)+" is excluded for this parameter")
-		return
+		return "", fail(k, p, strconv.Quote(s)+" is excluded for this parameter")
 	}
-	escapeTo(&w.b, s)
+	return escape(s), nil
 }
 
-func (w *builder) unixSeconds(p int, n int64) {
+func encodeUnixSeconds(k *Key, p int, n int64) (string, error) {
 	if n < 0 {
-		w.fail(p, strconv.FormatInt(n, 10)+" is not a unix_seconds (non-negative)")
-		return
+		return "", fail(k, p, strconv.FormatInt(n, 10)+" is not a unix_seconds (non-negative)")
 	}
-	w.int(p, n)
+	return encodeInt(k, p, n)
 }
 
-func (w *builder) uuid(p int, v string) {
+// uuidNeedsEscape says whether a canonical uuid can hold the separator.
+const uuidNeedsEscape = separator == '-' || separator >= '0' && separator <= '9' || separator >= 'a' && separator <= 'f'
+
+func encodeUUID(k *Key, p int, v string) (string, error) {
 	if !isCanonicalUUID(v) {
-		w.fail(p, strconv.Quote(v)+" is not a uuid (lowercase, hyphenated)")
-		return
+		return "", fail(k, p, strconv.Quote(v)+" is not a uuid (lowercase, hyphenated)")
 	}
-	escapeTo(&w.b, v)
+	if uuidNeedsEscape {
+		return escape(v), nil
+	}
+	return v, nil
 }
 
-func (w *builder) enum(p int, name string) {
+func encodeEnum(k *Key, p int, name string) (string, error) {
 	for i, declared := range params[p].names {
 		if declared == name {
 			form := params[p].forms[i]
 			if excluded(&params[p], form) {
-				w.fail(p, strconv.Quote(form)+" is excluded for this parameter")
-				return
+				return "", fail(k, p, strconv.Quote(form)+" is excluded for this parameter")
 			}
-			escapeTo(&w.b, form)
-			return
+			return escape(form), nil
 		}
 	}
-	w.fail(p, strconv.Quote(name)+" is not one of "+strings.Join(params[p].names, ", "))
+	return "", fail(k, p, strconv.Quote(name)+" is not one of "+strings.Join(params[p].names, ", "))
 }
 
-func (w *builder) ip(p int, addr netip.Addr) {
+func encodeIP(k *Key, p int, addr netip.Addr) (string, error) {
 	if !addr.IsValid() || addr.Zone() != "" {
-		w.fail(p, strconv.Quote(addr.String())+" is not an ip without a zone")
-		return
+		return "", fail(k, p, strconv.Quote(addr.String())+" is not an ip without a zone")
 	}
-	escapeTo(&w.b, addr.String())
+	return escape(addr.String()), nil
 }
 
-func (w *builder) finish() (string, error) {
-	if w.err != nil {
-		return "", w.err
+// finish checks a formatted key's length.
+func finish(k *Key, key string) (string, error) {
+	if len(key) > MaxKeyLen {
+		return "", &FormatError{Key: k.Name, Reason: "the key would be " + strconv.Itoa(len(key)) + " bytes, longer than the " + strconv.Itoa(MaxKeyLen) + " keyschema allows"}
 	}
-	if w.b.Len() > MaxKeyLen {
-		return "", &FormatError{Key: w.key.Name, Reason: "the key would be " + strconv.Itoa(w.b.Len()) + " bytes, longer than the " + strconv.Itoa(MaxKeyLen) + " keyschema allows"}
-	}
-	return w.b.String(), nil
+	return key, nil
 }
 
 // The text forms of FormatValues' values, checked and converted for the typed formatters.

@@ -1,0 +1,3 @@
+module example.com/keyschema-languages
+
+go 1.19
