@@ -520,3 +520,44 @@ fn gen_with_a_previous_layout_writes_a_bridged_store() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `gen --lang go|ts|python` writes the key package; `--check` exits 1 when a file is stale or
+/// missing; `--previous` is refused with a language (bridges are the Rust store's).
+#[test]
+fn gen_with_a_language_writes_and_checks_its_key_package() {
+    let dir = std::env::temp_dir().join(format!("keyschema-gen-lang-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let schema = dir.join("jobs.keys");
+    std::fs::write(&schema, "param id int\njob:<id> string text ttl 7d \"A job\"\n").unwrap();
+    let (out, path) = (dir.to_str().unwrap(), schema.to_str().unwrap());
+    for (lang, files) in [
+        ("go", &["jobs_keys.go"][..]),
+        ("ts", &["jobs-keys.js", "jobs-keys.d.ts"][..]),
+        ("python", &["jobs_keys.py"][..]),
+    ] {
+        let output = keyschema(&["gen", path, "--lang", lang, "--out", out], b"");
+        assert_eq!(output.status.code(), Some(0), "{lang}: {}", text(&output.stderr));
+        for file in files {
+            let content = std::fs::read_to_string(dir.join(file)).unwrap();
+            assert!(content.contains("from jobs.keys (fingerprint"), "{file}: {content}");
+            assert!(text(&output.stdout).contains(file), "{}", text(&output.stdout));
+        }
+        let check = keyschema(&["gen", path, "--lang", lang, "--out", out, "--check"], b"");
+        assert_eq!(check.status.code(), Some(0), "{lang}: {}", text(&check.stderr));
+        std::fs::write(dir.join(files[0]), "edited by hand").unwrap();
+        let stale = keyschema(&["gen", path, "--lang", lang, "--out", out, "--check"], b"");
+        assert_eq!(stale.status.code(), Some(1), "{lang}: an edited file passed the check");
+        assert!(text(&stale.stderr).contains(files[0]), "{}", text(&stale.stderr));
+    }
+    let bridged = keyschema(&["gen", path, "--lang", "go", "--out", out, "--previous", path], b"");
+    assert_eq!(bridged.status.code(), Some(2), "{}", text(&bridged.stderr));
+    assert!(
+        text(&bridged.stderr).contains("--previous"),
+        "{}",
+        text(&bridged.stderr)
+    );
+    let unknown = keyschema(&["gen", path, "--lang", "cobol", "--out", out], b"");
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

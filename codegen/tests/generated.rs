@@ -183,3 +183,20 @@ fn a_previous_layout_with_errors_is_reported() {
     assert!(matches!(error, Error::Read { .. }), "{error}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The Go, TypeScript and Python packages of a schema with every parameter type, a composite and
+/// a spanning parameter, a slot group and each TTL form: whole-file snapshots, reviewed in the
+/// diff. That they agree with the Rust codec is tested by `tests/languages.rs`.
+#[test]
+fn snapshots_of_the_key_packages() {
+    let source = std::fs::read_to_string(format!("{}/tests/shapes.keys", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    for lang in [
+        keyschema_codegen::Lang::Go,
+        keyschema_codegen::Lang::TypeScript,
+        keyschema_codegen::Lang::Python,
+    ] {
+        for file in keyschema_codegen::package(lang, &source, "shapes.keys").unwrap() {
+            insta::assert_snapshot!(format!("package_{}", file.name.replace(['.', '-'], "_")), file.content);
+        }
+    }
+}

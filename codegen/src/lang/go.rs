@@ -672,7 +672,12 @@ fn tables(out: &mut String, package: &Package<'_>) {
         let layouts = if param.layouts.is_empty() {
             "nil".to_string()
         } else {
-            let items: Vec<String> = param.layouts.iter().map(|l| parts(l)).collect();
+            // Inside `[][]part{...}` the element type is implied (`gofmt -s`).
+            let items: Vec<String> = param
+                .layouts
+                .iter()
+                .map(|l| parts(l).trim_start_matches("[]part").to_string())
+                .collect();
             format!("[][]part{{{}}}", items.join(", "))
         };
         line!(

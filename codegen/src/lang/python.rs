@@ -343,8 +343,8 @@ fn key_api(out: &mut String, package: &Package<'_>, names: &Names, index: usize,
     line!(out, "    {},", string(&def.pattern.template));
     line!(out, "    {},", string(def.redis_type.name()));
     line!(out, "    {},", string(&key.codec));
-    let fields: Vec<String> = key.fields.iter().map(|f| format!("{}, ", string(f))).collect();
-    line!(out, "    ({}),", fields.concat().trim_end_matches(' '));
+    let fields: Vec<String> = key.fields.iter().map(|f| string(f)).collect();
+    line!(out, "    {},", tuple(&fields));
     line!(out, "    {},", ttl(&TtlShape::of(&def.ttl)));
     line!(
         out,
@@ -352,8 +352,8 @@ fn key_api(out: &mut String, package: &Package<'_>, names: &Names, index: usize,
         key.slot_group.as_deref().map_or_else(|| "None".to_string(), string)
     );
     line!(out, "    {},", string(&def.purpose));
-    let params: Vec<String> = key.placeholders.iter().map(|p| format!("{p}, ")).collect();
-    line!(out, "    ({}),", params.concat().trim_end_matches(' '));
+    let params: Vec<String> = key.placeholders.iter().map(usize::to_string).collect();
+    line!(out, "    {},", tuple(&params));
     line!(out, ")");
     docstring(
         out,

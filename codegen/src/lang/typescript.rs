@@ -86,6 +86,21 @@ const RESERVED: &[&str] = &[
     "encoder",
 ];
 
+/// The runtime functions a key's `format` calls.
+const BODY_NAMES: &[&str] = &[
+    "finish",
+    "fail",
+    "encodeText",
+    "encodeIdent",
+    "encodeInt",
+    "encodeUuid",
+    "encodeEnum",
+    "encodeUnixSeconds",
+    "encodeIp",
+    "PARAMS",
+    "KEYS",
+];
+
 /// Type names the runtime declares.
 const TYPES: &[&str] = &[
     "Key",
@@ -163,6 +178,17 @@ impl Names {
             })
             .collect();
         Self { types, keys }
+    }
+
+    /// The name of parameter `name` as an argument of a key's `format`: never a name the body
+    /// uses (a key, a runtime function).
+    fn arg(&self, name: &str) -> String {
+        let arg = camel(name);
+        if self.keys.contains(&arg) || BODY_NAMES.contains(&arg.as_str()) {
+            format!("{arg}Value")
+        } else {
+            arg
+        }
     }
 
     /// The TypeScript type of a value of parameter `index`.
@@ -243,7 +269,11 @@ fn module(package: &Package<'_>, names: &Names) -> String {
                 key.summary
             ),
         );
-        let args: Vec<String> = key.placeholders.iter().map(|&p| camel(package.param_name(p))).collect();
+        let args: Vec<String> = key
+            .placeholders
+            .iter()
+            .map(|&p| names.arg(package.param_name(p)))
+            .collect();
         line!(out, "export const {var} = new Key(");
         line!(out, "  {index},");
         line!(out, "  {},", key_row(key));
@@ -253,7 +283,7 @@ fn module(package: &Package<'_>, names: &Names) -> String {
             .iter()
             .map(|part| match part {
                 PatternPart::Literal(text) => string(text),
-                PatternPart::Param(p) => encode(package, names, *p, &camel(package.param_name(*p)), var, *p),
+                PatternPart::Param(p) => encode(package, names, *p, &names.arg(package.param_name(*p)), var, *p),
             })
             .collect();
         let text = if text.is_empty() {
@@ -655,7 +685,7 @@ fn declarations(package: &Package<'_>, names: &Names) -> String {
         let args: Vec<String> = key
             .placeholders
             .iter()
-            .map(|&p| format!("{}: {}", camel(package.param_name(p)), names.value_type(package, p)))
+            .map(|&p| format!("{}: {}", names.arg(package.param_name(p)), names.value_type(package, p)))
             .collect();
         let mut members = Vec::new();
         if !key.fields.is_empty() {

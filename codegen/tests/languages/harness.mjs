@@ -23,6 +23,7 @@ function check(pkg, v) {
         key = pkg.keyNamed(v.key).formatValues(v.values);
       } catch (error) {
         if (!(error instanceof pkg.FormatError)) throw error;
+        if (error.key !== v.key) return `format ${v.key}: the error names key ${error.key}: ${error.message}`;
         return v.expect.error ? "" : `format ${v.key} ${JSON.stringify(v.values)}: ${error.message}; want ${JSON.stringify(v.expect.key)}`;
       }
       if (v.expect.error) return `format ${v.key} ${JSON.stringify(v.values)}: got ${JSON.stringify(key)}; want an error`;

@@ -44,6 +44,8 @@ def check(pkg, v):
         try:
             key = pkg.key_named(v["key"]).format_values(values)
         except pkg.FormatError as error:
+            if error.key != v["key"]:
+                return f"format {v['key']}: the error names key {error.key}: {error}"
             return "" if expect.get("error") else f"format {v['key']} {v['values']!r}: {error}; want {expect['key']!r}"
         if expect.get("error"):
             return f"format {v['key']} {v['values']!r}: got {key!r}; want an error"

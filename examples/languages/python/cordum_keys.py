@@ -632,7 +632,7 @@ JOB_META: Final = _JobMetaKey(
     "job:meta:<jobID>",
     "hash",
     "",
-    ("tenant", "principal", "topic", "labels",),
+    ("tenant", "principal", "topic", "labels"),
     Ttl("env", 604800000, "JOB_META_TTL_SECONDS", 1000, "seconds"),
     None,
     "Job metadata (tenant, principal, topic, labels)",
@@ -795,7 +795,7 @@ JOB_IDEMPOTENCY: Final = _JobIdempotencyKey(
     Ttl("env", 604800000, "JOB_META_TTL_SECONDS", 1000, "seconds"),
     None,
     "Tenant-scoped idempotency dedup",
-    (11, 12,),
+    (11, 12),
 )
 """job:idempotency:<tenant>:<key>: Tenant-scoped idempotency dedup. A string of text; TTL 7d (JOB_META_TTL_SECONDS)."""
 
@@ -1443,7 +1443,7 @@ LOGIN_FAILED: Final = _LoginFailedKey(
     Ttl("fixed", 900000),
     None,
     "Per-IP failed login counter",
-    (19, 20,),
+    (19, 20),
 )
 """login:failed:<user>:<ip>: Per-IP failed login counter. A string of int; TTL 15m."""
 
@@ -1497,7 +1497,7 @@ USER: Final = _UserKey(
     Ttl("none"),
     None,
     "User record (password hash, role)",
-    (11, 15,),
+    (11, 15),
 )
 """user:<tenant>:<username>: User record (password hash, role). A string of json(UserRecord); no TTL."""
 
@@ -1551,7 +1551,7 @@ USER_EMAIL: Final = _UserEmailKey(
     Ttl("none"),
     None,
     "Email → username index",
-    (11, 17,),
+    (11, 17),
 )
 """user:email:<tenant>:<email>: Email → username index. A string of text; no TTL."""
 
@@ -1911,7 +1911,7 @@ CORDUM_RL: Final = _CordumRlKey(
     Ttl("fixed", 2000),
     None,
     "Sliding window rate limit counter",
-    (11, 21,),
+    (11, 21),
 )
 """cordum:rl:<tenant>:<unixSec>: Sliding window rate limit counter. A string of int; TTL 2s."""
 
@@ -2042,7 +2042,7 @@ CORDUM_SCHEDULER_JOB_FENCED: Final = _CordumSchedulerJobFencedKey(
     Ttl("fixed", 86400000),
     "{<keyschema_slot>}",
     "Highest fencing token of `cordum_scheduler_job` that guarded writes on one slot carried (implicit)",
-    (0, 22,),
+    (0, 22),
 )
 """cordum:scheduler:job:<jobID>:fenced:{<keyschema_slot>}: Highest fencing token of `cordum_scheduler_job` that guarded writes on one slot carried (implicit). A string of int; TTL 1d; slot group {<keyschema_slot>}."""
 
@@ -2150,7 +2150,7 @@ CORDUM_WF_RUN_LOCK_FENCED: Final = _CordumWfRunLockFencedKey(
     Ttl("fixed", 86400000),
     "{<keyschema_slot>}",
     "Highest fencing token of `cordum_wf_run_lock` that guarded writes on one slot carried (implicit)",
-    (1, 22,),
+    (1, 22),
 )
 """cordum:wf:run:lock:<runID>:fenced:{<keyschema_slot>}: Highest fencing token of `cordum_wf_run_lock` that guarded writes on one slot carried (implicit). A string of int; TTL 1d; slot group {<keyschema_slot>}."""
 
@@ -2327,7 +2327,7 @@ CORDUM_CB_SAFETY_FAILURES_STATE: Final = _CordumCbSafetyFailuresStateKey(
     "{cordum:cb:safety:failures}:state",
     "hash",
     "",
-    ("opened_until", "probe_until", "successes",),
+    ("opened_until", "probe_until", "successes"),
     Ttl("per_write", base=Ttl("fixed", 60000)),
     "{cordum:cb:safety:failures}",
     "Open / half-open state of breaker `cordum_cb_safety_failures` (implicit)",
@@ -2352,7 +2352,7 @@ CORDUM_CB_SAFETY_OUTPUT_FAILURES_STATE: Final = _CordumCbSafetyOutputFailuresSta
     "{cordum:cb:safety:output:failures}:state",
     "hash",
     "",
-    ("opened_until", "probe_until", "successes",),
+    ("opened_until", "probe_until", "successes"),
     Ttl("per_write", base=Ttl("fixed", 60000)),
     "{cordum:cb:safety:output:failures}",
     "Open / half-open state of breaker `cordum_cb_safety_output_failures` (implicit)",

@@ -198,10 +198,10 @@ export declare const authPrefix: Key & { format(prefix: string): string };
 export declare const authTenant: Key & { format(tenant: string): string };
 
 /** login:failed:<user>:<ip>: Per-IP failed login counter. A string of int; TTL 15m. */
-export declare const loginFailed: Key & { format(user: string, ip: string): string };
+export declare const loginFailed: Key & { format(userValue: string, ip: string): string };
 
 /** login:failed:global:<user>: Global failed login counter. A string of int; TTL 15m. */
-export declare const loginFailedGlobal: Key & { format(user: string): string };
+export declare const loginFailedGlobal: Key & { format(userValue: string): string };
 
 /** user:<tenant>:<username>: User record (password hash, role). A string of json(UserRecord); no TTL. */
 export declare const user: Key & { format(tenant: string, username: string): string };

@@ -874,7 +874,7 @@ export const authTenant = new Key(
 export const loginFailed = new Key(
   32,
   ["login_failed", "login:failed:<user>:<ip>", "string", "int", [], ["fixed", 900000n, null, 0n, null, 0n, null], null, "Per-IP failed login counter", [19, 20]],
-  (user, ip) => finish(loginFailed, "login:failed:" + encodeText(loginFailed, 19, user) + ":" + encodeIp(loginFailed, 20, ip)),
+  (userValue, ip) => finish(loginFailed, "login:failed:" + encodeText(loginFailed, 19, userValue) + ":" + encodeIp(loginFailed, 20, ip)),
   (values) => loginFailed.format(typed(loginFailed, 19, simpleOf(loginFailed, values, 19)), typed(loginFailed, 20, simpleOf(loginFailed, values, 20))),
 );
 
@@ -882,7 +882,7 @@ export const loginFailed = new Key(
 export const loginFailedGlobal = new Key(
   33,
   ["login_failed_global", "login:failed:global:<user>", "string", "int", [], ["fixed", 900000n, null, 0n, null, 0n, null], null, "Global failed login counter", [19]],
-  (user) => finish(loginFailedGlobal, "login:failed:global:" + encodeText(loginFailedGlobal, 19, user)),
+  (userValue) => finish(loginFailedGlobal, "login:failed:global:" + encodeText(loginFailedGlobal, 19, userValue)),
   (values) => loginFailedGlobal.format(typed(loginFailedGlobal, 19, simpleOf(loginFailedGlobal, values, 19))),
 );
 

@@ -2446,7 +2446,7 @@ func formatValues(k *Key, values map[string]Value) (string, error) {
 }
 
 var params = [...]param{
-	{"jobID", kindUUID, nil, nil, nil, false, [][]part{[]part{{"", 1}, {":", -1}, {"", 2}, {"@", -1}, {"", 3}}}},
+	{"jobID", kindUUID, nil, nil, nil, false, [][]part{{{"", 1}, {":", -1}, {"", 2}, {"@", -1}, {"", 3}}}},
 	{"runID", kindUUID, nil, nil, nil, false, nil},
 	{"stepID", kindIdent, nil, nil, nil, false, nil},
 	{"attempt", kindInt, nil, nil, nil, false, nil},
