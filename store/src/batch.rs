@@ -15,7 +15,7 @@ use crate::bridge::{self, BridgeStep};
 use crate::codec::{decode, Codec};
 use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::telemetry::{self, Op};
+use crate::telemetry::{self, op, Op};
 use crate::write::Write;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use std::collections::HashMap;
@@ -265,7 +265,7 @@ impl<'s> Batch<'s> {
     /// batches of writes, where only an error matters.
     pub async fn send(self) -> Result<()> {
         let core = self.core;
-        telemetry::observe(core, Op::keyless("BATCH"), self.send_all()).await
+        telemetry::observe(core, Op::keyless(op!("BATCH")), self.send_all()).await
     }
 
     /// [`Batch::send`], observed by its caller.
@@ -303,7 +303,7 @@ impl<'s> Batch<'s> {
     /// Sends every queued operation and waits for all replies.
     pub async fn execute(self) -> Result<BatchReplies> {
         let core = self.core;
-        telemetry::observe(core, Op::keyless("BATCH"), self.execute_all()).await
+        telemetry::observe(core, Op::keyless(op!("BATCH")), self.execute_all()).await
     }
 
     /// [`Batch::execute`], observed by its caller.

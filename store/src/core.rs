@@ -139,7 +139,7 @@ impl Core {
     }
 
     /// The state of type `T` that a feature keeps for this store (and its clones).
-    pub(crate) fn extension<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+    pub(crate) fn extension<T: Default + Send + Sync + 'static>(&self) -> &Arc<T> {
         self.extensions.get::<T>()
     }
 

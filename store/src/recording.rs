@@ -1,75 +1,72 @@
-//! The operation being recorded on this task (the `telemetry` feature): what the store's lower
-//! layers report while an operation runs (the bytes of values encoded and decoded, a primitive's
-//! decision, retries) goes to it, without those layers knowing telemetry. Without the feature
-//! every function is an empty inline function.
+//! What the operation running on this task records while it runs (the `telemetry` feature): the
+//! store's lower layers report the bytes of values they encode and decode, a primitive's
+//! decisions and a call's retries here, without knowing telemetry. The record is plain data kept
+//! by the task (no reference to shared state, so reporting writes no memory another thread
+//! reads); [`crate::telemetry`] turns it into span fields and metrics when the operation ends.
+//! Without the feature every function is an empty inline function.
 
+#[cfg(feature = "telemetry")]
+use std::cell::{Cell, RefCell};
 #[cfg(feature = "telemetry")]
 use std::future::Future;
-#[cfg(feature = "telemetry")]
-use std::sync::Arc;
 
-/// What an operation records while it runs ([`crate::telemetry`] implements it).
+/// What one operation recorded.
 #[cfg(feature = "telemetry")]
-pub(crate) trait Recording: Send + Sync {
-    /// A primitive's decision (`acquired`, `limited`, `hit`...).
-    fn decided(&self, decision: &'static str);
+#[derive(Default)]
+pub(crate) struct Recorded {
+    /// Its decisions, in order (most operations make none, primitives one).
+    pub(crate) decisions: RefCell<Vec<&'static str>>,
     /// Bytes of values received.
-    fn bytes_in(&self, n: usize);
+    pub(crate) bytes_in: Cell<u64>,
     /// Bytes of values sent.
-    fn bytes_out(&self, n: usize);
+    pub(crate) bytes_out: Cell<u64>,
+    /// How many more times the call was sent (refused before it ran).
+    pub(crate) retries: Cell<u32>,
 }
 
-/// The operation running on a task: what it counts into, and what is recorded on its span
-/// when it ends.
 #[cfg(feature = "telemetry")]
-struct Current {
-    recording: Arc<dyn Recording>,
-    decision: std::cell::Cell<Option<&'static str>>,
-    retries: std::cell::Cell<u32>,
+impl Recorded {
+    /// The last decision: what the span shows.
+    pub(crate) fn decision(&self) -> Option<&'static str> {
+        self.decisions.borrow().last().copied()
+    }
 }
 
 #[cfg(feature = "telemetry")]
 tokio::task_local! {
     /// The operation running on this task.
-    static CURRENT: Current;
+    static CURRENT: Recorded;
 }
 
-/// What an operation recorded for its span: the last decision, and its retries.
+/// Runs `future` as the current operation; answers its output and what it recorded.
 #[cfg(feature = "telemetry")]
-pub(crate) struct Recorded {
-    pub(crate) decision: Option<&'static str>,
-    pub(crate) retries: u32,
-}
-
-/// Runs `future` with `recording` as the current operation; answers its output and what it
-/// recorded.
-#[cfg(feature = "telemetry")]
-pub(crate) async fn scope<F: Future>(recording: Arc<dyn Recording>, future: F) -> (F::Output, Recorded) {
-    let current = Current {
-        recording,
-        decision: std::cell::Cell::new(None),
-        retries: std::cell::Cell::new(0),
-    };
+pub(crate) async fn scope<F: Future>(future: F) -> (F::Output, Recorded) {
     CURRENT
-        .scope(current, async {
+        .scope(Recorded::default(), async {
             let output = future.await;
-            let recorded = CURRENT.with(|current| Recorded {
-                decision: current.decision.get(),
-                retries: current.retries.get(),
-            });
-            (output, recorded)
+            (output, CURRENT.with(Recorded::take_from))
         })
         .await
+}
+
+#[cfg(feature = "telemetry")]
+impl Recorded {
+    /// Moves the record out, leaving an empty one (for the scope's last read).
+    fn take_from(&self) -> Self {
+        Self {
+            decisions: RefCell::new(self.decisions.take()),
+            bytes_in: Cell::new(self.bytes_in.get()),
+            bytes_out: Cell::new(self.bytes_out.get()),
+            retries: Cell::new(self.retries.get()),
+        }
+    }
 }
 
 /// Records what a primitive decided on the current operation.
 #[inline]
 pub(crate) fn decision(decision: &'static str) {
     #[cfg(feature = "telemetry")]
-    let _ = CURRENT.try_with(|current| {
-        current.recording.decided(decision);
-        current.decision.set(Some(decision));
-    });
+    let _ = CURRENT.try_with(|current| current.decisions.borrow_mut().push(decision));
     #[cfg(not(feature = "telemetry"))]
     let _ = decision;
 }
@@ -78,7 +75,7 @@ pub(crate) fn decision(decision: &'static str) {
 #[inline]
 pub(crate) fn bytes_out(n: usize) {
     #[cfg(feature = "telemetry")]
-    let _ = CURRENT.try_with(|current| current.recording.bytes_out(n));
+    let _ = CURRENT.try_with(|current| current.bytes_out.set(current.bytes_out.get() + n as u64));
     #[cfg(not(feature = "telemetry"))]
     let _ = n;
 }
@@ -87,7 +84,7 @@ pub(crate) fn bytes_out(n: usize) {
 #[inline]
 pub(crate) fn bytes_in(n: usize) {
     #[cfg(feature = "telemetry")]
-    let _ = CURRENT.try_with(|current| current.recording.bytes_in(n));
+    let _ = CURRENT.try_with(|current| current.bytes_in.set(current.bytes_in.get() + n as u64));
     #[cfg(not(feature = "telemetry"))]
     let _ = n;
 }

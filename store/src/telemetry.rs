@@ -12,24 +12,124 @@ use crate::policy::KeyId;
 #[cfg(not(feature = "telemetry"))]
 use std::future::Future;
 
+/// Every operation the store names (`db.operation.name`): Redis commands, and the store's own
+/// operations of many commands. Operations are known by their place here, so a call finds its
+/// names and metric handles by index, without a lock or a string compared.
+pub(crate) const OPERATIONS: [&str; 40] = [
+    "GET",
+    "SET",
+    "GETDEL",
+    "DEL",
+    "PTTL",
+    "HGETALL",
+    "HGET",
+    "HSET",
+    "HDEL",
+    "HLEN",
+    "RPUSH",
+    "LRANGE",
+    "LLEN",
+    "SADD",
+    "SREM",
+    "SISMEMBER",
+    "SMEMBERS",
+    "SSCAN",
+    "SCARD",
+    "ZADD",
+    "ZREM",
+    "ZRANGE",
+    "ZCOUNT",
+    "ZCARD",
+    "XADD",
+    "XRANGE",
+    "BATCH",
+    "TRANSACTION",
+    "LOCK",
+    "UNLOCK",
+    "FENCE",
+    "RATELIMIT",
+    "BREAKER",
+    "CLAIM",
+    "DLQ",
+    "TIMERS",
+    "CACHE",
+    "AUDIT",
+    "MIGRATE",
+    "VERIFY",
+];
+
+/// One of [`OPERATIONS`], by its place; made by [`op!`], which refuses at compile time a name
+/// that is not there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Operation {
+    index: usize,
+}
+
+impl Operation {
+    /// The operation named `name`; a name not in [`OPERATIONS`] fails to compile (in a const).
+    pub(crate) const fn named(name: &str) -> Self {
+        let mut index = 0;
+        while index < OPERATIONS.len() {
+            if const_eq(OPERATIONS[index], name) {
+                return Self { index };
+            }
+            index += 1;
+        }
+        panic!("not an operation of telemetry::OPERATIONS")
+    }
+
+    /// Its name (`GET`, `LOCK`).
+    #[cfg_attr(not(feature = "telemetry"), allow(dead_code))]
+    pub(crate) fn name(self) -> &'static str {
+        OPERATIONS[self.index]
+    }
+}
+
+const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The [`Operation`] named by a string literal, checked when the crate compiles.
+macro_rules! op {
+    ($name:literal) => {{
+        const OPERATION: $crate::telemetry::Operation = $crate::telemetry::Operation::named($name);
+        OPERATION
+    }};
+}
+pub(crate) use op;
+
 /// An operation the store runs: on which key definition (none: a batch, a page of a scan), and
-/// what it is (`db.operation.name`: the Redis command, or `BATCH`, `TRANSACTION`, `LOCK`...).
+/// what it is.
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(not(feature = "telemetry"), allow(dead_code))]
 pub(crate) struct Op {
     pub(crate) id: Option<KeyId>,
-    pub(crate) name: &'static str,
+    pub(crate) operation: Operation,
 }
 
 impl Op {
-    /// Operation `name` on key definition `id`.
-    pub(crate) fn on(id: KeyId, name: &'static str) -> Self {
-        Self { id: Some(id), name }
+    /// `operation` on key definition `id`.
+    pub(crate) fn on(id: KeyId, operation: Operation) -> Self {
+        Self {
+            id: Some(id),
+            operation,
+        }
     }
 
-    /// Operation `name` on no one key definition.
-    pub(crate) fn keyless(name: &'static str) -> Self {
-        Self { id: None, name }
+    /// `operation` on no one key definition.
+    pub(crate) fn keyless(operation: Operation) -> Self {
+        Self { id: None, operation }
     }
 }
 
@@ -77,13 +177,13 @@ pub(crate) use observed::{lease_lost, observe};
 
 #[cfg(feature = "telemetry")]
 mod observed {
-    use super::{Op, Outcome};
+    use super::{Op, Outcome, OPERATIONS};
     use crate::core::Core;
     use crate::policy::KeyId;
-    use crate::recording::{self, Recording};
+    use crate::recording::{self, Recorded};
     use metrics::{Counter, Histogram};
     use std::future::Future;
-    use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+    use std::sync::{OnceLock, PoisonError, RwLock};
     use tokio::time::Instant;
     use tracing::field::Empty;
 
@@ -150,9 +250,10 @@ mod observed {
             let group = def
                 .and_then(|def| def.pattern.hash_tag.as_ref())
                 .map_or_else(String::new, |tag| format!("{{{}}}", tag.template));
+            let operation = op.operation.name();
             let labels = vec![
                 ("db.system.name", "redis".to_string()),
-                ("db.operation.name", op.name.to_string()),
+                ("db.operation.name", operation.to_string()),
                 ("keyschema.key", key.clone()),
                 ("keyschema.pattern", pattern.clone()),
             ];
@@ -160,9 +261,9 @@ mod observed {
             ok.push(("keyschema.outcome", "ok".to_string()));
             Self {
                 summary: if def.is_some() {
-                    format!("{} {pattern}", op.name)
+                    format!("{operation} {pattern}")
                 } else {
-                    op.name.to_string()
+                    operation.to_string()
                 },
                 duration: metrics::histogram!("db.client.operation.duration", &labels),
                 calls: metrics::counter!("keyschema.calls", &ok),
@@ -174,46 +275,45 @@ mod observed {
                 key,
                 pattern,
                 group,
-                operation: op.name,
+                operation,
             }
         }
 
-        fn count_decision(&self, decision: &'static str) {
-            self.decisions.count(decision, &self.labels);
+        /// Counts what an operation recorded.
+        fn count(&self, recorded: &Recorded) {
+            for decision in recorded.decisions.borrow().iter() {
+                self.decisions.count(decision, &self.labels);
+            }
+            if recorded.bytes_in.get() > 0 {
+                self.bytes_in
+                    .get_or_init(|| metrics::counter!("keyschema.bytes.in", &self.labels))
+                    .increment(recorded.bytes_in.get());
+            }
+            if recorded.bytes_out.get() > 0 {
+                self.bytes_out
+                    .get_or_init(|| metrics::counter!("keyschema.bytes.out", &self.labels))
+                    .increment(recorded.bytes_out.get());
+            }
         }
     }
 
-    /// One key definition's handles, by operation (a short list: a key sees a few operations).
-    type ByOperation = RwLock<Vec<(&'static str, Arc<Handles>)>>;
-
-    /// A store's handles, per key definition (the last slot for operations on none), each a short
-    /// list by operation; and the attributes every span has.
+    /// A store's handles, by key definition (the last row for operations on none) and
+    /// operation, each made on first use; and the attributes every span has. Reads are loads
+    /// only: a lock or a reference count here would be written by every call on every thread.
     #[derive(Default)]
     pub(super) struct Telemetry {
-        per_key: OnceLock<Vec<ByOperation>>,
+        handles: OnceLock<Box<[OnceLock<Box<Handles>>]>>,
         server: OnceLock<(String, u16, String)>,
     }
 
     impl Telemetry {
-        fn handles(&self, core: &Core, op: Op) -> Arc<Handles> {
-            let per_key = self
-                .per_key
-                .get_or_init(|| (0..=core.schema().keys.len()).map(|_| RwLock::default()).collect());
-            let index = op.id.map_or(per_key.len() - 1, KeyId::index).min(per_key.len() - 1);
-            let slot = &per_key[index];
-            if let Some((_, handles)) = slot
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .iter()
-                .find(|(name, _)| *name == op.name)
-            {
-                return Arc::clone(handles);
-            }
-            let handles = Arc::new(Handles::new(core, op));
-            slot.write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((op.name, Arc::clone(&handles)));
-            handles
+        fn handles(&self, core: &Core, op: Op) -> &Handles {
+            let rows = core.schema().keys.len() + 1;
+            let table = self
+                .handles
+                .get_or_init(|| (0..rows * OPERATIONS.len()).map(|_| OnceLock::new()).collect());
+            let row = op.id.map_or(rows - 1, KeyId::index).min(rows - 1);
+            table[row * OPERATIONS.len() + op.operation.index].get_or_init(|| Box::new(Handles::new(core, op)))
         }
 
         fn server(&self, core: &Core) -> &(String, u16, String) {
@@ -221,24 +321,6 @@ mod observed {
                 let endpoint = core.connection().endpoint();
                 (endpoint.address.clone(), endpoint.port, endpoint.database.to_string())
             })
-        }
-    }
-
-    impl Recording for Handles {
-        fn decided(&self, decision: &'static str) {
-            self.count_decision(decision);
-        }
-
-        fn bytes_in(&self, n: usize) {
-            self.bytes_in
-                .get_or_init(|| metrics::counter!("keyschema.bytes.in", &self.labels))
-                .increment(n as u64);
-        }
-
-        fn bytes_out(&self, n: usize) {
-            self.bytes_out
-                .get_or_init(|| metrics::counter!("keyschema.bytes.out", &self.labels))
-                .increment(n as u64);
         }
     }
 
@@ -257,41 +339,49 @@ mod observed {
     async fn observed<O: Outcome>(core: &Core, op: Op, future: std::pin::Pin<Box<impl Future<Output = O>>>) -> O {
         let telemetry = core.extension::<Telemetry>();
         let handles = telemetry.handles(core, op);
-        let (address, port, namespace) = telemetry.server(core);
-        let span = tracing::info_span!(
-            target: "keyschema",
-            "redis",
-            otel.name = handles.summary.as_str(),
-            otel.kind = "client",
-            db.system.name = "redis",
-            db.operation.name = handles.operation,
-            db.query.summary = handles.summary.as_str(),
-            db.namespace = namespace.as_str(),
-            server.address = address.as_str(),
-            server.port = i64::from(*port),
-            keyschema.key = handles.key.as_str(),
-            keyschema.pattern = handles.pattern.as_str(),
-            keyschema.slot_group = Empty,
-            keyschema.retries = Empty,
-            keyschema.decision = Empty,
-            error.type = Empty,
-        );
-        if !handles.group.is_empty() {
-            span.record("keyschema.slot_group", handles.group.as_str());
-        }
+        let span = if tracing::level_enabled!(tracing::Level::INFO) {
+            let (address, port, namespace) = telemetry.server(core);
+            let span = tracing::info_span!(
+                target: "keyschema",
+                "redis",
+                otel.name = handles.summary.as_str(),
+                otel.kind = "client",
+                db.system.name = "redis",
+                db.operation.name = handles.operation,
+                db.query.summary = handles.summary.as_str(),
+                db.namespace = namespace.as_str(),
+                server.address = address.as_str(),
+                server.port = i64::from(*port),
+                keyschema.key = handles.key.as_str(),
+                keyschema.pattern = handles.pattern.as_str(),
+                keyschema.slot_group = Empty,
+                keyschema.retries = Empty,
+                keyschema.decision = Empty,
+                error.type = Empty,
+            );
+            if !handles.group.is_empty() {
+                span.record("keyschema.slot_group", handles.group.as_str());
+            }
+            span
+        } else {
+            // Nothing listens to spans: none is made (metrics are still counted).
+            tracing::Span::none()
+        };
         let started = Instant::now();
-        let recording: Arc<dyn Recording> = Arc::clone(&handles) as Arc<dyn Recording>;
         // The span is not entered while the operation runs: entering on every poll costs more
         // than the operation's own work on a busy multiplexed connection. It is the child of the
         // caller's span; what happened inside is recorded on it when the operation ends.
-        let (result, recorded) = recording::scope(recording, future).await;
-        if let Some(decision) = recorded.decision {
-            span.record("keyschema.decision", decision);
-        }
-        if recorded.retries > 0 {
-            span.record("keyschema.retries", recorded.retries);
-        }
+        let (result, recorded) = recording::scope(future).await;
         handles.duration.record(started.elapsed().as_secs_f64());
+        handles.count(&recorded);
+        if !span.is_disabled() {
+            if let Some(decision) = recorded.decision() {
+                span.record("keyschema.decision", decision);
+            }
+            if recorded.retries.get() > 0 {
+                span.record("keyschema.retries", recorded.retries.get());
+            }
+        }
         // A span without `error.type` succeeded (OpenTelemetry's convention): nothing more is
         // recorded on it then, as most calls succeed.
         match result.error_class() {

@@ -15,7 +15,7 @@ use crate::codec::Codec;
 use crate::codec::{decode, encode};
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
-use crate::telemetry::{self, Op, Outcome};
+use crate::telemetry::{self, op, Op, Outcome};
 use crate::util::owner_token;
 use crate::write::Write;
 use flight::Flights;
@@ -122,7 +122,7 @@ where
         Fut: Future<Output = std::result::Result<C::Value, E>>,
     {
         let h = &self.handle;
-        telemetry::observe(h.core, Op::on(h.id, "CACHE"), self.cached_or_loaded(load)).await
+        telemetry::observe(h.core, Op::on(h.id, op!("CACHE")), self.cached_or_loaded(load)).await
     }
 
     /// [`CacheKey::get_or_load`], observed by its caller.
@@ -166,7 +166,7 @@ where
             redis_up,
             missed,
         };
-        Box::pin(self.load_missing(load, &caches, call, policy, stale)).await
+        Box::pin(self.load_missing(load, caches, call, policy, stale)).await
     }
 
     /// After a miss (or a hit due for an early refresh, `stale`): joins this key's load in the

@@ -5,6 +5,7 @@ use crate::codec::{decode, encode};
 use crate::codec::{Codec, Score};
 use crate::core::Core;
 use crate::error::Result;
+use crate::telemetry::op;
 use crate::write::Write;
 
 accessor!(ListKey<C> where Codec; "A list whose elements are encoded with `C`; a declared cap keeps the newest elements.");
@@ -17,7 +18,7 @@ impl<C: Codec> ListKey<'_, C> {
     /// the list's length after the trim.
     pub async fn push(&self, values: &[C::Value]) -> Result<u64> {
         self.handle
-            .observed("RPUSH", async move {
+            .observed(op!("RPUSH"), async move {
                 let h = &self.handle;
                 h.settle().await?;
                 let len: u64 = h.core.write_value(&self.push_write(values)?).await?;
@@ -35,7 +36,7 @@ impl<C: Codec> ListKey<'_, C> {
     /// Elements from `start` to `stop` inclusive (negative counts from the end).
     pub async fn range(&self, start: i64, stop: i64) -> Result<Vec<C::Value>> {
         self.handle
-            .observed("LRANGE", async move {
+            .observed(op!("LRANGE"), async move {
                 let key = self.handle.read_key().await?;
                 let cmd = redis::cmd("LRANGE").arg(key).arg(start).arg(stop).clone();
                 self.handle.read_all::<C>(key, &cmd, "LRANGE").await
@@ -46,7 +47,7 @@ impl<C: Codec> ListKey<'_, C> {
     /// The number of elements.
     pub async fn len(&self) -> Result<u64> {
         self.handle
-            .observed("LLEN", async move {
+            .observed(op!("LLEN"), async move {
                 let key = self.handle.read_key().await?;
                 self.handle.core.read(redis::cmd("LLEN").arg(key), key, "LLEN").await
             })
@@ -58,7 +59,7 @@ impl<C: Codec> SetKey<'_, C> {
     /// Adds members and applies the TTL, atomically; how many were new.
     pub async fn add(&self, members: &[C::Value]) -> Result<u64> {
         self.handle
-            .observed("SADD", async move {
+            .observed(op!("SADD"), async move {
                 self.handle.settle().await?;
                 self.handle.core.write_value(&self.add_write(members)?).await
             })
@@ -68,7 +69,7 @@ impl<C: Codec> SetKey<'_, C> {
     /// Removes members; how many were there.
     pub async fn remove(&self, members: &[C::Value]) -> Result<u64> {
         self.handle
-            .observed("SREM", async move {
+            .observed(op!("SREM"), async move {
                 self.handle.settle().await?;
                 self.handle.core.write_value(&self.remove_write(members)?).await
             })
@@ -90,7 +91,7 @@ impl<C: Codec> SetKey<'_, C> {
     /// Whether `member` is in the set.
     pub async fn contains(&self, member: &C::Value) -> Result<bool> {
         self.handle
-            .observed("SISMEMBER", async move {
+            .observed(op!("SISMEMBER"), async move {
                 let key = self.handle.read_key().await?;
                 let cmd = redis::cmd("SISMEMBER").arg(key).arg(encode::<C>(key, member)?).clone();
                 self.handle.core.read(&cmd, key, "SISMEMBER").await
@@ -101,7 +102,7 @@ impl<C: Codec> SetKey<'_, C> {
     /// Every member at once (`SMEMBERS`); see [`SetKey::scan`] for large sets.
     pub async fn members(&self) -> Result<Vec<C::Value>> {
         self.handle
-            .observed("SMEMBERS", async move {
+            .observed(op!("SMEMBERS"), async move {
                 let key = self.handle.read_key().await?;
                 let cmd = redis::cmd("SMEMBERS").arg(key).clone();
                 self.handle.read_all::<C>(key, &cmd, "SMEMBERS").await
@@ -113,7 +114,7 @@ impl<C: Codec> SetKey<'_, C> {
     /// blocks the server.
     pub async fn scan(&self, batch: u64) -> Result<Vec<C::Value>> {
         self.handle
-            .observed("SSCAN", async move {
+            .observed(op!("SSCAN"), async move {
                 let key = self.handle.read_key().await?;
                 let mut cursor = 0u64;
                 let mut members = Vec::new();
@@ -140,7 +141,7 @@ impl<C: Codec> SetKey<'_, C> {
     /// The number of members.
     pub async fn len(&self) -> Result<u64> {
         self.handle
-            .observed("SCARD", async move {
+            .observed(op!("SCARD"), async move {
                 let key = self.handle.read_key().await?;
                 self.handle.core.read(redis::cmd("SCARD").arg(key), key, "SCARD").await
             })
@@ -154,7 +155,7 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// were new.
     pub async fn add(&self, members: &[(C::Value, S)]) -> Result<u64> {
         self.handle
-            .observed("ZADD", async move {
+            .observed(op!("ZADD"), async move {
                 self.handle.settle().await?;
                 self.handle.core.write_value(&self.add_write(members)?).await
             })
@@ -180,7 +181,7 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// Removes members; how many were there.
     pub async fn remove(&self, members: &[C::Value]) -> Result<u64> {
         self.handle
-            .observed("ZREM", async move {
+            .observed(op!("ZREM"), async move {
                 self.handle.settle().await?;
                 self.handle.core.write_value(&self.remove_write(members)?).await
             })
@@ -198,7 +199,7 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// Members with scores between `min` and `max` inclusive, lowest first.
     pub async fn range_by_score(&self, min: &S, max: &S) -> Result<Vec<(C::Value, S)>> {
         self.handle
-            .observed("ZRANGE", async move {
+            .observed(op!("ZRANGE"), async move {
                 let key = self.handle.read_key().await?;
                 let cmd = redis::cmd("ZRANGE")
                     .arg(key)
@@ -215,7 +216,7 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// Members by rank from `start` to `stop` inclusive (negative counts from the highest).
     pub async fn range_by_rank(&self, start: i64, stop: i64) -> Result<Vec<(C::Value, S)>> {
         self.handle
-            .observed("ZRANGE", async move {
+            .observed(op!("ZRANGE"), async move {
                 let key = self.handle.read_key().await?;
                 let cmd = redis::cmd("ZRANGE")
                     .arg(key)
@@ -231,7 +232,7 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// How many members have scores between `min` and `max` inclusive.
     pub async fn count(&self, min: &S, max: &S) -> Result<u64> {
         self.handle
-            .observed("ZCOUNT", async move {
+            .observed(op!("ZCOUNT"), async move {
                 let key = self.handle.read_key().await?;
                 let cmd = redis::cmd("ZCOUNT")
                     .arg(key)
@@ -246,7 +247,7 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// The number of members.
     pub async fn len(&self) -> Result<u64> {
         self.handle
-            .observed("ZCARD", async move {
+            .observed(op!("ZCARD"), async move {
                 let key = self.handle.read_key().await?;
                 self.handle.core.read(redis::cmd("ZCARD").arg(key), key, "ZCARD").await
             })
@@ -260,7 +261,7 @@ impl<C: Codec, S: Score> ZsetKey<'_, C, S> {
     /// audit), never in none.
     pub async fn move_from(&self, from: Option<&Self>, member: &C::Value, score: S) -> Result<()> {
         self.handle
-            .observed("ZADD", async move {
+            .observed(op!("ZADD"), async move {
                 let h = &self.handle;
                 h.settle().await?;
                 if let Some(from) = from {
@@ -289,7 +290,7 @@ impl<C: Codec> StreamKey<'_, C> {
     /// the entry's ID.
     pub async fn add(&self, value: &C::Value) -> Result<String> {
         self.handle
-            .observed("XADD", async move {
+            .observed(op!("XADD"), async move {
                 let h = &self.handle;
                 h.settle().await?;
                 let write = Write::append(h.policy, &h.key, encode::<C>(&h.key, value)?, h.ttl);
@@ -301,7 +302,7 @@ impl<C: Codec> StreamKey<'_, C> {
     /// Entries with IDs from `start` to `end` (`-` and `+` for the ends), oldest first.
     pub async fn range(&self, start: &str, end: &str) -> Result<Vec<(String, C::Value)>> {
         self.handle
-            .observed("XRANGE", async move {
+            .observed(op!("XRANGE"), async move {
                 let key = self.handle.read_key().await?;
                 let entries: Vec<StreamEntry> = self
                     .handle

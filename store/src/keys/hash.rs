@@ -3,6 +3,7 @@
 use crate::codec::{decode, encode};
 use crate::codec::{Codec, HashRecord};
 use crate::error::{Error, Result};
+use crate::telemetry::op;
 use crate::write::Write;
 
 accessor!(HashKey<R> where HashRecord; "A hash key holding a record `R`.");
@@ -11,7 +12,7 @@ impl<R: HashRecord> HashKey<'_, R> {
     /// The whole record, if the key exists (`HGETALL`).
     pub async fn get(&self) -> Result<Option<R>> {
         self.handle
-            .observed("HGETALL", async move {
+            .observed(op!("HGETALL"), async move {
                 let h = &self.handle;
                 let fields = read_record(h, &h.key).await?;
                 if !fields.is_empty() {
@@ -39,7 +40,7 @@ impl<R: HashRecord> HashKey<'_, R> {
     /// Replaces the whole record and applies the TTL, in one transaction (DEL, HSET, PEXPIRE).
     pub async fn set(&self, record: &R) -> Result<()> {
         self.handle
-            .observed("HSET", async move {
+            .observed(op!("HSET"), async move {
                 self.handle.core.apply(&self.set_write(record)?).await?;
                 self.handle.retire().await
             })
@@ -60,7 +61,7 @@ impl<R: HashRecord> HashKey<'_, R> {
     /// One field, decoded with `C`.
     pub async fn get_field<C: Codec>(&self, field: &str) -> Result<Option<C::Value>> {
         self.handle
-            .observed("HGET", async move {
+            .observed(op!("HGET"), async move {
                 read_field::<C>(&self.handle, |_| Ok(field.as_bytes().to_vec())).await
             })
             .await
@@ -69,7 +70,7 @@ impl<R: HashRecord> HashKey<'_, R> {
     /// Sets one field and applies the TTL, in one transaction.
     pub async fn set_field<C: Codec>(&self, field: &str, value: &C::Value) -> Result<()> {
         self.handle
-            .observed("HSET", async move {
+            .observed(op!("HSET"), async move {
                 let h = &self.handle;
                 h.settle().await?;
                 let fields = vec![(field.as_bytes().to_vec(), encode::<C>(&h.key, value)?)];
@@ -88,7 +89,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     /// The value of one entry.
     pub async fn get(&self, field: &F::Value) -> Result<Option<V::Value>> {
         self.handle
-            .observed("HGET", async move {
+            .observed(op!("HGET"), async move {
                 read_field::<V>(&self.handle, |key| encode::<F>(key, field)).await
             })
             .await
@@ -97,7 +98,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     /// Sets one entry and applies the TTL, in one transaction.
     pub async fn set(&self, field: &F::Value, value: &V::Value) -> Result<()> {
         self.handle
-            .observed("HSET", async move {
+            .observed(op!("HSET"), async move {
                 let h = &self.handle;
                 h.settle().await?;
                 let fields = vec![(encode::<F>(&h.key, field)?, encode::<V>(&h.key, value)?)];
@@ -112,7 +113,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     /// Removes one entry; whether it existed.
     pub async fn remove(&self, field: &F::Value) -> Result<bool> {
         self.handle
-            .observed("HDEL", async move {
+            .observed(op!("HDEL"), async move {
                 let h = &self.handle;
                 h.settle().await?;
                 let write = Write::remove("HDEL", &h.key, vec![encode::<F>(&h.key, field)?]);
@@ -125,7 +126,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     /// Every entry.
     pub async fn entries(&self) -> Result<Vec<(F::Value, V::Value)>> {
         self.handle
-            .observed("HGETALL", async move {
+            .observed(op!("HGETALL"), async move {
                 let key = self.handle.read_key().await?;
                 let fields: Vec<(Vec<u8>, Vec<u8>)> = self
                     .handle
@@ -143,7 +144,7 @@ impl<F: Codec, V: Codec> HashMapKey<'_, F, V> {
     /// The number of entries.
     pub async fn len(&self) -> Result<u64> {
         self.handle
-            .observed("HLEN", async move {
+            .observed(op!("HLEN"), async move {
                 let key = self.handle.read_key().await?;
                 self.handle.core.read(redis::cmd("HLEN").arg(key), key, "HLEN").await
             })

@@ -11,6 +11,7 @@ use crate::batch::Batch;
 use crate::codec::{encode, Codec, Score};
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
+use crate::telemetry::op;
 use crate::transaction::Transaction;
 use crate::write::Write;
 use keyschema::{ParamType, ParamValue, Primitive, RedisType, ScoreKind};
@@ -49,7 +50,7 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
     pub async fn get(&self) -> Result<Option<C::Value>> {
         self.entity
             .handle
-            .observed("GET", async move { self.entity.get().await })
+            .observed(op!("GET"), async move { self.entity.get().await })
             .await
     }
 
@@ -60,7 +61,7 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
     pub async fn set(&self, value: &C::Value) -> Result<()> {
         self.entity
             .handle
-            .observed("SET", async move {
+            .observed(op!("SET"), async move {
                 let bytes = encode::<C>(self.key(), value)?;
                 let placement = self.placement(Some(&bytes))?;
                 let entity = self.entity.set_write_encoded(bytes);
@@ -95,7 +96,7 @@ impl<'s, C: Codec> IndexedKey<'s, C> {
     pub async fn repair(&self) -> Result<()> {
         self.entity
             .handle
-            .observed("GET", async move {
+            .observed(op!("GET"), async move {
                 let core = self.entity.handle.core;
                 let mut get = redis::cmd("GET");
                 get.arg(self.key());

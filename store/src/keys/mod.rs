@@ -37,13 +37,13 @@ macro_rules! accessor {
 
             /// Deletes the key (and, during a layout change, its old key); whether it existed.
             pub async fn delete(&self) -> crate::error::Result<bool> {
-                self.handle.observed("DEL", self.handle.delete()).await
+                self.handle.observed(crate::telemetry::op!("DEL"), self.handle.delete()).await
             }
 
             /// The key's remaining time to live (during a layout change, the old key's when the
             /// new one does not exist yet).
             pub async fn ttl(&self) -> crate::error::Result<crate::core::KeyTtl> {
-                self.handle.observed("PTTL", self.handle.ttl()).await
+                self.handle.observed(crate::telemetry::op!("PTTL"), self.handle.ttl()).await
             }
 
             /// Deletes the key in `transaction` (and, during a layout change, its old key once
@@ -134,13 +134,13 @@ impl<'s> Handle<'s> {
         });
     }
 
-    /// Runs `future`, an operation `name` on this key, observed ([`crate::telemetry`]).
+    /// Runs `future`, `operation` on this key, observed ([`crate::telemetry`]).
     pub(crate) fn observed<'h, T: 'h>(
         &'h self,
-        name: &'static str,
+        operation: crate::telemetry::Operation,
         future: impl std::future::Future<Output = Result<T>> + 'h,
     ) -> impl std::future::Future<Output = Result<T>> + 'h {
-        telemetry::observe(self.core, telemetry::Op::on(self.id, name), future)
+        telemetry::observe(self.core, telemetry::Op::on(self.id, operation), future)
     }
 
     /// Before a write that adds to the value (or reads part of it): the old key's content is

@@ -3,6 +3,7 @@
 use crate::codec::{decode, encode, Codec};
 use crate::core::Core;
 use crate::error::Result;
+use crate::telemetry::op;
 use crate::write::Write;
 
 accessor!(StringKey<C> where Codec; "A string key whose value is encoded with `C`.");
@@ -11,7 +12,7 @@ impl<C: Codec> StringKey<'_, C> {
     /// The value, if the key exists.
     pub async fn get(&self) -> Result<Option<C::Value>> {
         self.handle
-            .observed("GET", async move {
+            .observed(op!("GET"), async move {
                 let h = &self.handle;
                 if let Some(value) = get::<C>(h.core, &h.key).await? {
                     return Ok(Some(value));
@@ -57,7 +58,7 @@ impl<C: Codec> StringKey<'_, C> {
     /// Writes the value with the key's TTL (`SET ... PX`; under `keepttl`, an existing TTL stays).
     pub async fn set(&self, value: &C::Value) -> Result<()> {
         self.handle
-            .observed("SET", async move {
+            .observed(op!("SET"), async move {
                 self.handle.core.apply(&self.set_write(value)?).await?;
                 self.handle.retire().await
             })
@@ -83,7 +84,7 @@ impl<C: Codec> StringKey<'_, C> {
     /// Writes the value only if the key does not exist (`SET NX PX`); whether it was written.
     pub async fn set_if_absent(&self, value: &C::Value) -> Result<bool> {
         self.handle
-            .observed("SET", async move {
+            .observed(op!("SET"), async move {
                 let h = &self.handle;
                 h.settle().await?;
                 let write = Write::set_if_absent(&h.key, encode::<C>(&h.key, value)?, h.ttl);
@@ -98,7 +99,7 @@ impl<C: Codec> StringKey<'_, C> {
     /// A changed value is [`Error::Conflict`](crate::Error::Conflict): read again and retry.
     pub async fn compare_and_set(&self, expected: Option<&C::Value>, new: &C::Value) -> Result<()> {
         self.handle
-            .observed("SET", async move {
+            .observed(op!("SET"), async move {
                 self.handle.settle().await?;
                 let mut transaction = crate::transaction::Transaction::new(self.handle.core);
                 transaction.expect_encoded(self.key(), self.expected(expected)?)?;
@@ -113,7 +114,7 @@ impl<C: Codec> StringKey<'_, C> {
     /// through the write path like any other (durability, retries).
     pub async fn get_and_delete(&self) -> Result<Option<C::Value>> {
         self.handle
-            .observed("GETDEL", async move {
+            .observed(op!("GETDEL"), async move {
                 let h = &self.handle;
                 h.settle().await?;
                 let bytes: Option<Vec<u8>> = h.core.write_value(&Write::get_and_delete(&h.key)).await?;

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::policy::KeyId;
 use crate::recording;
 use crate::script::StoredScript;
-use crate::telemetry::{self, Op};
+use crate::telemetry::{self, op, Op};
 use crate::util::{int_at, locked, millis};
 use keyschema::{BreakerPolicy, Companion, Millis, Primitive};
 use std::collections::HashMap;
@@ -134,7 +134,7 @@ impl Permit<'_, '_> {
 
     /// The call succeeded.
     pub async fn success(self) -> Result<BreakerStatus> {
-        telemetry::observe(self.breaker.core, Op::on(self.breaker.id, "BREAKER"), async move {
+        telemetry::observe(self.breaker.core, Op::on(self.breaker.id, op!("BREAKER")), async move {
             recording::decision("success");
             self.breaker.record(true, self.probe).await
         })
@@ -143,7 +143,7 @@ impl Permit<'_, '_> {
 
     /// The call failed.
     pub async fn failure(self) -> Result<BreakerStatus> {
-        telemetry::observe(self.breaker.core, Op::on(self.breaker.id, "BREAKER"), async move {
+        telemetry::observe(self.breaker.core, Op::on(self.breaker.id, op!("BREAKER")), async move {
             recording::decision("failure");
             self.breaker.record(false, self.probe).await
         })
@@ -205,7 +205,7 @@ impl<'s> Breaker<'s> {
 
     /// Asks to make a call: a permit, or `Err(retry_after)` while the breaker refuses calls.
     pub async fn permit(&self) -> Result<std::result::Result<Permit<'_, 's>, Duration>> {
-        telemetry::observe(self.core, Op::on(self.id, "BREAKER"), async move {
+        telemetry::observe(self.core, Op::on(self.id, op!("BREAKER")), async move {
             let open_for = millis(self.open_for());
             let reply = self
                 .core

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::policy::KeyId;
 use crate::recording;
 use crate::script::StoredScript;
-use crate::telemetry::{self, Op};
+use crate::telemetry::{self, op, Op};
 use crate::write::Write;
 use keyschema::FormatError;
 use std::future::Future;
@@ -84,7 +84,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
 
     /// Pushes an entry (with its TTL) and its index member (scored `at`).
     pub async fn push(&self, id: &I::Value, at: &S, entry: &C::Value) -> Result<()> {
-        telemetry::observe(self.core, Op::on(self.entry_id, "DLQ"), async move {
+        telemetry::observe(self.core, Op::on(self.entry_id, op!("DLQ")), async move {
             let key = self.entry_key(id)?;
             let entry_policy = self.core.policy(self.entry_id);
             let index_policy = self.core.policy(self.index_id);
@@ -109,7 +109,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
 
     /// The entry of `id`, if it has not expired.
     pub async fn get(&self, id: &I::Value) -> Result<Option<C::Value>> {
-        telemetry::observe(self.core, Op::on(self.entry_id, "GET"), async move {
+        telemetry::observe(self.core, Op::on(self.entry_id, op!("GET")), async move {
             let key = self.entry_key(id)?;
             crate::keys::get::<C>(self.core, &key).await
         })
@@ -119,7 +119,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
     /// Up to `count` entries, oldest first, starting at the `offset`-th index member; index
     /// members whose entry expired are skipped (prune removes them).
     pub async fn list(&self, offset: usize, count: usize) -> Result<Vec<DeadLetter<I::Value, C::Value, S>>> {
-        telemetry::observe(self.core, Op::on(self.index_id, "DLQ"), async move {
+        telemetry::observe(self.core, Op::on(self.index_id, op!("DLQ")), async move {
             let members = self.members(offset, count).await?;
             let mut batch = crate::batch::Batch::new(self.core);
             let mut tickets = Vec::with_capacity(members.len());
@@ -167,7 +167,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
 
     /// Removes an entry and then its index member; whether the entry existed.
     pub async fn remove(&self, id: &I::Value) -> Result<bool> {
-        telemetry::observe(self.core, Op::on(self.entry_id, "DLQ"), async move {
+        telemetry::observe(self.core, Op::on(self.entry_id, op!("DLQ")), async move {
             let key = self.entry_key(id)?;
             let existed = self.core.delete(&key).await?;
             let member = Write::remove("ZREM", &self.index_key, vec![encode::<I>(&self.index_key, id)?]);
@@ -198,7 +198,7 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
     /// declared cleanup lock: `None` when another instance holds it, else how many were removed.
     /// A member pushed again while pruning ran is kept.
     pub async fn prune(&self, batch: usize) -> Result<Option<u64>> {
-        telemetry::observe(self.core, Op::on(self.index_id, "DLQ"), async move {
+        telemetry::observe(self.core, Op::on(self.index_id, op!("DLQ")), async move {
             let guard = match &self.cleanup {
                 Some(lock) => match lock.try_acquire().await? {
                     Some(guard) => Some(guard),

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::policy::KeyId;
 use crate::recording;
 use crate::script::StoredScript;
-use crate::telemetry::{self, Op};
+use crate::telemetry::{self, op, Op};
 use crate::util::{int_at, millis};
 use keyschema::{Fallback, FormatError, Primitive, RateAlgorithm};
 use std::borrow::Cow;
@@ -221,7 +221,7 @@ impl<'s> RateLimit<'s> {
 
     /// Counts `cost` requests at once and decides them together.
     pub async fn hit_n(&self, cost: u64) -> Result<Decision> {
-        telemetry::observe(self.core, Op::on(self.id, "RATELIMIT"), async {
+        telemetry::observe(self.core, Op::on(self.id, op!("RATELIMIT")), async {
             let decided = self.hit_both(cost).await;
             if let Ok(decision) = &decided {
                 recording::decision(match (decision.source, decision.verdict) {

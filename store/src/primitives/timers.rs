@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::policy::KeyId;
 use crate::recording;
 use crate::script::StoredScript;
-use crate::telemetry::{self, Op};
+use crate::telemetry::{self, op, Op};
 use crate::write::Write;
 use keyschema::{Primitive, RedisType, ScoreKind};
 use std::marker::PhantomData;
@@ -145,7 +145,7 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
 
     /// Schedules `member` to fire at `at` (rescheduling it if it is queued).
     pub async fn schedule(&self, member: &C::Value, at: &S) -> Result<()> {
-        telemetry::observe(self.core, Op::on(self.id, "ZADD"), async move {
+        telemetry::observe(self.core, Op::on(self.id, op!("ZADD")), async move {
             let policy = self.core.policy(self.id);
             let write = Write::add_scored(
                 policy,
@@ -160,7 +160,7 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
 
     /// Cancels a timer; whether it was queued.
     pub async fn cancel(&self, member: &C::Value) -> Result<bool> {
-        telemetry::observe(self.core, Op::on(self.id, "ZREM"), async move {
+        telemetry::observe(self.core, Op::on(self.id, op!("ZREM")), async move {
             let write = Write::remove("ZREM", &self.key, vec![encode::<C>(&self.key, member)?]);
             let removed: i64 = self.core.write_value(&write).await?;
             Ok(removed > 0)
@@ -171,7 +171,7 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
     /// Claims up to `max` timers due by the server's clock, atomically: no other worker gets
     /// them, and none is claimed before its time.
     pub async fn claim_due(&self, max: usize, delivery: Delivery) -> Result<Vec<ClaimedTimer<C::Value>>> {
-        telemetry::observe(self.core, Op::on(self.id, "TIMERS"), async move {
+        telemetry::observe(self.core, Op::on(self.id, op!("TIMERS")), async move {
             let visibility = match delivery {
                 Delivery::AtLeastOnce => crate::util::millis(self.visibility).to_string(),
                 Delivery::AtMostOnce => "-1".to_string(),
@@ -211,7 +211,7 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
     /// Acknowledges a claimed timer (at-least-once delivery): removes it, unless it was claimed
     /// again after its visibility timeout or rescheduled; whether it was removed.
     pub async fn ack(&self, timer: &ClaimedTimer<C::Value>) -> Result<bool> {
-        telemetry::observe(self.core, Op::on(self.id, "ZREM"), async move {
+        telemetry::observe(self.core, Op::on(self.id, op!("ZREM")), async move {
             if timer.claim.is_empty() {
                 return Ok(false);
             }
@@ -231,7 +231,7 @@ impl<'s, C: Codec, S: Score> TimerQueue<'s, C, S> {
 
     /// How many timers are queued (due or not).
     pub async fn len(&self) -> Result<u64> {
-        telemetry::observe(self.core, Op::on(self.id, "ZCARD"), async move {
+        telemetry::observe(self.core, Op::on(self.id, op!("ZCARD")), async move {
             self.core
                 .read(redis::cmd("ZCARD").arg(&self.key), &self.key, "ZCARD")
                 .await

@@ -11,7 +11,7 @@ use crate::bridge::{self, BridgeStep};
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
-use crate::telemetry::{self, Op};
+use crate::telemetry::{self, op, Op};
 use crate::write::Write;
 use keyschema::Companion;
 use plan::Plan;
@@ -177,8 +177,8 @@ impl<'s> Transaction<'s> {
     /// leaves the others applied.)
     pub async fn execute(self) -> Result<()> {
         let op = match self.first_id {
-            Some(id) => Op::on(id, "TRANSACTION"),
-            None => Op::keyless("TRANSACTION"),
+            Some(id) => Op::on(id, op!("TRANSACTION")),
+            None => Op::keyless(op!("TRANSACTION")),
         };
         telemetry::observe(self.core, op, self.execute_all()).await
     }

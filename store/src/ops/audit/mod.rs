@@ -22,7 +22,7 @@ use super::{sized_cmd, OpsError};
 use crate::connection::Node;
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::telemetry::{self, Op};
+use crate::telemetry::{self, op, Op};
 use crate::util::locked;
 use crate::write::{Arg, Write};
 use keyschema::Matcher;
@@ -182,7 +182,7 @@ pub async fn audit(store: &Store, options: &AuditOptions) -> std::result::Result
                     return Ok(ControlFlow::Break(()));
                 }
                 let page = audit_page(store, state, (matcher, rollout), &node, &keys, options);
-                telemetry::observe(store.core(), Op::keyless("AUDIT"), page).await?;
+                telemetry::observe(store.core(), Op::keyless(op!("AUDIT")), page).await?;
                 let seen = locked(state).state.keys;
                 if let Some(progress) = &options.progress {
                     progress(seen);

@@ -23,7 +23,7 @@ use super::{sized_cmd, OpsError};
 use crate::connection::Node;
 use crate::ops::nodes::SlotOwners;
 use crate::store::Store;
-use crate::telemetry::{self, Op};
+use crate::telemetry::{self, op, Op};
 use crate::util::locked;
 use keyschema::{Translation, Untranslated};
 use ledger::Ledger;
@@ -330,7 +330,7 @@ async fn copy(
             let (state, translation, owners) = (&state, &translation, &owners);
             async move {
                 let copied = copy_page(owners, translation, &node, &keys, options, state);
-                telemetry::observe(source.core(), Op::keyless("MIGRATE"), copied).await?;
+                telemetry::observe(source.core(), Op::keyless(op!("MIGRATE")), copied).await?;
                 if let Some(progress) = &options.progress {
                     progress(locked(state).state.report.keys);
                 }

@@ -14,7 +14,7 @@ use crate::connection::Node;
 use crate::ops::nodes::SlotOwners;
 use crate::ops::{sized_cmd, OpsError};
 use crate::store::Store;
-use crate::telemetry::{self, Op};
+use crate::telemetry::{self, op, Op};
 use crate::util::locked;
 use keyschema::Translation;
 use redis::Value;
@@ -225,7 +225,7 @@ async fn per_key(
                 always,
             };
             let checked = check_page(&page, &keys, options, report_ref, seen);
-            telemetry::observe(source.core(), Op::keyless("VERIFY"), checked).await?;
+            telemetry::observe(source.core(), Op::keyless(op!("VERIFY")), checked).await?;
             Ok(ControlFlow::Continue(()))
         })
         .await?;
