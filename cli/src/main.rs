@@ -5,6 +5,7 @@ mod audit;
 mod diff;
 mod html;
 mod input;
+mod lsp;
 mod migrate;
 mod output;
 
@@ -77,6 +78,20 @@ enum Command {
         #[arg(long = "schema", id = "schema_flag", value_name = "SCHEMA", hide = true)]
         schema_flag: Option<String>,
     },
+    /// Rewrite schema files in the canonical layout (aligned columns, comments kept); `--check`
+    /// writes nothing and exits 1 when a file is not formatted.
+    Fmt {
+        /// The schema files.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Write nothing: list the files that are not formatted and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Serve the language of schema files to an editor over stdio (Language Server Protocol):
+    /// diagnostics as you type, hover facts, definitions, references, outline, completion,
+    /// formatting.
+    Lsp,
     /// Print the inventory as Markdown tables.
     Docs {
         /// The schema file (default: the bundled Cordum schema); also as `--schema FILE`, as the
@@ -294,6 +309,20 @@ enum CliError {
         #[source]
         source: io::Error,
     },
+    #[error(transparent)]
+    Lsp(#[from] lsp::LspError),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl CliError {
@@ -328,6 +357,11 @@ fn load(path: Option<&str>) -> Result<(Schema, SchemaSource), CliError> {
 }
 
 fn run(command: Command) -> Result<ExitCode, CliError> {
+    if let Command::Lsp = command {
+        // The transport writes stdout from its own thread: stdout must not be locked here.
+        lsp::serve()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Command::Audit {
         schema,
         url,
@@ -448,6 +482,39 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             writeln!(out)?;
             ExitCode::SUCCESS
         }
+        Command::Fmt { files, check } => {
+            let mut unformatted = Vec::new();
+            for file in &files {
+                let source = std::fs::read_to_string(file).map_err(|source| CliError::Read {
+                    path: file.clone(),
+                    source,
+                })?;
+                let formatted =
+                    keyschema::format_schema(&source, file).map_err(|error| CliError::Schema(error.to_string()))?;
+                if formatted == source {
+                    continue;
+                }
+                if check {
+                    unformatted.push(file);
+                } else {
+                    std::fs::write(file, &formatted).map_err(|source| CliError::Write {
+                        path: file.clone(),
+                        source,
+                    })?;
+                    writeln!(out, "formatted {file}")?;
+                }
+            }
+            for file in &unformatted {
+                eprintln!("{file} is not formatted: run `keyschema fmt {file}`");
+            }
+            if unformatted.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        // Served before stdout is locked (the transport writes it from its own thread).
+        Command::Lsp => unreachable!("handled at the start of run"),
         Command::Docs { schema, schema_flag } => {
             let (schema, _) = load(schema.or(schema_flag).as_deref())?;
             out.write_all(schema.docs().as_bytes())?;

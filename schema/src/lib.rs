@@ -28,11 +28,13 @@ pub mod diagnostics;
 mod diff;
 mod docs;
 mod fingerprint;
+mod format;
 mod glob;
 mod lint;
 mod lower;
 mod matcher;
 pub mod model;
+pub mod service;
 mod slot;
 pub mod syntax;
 mod translate;
@@ -46,6 +48,7 @@ pub use diagnostics::{
 pub use diff::{diff, ChangeClass, DiffReport, Finding, Location, Side as DiffSide, Witness, DIFF_VERSION};
 pub use docs::inventory_markdown;
 pub use fingerprint::{fingerprint, model_fingerprint};
+pub use format::{format_schema, FormatSchemaError};
 pub use glob::{Glob, Selection};
 pub use lint::{
     InputTooLarge, KeyFacts, LintProblem, LintResult, LintTable, LintValue, ParamsObject, LINT_CODES, MAX_KEY_LEN,

@@ -468,29 +468,14 @@ impl Parser {
     /// The keyword a plain key's "pattern" was probably meant to be (`parm` for `param`, `lok`
     /// for `lock`): a short bare word, close to a keyword.
     fn misspelled_keyword(keyword: KeyKeyword, pattern: &str) -> Option<&'static str> {
-        const KEYWORDS: &[&str] = &[
-            "keyspace",
-            "separator",
-            "param",
-            "ttl",
-            "group",
-            "dlq",
-            "service",
-            "key",
-            "lock",
-            "ratelimit",
-            "breaker",
-            "idempotency",
-            "timers",
-            "cache",
-            "state",
-            "index",
-        ];
         let bare = pattern.len() <= 32 && pattern.bytes().all(|b| b.is_ascii_alphabetic());
         if keyword != KeyKeyword::Key || !bare {
             return None;
         }
-        crate::util::closest(pattern, KEYWORDS.iter().copied())
+        crate::util::closest(
+            pattern,
+            super::DECLARATION_KEYWORDS.iter().chain(super::KEY_KEYWORDS).copied(),
+        )
     }
 
     fn keyword_of(word: &str) -> Option<KeyKeyword> {
