@@ -561,3 +561,34 @@ fn gen_with_a_language_writes_and_checks_its_key_package() {
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `fmt --check` exits 1 on an unformatted file and writes nothing; `fmt` rewrites it, after
+/// which `--check` passes; a schema with errors is refused (exit 2) and left as it was.
+#[test]
+fn fmt_rewrites_and_checks_schema_files() {
+    let dir = std::env::temp_dir().join(format!("keyschema-fmt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("jobs.keys");
+    let messy = "param   id int\njob:<id>   string text  ttl 7d \"A job\"\n";
+    std::fs::write(&file, messy).unwrap();
+    let path = file.to_str().unwrap();
+    let check = keyschema(&["fmt", "--check", path], b"");
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check.stderr));
+    assert!(text(&check.stderr).contains("jobs.keys is not formatted"), "{}", text(&check.stderr));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), messy, "--check wrote the file");
+    let write = keyschema(&["fmt", path], b"");
+    assert_eq!(write.status.code(), Some(0), "{}", text(&write.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "param id int\njob:<id> string text ttl 7d \"A job\"\n"
+    );
+    assert_eq!(keyschema(&["fmt", "--check", path], b"").status.code(), Some(0));
+    let broken = "param id int\njob:<nope> string text \"A job\"\n";
+    std::fs::write(&file, broken).unwrap();
+    let refused = keyschema(&["fmt", path], b"");
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("nope"), "{}", text(&refused.stderr));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), broken);
+    let _ = std::fs::remove_dir_all(&dir);
+}
