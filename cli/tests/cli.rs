@@ -575,7 +575,11 @@ fn fmt_rewrites_and_checks_schema_files() {
     let path = file.to_str().unwrap();
     let check = keyschema(&["fmt", "--check", path], b"");
     assert_eq!(check.status.code(), Some(1), "{}", text(&check.stderr));
-    assert!(text(&check.stderr).contains("jobs.keys is not formatted"), "{}", text(&check.stderr));
+    assert!(
+        text(&check.stderr).contains("jobs.keys is not formatted"),
+        "{}",
+        text(&check.stderr)
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), messy, "--check wrote the file");
     let write = keyschema(&["fmt", path], b"");
     assert_eq!(write.status.code(), Some(0), "{}", text(&write.stderr));
