@@ -54,9 +54,22 @@ pub(crate) fn serve() -> Result<(), LspError> {
                 if connection.handle_shutdown(&request)? {
                     break;
                 }
-                server.request(request)?;
+                let id = request.id.clone();
+                match server.request(request) {
+                    // Parameters the server cannot read: an error for that request, and serving goes on.
+                    Err(LspError::Json(error)) => server.send(Message::Response(Response::new_err(
+                        id,
+                        lsp_server::ErrorCode::InvalidParams as i32,
+                        error.to_string(),
+                    )))?,
+                    other => other?,
+                }
             }
-            Message::Notification(notification) => server.notification(notification)?,
+            Message::Notification(notification) => match server.notification(notification) {
+                // A notification has no answer: one the server cannot read is reported and skipped.
+                Err(LspError::Json(error)) => eprintln!("keyschema lsp: a notification was skipped: {error}"),
+                other => other?,
+            },
             Message::Response(_) => {}
         }
     }

@@ -331,6 +331,22 @@ fn a_scripted_client_gets_every_service_of_the_language_server() {
         latencies.len()
     );
 
+    // Parameters the server cannot read: an error for that request, and the server goes on.
+    client.send(&json!({"jsonrpc": "2.0", "id": 999, "method": "textDocument/hover", "params": {"nope": 1}}));
+    client.notify("textDocument/didChange", json!({"nonsense": true}));
+    let refused = loop {
+        let message = client.receive();
+        if message["id"] == json!(999) {
+            break message;
+        }
+    };
+    assert_eq!(refused["error"]["code"], json!(-32602), "{refused}");
+    let symbols = client.request("textDocument/documentSymbol", json!({"textDocument": {"uri": URI}}));
+    assert!(
+        !symbols.as_array().unwrap().is_empty(),
+        "the server still serves: {symbols}"
+    );
+
     client.request("shutdown", Value::Null);
     client.notify("exit", Value::Null);
     let status = client.child.wait().unwrap();
