@@ -159,22 +159,7 @@ impl Names {
             })
             .collect();
         let taken = |name: &str| keys.iter().any(|(var, ty)| var == name || ty == name);
-        let types = package
-            .schema
-            .params
-            .iter()
-            .map(|param| {
-                let named = matches!(param.ty, ParamType::Enum { .. }) || !param.layouts.is_empty();
-                named.then(|| {
-                    let name = exported(&param.name);
-                    if taken(&name) {
-                        format!("{name}Value")
-                    } else {
-                        name
-                    }
-                })
-            })
-            .collect();
+        let types = super::param_types(package, exported, taken, "Value");
         Self { types, keys }
     }
 

@@ -228,6 +228,33 @@ pub(crate) fn ttl_words(ttl: &TtlPolicy) -> String {
     }
 }
 
+/// Per parameter: the name of its own type in a package, for the parameters that get one (enums
+/// and composite parameters), made by `name` and suffixed with `suffix` when `taken` says the
+/// name is in use.
+pub(crate) fn param_types(
+    package: &Package<'_>,
+    name: impl Fn(&str) -> String,
+    taken: impl Fn(&str) -> bool,
+    suffix: &str,
+) -> Vec<Option<String>> {
+    package
+        .schema
+        .params
+        .iter()
+        .map(|param| {
+            let named = matches!(param.ty, ParamType::Enum { .. }) || !param.layouts.is_empty();
+            named.then(|| {
+                let name = name(&param.name);
+                if taken(&name) {
+                    format!("{name}{suffix}")
+                } else {
+                    name
+                }
+            })
+        })
+        .collect()
+}
+
 /// The words of a schema name, lowercase (`jobID` → `job`, `id`).
 pub(crate) fn words(name: &str) -> Vec<String> {
     snake(name)

@@ -161,22 +161,7 @@ struct Names {
 impl Names {
     fn new(package: &Package<'_>) -> Self {
         let keys = package.keys.iter().map(|key| camel(&key.def.name)).collect();
-        let types = package
-            .schema
-            .params
-            .iter()
-            .map(|param| {
-                let named = matches!(param.ty, ParamType::Enum { .. }) || !param.layouts.is_empty();
-                named.then(|| {
-                    let name = pascal(&param.name);
-                    if TYPES.contains(&name.as_str()) {
-                        format!("{name}Param")
-                    } else {
-                        name
-                    }
-                })
-            })
-            .collect();
+        let types = super::param_types(package, pascal, |name| TYPES.contains(&name), "Param");
         Self { types, keys }
     }
 
