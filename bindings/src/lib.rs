@@ -5,9 +5,11 @@
 //! ([`LintBatch`]).
 
 mod batch;
+mod document;
 mod many;
 
-pub use batch::LintBatch;
+pub use batch::RowLinter;
+pub use document::SchemaDocument;
 use js_sys::JsString;
 use keyschema::{positioned, ColumnUnit, Diagnostic};
 use serde::Serialize;
@@ -17,6 +19,15 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
+// wasm-bindgen gives each class a `[Symbol.dispose]()` (for `using`), which TypeScript's lib
+// declares only from `esnext`; declaring the symbol here keeps `lib: es2022` users compiling, and
+// merges with the lib's own declaration where it exists.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
+
 /** A diagnostic of the schema checker. Lines and columns are 1-based; columns count UTF-16 units. */
 export interface SchemaDiagnostic {
   code: string;
@@ -29,6 +40,45 @@ export interface SchemaDiagnostic {
   hint: string | null;
   /** Other places that take part (the other pattern of an ambiguity). */
   labels: { message: string; line: number; column: number }[];
+}
+
+/**
+ * The lint of many keys, in columns indexed by key (row): what `Schema.lintBatch` returns. It is
+ * an ordinary JavaScript object: the garbage collector reclaims it, and `free()` is optional.
+ *
+ * ```js
+ * const batch = schema.lintBatch(text);            // one key per line
+ * const patterns = schema.patterns();
+ * for (let row = 0; row < batch.length; row++) {
+ *   if (batch.problems[row] !== 0) console.log(batch.key(row), batch.result(row).problems[0].message);
+ *   else console.log(batch.key(row), patterns[batch.patterns[row]]);
+ * }
+ * ```
+ */
+export interface LintBatch {
+  /** The number of keys (lines). */
+  readonly length: number;
+  /** Per key: the index of its pattern in `schema.patterns()`, or -1 when it matches none. */
+  readonly patterns: Int32Array;
+  /** Per key: its cluster hash slot. */
+  readonly slots: Uint16Array;
+  /** Per key: the number of its first problem's code (`lintCodes()[n - 1]`), 0 when it has none. */
+  readonly problems: Uint8Array;
+  /** Per key: the byte offset in the input's UTF-8 where it starts. */
+  readonly starts: Uint32Array;
+  /** Per key: the byte offset in the input's UTF-8 where it ends (its line break excluded). */
+  readonly ends: Uint32Array;
+  /** Per pattern (index of `schema.patterns()`): how many keys matched it. */
+  readonly keysPerPattern: Uint32Array;
+  /** Per problem number: how many keys have it as their first; index 0 counts the keys without. */
+  readonly keysPerProblem: Uint32Array;
+  /** The key of `row` (bytes that are not UTF-8 shown as U+FFFD). A `RangeError` out of range. */
+  key(row: number): string;
+  /** The full result of `row`: what `keyschema lint --format json` prints for that line. */
+  result(row: number): LintResult;
+  /** Releases the batch's reference to its schema now rather than when it is collected; then
+   * `key` and `result` throw. The arrays stay readable. */
+  free(): void;
 }
 
 /** What `new Schema(text)` throws when the schema has errors. */
@@ -92,7 +142,12 @@ extern "C" {
 /// copy, several times faster than wasm-bindgen's string passing, which walks the string in
 /// JavaScript one UTF-16 unit at a time.
 fn utf8(text: &JsString) -> Vec<u8> {
-    TextEncoder::new().encode(text).to_vec()
+    utf8_array(text).to_vec()
+}
+
+/// The UTF-8 of a JavaScript string, as a JavaScript array.
+fn utf8_array(text: &JsString) -> js_sys::Uint8Array {
+    TextEncoder::new().encode(text)
 }
 
 impl Schema {
@@ -107,6 +162,19 @@ fn lint_result(schema: &keyschema::Schema, key: &[u8]) -> JsValue {
     parse_json(&to_json(&schema.lint_bytes(key)))
 }
 
+/// A string argument, or a `TypeError` naming the argument and the type it was given (a number
+/// given for a string must not reach WebAssembly as a pointer).
+fn string_arg(value: &JsValue, what: &str) -> Result<String, JsValue> {
+    value.as_string().ok_or_else(|| {
+        let given = if value.is_null() {
+            "null".to_string()
+        } else {
+            value.js_typeof().as_string().unwrap_or_default()
+        };
+        js_sys::TypeError::new(&format!("{what} must be a string, not {given}")).into()
+    })
+}
+
 /// A parsed and checked schema.
 #[wasm_bindgen]
 pub struct Schema {
@@ -118,17 +186,19 @@ pub struct Schema {
 
 #[wasm_bindgen]
 impl Schema {
-    /// Parses and checks `text`. Throws an `Error` with a `diagnostics` array when it has errors.
+    /// Parses and checks `text`. Throws an `Error` with a `diagnostics` array when it has errors,
+    /// and a `TypeError` when `text` is not a string.
     #[wasm_bindgen(constructor)]
-    pub fn new(text: &str) -> Result<Self, JsValue> {
-        match keyschema::Schema::parse(text, "schema.keys") {
+    pub fn new(#[wasm_bindgen(unchecked_param_type = "string")] text: JsValue) -> Result<Self, JsValue> {
+        let text = string_arg(&text, "the schema's text")?;
+        match keyschema::Schema::parse(&text, "schema.keys") {
             Ok(inner) => Ok(Self {
                 inner: Rc::new(inner),
                 facts: OnceCell::new(),
             }),
             Err(error) => {
                 let js_error = js_sys::Error::new(&error.rendered);
-                let diagnostics = parse_json(&diagnostics_json(&error.diagnostics, text));
+                let diagnostics = parse_json(&diagnostics_json(&error.diagnostics, &text));
                 // Setting a property on a fresh Error object cannot fail.
                 let _ = js_sys::Reflect::set(&js_error, &JsValue::from_str("diagnostics"), &diagnostics);
                 Err(js_error.into())
@@ -136,16 +206,19 @@ impl Schema {
         }
     }
 
-    /// Every diagnostic of `text`, errors and warnings, without throwing.
+    /// Every diagnostic of `text`, errors and warnings, without throwing (a `TypeError` when
+    /// `text` is not a string).
     #[wasm_bindgen(unchecked_return_type = "SchemaDiagnostic[]")]
-    pub fn check(text: &str) -> JsValue {
-        parse_json(&diagnostics_json(&keyschema::Schema::check(text), text))
+    pub fn check(#[wasm_bindgen(unchecked_param_type = "string")] text: JsValue) -> Result<JsValue, JsValue> {
+        let text = string_arg(&text, "the schema's text")?;
+        Ok(parse_json(&diagnostics_json(&keyschema::Schema::check(&text), &text)))
     }
 
-    /// Lints one key.
+    /// Lints one key (a `TypeError` when `key` is not a string).
     #[wasm_bindgen(unchecked_return_type = "LintResult")]
-    pub fn lint(&self, key: &str) -> JsValue {
-        lint_result(&self.inner, key.as_bytes())
+    pub fn lint(&self, #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue) -> Result<JsValue, JsValue> {
+        let key = string_arg(&key, "the key")?;
+        Ok(lint_result(&self.inner, key.as_bytes()))
     }
 
     /// Lints many keys in one call: one result per key, equal to `lint`'s. For a dump of a
@@ -160,15 +233,15 @@ impl Schema {
 
     /// Lints many keys, one per line of `keys` (as `keyschema lint` reads a file: `\r\n` or `\n`,
     /// every line a key), into typed arrays; `onProgress(keys, fraction)` is called every 65,536
-    /// keys. See [`LintBatch`].
-    #[wasm_bindgen(js_name = lintBatch)]
+    /// keys. See `LintBatch`.
+    #[wasm_bindgen(js_name = lintBatch, unchecked_return_type = "LintBatch")]
     pub fn lint_batch(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] keys: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer")] keys: JsValue,
         #[wasm_bindgen(js_name = onProgress, unchecked_optional_param_type = "(keys: number, fraction: number) => void")]
-        on_progress: Option<js_sys::Function>,
-    ) -> Result<LintBatch, JsValue> {
-        LintBatch::lint(Rc::clone(&self.inner), keys, on_progress.as_ref())
+        on_progress: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        batch::lint_batch(&self.inner, &keys, &on_progress)
     }
 
     /// The pattern of each key definition, in the order of the schema (the indexes of
@@ -193,9 +266,15 @@ impl Schema {
     #[wasm_bindgen(js_name = formatKey)]
     pub fn format_key(
         &self,
-        name: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Record<string, string | number>")] params: JsValue,
     ) -> Result<String, JsValue> {
+        let name = string_arg(&name, "the key's name")?;
+        if !params.is_object() {
+            let given = params.js_typeof().as_string().unwrap_or_default();
+            let message = format!("formatKey takes the key's parameters as an object, not {given}");
+            return Err(js_sys::TypeError::new(&message).into());
+        }
         let object = js_sys::Object::from(params);
         let entries: Vec<(String, String)> = js_sys::Object::entries(&object)
             .iter()
@@ -210,7 +289,7 @@ impl Schema {
             .collect();
         let pairs: Vec<(&str, &str)> = entries.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.inner
-            .format_key(name, &pairs)
+            .format_key(&name, &pairs)
             .map_err(|error| js_sys::Error::new(&error.to_string()).into())
     }
 
@@ -228,8 +307,8 @@ impl Schema {
 
 /// The Redis Cluster hash slot of a key (of its UTF-8 bytes).
 #[wasm_bindgen(js_name = keySlot)]
-pub fn key_slot(key: &str) -> u16 {
-    keyschema::key_slot(key.as_bytes())
+pub fn key_slot(#[wasm_bindgen(unchecked_param_type = "string")] key: JsValue) -> Result<u16, JsValue> {
+    Ok(keyschema::key_slot(string_arg(&key, "the key")?.as_bytes()))
 }
 
 /// The lint codes by their number in `LintBatch.problems`: number `n` is `lintCodes()[n - 1]`.
@@ -238,6 +317,16 @@ pub fn lint_codes() -> Vec<String> {
     keyschema::LINT_CODES
         .iter()
         .map(|code| code.as_str().to_string())
+        .collect()
+}
+
+/// What each lint code means, in a few words, by the same numbers as `lintCodes()`
+/// (`lintCodeTitles()[0]` is `"no pattern matches"`, K001's).
+#[wasm_bindgen(js_name = lintCodeTitles)]
+pub fn lint_code_titles() -> Vec<String> {
+    keyschema::LINT_CODES
+        .iter()
+        .map(|code| code.title().to_string())
         .collect()
 }
 

@@ -2,9 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { initSync, Schema, keySlot, cordumSchema, lintCodes } from "../pkg/keyschema_wasm.js";
+import { initSync, Schema, SchemaDocument, keySlot, cordumSchema, lintCodes, lintCodeTitles } from "../pkg/keyschema_wasm.js";
 
-initSync({ module: readFileSync(new URL("../pkg/keyschema_wasm_bg.wasm", import.meta.url)) });
+const wasm = initSync({ module: readFileSync(new URL("../pkg/keyschema_wasm_bg.wasm", import.meta.url)) });
 const cordum = new Schema(cordumSchema());
 const ID = "0f8fad5b-d9cb-469f-a165-70867728950e";
 
@@ -105,10 +105,121 @@ test("lintBatch: typed arrays read in place, counts, lazy results, progress", ()
   assert.equal(reports.at(-1)[1], 1);
   big.free();
   assert.throws(() => cordum.lintBatch(many, () => { throw new Error("stop"); }), /stop/);
-  assert.throws(() => cordum.lintBatch(42), { name: "TypeError", message: /string or a Uint8Array/ });
+  assert.throws(() => cordum.lintBatch(42), { name: "TypeError", message: /string or a Uint8Array \(or ArrayBuffer\) of keys, one per line, not number/ });
   // Bytes that are not UTF-8 are a problem of their key (K005), as in the CLI.
   const bytes = cordum.lintBatch(new Uint8Array([0x61, 0xff, 0x0a, 0x62]));
   assert.deepEqual([...bytes.problems], [5, 1]);
   assert.equal(bytes.key(0), "a\ufffd");
   bytes.free();
+});
+
+test("arguments of the wrong type are TypeErrors that say what was expected, never engine errors", () => {
+  assert.throws(() => cordum.lint(42), { name: "TypeError", message: "the key must be a string, not number" });
+  assert.throws(() => cordum.lint(), { name: "TypeError", message: "the key must be a string, not undefined" });
+  assert.throws(() => new Schema(42), { name: "TypeError", message: "the schema's text must be a string, not number" });
+  assert.throws(() => new Schema(null), { name: "TypeError", message: "the schema's text must be a string, not null" });
+  assert.throws(() => Schema.check({}), { name: "TypeError", message: "the schema's text must be a string, not object" });
+  assert.throws(() => new SchemaDocument(7), { name: "TypeError", message: "the schema's text must be a string, not number" });
+  assert.throws(() => keySlot(1), { name: "TypeError", message: "the key must be a string, not number" });
+  assert.throws(() => cordum.formatKey(1, {}), { name: "TypeError", message: "the key's name must be a string, not number" });
+  assert.throws(() => cordum.formatKey("job_state", "id"), { name: "TypeError", message: /parameters as an object, not string/ });
+  assert.throws(() => cordum.lintBatch("a\n", 42), { name: "TypeError", message: "onProgress must be a function, not number" });
+  assert.throws(() => cordum.lintBatch("a\n", "f"), { name: "TypeError", message: "onProgress must be a function, not string" });
+  assert.equal(cordum.lintBatch("a\n", null).length, 1, "null and undefined leave the callback out");
+  assert.equal(cordum.lintBatch("a\n", undefined).length, 1);
+  // The schema still works after every refusal.
+  assert.equal(cordum.lint("job:index:running").pattern, "job:index:<state>");
+
+  const batch = cordum.lintBatch("job:index:running\nnope\n");
+  assert.throws(() => batch.result(-1), { name: "RangeError", message: "row -1 is out of range: the batch has 2 keys" });
+  assert.throws(() => batch.key(2), { name: "RangeError", message: "row 2 is out of range: the batch has 2 keys" });
+  assert.throws(() => batch.result(1.5), { name: "TypeError", message: /row 1.5 is not a row number/ });
+  assert.throws(() => batch.key("0"), { name: "TypeError", message: /row 0 is not a row number/ });
+});
+
+test("lintBatch takes an ArrayBuffer or any view of bytes, and keeps its own copy", () => {
+  const text = "job:index:running\nnope\nwf:runs:all\n";
+  const bytes = new TextEncoder().encode(text);
+  const fromBuffer = cordum.lintBatch(bytes.buffer);
+  assert.deepEqual([...fromBuffer.problems], [0, 1, 0]);
+  assert.equal(fromBuffer.key(2), "wf:runs:all");
+  // A view of part of a larger buffer: only its bytes are linted.
+  const padded = new Uint8Array(bytes.length + 8);
+  padded.set(bytes, 4);
+  assert.deepEqual([...cordum.lintBatch(new DataView(padded.buffer, 4, bytes.length)).problems], [0, 1, 0]);
+  // The caller's array may change afterwards; the batch's keys do not.
+  const mine = cordum.lintBatch(bytes);
+  bytes.fill(0x78);
+  assert.equal(mine.key(0), "job:index:running");
+  assert.equal(mine.result(0).pattern, "job:index:<state>");
+});
+
+test("a batch outlives its schema, and a freed batch says so", () => {
+  const schema = new Schema(cordumSchema());
+  const batch = schema.lintBatch("job:index:running\n");
+  schema.free();
+  assert.equal(batch.result(0).pattern, "job:index:<state>", "the batch holds its own reference to the schema");
+  batch.free();
+  batch.free(); // twice is harmless
+  assert.throws(() => batch.result(0), /this batch was freed/);
+  assert.equal(batch.patterns.length, 1, "its arrays stay readable");
+});
+
+test("batches never freed, in a synchronous loop, leave WebAssembly memory bounded", () => {
+  // 100,000 keys a batch. When a batch lived in WebAssembly memory this loop grew it by ~5 MB a
+  // batch (600 MB here), and a loop of million-key batches failed at its 81st call.
+  const text = Array.from({ length: 100000 }, (_, i) => `cordum:rl:tenant-${i % 100}:${1700000000 + i}`).join("\n");
+  cordum.lintBatch(text); // the first batch sets the high-water mark of WebAssembly memory
+  const before = wasm.memory.buffer.byteLength;
+  let keys = 0;
+  for (let i = 0; i < 120; i++) keys += cordum.lintBatch(text).length;
+  assert.equal(keys, 12000000);
+  const grown = wasm.memory.buffer.byteLength - before;
+  assert.ok(grown <= 2 * 65536, `WebAssembly memory grew by ${grown} bytes over 120 batches`);
+});
+
+test("lintCodeTitles names what each lint code means", () => {
+  assert.deepEqual(lintCodeTitles(), ["no pattern matches", "wrong parameter type", "bad escape", "key out of bounds", "not UTF-8"]);
+  assert.equal(lintCodeTitles().length, lintCodes().length);
+});
+
+test("SchemaDocument: check's diagnostics, hover facts matching lint, definitions, formatting, UTF-16 offsets", () => {
+  const text = cordumSchema();
+  const doc = new SchemaDocument(text);
+  assert.deepEqual(doc.diagnostics(), Schema.check(text));
+  assert.equal(doc.hasErrors(), false);
+  // Hovering a key's pattern gives its type, TTL, an example key and that key's slot.
+  const at = text.indexOf("job:state:<jobID>");
+  const hover = doc.hover(at + 2);
+  assert.equal(text.slice(hover.start, hover.end), "job:state:<jobID>");
+  assert.match(hover.markdown, /Redis type: string/);
+  assert.match(hover.markdown, /TTL: .*JOB_META_TTL_SECONDS/);
+  const [, example, slot] = hover.markdown.match(/example: `([^`]+)` \(slot (\d+)\)/);
+  const linted = cordum.lint(example);
+  assert.equal(linted.pattern, "job:state:<jobID>");
+  assert.equal(Number(slot), linted.slot);
+  // A placeholder's parameter: its definition, and its references.
+  const use = text.indexOf("<jobID>", at) + 1;
+  const definition = doc.definition(use);
+  assert.equal(text.slice(definition.start, definition.end), "jobID");
+  assert.ok(text.slice(0, definition.start).endsWith("param "));
+  assert.ok(doc.references(use).length > 10);
+  assert.equal(doc.hover(text.indexOf("\n\n")), null, "nothing to say about a blank line");
+  assert.equal(doc.format(), new SchemaDocument(doc.format()).format(), "formatting is idempotent");
+  doc.free();
+
+  // Offsets count UTF-16 units: an astral character before the key is two of them.
+  const astral = "# 𝄞 𝄞\nparam id int\nthing:<id> string \"A thing\"\n";
+  const small = new SchemaDocument(astral);
+  const start = astral.indexOf("thing:<id>");
+  const facts = small.hover(start + 1);
+  assert.deepEqual([facts.start, facts.end], [start, start + "thing:<id>".length]);
+  const param = small.definition(astral.indexOf("<id>") + 1);
+  assert.equal(astral.slice(param.start, param.end), "id");
+
+  // A schema with errors: its diagnostics, no formatting, names still found.
+  const broken = new SchemaDocument("param jobID uuid\njob:state:<jobId> string \"Job state\"\n");
+  assert.equal(broken.hasErrors(), true);
+  assert.equal(broken.diagnostics()[0].code, "E004");
+  assert.throws(() => broken.format(), /unknown parameter `jobId`/);
 });

@@ -10,11 +10,11 @@ import { fileURLToPath } from "node:url";
 
 const pkg = fileURLToPath(new URL("../pkg", import.meta.url));
 
-function project(source) {
+function project(source, type = "module") {
   const dir = mkdtempSync(join(tmpdir(), "keyschema-user-"));
   mkdirSync(join(dir, "node_modules"));
   symlinkSync(pkg, join(dir, "node_modules", "keyschema-wasm"), "dir");
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ type }));
   writeFileSync(join(dir, "main.js"), source);
   return execFileSync(process.execPath, ["main.js"], { cwd: dir }).toString();
 }
@@ -50,4 +50,33 @@ test("the exports map gives types, a Node entry and a default for browsers and b
   for (const path of imports) {
     assert.ok(manifest.files.some((f) => path.slice(2).startsWith(f)), `${path} is published`);
   }
+});
+
+// require(esm) is on without a flag from Node 20.19 and 22.12; the package is an ES module
+// without top-level await, so `require` loads it there, and `engines` says exactly that range.
+const REQUIRE_ESM = "^20.19.0 || >=22.12.0";
+
+function satisfies(version, range) {
+  const [major, minor] = version.replace(/^v/, "").split(".").map(Number);
+  return range.split("||").some((part) => {
+    const [, op, m, n] = part.trim().match(/^(\^|>=)(\d+)\.(\d+)\.\d+$/);
+    return op === "^" ? major === Number(m) && minor >= Number(n) : major > Number(m) || (major === Number(m) && minor >= Number(n));
+  });
+}
+
+test("engines declares the Node versions where both import and require load the package", () => {
+  const manifest = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8"));
+  assert.equal(manifest.engines.node, REQUIRE_ESM);
+  assert.ok(satisfies("20.19.0", REQUIRE_ESM) && satisfies("22.12.0", REQUIRE_ESM) && satisfies("24.1.0", REQUIRE_ESM));
+  assert.ok(!satisfies("20.18.3", REQUIRE_ESM) && !satisfies("21.7.0", REQUIRE_ESM) && !satisfies("22.11.0", REQUIRE_ESM));
+  assert.ok(satisfies(process.version, REQUIRE_ESM), `this Node (${process.version}) is in the declared range`);
+  assert.ok(!/\bawait\b/.test(readFileSync(join(pkg, "node.js"), "utf8").replace(/\/\/.*$/gm, "")), "no top-level await in the Node entry");
+});
+
+test("a CommonJS user requires the package by name", () => {
+  const output = project(`
+    const { Schema, cordumSchema } = require("keyschema-wasm");
+    console.log(new Schema(cordumSchema()).lint("job:index:running").pattern);
+  `, "commonjs");
+  assert.equal(output.trim(), "job:index:<state>");
 });

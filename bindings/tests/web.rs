@@ -13,8 +13,8 @@ fn get(value: &JsValue, field: &str) -> JsValue {
 
 #[wasm_bindgen_test]
 fn lint_gives_the_cli_fields() {
-    let schema = Schema::new(&cordum_schema()).unwrap();
-    let result = schema.lint("job:index:running");
+    let schema = Schema::new(cordum_schema().into()).unwrap();
+    let result = schema.lint("job:index:running".into()).unwrap();
     assert_eq!(get(&result, "name").as_string().as_deref(), Some("job_index"));
     assert_eq!(
         get(&get(&result, "params"), "state").as_string().as_deref(),
@@ -23,13 +23,13 @@ fn lint_gives_the_cli_fields() {
     assert_eq!(get(&result, "ttl_seconds").as_f64(), Some(604_800.0));
     assert_eq!(
         get(&result, "slot").as_f64(),
-        Some(f64::from(key_slot("job:index:running")))
+        Some(f64::from(key_slot("job:index:running".into()).unwrap()))
     );
 }
 
 #[wasm_bindgen_test]
 fn errors_carry_diagnostics() {
-    let error = Schema::new("k:<nope> string \"K\"\n").err().unwrap();
+    let error = Schema::new("k:<nope> string \"K\"\n".into()).err().unwrap();
     let diagnostics = js_sys::Array::from(&get(&error, "diagnostics"));
     let first = diagnostics.get(0);
     assert_eq!(get(&first, "code").as_string().as_deref(), Some("E004"));
@@ -39,7 +39,7 @@ fn errors_carry_diagnostics() {
 
 #[wasm_bindgen_test]
 fn many_keys_in_one_call() {
-    let schema = Schema::new(&cordum_schema()).unwrap();
+    let schema = Schema::new(cordum_schema().into()).unwrap();
     let keys: js_sys::Array = (0..1000)
         .map(|i| JsValue::from(format!("cordum:rl:t{i}:{i}")))
         .collect();
@@ -53,11 +53,15 @@ fn many_keys_in_one_call() {
 
 #[wasm_bindgen_test]
 fn a_batch_of_keys_in_typed_arrays() {
-    let schema = Schema::new(&cordum_schema()).unwrap();
+    let schema = Schema::new(cordum_schema().into()).unwrap();
     let text: String = (0..1000).map(|i| format!("cordum:rl:t{i}:{i}\n")).collect();
-    let batch = schema.lint_batch(JsValue::from(text), None).unwrap();
-    assert_eq!(batch.length(), 1000);
-    let pattern = schema.patterns()[batch.patterns().get_index(999) as usize].clone();
+    let batch = schema.lint_batch(JsValue::from(text), JsValue::UNDEFINED).unwrap();
+    assert_eq!(get(&batch, "length").as_f64(), Some(1000.0));
+    let patterns = js_sys::Int32Array::from(get(&batch, "patterns"));
+    let pattern = schema.patterns()[patterns.get_index(999) as usize].clone();
     assert_eq!(pattern, "cordum:rl:<tenant>:<unixSec>");
-    assert_eq!(batch.keys_per_problem().get_index(0), 1000);
+    assert_eq!(
+        js_sys::Uint32Array::from(get(&batch, "keysPerProblem")).get_index(0),
+        1000
+    );
 }

@@ -44,7 +44,7 @@ pub enum Severity {
 }
 
 macro_rules! codes {
-    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $severity:ident; )*) => {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $severity:ident, $title:literal; )*) => {
         /// A stable code: `E` errors and `W` warnings about a schema, `K` problems of a key found by
         /// the linter. Codes never change meaning once released; tools may match on them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -57,6 +57,12 @@ macro_rules! codes {
             /// The code as printed (`E001`, `W001`).
             pub fn as_str(self) -> &'static str {
                 match self { $( Self::$variant => $code, )* }
+            }
+
+            /// A few words naming what the code means, for a label beside it (`K001 no pattern
+            /// matches`).
+            pub fn title(self) -> &'static str {
+                match self { $( Self::$variant => $title, )* }
             }
 
             /// The severity every diagnostic with this code has.
@@ -72,55 +78,55 @@ macro_rules! codes {
 
 codes! {
     /// A token that does not fit the grammar here.
-    Syntax = "E001", Error;
+    Syntax = "E001", Error, "syntax error";
     /// A string literal without its closing quote.
-    UnterminatedString = "E002", Error;
+    UnterminatedString = "E002", Error, "unterminated string";
     /// A parameter type that does not exist.
-    UnknownParamType = "E003", Error;
+    UnknownParamType = "E003", Error, "unknown parameter type";
     /// A placeholder naming a parameter that was never declared.
-    UnknownParam = "E004", Error;
+    UnknownParam = "E004", Error, "unknown parameter";
     /// A TTL name that was never declared.
-    UnknownTtl = "E005", Error;
+    UnknownTtl = "E005", Error, "unknown TTL";
     /// Two declarations with one name.
-    DuplicateName = "E006", Error;
+    DuplicateName = "E006", Error, "duplicate name";
     /// A malformed hash tag: empty `{}`, more than one tag, or a stray brace.
-    MalformedHashTag = "E007", Error;
+    MalformedHashTag = "E007", Error, "malformed hash tag";
     /// A duration that does not parse (`7d`, `15m`, `60s`, `500ms`).
-    InvalidDuration = "E008", Error;
+    InvalidDuration = "E008", Error, "invalid duration";
     /// A key pattern whose parameters cannot be told apart when parsing a key.
-    NonInjectivePattern = "E009", Error;
+    NonInjectivePattern = "E009", Error, "ambiguous parameters in a pattern";
     /// An option that makes no sense for this kind of key (a cap on a string).
-    InvalidOption = "E010", Error;
+    InvalidOption = "E010", Error, "invalid option";
     /// A name that refers to no group, key or parameter.
-    UnknownReference = "E011", Error;
+    UnknownReference = "E011", Error, "unknown reference";
     /// A declaration is missing something it needs (a Redis type, a separator).
-    Missing = "E012", Error;
+    Missing = "E012", Error, "missing part";
     /// The schema declares no key at all.
-    EmptySchema = "E013", Error;
+    EmptySchema = "E013", Error, "empty schema";
     /// The schema source is larger than the parser accepts.
-    SourceTooLarge = "E014", Error;
+    SourceTooLarge = "E014", Error, "schema too large";
     /// Two patterns can match the same key.
-    AmbiguousPatterns = "W001", Warning;
+    AmbiguousPatterns = "W001", Warning, "patterns overlap";
     /// A hash tag made only of literals puts a whole family of keys on one slot.
-    LiteralHashTag = "W002", Warning;
+    LiteralHashTag = "W002", Warning, "literal hash tag";
     /// A collection that can grow without bound and never expires.
-    UnboundedCollection = "W003", Warning;
+    UnboundedCollection = "W003", Warning, "unbounded collection";
     /// A key without a purpose string.
-    MissingPurpose = "W004", Warning;
+    MissingPurpose = "W004", Warning, "missing purpose";
     /// A parameter that may span segments: legacy keys written without escaping.
-    SpanningParam = "W005", Warning;
+    SpanningParam = "W005", Warning, "parameter spans segments";
     /// Keys of one group with different hash-tag templates cannot be used together on a cluster.
-    MixedSlotGroups = "W006", Warning;
+    MixedSlotGroups = "W006", Warning, "mixed slot groups";
     /// Lint: no pattern matches the key (the message names the nearest pattern and why).
-    NoPatternMatches = "K001", Error;
+    NoPatternMatches = "K001", Error, "no pattern matches";
     /// Lint: a parameter of the key has the wrong type or form.
-    WrongParamType = "K002", Error;
+    WrongParamType = "K002", Error, "wrong parameter type";
     /// Lint: a parameter of the key holds a bad percent-escape.
-    BadEscape = "K003", Error;
+    BadEscape = "K003", Error, "bad escape";
     /// Lint: an empty key, one over the linter's length limit, or one with too many segments.
-    KeyOutOfBounds = "K004", Error;
+    KeyOutOfBounds = "K004", Error, "key out of bounds";
     /// Lint: a key that is not UTF-8.
-    KeyNotUtf8 = "K005", Error;
+    KeyNotUtf8 = "K005", Error, "not UTF-8";
 }
 
 impl fmt::Display for Code {
