@@ -1,12 +1,11 @@
 // The playground: a thin page over the keyschema WebAssembly package. Everything it shows comes
-// from the library; this file edits the schema, keeps the state in the URL and hands keys to the
-// worker (worker.js); table.js shows the results.
+// from the library; this file keeps the state in the URL and hands keys to the worker (worker.js);
+// editor.js edits the schema, table.js shows the results.
 import init, { Schema, cordumSchema } from "../pkg/keyschema_wasm.js";
-import { Results, escapeHtml } from "./table.js";
+import { SchemaEditor } from "./editor.js";
+import { Results } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
-const schemaBox = $("schema");
-const backdrop = $("schema-backdrop");
 const keysBox = $("keys");
 const DEFAULT_KEYS = [
   "job:state:0f8fad5b-d9cb-469f-a165-70867728950e",
@@ -19,6 +18,7 @@ const DEFAULT_KEYS = [
   "unknown:key",
 ].join("\n");
 
+// The schema keys are linted against: null while the editor's text has errors.
 let schema = null;
 let defaultSchema = "";
 
@@ -46,63 +46,10 @@ function readState() {
 }
 function writeState() {
   const params = new URLSearchParams();
-  if (schemaBox.value !== defaultSchema) params.set("s", encode(schemaBox.value));
+  if (editor.text !== defaultSchema) params.set("s", encode(editor.text));
   // Keys travel in the URL while they are a few thousand; a dump stays on the page.
   if (keysBox.value.length <= 100000) params.set("k", encode(keysBox.value));
   history.replaceState(null, "", `#${params}`);
-}
-
-// --- Schema: diagnostics underlined in place and listed with line numbers. ---
-// Offsets in UTF-16 units (what diagnostics' 1-based columns count) of each line start.
-function lineStarts(text) {
-  const starts = [0];
-  for (let i = 0; i < text.length; i++) if (text[i] === "\n") starts.push(i + 1);
-  return starts;
-}
-function renderDiagnostics(text, diagnostics) {
-  const starts = lineStarts(text);
-  const at = (line, column) => Math.min(text.length, (starts[line - 1] ?? text.length) + column - 1);
-  const ranges = diagnostics
-    .map((d) => ({ d, start: at(d.line, d.column), end: Math.max(at(d.end_line, d.end_column), at(d.line, d.column) + 1) }))
-    .sort((a, b) => a.start - b.start);
-  let html = "";
-  let cursor = 0;
-  for (const { d, start, end } of ranges) {
-    if (start < cursor) continue; // overlapping ranges: the first one is shown
-    html += escapeHtml(text.slice(cursor, start));
-    html += `<mark class="${d.severity}" title="${escapeHtml(d.code + ": " + d.message)}">${escapeHtml(text.slice(start, end) || " ")}</mark>`;
-    cursor = end;
-  }
-  backdrop.innerHTML = html + escapeHtml(text.slice(cursor)) + "\n";
-  const list = $("diagnostics");
-  list.innerHTML = "";
-  for (const { d, start, end } of ranges) {
-    const item = document.createElement("li");
-    item.className = d.severity;
-    item.dataset.line = d.line;
-    item.innerHTML = `<span class="where">line ${d.line}:${d.column}</span> ${escapeHtml(d.severity)}[${d.code}]: ${escapeHtml(d.message)}` +
-      (d.hint ? `<br><span class="hint">hint: ${escapeHtml(d.hint)}</span>` : "");
-    item.addEventListener("click", () => { schemaBox.focus(); schemaBox.setSelectionRange(start, end); });
-    list.append(item);
-  }
-}
-
-function updateSchema() {
-  const text = schemaBox.value;
-  const diagnostics = Schema.check(text);
-  renderDiagnostics(text, diagnostics);
-  const errors = diagnostics.filter((d) => d.severity === "error").length;
-  const status = $("schema-status");
-  if (errors === 0) {
-    schema?.free();
-    schema = new Schema(text);
-    status.textContent = `valid, ${diagnostics.length} warning(s)`;
-    status.className = "status ok";
-  } else {
-    status.textContent = `${errors} error(s)`;
-    status.className = "status bad";
-  }
-  updateKeys();
 }
 
 // --- Keys: linted in a worker, from the text box or a dropped file. ---
@@ -111,36 +58,35 @@ const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module
 let source = { kind: "text" }; // or { kind: "file", name, bytes }
 let lintId = 0;
 
+function showProgress(text) {
+  $("progress").hidden = text === null;
+  $("progress").value = 0;
+  $("progress-text").textContent = text ?? "";
+}
+
 function updateKeys() {
-  if (!schema) { results.clear("fix the schema's errors to lint keys"); return; }
+  if (!schema) return;
   const bytes = source.kind === "file" ? source.bytes.slice(0) : new TextEncoder().encode(keysBox.value).buffer;
   const id = ++lintId;
-  const total = source.kind === "file" ? source.name : "keys";
-  $("progress").hidden = false;
-  $("progress").value = 0;
-  $("progress-text").textContent = `linting ${total}…`;
-  worker.postMessage({ id, schemaText: schemaBox.value, bytes }, [bytes]);
+  showProgress(`linting ${source.kind === "file" ? source.name : "keys"}…`);
+  worker.postMessage({ id, schemaText: editor.text, bytes }, [bytes]);
 }
 
 worker.onmessage = ({ data }) => {
-  if (data.id !== lintId) return; // a newer request is under way
+  if (data.id !== lintId) return; // a newer request, or a schema edit, made this one stale
   if (data.type === "progress") {
     $("progress").value = data.fraction;
     $("progress-text").textContent = `${data.keys.toLocaleString("en-US")} keys linted…`;
     return;
   }
-  $("progress").hidden = true;
-  $("progress-text").textContent = "";
-  if (data.type === "error") { results.clear(`could not lint: ${data.message}`); return; }
+  showProgress(null);
+  if (data.type === "error") {
+    results.clear(`could not lint: ${data.message}`);
+    return;
+  }
   results.show(data, schema);
   document.body.dataset.linted = String(data.id);
 };
-
-async function loadFile(file) {
-  source = { kind: "file", name: file.name, bytes: await file.arrayBuffer() };
-  $("source").textContent = `${file.name} (${(file.size / 1e6).toFixed(1)} MB); edit the box to lint it instead`;
-  updateKeys();
-}
 
 let timer = 0;
 function later(f) {
@@ -148,14 +94,35 @@ function later(f) {
   timer = setTimeout(() => { f(); writeState(); }, 150);
 }
 
+/** After every check of the editor's text: a schema to lint keys with, or the reason there is none. */
+function schemaChecked({ text, errors }) {
+  schema?.free();
+  schema = null;
+  if (errors) {
+    lintId++; // a lint under way used the old text
+    clearTimeout(timer);
+    showProgress(null);
+    results.clear(`fix the schema's ${errors === 1 ? "error" : `${errors} errors`} to lint keys`);
+    writeState();
+    return;
+  }
+  schema = new Schema(text);
+  later(updateKeys);
+}
+
+async function loadFile(file) {
+  source = { kind: "file", name: file.name, bytes: await file.arrayBuffer() };
+  $("source").textContent = `${file.name} (${(file.size / 1e6).toFixed(1)} MB); edit the box to lint it instead`;
+  updateKeys();
+}
+
 await init();
 results = new Results();
 defaultSchema = cordumSchema();
 const state = readState();
-schemaBox.value = state.schema;
 keysBox.value = state.keys;
-schemaBox.addEventListener("input", () => later(updateSchema));
-schemaBox.addEventListener("scroll", () => { backdrop.scrollTop = schemaBox.scrollTop; backdrop.scrollLeft = schemaBox.scrollLeft; });
+const editor = new SchemaEditor(schemaChecked);
+editor.text = state.schema;
 keysBox.addEventListener("input", () => {
   source = { kind: "text" };
   $("source").textContent = "";
@@ -170,5 +137,4 @@ dropZone.addEventListener("drop", (event) => {
   dropZone.classList.remove("dragging");
   if (event.dataTransfer.files[0]) loadFile(event.dataTransfer.files[0]);
 });
-updateSchema();
 document.body.dataset.ready = "true";

@@ -1,16 +1,15 @@
 // The results of a batch: the summary, the filters and a virtualised table (only the rows in view
 // are in the DOM, so a million keys scroll as smoothly as ten). A row's full result is linted on
-// demand, on this thread, from the key's bytes.
-import { lintCodes } from "../pkg/keyschema_wasm.js";
+// demand, on this thread, from the key's bytes. Rows take the keyboard: Tab reaches the table,
+// the arrows move between rows, Enter shows the full result.
+import { lintCodes, lintCodeTitles } from "../pkg/keyschema_wasm.js";
+import { escapeHtml } from "./html.js";
 
 const ROW = 24; // px, fixed so that a row's position is its index times ROW
 const OVERSCAN = 8;
 const decoder = new TextDecoder();
 const $ = (id) => document.getElementById(id);
 
-export function escapeHtml(text) {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
-}
 function formatValue(value) {
   if (value !== null && typeof value === "object") {
     return "(" + Object.entries(value).map(([k, v]) => `${k}=${formatValue(v)}`).join(" ") + ")";
@@ -29,14 +28,21 @@ export class Results {
     this.viewport = $("viewport");
     this.spacer = $("spacer");
     this.rows = $("rows");
-    this.codes = lintCodes();
+    // "K001 no pattern matches": a code is never shown without what it means.
+    const titles = lintCodeTitles();
+    this.codes = lintCodes().map((code, i) => `${code} ${titles[i]}`);
     this.batch = null;
     this.view = new Uint32Array(0);
+    this.focused = -1; // the index in `view` of the row that has the keyboard
     this.viewport.addEventListener("scroll", () => this.render());
     this.rows.addEventListener("click", (event) => {
       const row = event.target.closest(".row");
-      if (row) this.showDetails(Number(row.dataset.row));
+      if (row) {
+        this.focused = Number(row.dataset.index);
+        this.showDetails(Number(row.dataset.row));
+      }
     });
+    this.rows.addEventListener("keydown", (event) => this.onKey(event));
     $("filter-pattern").addEventListener("change", () => this.filter());
     $("filter-problem").addEventListener("change", () => this.filter());
   }
@@ -52,10 +58,15 @@ export class Results {
     this.filter();
   }
 
+  /** No results, and why: every count, filter and row of the last batch goes. */
   clear(message) {
     this.batch = null;
     this.view = new Uint32Array(0);
+    this.focused = -1;
     $("summary").textContent = message;
+    $("shown-count").textContent = "";
+    $("filter-pattern").innerHTML = "";
+    $("filter-problem").innerHTML = "";
     this.spacer.style.height = "0px";
     this.rows.innerHTML = "";
     $("details").hidden = true;
@@ -124,6 +135,7 @@ export class Results {
       if ((p === null || patterns[i] === p) && (q === null || problems[i] === q)) view[n++] = i;
     }
     this.view = view.subarray(0, n);
+    this.focused = -1;
     $("shown-count").textContent = `${number(n)} shown`;
     this.spacer.style.height = `${n * ROW}px`;
     this.viewport.scrollTop = 0;
@@ -145,18 +157,48 @@ export class Results {
       const problem = this.batch.problems[row];
       const problems = result.problems.map((p) => `${p.code}: ${p.message}`)
         .concat(result.also_matches.map((other) => `also matches ${other}`)).join("; ");
-      html += `<div class="row${problem ? " bad" : ""}" data-row="${row}" style="top:${i * ROW}px">` +
+      html += `<div class="row${problem ? " bad" : ""}" role="row" tabindex="${i === Math.max(this.focused, first) ? 0 : -1}" data-row="${row}" data-index="${i}" style="top:${i * ROW}px">` +
         `<span class="key" title="${escapeHtml(key)}">${escapeHtml(key)}</span><span class="pattern">${escapeHtml(fact?.pattern ?? "")}</span>` +
         `<span class="params">${escapeHtml(params)}</span><span class="slot">${this.batch.slots[row]}</span>` +
         `<span>${fact?.type ?? ""}</span><span>${fact ? formatTtl(fact.ttl_ms) : ""}</span>` +
         `<span class="problems" title="${escapeHtml(problems)}">${escapeHtml(problems)}</span></div>`;
     }
+    const hadFocus = this.rows.contains(document.activeElement);
     this.rows.innerHTML = html;
+    if (hadFocus) this.rows.querySelector(`[data-index="${this.focused}"]`)?.focus({ preventScroll: true });
+  }
+
+  /** The keyboard on a row: arrows, Home/End, Page Up/Down move; Enter or Space shows its result. */
+  onKey(event) {
+    const row = event.target.closest(".row");
+    if (!row || !this.view.length) return;
+    const index = Number(row.dataset.index);
+    const page = Math.max(1, Math.floor(this.viewport.clientHeight / ROW) - 1);
+    const moves = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page, Home: -Infinity, End: Infinity };
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      this.focused = index;
+      this.showDetails(Number(row.dataset.row));
+    } else if (event.key in moves) {
+      event.preventDefault();
+      this.focusRow(Math.min(this.view.length - 1, Math.max(0, index + moves[event.key])));
+    }
+  }
+
+  /** Gives row `index` of the view the keyboard, scrolling it into view. */
+  focusRow(index) {
+    this.focused = index;
+    const top = index * ROW;
+    if (top < this.viewport.scrollTop) this.viewport.scrollTop = top;
+    else if (top + ROW > this.viewport.scrollTop + this.viewport.clientHeight) this.viewport.scrollTop = top + ROW - this.viewport.clientHeight;
+    this.render();
+    this.rows.querySelector(`[data-index="${index}"]`)?.focus({ preventScroll: true });
   }
 
   showDetails(row) {
     const details = $("details");
     details.hidden = false;
     details.querySelector("pre").textContent = JSON.stringify(this.result(row), null, 2);
+    details.scrollIntoView({ block: "nearest" });
   }
 }
