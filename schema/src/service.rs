@@ -21,6 +21,11 @@ pub enum NameKind {
     Key,
     /// A group.
     Group,
+    /// A record type of a value (`JobState` in `json(JobState)` or `proto(...)`): declared in the
+    /// service's code, not in the schema, so it has references but no definition here.
+    Record,
+    /// A codec of the service's own (`OffsetCodec` in `codec(OffsetCodec)`): likewise.
+    Codec,
 }
 
 /// One place a name is written.
@@ -166,6 +171,7 @@ impl Document {
             NameKind::Param => self.param_facts(&at.name)?,
             NameKind::Ttl => self.ttl_facts(&at.name)?,
             NameKind::Group => format!("group `{}`", at.name),
+            NameKind::Record | NameKind::Codec => self.value_type_facts(at.kind, &at.name),
         };
         Some((text, at.span))
     }
@@ -240,6 +246,29 @@ impl Document {
             used.len(),
             used.join(", ")
         ))
+    }
+
+    /// A record or codec: what it is, and the keys whose values use it.
+    fn value_type_facts(&self, kind: NameKind, name: &str) -> String {
+        let mut keys: Vec<String> = Vec::new();
+        for decl in self.key_decls() {
+            let mut found = Vec::new();
+            for codec in decl_codecs(decl) {
+                value_types(&mut found, codec);
+            }
+            if found.iter().any(|o| o.kind == kind && o.name == name) {
+                keys.push(self.key_name(decl).unwrap_or_else(|| decl.pattern.value.clone()));
+            }
+        }
+        let what = match kind {
+            NameKind::Record => "record",
+            _ => "codec",
+        };
+        format!(
+            "**{what} `{name}`**: defined in the service's code\n\nthe values of {} key(s): {}\n",
+            keys.len(),
+            keys.join(", ")
+        )
     }
 
     fn ttl_facts(&self, name: &str) -> Option<String> {
@@ -352,18 +381,7 @@ impl Document {
             push(&mut out, NameKind::Ttl, &ttl.name.value, ttl.name.span, true);
             ttl_names(&mut out, &ttl.expr);
         }
-        let keys = self
-            .file
-            .keys
-            .iter()
-            .chain(
-                self.file
-                    .groups
-                    .iter()
-                    .flat_map(|g| g.keys.iter().chain(g.dlqs.iter().flat_map(|d| d.keys.iter()))),
-            )
-            .chain(self.file.dlqs.iter().flat_map(|d| d.keys.iter()));
-        for decl in keys {
+        for decl in self.key_decls() {
             if let Some(name) = self.key_name(decl) {
                 push(&mut out, NameKind::Key, &name, decl.pattern.span, true);
             }
@@ -373,6 +391,9 @@ impl Document {
             }
             for codec in decl.member.iter().chain(decl.codec.iter()) {
                 self.codec_param(&mut out, codec);
+            }
+            for codec in decl_codecs(decl) {
+                value_types(&mut out, codec);
             }
             if let Some(of) = &decl.of {
                 push(&mut out, NameKind::Key, &of.value, of.span, false);
@@ -406,6 +427,20 @@ impl Document {
         out
     }
 
+    /// Every key declaration: at the top level, in groups and in dead-letter queues.
+    fn key_decls(&self) -> impl Iterator<Item = &KeyDecl> {
+        self.file
+            .keys
+            .iter()
+            .chain(
+                self.file
+                    .groups
+                    .iter()
+                    .flat_map(|g| g.keys.iter().chain(g.dlqs.iter().flat_map(|d| d.keys.iter()))),
+            )
+            .chain(self.file.dlqs.iter().flat_map(|d| d.keys.iter()))
+    }
+
     /// The code name of a declared key: from the model when the schema checks (by where it is
     /// declared), else `as NAME`.
     fn key_name(&self, decl: &KeyDecl) -> Option<String> {
@@ -431,6 +466,35 @@ impl Document {
                 declaration: false,
             });
         }
+    }
+}
+
+/// Every codec written in a key's declaration: its value's, its members', its fields'.
+fn decl_codecs(decl: &KeyDecl) -> impl Iterator<Item = &CodecExpr> {
+    decl.codec
+        .iter()
+        .chain(decl.member.iter())
+        .chain(decl.fields.iter().filter_map(|f| f.codec.as_ref()))
+}
+
+/// The records (`json(T)`, `proto(T)`) and own codecs (`codec(C)`) named in `codec`, through
+/// wrappers such as `lz4(...)`.
+fn value_types(out: &mut Vec<Occurrence>, codec: &CodecExpr) {
+    let kind = match codec.name.value.as_str() {
+        "json" | "proto" => Some(NameKind::Record),
+        "codec" => Some(NameKind::Codec),
+        _ => None,
+    };
+    if let (Some(kind), Some(arg)) = (kind, &codec.arg) {
+        out.push(Occurrence {
+            kind,
+            name: arg.value.clone(),
+            span: arg.span,
+            declaration: false,
+        });
+    }
+    if let Some(inner) = &codec.inner {
+        value_types(out, inner);
     }
 }
 
