@@ -268,6 +268,21 @@ impl<'s> Batch<'s> {
         telemetry::observe(core, Op::keyless(op!("BATCH")), self.send_all()).await
     }
 
+    /// Counts the bytes of the queued values as the batch's own: they were encoded when queued,
+    /// outside the observed operation (once per batch, where it is sent, after any bridge).
+    fn count_value_bytes(&self) {
+        #[cfg(feature = "telemetry")]
+        crate::recording::bytes_out(
+            self.queued
+                .iter()
+                .map(|queued| match queued {
+                    Queued::Write(write) => write.value_bytes(),
+                    Queued::Read { .. } => 0,
+                })
+                .sum(),
+        );
+    }
+
     /// [`Batch::send`], observed by its caller.
     async fn send_all(mut self) -> Result<()> {
         if !self.bridges.is_empty() {
@@ -281,6 +296,7 @@ impl<'s> Batch<'s> {
             })
             .await;
         }
+        self.count_value_bytes();
         let core = self.core;
         let mut pipelines = self.pipelines();
         let queued = &self.queued;
@@ -319,6 +335,7 @@ impl<'s> Batch<'s> {
             })
             .await;
         }
+        self.count_value_bytes();
         let core = self.core;
         let count = self.queued.len();
         let groups = self.pipelines();

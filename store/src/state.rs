@@ -13,6 +13,8 @@ use crate::codec::{decode, encode};
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::policy::KeyId;
+use crate::recording;
+use crate::telemetry::{self, op, Op};
 use crate::write::Write;
 use keyschema::{FormatError, Primitive, StatePolicy};
 use std::collections::HashMap;
@@ -190,6 +192,26 @@ where
     where
         C::Value: Clone,
     {
+        telemetry::observe(&self.core, Op::on(self.id, op!("STATE")), async move {
+            let restored = self.read_back(id).await;
+            if let Ok(found) = &restored {
+                recording::decision(match found {
+                    Restored::Fresh(_) => "restored",
+                    Restored::Stale { .. } => "stale",
+                    Restored::Corrupt { .. } => "corrupt",
+                    Restored::Missing => "missing",
+                });
+            }
+            restored
+        })
+        .await
+    }
+
+    /// [`TwoTier::restore`], observed by its caller.
+    async fn read_back(&self, id: &K) -> Result<Restored<C::Value>>
+    where
+        C::Value: Clone,
+    {
         let key = (self.format)(id)?;
         let bytes: Option<Vec<u8>> = self.core.read(redis::cmd("GET").arg(&key), &key, "GET").await?;
         let Some(bytes) = bytes else {
@@ -253,7 +275,16 @@ where
 
     /// Writes `entries` in batches; the entries of a batch that failed go back to the local map
     /// (nothing is lost: a later backup retries them) and the error is returned.
-    async fn write_back(&self, mut entries: Vec<(K, Entry<C::Value>)>) -> Result<BackupReport> {
+    async fn write_back(&self, entries: Vec<(K, Entry<C::Value>)>) -> Result<BackupReport> {
+        telemetry::observe(&self.core, Op::on(self.id, op!("STATE")), async move {
+            recording::decision("backed_up");
+            self.write_batches(entries).await
+        })
+        .await
+    }
+
+    /// [`TwoTier::write_back`], observed by its caller.
+    async fn write_batches(&self, mut entries: Vec<(K, Entry<C::Value>)>) -> Result<BackupReport> {
         let mut report = BackupReport::default();
         let policy = self.core.policy(self.id);
         while !entries.is_empty() {

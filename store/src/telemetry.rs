@@ -15,7 +15,7 @@ use std::future::Future;
 /// Every operation the store names (`db.operation.name`): Redis commands, and the store's own
 /// operations of many commands. Operations are known by their place here, so a call finds its
 /// names and metric handles by index, without a lock or a string compared.
-pub(crate) const OPERATIONS: [&str; 40] = [
+pub(crate) const OPERATIONS: [&str; 41] = [
     "GET",
     "SET",
     "GETDEL",
@@ -53,6 +53,7 @@ pub(crate) const OPERATIONS: [&str; 40] = [
     "DLQ",
     "TIMERS",
     "CACHE",
+    "STATE",
     "AUDIT",
     "MIGRATE",
     "VERIFY",

@@ -130,6 +130,19 @@ impl Write {
         Ok(())
     }
 
+    /// The bytes of the values it sends (its byte arguments: values, members, fields).
+    #[cfg(feature = "telemetry")]
+    pub(crate) fn value_bytes(&self) -> usize {
+        self.commands
+            .iter()
+            .flat_map(|command| &command.args)
+            .map(|arg| match arg {
+                Arg::Bytes(bytes) => bytes.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     fn typed(mut self, redis_type: &'static str) -> Self {
         self.expected_type = Some(redis_type);
         self

@@ -77,6 +77,7 @@ async fn every_kind_of_call(store: &ShapesStore, marker: &str, id: Uuid) {
     let breaker = store.br(marker).unwrap();
     let _ = breaker.call(|| async { Err::<(), _>("down") }).await;
     let _ = breaker.call(|| async { Ok::<_, &str>(()) }).await;
+    assert!(!breaker.status().await.local);
     let once = store.ik(marker).unwrap();
     assert!(matches!(
         once.claim(&"working".to_string()).await.unwrap(),
@@ -97,6 +98,8 @@ async fn every_kind_of_call(store: &ShapesStore, marker: &str, id: Uuid) {
     dead.push(&id, &now, &thing).await.unwrap();
     assert!(!dead.list(0, 10).await.unwrap().is_empty());
     dead.prune(10).await.unwrap();
+    let replayed = dead.replay(&id, |_| async { Ok::<_, ()>(()) }).await.unwrap();
+    assert_eq!(replayed, Some(Ok(())));
     let cache = store.c(marker, 5).unwrap();
     let loaded = cache
         .get_or_load(|| async { Ok::<_, std::io::Error>(thing.clone()) })
@@ -106,6 +109,16 @@ async fn every_kind_of_call(store: &ShapesStore, marker: &str, id: Uuid) {
         .get_or_load(|| async { Ok::<_, std::io::Error>(thing.clone()) })
         .await;
     assert!(hit.is_ok());
+    assert!(cache.invalidate().await.unwrap());
+    store.invalidate_c(&[("slug", marker)]).await.unwrap();
+    // Process state backed up, then restored.
+    let tier = store.sv_tier();
+    let sv = shapes::SvKey {
+        slug: marker.to_string(),
+    };
+    tier.insert(sv.clone(), thing.clone(), Duration::from_secs(60));
+    assert_eq!(tier.backup_all().await.unwrap().entries, 1);
+    assert_eq!(tier.get_or_restore(&sv).await.unwrap(), Some(thing.clone()));
     // A call that fails: a key of another type than the schema says.
     let mut connection = store.store().connection();
     let wrong = store.l(Uuid::new_v4());
@@ -164,6 +177,11 @@ const EXPECTED: &[(&str, &str, Option<&str>)] = &[
     ("dq_index", "DLQ", None),
     ("c", "CACHE", Some("load")),
     ("c", "CACHE", Some("hit")),
+    ("c", "CACHE", Some("invalidated")),
+    ("br", "BREAKER", Some("status")),
+    ("dq_entry", "DLQ", Some("replayed")),
+    ("sv", "STATE", Some("backed_up")),
+    ("sv", "STATE", Some("restored")),
     ("(none)", "AUDIT", None),
 ];
 
@@ -282,6 +300,23 @@ async fn every_kind_of_call_is_observed_by_pattern_and_never_by_value() {
             &[("keyschema.key", "s_json"), ("db.operation.name", "SET")]
         ) > 0
     );
+    // A batch's and a transaction's values are encoded when queued, and counted when sent: the
+    // transaction of each run sends `Thing` as JSON and one line holding the marker.
+    let thing = br#"{"state":"NEW"}"#.len() as u64;
+    let marker = secrets[0].len() as u64;
+    assert_eq!(
+        value(
+            "keyschema.bytes.out",
+            &[("keyschema.key", "o_state"), ("db.operation.name", "TRANSACTION")]
+        ),
+        2 * (thing + marker)
+    );
+    assert!(
+        value(
+            "keyschema.bytes.out",
+            &[("keyschema.key", "(none)"), ("db.operation.name", "BATCH")]
+        ) >= 2 * thing
+    );
     assert!(
         value(
             "keyschema.calls",
@@ -382,6 +417,7 @@ const OPERATIONS: &[&str] = &[
     "TIMERS",
     "DLQ",
     "CACHE",
+    "STATE",
     "AUDIT",
     "MIGRATE",
     "VERIFY",

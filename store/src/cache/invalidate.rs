@@ -5,6 +5,8 @@ use super::Caches;
 use crate::core::Core;
 use crate::error::Result;
 use crate::policy::KeyId;
+use crate::recording;
+use crate::telemetry::{self, op, Op};
 use crate::write::Write;
 use keyschema::Companion;
 use std::collections::HashMap;
@@ -16,6 +18,14 @@ const BATCH: usize = 1000;
 /// Removes every key of key definition `id` whose parameters named in `fixed` have those values
 /// ([`Store::invalidate`](crate::Store::invalidate)); how many were removed.
 pub(crate) async fn invalidate(core: &Core, id: KeyId, fixed: &[(&str, &str)]) -> Result<u64> {
+    telemetry::observe(core, Op::on(id, op!("CACHE")), async move {
+        recording::decision("invalidated");
+        remove_matching(core, id, fixed).await
+    })
+    .await
+}
+
+async fn remove_matching(core: &Core, id: KeyId, fixed: &[(&str, &str)]) -> Result<u64> {
     let name = &core.schema().keys[id.index()].name;
     let selection = core.schema().select(name, fixed)?;
     let matcher = core.matcher();

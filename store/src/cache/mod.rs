@@ -339,6 +339,11 @@ where
 
     /// Removes the cached value; whether there was one.
     pub async fn invalidate(&self) -> Result<bool> {
-        self.handle.core.delete(&self.handle.key).await
+        let h = &self.handle;
+        telemetry::observe(h.core, Op::on(h.id, op!("CACHE")), async move {
+            crate::recording::decision("invalidated");
+            h.core.delete(&h.key).await
+        })
+        .await
     }
 }

@@ -284,10 +284,15 @@ impl<'s> Breaker<'s> {
     /// clock of the server that wrote it (`TIME`, in the same round trip), as the scripts do, so
     /// a client whose clock is off still reads the state the next call will find.
     pub async fn status(&self) -> BreakerStatus {
-        let mut pipe = redis::pipe();
-        pipe.cmd("HGET").arg(&self.state_key).arg("opened_until").cmd("TIME");
-        let fields: Result<(Option<u64>, (u64, u64))> = self.core.read_pipeline(&pipe, &self.state_key, "HGET").await;
-        match fields {
+        let read = telemetry::observe(self.core, Op::on(self.id, op!("BREAKER")), async move {
+            recording::decision("status");
+            let mut pipe = redis::pipe();
+            pipe.cmd("HGET").arg(&self.state_key).arg("opened_until").cmd("TIME");
+            let fields: Result<(Option<u64>, (u64, u64))> =
+                self.core.read_pipeline(&pipe, &self.state_key, "HGET").await;
+            fields
+        });
+        match read.await {
             Ok((None, _)) => BreakerStatus {
                 state: BreakerState::Closed,
                 local: false,

@@ -184,14 +184,19 @@ impl<'s, I: Codec, C: Codec, S: Score> DeadLetterQueue<'s, I, C, S> {
         F: FnOnce(C::Value) -> Fut,
         Fut: Future<Output = std::result::Result<T, E>>,
     {
-        let Some(entry) = self.get(id).await? else {
-            return Ok(None);
-        };
-        let outcome = handle(entry).await;
-        if outcome.is_ok() {
-            self.remove(id).await?;
-        }
-        Ok(Some(outcome))
+        telemetry::observe(self.core, Op::on(self.entry_id, op!("DLQ")), async move {
+            let Some(entry) = self.get(id).await? else {
+                recording::decision("gone");
+                return Ok(None);
+            };
+            let outcome = handle(entry).await;
+            if outcome.is_ok() {
+                self.remove(id).await?;
+            }
+            recording::decision(if outcome.is_ok() { "replayed" } else { "kept" });
+            Ok(Some(outcome))
+        })
+        .await
     }
 
     /// Removes index members whose entry has expired, `batch` members at a time, under the

@@ -201,6 +201,9 @@ impl<'s> Transaction<'s> {
 
     /// The writes, checked and applied in one script.
     async fn apply(mut self) -> Result<()> {
+        // Their values were encoded when queued, outside the observed operation.
+        #[cfg(feature = "telemetry")]
+        crate::recording::bytes_out(self.writes.iter().map(Write::value_bytes).sum());
         let Some((_, first)) = self.first.take() else {
             return Ok(());
         };
