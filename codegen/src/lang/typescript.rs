@@ -111,6 +111,7 @@ const TYPES: &[&str] = &[
     "ParseError",
     "TtlError",
     "Builder",
+    "Uuid",
 ];
 
 fn string(text: &str) -> String {
@@ -188,6 +189,7 @@ impl Names {
 fn simple_type(param: &Param) -> &'static str {
     match Kind::of(&param.ty) {
         Kind::Int | Kind::UnixSeconds => "number | bigint",
+        Kind::Uuid => "string | Uuid",
         _ => "string",
     }
 }
@@ -333,9 +335,15 @@ fn composite(out: &mut String, package: &Package<'_>, names: &Names, index: usiz
     let ty = names.types[index].as_deref().unwrap_or_default();
     line!(out, "");
     line!(out, "function encode{ty}(key, p, value) {{");
+    // A `Uuid` is a simple value too (the encoder checks it is a real one).
+    let uuid = if Kind::of(&param.ty) == Kind::Uuid {
+        " || value instanceof Uuid"
+    } else {
+        ""
+    };
     line!(
         out,
-        "  if (typeof value === \"string\" || typeof value === \"number\" || typeof value === \"bigint\") {{"
+        "  if (typeof value === \"string\" || typeof value === \"number\" || typeof value === \"bigint\"{uuid}) {{"
     );
     line!(out, "    return {};", encode_simple(param, "key", "p", "value"));
     line!(out, "  }}");
@@ -525,6 +533,21 @@ export declare class FormatError extends Error {
   readonly key: string;
   readonly param: string | null;
   readonly reason: string;
+}
+
+/**
+ * A uuid checked once, where it enters the service (`Uuid.parse(request.jobId)`): a key formatted
+ * from it does no check of it, so it costs a concatenation. A plain string is checked on every
+ * format (lowercase and hyphenated).
+ */
+export declare class Uuid {
+  #private;
+  private constructor();
+  /** The hyphenated form, in either case; a TypeError for anything else. */
+  static parse(text: string): Uuid;
+  /** Lowercase and hyphenated, as keys write it. */
+  toString(): string;
+  toJSON(): string;
 }
 
 /** Why a key matches no pattern of the schema. */

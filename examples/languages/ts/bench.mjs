@@ -5,11 +5,13 @@
 // A key is built to be sent: both sides read the key's last character, which makes V8 flatten
 // the concatenation as a Redis client's encoding of the key would. Values change per call (1,024
 // of each, flat strings as a JSON request gives them) so neither side is folded to a constant.
-import { jobState, user } from "./cordum-keys.js";
+import { jobState, user, Uuid } from "./cordum-keys.js";
 
 const N = 1_000_000;
 const ROUNDS = Number(process.env.ROUNDS ?? 15);
 const ids = JSON.parse(JSON.stringify(Array.from({ length: 1024 }, (_, i) => `0f8fad5b-d9cb-469f-a165-7086772${10000 + i}`)));
+// The same ids parsed once, where a service receives them (`Uuid.parse(request.jobId)`).
+const uuids = ids.map((id) => Uuid.parse(id));
 const tenants = JSON.parse(JSON.stringify(Array.from({ length: 1024 }, (_, i) => `acme${i}`)));
 
 // One loop per case, so each call site sees one function.
@@ -26,6 +28,15 @@ function packageUuid() {
   let sink = 0;
   for (let i = 0; i < N; i++) {
     const key = jobState.format(ids[i & 1023]);
+    sink += key.charCodeAt(key.length - 1);
+  }
+  return sink;
+}
+
+function packageParsedUuid() {
+  let sink = 0;
+  for (let i = 0; i < N; i++) {
+    const key = jobState.format(uuids[i & 1023]);
     sink += key.charCodeAt(key.length - 1);
   }
   return sink;
@@ -61,7 +72,8 @@ function median(values) {
 }
 
 for (const [name, hand, ours] of [
-  ["job:state:<jobID> (a uuid)", handUuid, packageUuid],
+  ["job:state:<jobID> (a uuid string, checked per call)", handUuid, packageUuid],
+  ["job:state:<jobID> (a Uuid, checked once by Uuid.parse)", handUuid, packageParsedUuid],
   ["user:<tenant>:<username> (two texts)", handText, packageText],
 ]) {
   const handTimes = [];

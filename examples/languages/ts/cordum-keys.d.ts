@@ -18,6 +18,21 @@ export declare class FormatError extends Error {
   readonly reason: string;
 }
 
+/**
+ * A uuid checked once, where it enters the service (`Uuid.parse(request.jobId)`): a key formatted
+ * from it does no check of it, so it costs a concatenation. A plain string is checked on every
+ * format (lowercase and hyphenated).
+ */
+export declare class Uuid {
+  #private;
+  private constructor();
+  /** The hyphenated form, in either case; a TypeError for anything else. */
+  static parse(text: string): Uuid;
+  /** Lowercase and hyphenated, as keys write it. */
+  toString(): string;
+  toJSON(): string;
+}
+
 /** Why a key matches no pattern of the schema. */
 export declare class ParseError extends Error {
   readonly key: string;
@@ -93,7 +108,7 @@ export declare const keys: readonly Key[];
 export declare function keyNamed(name: string): Key | undefined;
 
 /** A value of the jobID parameter: a uuid, or one of its layouts. */
-export type JobId = string | { readonly layout: 1; readonly runID: string; readonly stepID: string; readonly attempt: number | bigint };
+export type JobId = string | Uuid | { readonly layout: 1; readonly runID: string | Uuid; readonly stepID: string; readonly attempt: number | bigint };
 
 /** A value of the state parameter. */
 export type State = "PENDING" | "APPROVAL_REQUIRED" | "SCHEDULED" | "DISPATCHED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "DENIED";
@@ -153,7 +168,7 @@ export declare const wfIndexOrg: Key & { format(orgID: string): string };
 export declare const wfIndexAll: Key & { format(): string };
 
 /** wf:run:<runID>: Workflow run document (JSON). A string of json(WorkflowRun); no TTL. */
-export declare const wfRun: Key & { format(runID: string): string };
+export declare const wfRun: Key & { format(runID: string | Uuid): string };
 
 /** wf:runs:<workflowID>: Run IDs for a workflow. A sorted set of runID; no TTL. */
 export declare const wfRuns: Key & { format(workflowID: string): string };
@@ -168,7 +183,7 @@ export declare const wfRunsStatus: Key & { format(status: Status): string };
 export declare const wfRunsActive: Key & { format(orgID: string): string };
 
 /** wf:run:timeline:<runID>: Timeline events (capped at 1000). A list of json(TimelineEvent); no TTL. */
-export declare const wfRunTimeline: Key & { format(runID: string): string };
+export declare const wfRunTimeline: Key & { format(runID: string | Uuid): string };
 
 /** wf:run:idempotency:<key>: Workflow idempotency dedup. A string of text; no TTL. */
 export declare const wfRunIdempotency: Key & { format(key: string): string };
@@ -207,7 +222,7 @@ export declare const loginFailedGlobal: Key & { format(userValue: string): strin
 export declare const user: Key & { format(tenant: string, username: string): string };
 
 /** user:id:<userID>: User reference (tenant:username). A string of text; no TTL. */
-export declare const userId: Key & { format(userID: string): string };
+export declare const userId: Key & { format(userID: string | Uuid): string };
 
 /** user:email:<tenant>:<email>: Email → username index. A string of text; no TTL. */
 export declare const userEmail: Key & { format(tenant: string, email: string): string };
@@ -237,7 +252,7 @@ export declare const cordumSchedulerJob: Key & { format(jobID: JobId): string };
 export declare const cordumReconcilerDefault: Key & { format(): string };
 
 /** cordum:wf:run:lock:<runID>: Workflow run operation lock. A string of text; TTL 30s. */
-export declare const cordumWfRunLock: Key & { format(runID: string): string };
+export declare const cordumWfRunLock: Key & { format(runID: string | Uuid): string };
 
 /** cordum:workflow-engine:reconciler:default: Workflow reconciler lock. A string of text; TTL 2×5s = 10s (WORKFLOW_RECONCILER_POLL_INTERVAL_SECONDS). */
 export declare const cordumWorkflowEngineReconcilerDefault: Key & { format(): string };
@@ -276,10 +291,10 @@ export declare const cordumReconcilerDefaultFence: Key & { format(): string };
 export declare const cordumReconcilerDefaultFenced: Key & { format(keyschemaSlot: number | bigint): string };
 
 /** {cordum:wf:run:lock:<runID>}:fence: Fencing token counter of `cordum_wf_run_lock` (implicit): grows with every acquisition. A string of int; TTL 1d; slot group {cordum:wf:run:lock:<runID>}. */
-export declare const cordumWfRunLockFence: Key & { format(runID: string): string };
+export declare const cordumWfRunLockFence: Key & { format(runID: string | Uuid): string };
 
 /** cordum:wf:run:lock:<runID>:fenced:{<keyschema_slot>}: Highest fencing token of `cordum_wf_run_lock` that guarded writes on one slot carried (implicit). A string of int; TTL 1d; slot group {<keyschema_slot>}. */
-export declare const cordumWfRunLockFenced: Key & { format(runID: string, keyschemaSlot: number | bigint): string };
+export declare const cordumWfRunLockFenced: Key & { format(runID: string | Uuid, keyschemaSlot: number | bigint): string };
 
 /** {cordum:workflow-engine:reconciler:default}:fence: Fencing token counter of `cordum_workflow_engine_reconciler_default` (implicit): grows with every acquisition. A string of int; TTL 1d; slot group {cordum:workflow-engine:reconciler:default}. */
 export declare const cordumWorkflowEngineReconcilerDefaultFence: Key & { format(): string };

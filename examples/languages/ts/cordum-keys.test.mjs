@@ -63,3 +63,23 @@ test("metadata comes from the schema", () => {
   assert.equal(cordum.keys.length, 68);
   assert.equal(cordum.keyspace, "cordum");
 });
+
+test("a Uuid is checked once by Uuid.parse, and formats as its string does", () => {
+  const id = cordum.Uuid.parse(jobID.toUpperCase());
+  assert.equal(String(id), jobID, "kept lowercase, as keys write it");
+  assert.equal(JSON.stringify({ id }), JSON.stringify({ id: jobID }));
+  // Every key whose one parameter is jobID (a uuid, or one of its layouts).
+  const jobKeys = cordum.keys.filter((key) => (key.pattern.match(/<[^>]+>/g) ?? []).join() === "<jobID>");
+  assert.ok(jobKeys.length >= 10, `${jobKeys.length} keys`);
+  for (const key of jobKeys) assert.equal(key.format(id), key.format(jobID), key.name);
+  // A Uuid is not text: a text parameter refuses it.
+  assert.throws(() => cordum.wfDef.format(id), { name: "FormatError", param: "workflowID" });
+  assert.equal(cordum.jobState.format({ layout: 1, runID: cordum.Uuid.parse(runID), stepID: "step-1", attempt: 2 }), `job:state:${runID}:step-1@2`);
+  for (const bad of ["", jobID.slice(1), `{${jobID}}`, jobID.replaceAll("-", ""), jobID.replace("0", "g"), 42, null]) {
+    assert.throws(() => cordum.Uuid.parse(bad), TypeError, String(bad));
+  }
+  // Only parse makes one: neither `new` nor a look-alike object passes for a checked uuid.
+  assert.throws(() => new cordum.Uuid(jobID), TypeError);
+  const fake = Object.create(cordum.Uuid.prototype);
+  assert.throws(() => cordum.jobState.format(fake), { name: "FormatError", key: "job_state", param: "jobID" });
+});

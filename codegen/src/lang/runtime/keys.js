@@ -263,7 +263,42 @@ function isCanonicalUuid(value) {
   );
 }
 
+/** The text of a `Uuid`, or `undefined` for any other value (a look-alike object included). */
+let uuidText;
+const MAKE_UUID = Symbol("Uuid.parse");
+
+/** A uuid checked once, where it enters the service: a key formatted from it does no check. */
+export class Uuid {
+  #text;
+
+  constructor(token, text) {
+    if (token !== MAKE_UUID) throw new TypeError("a Uuid is made by Uuid.parse(text)");
+    this.#text = text;
+  }
+
+  /** The hyphenated form, in either case (kept lowercase, as keys write it). */
+  static parse(text) {
+    const lower = typeof text === "string" ? text.toLowerCase() : text;
+    if (typeof lower !== "string" || !isCanonicalUuid(lower)) throw new TypeError(`${describe(text)} is not a uuid (hyphenated)`);
+    return new Uuid(MAKE_UUID, lower);
+  }
+
+  toString() {
+    return this.#text;
+  }
+
+  toJSON() {
+    return this.#text;
+  }
+
+  static {
+    uuidText = (value) => (typeof value === "object" && value !== null && #text in value ? value.#text : undefined);
+  }
+}
+
 function encodeUuid(key, p, value) {
+  const checked = uuidText(value);
+  if (checked !== undefined) return UUID_NEEDS_ESCAPE ? escapeValue(checked) : checked;
   if (typeof value !== "string" || !isCanonicalUuid(value)) fail(key, p, `${describe(value)} is not a uuid (lowercase, hyphenated)`);
   return UUID_NEEDS_ESCAPE ? escapeValue(value) : value;
 }
@@ -295,7 +330,12 @@ function finish(key, text) {
 }
 
 function describe(value) {
-  return typeof value === "string" ? JSON.stringify(value) : `${typeof value} ${String(value)}`;
+  if (typeof value === "string") return JSON.stringify(value);
+  try {
+    return `${typeof value} ${String(value)}`;
+  } catch {
+    return typeof value; // an object whose toString throws (a look-alike Uuid)
+  }
 }
 
 /** The text form of parameter `p` in `values`, for FormatValues. */
