@@ -69,6 +69,8 @@ test("the Vite dev server (npm run dev) serves the app and its .wasm, and it lin
   const dev = spawn(process.execPath, [join(example, "node_modules", "vite", "bin", "vite.js"), "--host", "127.0.0.1", "--port", String(port), "--strictPort"], {
     cwd: example,
     stdio: ["ignore", "pipe", "pipe"],
+    // Plain text: under CI=true Vite colours its output, which splits the port from its colon.
+    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
   });
   let log = "";
   dev.stdout.on("data", (chunk) => { log += chunk; });
@@ -76,7 +78,12 @@ test("the Vite dev server (npm run dev) serves the app and its .wasm, and it lin
   try {
     await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the dev server did not start in 30 s:\n${log}`)), 30000);
-      dev.stdout.on("data", () => { if (log.includes(`:${port}`)) { clearTimeout(timer); resolve(); } });
+      dev.stdout.on("data", () => {
+        if (log.replace(/\x1b\[[0-9;]*m/g, "").includes(`:${port}/`)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
       dev.once("exit", (code) => { clearTimeout(timer); reject(new Error(`the dev server exited (${code}):\n${log}`)); });
     });
     const page = await browser.newPage();
