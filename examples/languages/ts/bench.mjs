@@ -13,6 +13,7 @@ const ids = JSON.parse(JSON.stringify(Array.from({ length: 1024 }, (_, i) => `0f
 // The same ids parsed once, where a service receives them (`Uuid.parse(request.jobId)`).
 const uuids = ids.map((id) => Uuid.parse(id));
 const tenants = JSON.parse(JSON.stringify(Array.from({ length: 1024 }, (_, i) => `acme${i}`)));
+const usernames = JSON.parse(JSON.stringify(Array.from({ length: 1024 }, (_, i) => `alice${(i * 7) & 1023}`)));
 
 // One loop per case, so each call site sees one function.
 function handUuid() {
@@ -45,7 +46,7 @@ function packageParsedUuid() {
 function handText() {
   let sink = 0;
   for (let i = 0; i < N; i++) {
-    const key = "user:" + tenants[i & 1023] + ":alice";
+    const key = "user:" + tenants[i & 1023] + ":" + usernames[i & 1023];
     sink += key.charCodeAt(key.length - 1);
   }
   return sink;
@@ -54,7 +55,7 @@ function handText() {
 function packageText() {
   let sink = 0;
   for (let i = 0; i < N; i++) {
-    const key = user.format(tenants[i & 1023], "alice");
+    const key = user.format(tenants[i & 1023], usernames[i & 1023]);
     sink += key.charCodeAt(key.length - 1);
   }
   return sink;
