@@ -110,27 +110,45 @@ macro_rules! op {
 }
 pub(crate) use op;
 
-/// An operation the store runs: on which key definition (none: a batch, a page of a scan), and
-/// what it is.
+/// An operation the store runs: on which key definition (none: a batch, a page of a scan), what
+/// it is, and on which key when it is one (its slot names the cluster node in the span; the key
+/// itself is never recorded).
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(not(feature = "telemetry"), allow(dead_code))]
-pub(crate) struct Op {
+pub(crate) struct Op<'k> {
     pub(crate) id: Option<KeyId>,
     pub(crate) operation: Operation,
+    pub(crate) key: Option<&'k str>,
 }
 
-impl Op {
+impl Op<'static> {
     /// `operation` on key definition `id`.
     pub(crate) fn on(id: KeyId, operation: Operation) -> Self {
         Self {
             id: Some(id),
             operation,
+            key: None,
         }
     }
 
     /// `operation` on no one key definition.
     pub(crate) fn keyless(operation: Operation) -> Self {
-        Self { id: None, operation }
+        Self {
+            id: None,
+            operation,
+            key: None,
+        }
+    }
+}
+
+impl Op<'_> {
+    /// The same operation, on `key`.
+    pub(crate) fn at(self, key: &str) -> Op<'_> {
+        Op {
+            id: self.id,
+            operation: self.operation,
+            key: Some(key),
+        }
     }
 }
 
@@ -164,7 +182,7 @@ pub(crate) fn error_class(error: &Error) -> &'static str {
 /// Runs `future` as operation `op`: inside its span, timed and counted by outcome.
 #[cfg(not(feature = "telemetry"))]
 #[inline(always)]
-pub(crate) fn observe<O: Outcome, F: Future<Output = O>>(_core: &Core, _op: Op, future: F) -> F {
+pub(crate) fn observe<O: Outcome, F: Future<Output = O>>(_core: &Core, _op: Op<'_>, future: F) -> F {
     future
 }
 
@@ -185,7 +203,7 @@ mod observed {
     use futures_util::future::Either;
     use metrics::{Counter, Histogram};
     use std::future::Future;
-    use std::sync::{OnceLock, PoisonError, RwLock};
+    use std::sync::{Arc, OnceLock, PoisonError, RwLock};
     use tokio::time::Instant;
     use tracing::field::Empty;
 
@@ -244,7 +262,7 @@ mod observed {
     }
 
     impl Handles {
-        fn new(core: &Core, op: Op) -> Self {
+        fn new(core: &Core, op: Op<'_>) -> Self {
             let schema = core.schema();
             let def = op.id.and_then(|id| schema.keys.get(id.index()));
             let key = def.map_or_else(|| "(none)".to_string(), |def| def.name.clone());
@@ -306,10 +324,32 @@ mod observed {
     pub(super) struct Telemetry {
         handles: OnceLock<Box<[OnceLock<Box<Handles>>]>>,
         server: OnceLock<(String, u16, String)>,
+        /// A cluster's nodes by slot, read with `CLUSTER SLOTS` when a span first needs it and
+        /// read again after an operation was redirected (a slot moved, a failover).
+        nodes: RwLock<Option<Arc<SlotMap>>>,
+    }
+
+    /// A node, `(host, port)`, shared by the slot ranges it serves.
+    type Node = Arc<(String, u16)>;
+
+    /// Which node serves each slot range, as `CLUSTER SLOTS` said (empty when it could not be
+    /// read: spans then name the first node given).
+    #[derive(Default)]
+    struct SlotMap {
+        /// `(first slot, last slot, node)`, sorted by first slot.
+        ranges: Vec<(u16, u16, Node)>,
+    }
+
+    impl SlotMap {
+        fn node(&self, slot: u16) -> Option<&Node> {
+            let after = self.ranges.partition_point(|(first, _, _)| *first <= slot);
+            let (_, last, node) = self.ranges.get(after.checked_sub(1)?)?;
+            (slot <= *last).then_some(node)
+        }
     }
 
     impl Telemetry {
-        fn handles(&self, core: &Core, op: Op) -> &Handles {
+        fn handles(&self, core: &Core, op: Op<'_>) -> &Handles {
             let rows = core.schema().keys.len() + 1;
             let table = self
                 .handles
@@ -324,11 +364,48 @@ mod observed {
                 (endpoint.address.clone(), endpoint.port, endpoint.database.to_string())
             })
         }
+
+        /// The cluster node serving `key`'s slot: from the slot map, read first if there is none.
+        async fn node_of(&self, core: &Core, key: &str) -> Option<Node> {
+            let known = self.nodes.read().unwrap_or_else(PoisonError::into_inner).clone();
+            let map = match known {
+                Some(map) => map,
+                None => {
+                    // Concurrent first spans may each read it; the last one read is kept.
+                    let read = match core.connection().topology().await {
+                        Ok(topology) => {
+                            let mut ranges: Vec<(u16, u16, Node)> = Vec::new();
+                            for shard in topology.shards {
+                                let node = Arc::new(shard.primary);
+                                ranges.extend(
+                                    shard
+                                        .slots
+                                        .iter()
+                                        .map(|&(first, last)| (first, last, Arc::clone(&node))),
+                                );
+                            }
+                            ranges.sort_by_key(|(first, _, _)| *first);
+                            SlotMap { ranges }
+                        }
+                        Err(_) => SlotMap::default(),
+                    };
+                    let map = Arc::new(read);
+                    *self.nodes.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&map));
+                    map
+                }
+            };
+            map.node(keyschema::key_slot(key.as_bytes())).cloned()
+        }
+
+        /// Forgets the slot map: a redirection says it may be out of date.
+        fn slots_moved(&self) {
+            *self.nodes.write().unwrap_or_else(PoisonError::into_inner) = None;
+        }
     }
 
     pub(crate) fn observe<'a, O: Outcome + 'a>(
         core: &'a Core,
-        op: Op,
+        op: Op<'a>,
         future: impl Future<Output = O> + 'a,
     ) -> impl Future<Output = O> + 'a {
         if !listening() {
@@ -350,11 +427,19 @@ mod observed {
             || metrics::with_recorder(|recorder| std::mem::size_of_val(recorder) != 0)
     }
 
-    async fn observed<O: Outcome>(core: &Core, op: Op, future: impl Future<Output = O>) -> O {
+    async fn observed<O: Outcome>(core: &Core, op: Op<'_>, future: impl Future<Output = O>) -> O {
         let telemetry = core.extension::<Telemetry>();
         let handles = telemetry.handles(core, op);
         let span = if tracing::level_enabled!(tracing::Level::INFO) {
             let (address, port, namespace) = telemetry.server(core);
+            // On a cluster, the node serving the key's slot; the first node given otherwise.
+            let node = match op.key {
+                Some(key) if core.connection().is_cluster() => telemetry.node_of(core, key).await,
+                _ => None,
+            };
+            let (address, port) = node
+                .as_deref()
+                .map_or((address.as_str(), *port), |(a, p)| (a.as_str(), *p));
             let span = tracing::info_span!(
                 target: "keyschema",
                 "redis",
@@ -364,8 +449,8 @@ mod observed {
                 db.operation.name = handles.operation,
                 db.query.summary = handles.summary.as_str(),
                 db.namespace = namespace.as_str(),
-                server.address = address.as_str(),
-                server.port = i64::from(*port),
+                server.address = address,
+                server.port = i64::from(port),
                 keyschema.key = handles.key.as_str(),
                 keyschema.pattern = handles.pattern.as_str(),
                 keyschema.slot_group = Empty,
@@ -394,6 +479,7 @@ mod observed {
             }
             if recorded.retries.get() > 0 {
                 span.record("keyschema.retries", recorded.retries.get());
+                telemetry.slots_moved();
             }
         }
         // A span without `error.type` succeeded (OpenTelemetry's convention): nothing more is

@@ -233,6 +233,42 @@ fn check_spans(spans: &[Fields], server: &str, slot_groups: bool) {
     }
 }
 
+/// On a cluster, a span on one key names the node serving its slot (as `CLUSTER SLOTS` says),
+/// and the spans of the run name several nodes.
+async fn check_cluster_nodes(store: &ShapesStore, spans: &[Fields], s_json_key: &str) {
+    let topology = store.store().connection().topology().await.unwrap();
+    let ports: BTreeSet<String> = topology
+        .shards
+        .iter()
+        .map(|shard| shard.primary.1.to_string())
+        .collect();
+    let slot = keyschema_store::keyschema::key_slot(s_json_key.as_bytes());
+    let owner = topology
+        .shards
+        .iter()
+        .find(|shard| shard.slots.iter().any(|&(first, last)| first <= slot && slot <= last))
+        .unwrap()
+        .primary
+        .1
+        .to_string();
+    let on_cluster: Vec<&Fields> = spans
+        .iter()
+        .filter(|span| span.get("server.port").is_some_and(|port| ports.contains(port)))
+        .collect();
+    let s_json: Vec<&String> = on_cluster
+        .iter()
+        .filter(|span| span["keyschema.key"] == "s_json" && span["db.operation.name"] != "BATCH")
+        .map(|span| &span["server.port"])
+        .collect();
+    assert!(s_json.len() >= 6, "{s_json:?}");
+    assert!(
+        s_json.iter().all(|port| **port == owner),
+        "{s_json:?}, slot {slot} is on {owner}"
+    );
+    let named: BTreeSet<&String> = on_cluster.iter().map(|span| &span["server.port"]).collect();
+    assert!(named.len() >= 2, "spans name one node only: {named:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_of_call_is_observed_by_pattern_and_never_by_value() {
     let (spans, recorder) = installed();
@@ -248,11 +284,15 @@ async fn every_kind_of_call_is_observed_by_pattern_and_never_by_value() {
         let marker = format!("secret{}", Uuid::new_v4().simple());
         let id = Uuid::new_v4();
         every_kind_of_call(&store, &marker, id).await;
+        let s_json_key = store.s_json(&marker).unwrap().key().to_string();
         secrets.extend([marker, id.to_string(), id.simple().to_string()]);
         let address = store.store().connection().endpoint().address.clone();
         assert!(server.contains(&address), "{server} {address}");
         let closed = spans.closed.lock().unwrap().clone();
         check_spans(&closed, &address, nodes.is_err());
+        if nodes.is_err() {
+            check_cluster_nodes(&store, &closed, &s_json_key).await;
+        }
     }
 
     // No parameter value in any field of any span, nor in any metric's labels.

@@ -122,7 +122,12 @@ where
         Fut: Future<Output = std::result::Result<C::Value, E>>,
     {
         let h = &self.handle;
-        telemetry::observe(h.core, Op::on(h.id, op!("CACHE")), self.cached_or_loaded(load)).await
+        telemetry::observe(
+            h.core,
+            Op::on(h.id, op!("CACHE")).at(&h.key),
+            self.cached_or_loaded(load),
+        )
+        .await
     }
 
     /// [`CacheKey::get_or_load`], observed by its caller.
@@ -340,7 +345,7 @@ where
     /// Removes the cached value; whether there was one.
     pub async fn invalidate(&self) -> Result<bool> {
         let h = &self.handle;
-        telemetry::observe(h.core, Op::on(h.id, op!("CACHE")), async move {
+        telemetry::observe(h.core, Op::on(h.id, op!("CACHE")).at(&h.key), async move {
             crate::recording::decision("invalidated");
             h.core.delete(&h.key).await
         })

@@ -140,7 +140,7 @@ impl<'s> Handle<'s> {
         operation: crate::telemetry::Operation,
         future: impl std::future::Future<Output = Result<T>> + 'h,
     ) -> impl std::future::Future<Output = Result<T>> + 'h {
-        telemetry::observe(self.core, telemetry::Op::on(self.id, operation), future)
+        telemetry::observe(self.core, telemetry::Op::on(self.id, operation).at(&self.key), future)
     }
 
     /// Before a write that adds to the value (or reads part of it): the old key's content is

@@ -134,18 +134,20 @@ impl Permit<'_, '_> {
 
     /// The call succeeded.
     pub async fn success(self) -> Result<BreakerStatus> {
-        telemetry::observe(self.breaker.core, Op::on(self.breaker.id, op!("BREAKER")), async move {
-            recording::decision("success");
-            self.breaker.record(true, self.probe).await
-        })
-        .await
+        self.report(true).await
     }
 
     /// The call failed.
     pub async fn failure(self) -> Result<BreakerStatus> {
-        telemetry::observe(self.breaker.core, Op::on(self.breaker.id, op!("BREAKER")), async move {
-            recording::decision("failure");
-            self.breaker.record(false, self.probe).await
+        self.report(false).await
+    }
+
+    async fn report(self, succeeded: bool) -> Result<BreakerStatus> {
+        let breaker = self.breaker;
+        let op = Op::on(breaker.id, op!("BREAKER")).at(&breaker.key);
+        telemetry::observe(breaker.core, op, async move {
+            recording::decision(if succeeded { "success" } else { "failure" });
+            breaker.record(succeeded, self.probe).await
         })
         .await
     }
@@ -205,7 +207,7 @@ impl<'s> Breaker<'s> {
 
     /// Asks to make a call: a permit, or `Err(retry_after)` while the breaker refuses calls.
     pub async fn permit(&self) -> Result<std::result::Result<Permit<'_, 's>, Duration>> {
-        telemetry::observe(self.core, Op::on(self.id, op!("BREAKER")), async move {
+        telemetry::observe(self.core, Op::on(self.id, op!("BREAKER")).at(&self.key), async move {
             let open_for = millis(self.open_for());
             let reply = self
                 .core
@@ -284,7 +286,7 @@ impl<'s> Breaker<'s> {
     /// clock of the server that wrote it (`TIME`, in the same round trip), as the scripts do, so
     /// a client whose clock is off still reads the state the next call will find.
     pub async fn status(&self) -> BreakerStatus {
-        let read = telemetry::observe(self.core, Op::on(self.id, op!("BREAKER")), async move {
+        let read = telemetry::observe(self.core, Op::on(self.id, op!("BREAKER")).at(&self.key), async move {
             recording::decision("status");
             let mut pipe = redis::pipe();
             pipe.cmd("HGET").arg(&self.state_key).arg("opened_until").cmd("TIME");

@@ -145,7 +145,13 @@ impl Held {
     /// This term's fencing token: issued by the first call, the same one afterwards.
     async fn fence(&self) -> Result<&Fence> {
         self.fence
-            .get_or_try_init(|| telemetry::observe(&self.core, Op::on(self.id, op!("FENCE")), self.issue_fence()))
+            .get_or_try_init(|| {
+                telemetry::observe(
+                    &self.core,
+                    Op::on(self.id, op!("FENCE")).at(&self.key),
+                    self.issue_fence(),
+                )
+            })
             .await
     }
 
@@ -216,7 +222,7 @@ impl Held {
     /// Stops renewing and deletes the key if it is still ours.
     async fn release(&self) -> Result<bool> {
         self.mark_released();
-        telemetry::observe(&self.core, Op::on(self.id, op!("UNLOCK")), async {
+        telemetry::observe(&self.core, Op::on(self.id, op!("UNLOCK")).at(&self.key), async {
             let mut released = release_if_owner(&self.core, &self.key, &self.token).await?;
             if let Some(twin) = &self.twin {
                 released &= release_if_owner(&self.core, twin, &self.token).await?;
@@ -288,7 +294,7 @@ impl<'s> LockKey<'s> {
 
     /// One attempt, one round trip: the held lock, or `None` when another holds it.
     async fn try_take(&self) -> Result<Option<Arc<Held>>> {
-        telemetry::observe(self.core, Op::on(self.id, op!("LOCK")), async {
+        telemetry::observe(self.core, Op::on(self.id, op!("LOCK")).at(&self.key), async {
             let taken = self.take_once().await;
             if let Ok(taken) = &taken {
                 recording::decision(if taken.is_some() { "acquired" } else { "busy" });
