@@ -369,3 +369,25 @@ test("the page loads with no failed request (its icon included)", async () => {
   assert.equal(await page.getAttribute('link[rel="icon"]', "href"), "favicon.svg");
   await page.close();
 });
+
+test("a row's full result still opens right after a schema edit, before the keys are linted again", async () => {
+  const page = await open(base);
+  await page.waitForFunction(() => document.querySelector("#key-count")?.textContent === "8");
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  // In one turn of the page: an edit that keeps the schema valid, then a click on a row of the
+  // results shown (linted with the schema before the edit).
+  await page.evaluate(() => {
+    const box = document.querySelector("#schema");
+    box.value = `# an edit\n${box.value}`;
+    box.dispatchEvent(new Event("input"));
+    document.querySelector('#rows .row[data-row="3"]').click();
+  });
+  assert.deepEqual(errors, []);
+  assert.equal(JSON.parse(await page.textContent("#details pre")).key, "job:index:RUNNING");
+  await page.waitForFunction(() => document.body.dataset.linted && !document.querySelector("#progress-text").textContent);
+  await page.click('#rows .row[data-row="7"]');
+  assert.equal(JSON.parse(await page.textContent("#details pre")).key, "unknown:key");
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -18,8 +18,10 @@ const DEFAULT_KEYS = [
   "unknown:key",
 ].join("\n");
 
-// The schema keys are linted against: null while the editor's text has errors.
+// The schema keys are linted against, made when keys are linted (the editor checks every
+// keystroke already): null while the editor's text has errors or has changed since.
 let schema = null;
+let schemaValid = false;
 let defaultSchema = "";
 
 // --- URL state: #s=<schema, base64url>&k=<keys, base64url>; the default schema is left out. ---
@@ -65,7 +67,8 @@ function showProgress(text) {
 }
 
 function updateKeys() {
-  if (!schema) return;
+  if (!schemaValid) return;
+  schema ??= new Schema(editor.text);
   const bytes = source.kind === "file" ? source.bytes.slice(0) : new TextEncoder().encode(keysBox.value).buffer;
   const id = ++lintId;
   showProgress(`linting ${source.kind === "file" ? source.name : "keys"}…`);
@@ -81,6 +84,7 @@ worker.onmessage = ({ data }) => {
   }
   showProgress(null);
   if (data.type === "error") {
+    if (schema === results.schema) schema = null; // freed with the results
     results.clear(`could not lint: ${data.message}`);
     return;
   }
@@ -95,18 +99,20 @@ function later(f) {
 }
 
 /** After every check of the editor's text: a schema to lint keys with, or the reason there is none. */
-function schemaChecked({ text, errors }) {
-  schema?.free();
+function schemaChecked({ errors }) {
+  // The results shown own the schema they were linted with (a row's full result is built from
+  // it on demand); one made for a lint not yet shown is this page's to free.
+  if (schema !== results.schema) schema?.free();
   schema = null;
+  schemaValid = errors === 0;
+  lintId++; // a lint under way used the old text
   if (errors) {
-    lintId++; // a lint under way used the old text
     clearTimeout(timer);
     showProgress(null);
     results.clear(`fix the schema's ${errors === 1 ? "error" : `${errors} errors`} to lint keys`);
     writeState();
     return;
   }
-  schema = new Schema(text);
   later(updateKeys);
 }
 

@@ -32,6 +32,7 @@ export class Results {
     const titles = lintCodeTitles();
     this.codes = lintCodes().map((code, i) => `${code} ${titles[i]}`);
     this.batch = null;
+    this.schema = null; // the schema the batch was linted with: freed when another replaces it
     this.view = new Uint32Array(0);
     this.focused = -1; // the index in `view` of the row that has the keyboard
     this.viewport.addEventListener("scroll", () => this.render());
@@ -49,6 +50,7 @@ export class Results {
 
   /** A finished batch from the worker, linted with `schema` (this thread's copy, for details). */
   show(batch, schema) {
+    if (this.schema && this.schema !== schema) this.schema.free();
     this.batch = batch;
     this.schema = schema;
     this.patterns = schema.patterns();
@@ -60,6 +62,8 @@ export class Results {
 
   /** No results, and why: every count, filter and row of the last batch goes. */
   clear(message) {
+    this.schema?.free();
+    this.schema = null;
     this.batch = null;
     this.view = new Uint32Array(0);
     this.focused = -1;
