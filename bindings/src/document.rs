@@ -83,8 +83,8 @@ impl SchemaDocument {
     /// definition. `null` when there is no name there (or, for facts of the model, while the
     /// schema has errors).
     #[wasm_bindgen(unchecked_return_type = "Hover | null")]
-    pub fn hover(&self, offset: u32) -> JsValue {
-        let Some((markdown, span)) = self.inner.hover(self.utf16.byte_of(offset)) else {
+    pub fn hover(&self, offset: f64) -> JsValue {
+        let Some((markdown, span)) = self.byte_at(offset).and_then(|at| self.inner.hover(at)) else {
             return JsValue::NULL;
         };
         let Range { start, end } = self.range(span);
@@ -97,8 +97,8 @@ impl SchemaDocument {
 
     /// Where the name at UTF-16 `offset` is declared, or `null`.
     #[wasm_bindgen(unchecked_return_type = "TextRange | null")]
-    pub fn definition(&self, offset: u32) -> JsValue {
-        match self.inner.definition(self.utf16.byte_of(offset)) {
+    pub fn definition(&self, offset: f64) -> JsValue {
+        match self.byte_at(offset).and_then(|at| self.inner.definition(at)) {
             Some(span) => parse_json(&to_json(&self.range(span))),
             None => JsValue::NULL,
         }
@@ -106,10 +106,11 @@ impl SchemaDocument {
 
     /// Every place the name at UTF-16 `offset` is written, its declaration included.
     #[wasm_bindgen(unchecked_return_type = "TextRange[]")]
-    pub fn references(&self, offset: u32) -> JsValue {
+    pub fn references(&self, offset: f64) -> JsValue {
         let ranges: Vec<Range> = self
-            .inner
-            .references(self.utf16.byte_of(offset))
+            .byte_at(offset)
+            .map(|at| self.inner.references(at))
+            .unwrap_or_default()
             .into_iter()
             .map(|span| self.range(span))
             .collect();
@@ -125,6 +126,15 @@ impl SchemaDocument {
 }
 
 impl SchemaDocument {
+    /// The byte offset of a UTF-16 offset given by JavaScript; `None` for one that is not an
+    /// offset into the text (negative, fractional, NaN, past the end), which names nothing.
+    fn byte_at(&self, offset: f64) -> Option<usize> {
+        let text = self.inner.source();
+        let valid = offset.fract() == 0.0 && offset >= 0.0 && offset <= text.len() as f64;
+        // In range: at most the text's length, which fits a u32 (a schema is at most 4 MiB).
+        valid.then(|| self.utf16.byte_of(offset as u32))
+    }
+
     fn range(&self, span: Span) -> Range {
         Range {
             start: self.utf16.of_byte(span.start as usize),

@@ -205,6 +205,12 @@ test("SchemaDocument: check's diagnostics, hover facts matching lint, definition
   assert.ok(text.slice(0, definition.start).endsWith("param "));
   assert.ok(doc.references(use).length > 10);
   assert.equal(doc.hover(text.indexOf("\n\n")), null, "nothing to say about a blank line");
+  // Offsets that are not offsets into the text name nothing (2 ** 32 + at would wrap to `at`).
+  for (const bad of [-1, 2 ** 32 + at + 2, text.length + 1, at + 2.5, NaN]) {
+    assert.equal(doc.hover(bad), null, String(bad));
+    assert.equal(doc.definition(bad), null, String(bad));
+    assert.deepEqual(doc.references(bad), [], String(bad));
+  }
   assert.equal(doc.format(), new SchemaDocument(doc.format()).format(), "formatting is idempotent");
   doc.free();
 
