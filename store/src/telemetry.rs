@@ -200,10 +200,11 @@ mod observed {
     use crate::core::Core;
     use crate::policy::KeyId;
     use crate::recording::{self, Recorded};
-    use futures_util::future::Either;
     use metrics::{Counter, Histogram};
     use std::future::Future;
+    use std::pin::Pin;
     use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+    use std::task::{Context, Poll};
     use tokio::time::Instant;
     use tracing::field::Empty;
 
@@ -301,18 +302,18 @@ mod observed {
 
         /// Counts what an operation recorded.
         fn count(&self, recorded: &Recorded) {
-            for decision in recorded.decisions.borrow().iter() {
+            for decision in &recorded.decisions {
                 self.decisions.count(decision, &self.labels);
             }
-            if recorded.bytes_in.get() > 0 {
+            if recorded.bytes_in > 0 {
                 self.bytes_in
                     .get_or_init(|| metrics::counter!("keyschema.bytes.in", &self.labels))
-                    .increment(recorded.bytes_in.get());
+                    .increment(recorded.bytes_in);
             }
-            if recorded.bytes_out.get() > 0 {
+            if recorded.bytes_out > 0 {
                 self.bytes_out
                     .get_or_init(|| metrics::counter!("keyschema.bytes.out", &self.labels))
-                    .increment(recorded.bytes_out.get());
+                    .increment(recorded.bytes_out);
             }
         }
     }
@@ -365,36 +366,35 @@ mod observed {
             })
         }
 
-        /// The cluster node serving `key`'s slot: from the slot map, read first if there is none.
-        async fn node_of(&self, core: &Core, key: &str) -> Option<Node> {
-            let known = self.nodes.read().unwrap_or_else(PoisonError::into_inner).clone();
-            let map = match known {
-                Some(map) => map,
-                None => {
-                    // Concurrent first spans may each read it; the last one read is kept.
-                    let read = match core.connection().topology().await {
-                        Ok(topology) => {
-                            let mut ranges: Vec<(u16, u16, Node)> = Vec::new();
-                            for shard in topology.shards {
-                                let node = Arc::new(shard.primary);
-                                ranges.extend(
-                                    shard
-                                        .slots
-                                        .iter()
-                                        .map(|&(first, last)| (first, last, Arc::clone(&node))),
-                                );
-                            }
-                            ranges.sort_by_key(|(first, _, _)| *first);
-                            SlotMap { ranges }
-                        }
-                        Err(_) => SlotMap::default(),
-                    };
-                    let map = Arc::new(read);
-                    *self.nodes.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&map));
-                    map
+        /// The slot map, if it has been read (and not forgotten since).
+        fn slot_map(&self) -> Option<Arc<SlotMap>> {
+            self.nodes.read().unwrap_or_else(PoisonError::into_inner).clone()
+        }
+
+        /// Reads the slot map with `CLUSTER SLOTS` and keeps it (empty if it could not be read:
+        /// spans then name the first node given). Concurrent first spans may each read it; the
+        /// last one read is kept.
+        async fn read_slot_map(&self, core: &Core) -> Arc<SlotMap> {
+            let read = match core.connection().topology().await {
+                Ok(topology) => {
+                    let mut ranges: Vec<(u16, u16, Node)> = Vec::new();
+                    for shard in topology.shards {
+                        let node = Arc::new(shard.primary);
+                        ranges.extend(
+                            shard
+                                .slots
+                                .iter()
+                                .map(|&(first, last)| (first, last, Arc::clone(&node))),
+                        );
+                    }
+                    ranges.sort_by_key(|(first, _, _)| *first);
+                    SlotMap { ranges }
                 }
+                Err(_) => SlotMap::default(),
             };
-            map.node(keyschema::key_slot(key.as_bytes())).cloned()
+            let map = Arc::new(read);
+            *self.nodes.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&map));
+            map
         }
 
         /// Forgets the slot map: a redirection says it may be out of date.
@@ -403,19 +403,80 @@ mod observed {
         }
     }
 
-    pub(crate) fn observe<'a, O: Outcome + 'a>(
+    pin_project_lite::pin_project! {
+        /// An operation, observed when something listens: its own future, polled in place, and
+        /// what is watched of it (boxed, and only when something listens: a future not
+        /// observed is 8 bytes larger, and an observed one's state is a small allocation that
+        /// the allocator's thread cache serves).
+        pub(crate) struct Observed<'a, F> {
+            #[pin]
+            operation: F,
+            watch: Option<Box<Watch<'a>>>,
+        }
+    }
+
+    /// What is watched of an observed operation.
+    struct Watch<'a> {
         core: &'a Core,
         op: Op<'a>,
-        future: impl Future<Output = O> + 'a,
-    ) -> impl Future<Output = O> + 'a {
-        if !listening() {
-            // Nothing would receive a span or a metric: the operation runs as it does without
-            // the feature, with no allocation, clock read or lookup.
-            return Either::Left(future);
+        telemetry: &'a Telemetry,
+        handles: &'a Handles,
+        phase: Phase<'a>,
+        /// What the operation recorded so far (lent to the thread while it is polled).
+        recorded: Recorded,
+    }
+
+    /// Where an observed operation is.
+    enum Phase<'a> {
+        /// Not polled yet: its span starts when it first runs.
+        Waiting,
+        /// Reading the cluster's slot map first, for the node its span names.
+        Locating(Pin<Box<dyn Future<Output = Option<Node>> + Send + 'a>>),
+        /// Running since `started`, as `span`.
+        Running { span: tracing::Span, started: Instant },
+        /// Ended (counted and recorded).
+        Ended,
+    }
+
+    pub(crate) fn observe<'a, O: Outcome + 'a, F: Future<Output = O> + 'a>(
+        core: &'a Core,
+        op: Op<'a>,
+        operation: F,
+    ) -> Observed<'a, F> {
+        // When nothing listens, the operation runs as it does without the feature: no
+        // allocation, clock read or lookup.
+        let watch = listening().then(|| {
+            let telemetry = core.extension::<Telemetry>();
+            Box::new(Watch {
+                core,
+                op,
+                telemetry,
+                handles: telemetry.handles(core, op),
+                phase: Phase::Waiting,
+                recorded: Recorded::default(),
+            })
+        });
+        Observed { operation, watch }
+    }
+
+    impl<O: Outcome, F: Future<Output = O>> Future for Observed<'_, F> {
+        type Output = O;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
+            let this = self.project();
+            let Some(watch) = this.watch.as_deref_mut() else {
+                return this.operation.poll(cx);
+            };
+            if !matches!(watch.phase, Phase::Running { .. }) {
+                std::task::ready!(watch.start(cx));
+            }
+            // The span is not entered while the operation runs: entering on every poll costs
+            // more than the operation's own work on a busy multiplexed connection. It is the
+            // child of the caller's span; what happened inside is recorded on it at the end.
+            let output = std::task::ready!(recording::within(&mut watch.recorded, || this.operation.poll(cx)));
+            watch.end(&output);
+            Poll::Ready(output)
         }
-        // Boxed: a caller's future holds a pointer, not the operation beside its span and record
-        // (which made futures 2.4-4.3 KB instead of 0.5-0.9).
-        Either::Right(Box::pin(observed(core, op, future)))
     }
 
     /// Whether anything listens: a `tracing` subscriber that takes INFO spans, or a `metrics`
@@ -427,71 +488,108 @@ mod observed {
             || metrics::with_recorder(|recorder| std::mem::size_of_val(recorder) != 0)
     }
 
-    async fn observed<O: Outcome>(core: &Core, op: Op<'_>, future: impl Future<Output = O>) -> O {
-        let telemetry = core.extension::<Telemetry>();
-        let handles = telemetry.handles(core, op);
-        let span = if tracing::level_enabled!(tracing::Level::INFO) {
-            let (address, port, namespace) = telemetry.server(core);
-            // On a cluster, the node serving the key's slot; the first node given otherwise.
-            let node = match op.key {
-                Some(key) if core.connection().is_cluster() => telemetry.node_of(core, key).await,
-                _ => None,
+    impl<'a> Watch<'a> {
+        /// Starts the operation's span, once the node it names is known.
+        fn start(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+            if let Phase::Waiting = self.phase {
+                // On a cluster, the span names the node serving the key's slot.
+                let slot = match self.op.key {
+                    Some(key)
+                        if self.core.connection().is_cluster() && tracing::level_enabled!(tracing::Level::INFO) =>
+                    {
+                        Some(keyschema::key_slot(key.as_bytes()))
+                    }
+                    _ => None,
+                };
+                match (slot, slot.and_then(|_| self.telemetry.slot_map())) {
+                    (Some(slot), None) => {
+                        let (telemetry, core) = (self.telemetry, self.core);
+                        self.phase = Phase::Locating(Box::pin(async move {
+                            telemetry.read_slot_map(core).await.node(slot).cloned()
+                        }));
+                    }
+                    (slot, map) => {
+                        let node = slot.zip(map).and_then(|(slot, map)| map.node(slot).cloned());
+                        self.begin(node);
+                    }
+                }
+            }
+            if let Phase::Locating(locating) = &mut self.phase {
+                let node = std::task::ready!(locating.as_mut().poll(cx));
+                self.begin(node);
+            }
+            Poll::Ready(())
+        }
+
+        /// The operation starts running now, as a span naming `node` (the first node given when
+        /// none is known).
+        fn begin(&mut self, node: Option<Node>) {
+            let span = if tracing::level_enabled!(tracing::Level::INFO) {
+                let handles = self.handles;
+                let (address, port, namespace) = self.telemetry.server(self.core);
+                let (address, port) = node
+                    .as_deref()
+                    .map_or((address.as_str(), *port), |(a, p)| (a.as_str(), *p));
+                let span = tracing::info_span!(
+                    target: "keyschema",
+                    "redis",
+                    otel.name = handles.summary.as_str(),
+                    otel.kind = "client",
+                    db.system.name = "redis",
+                    db.operation.name = handles.operation,
+                    db.query.summary = handles.summary.as_str(),
+                    db.namespace = namespace.as_str(),
+                    server.address = address,
+                    server.port = i64::from(port),
+                    keyschema.key = handles.key.as_str(),
+                    keyschema.pattern = handles.pattern.as_str(),
+                    keyschema.slot_group = Empty,
+                    keyschema.retries = Empty,
+                    keyschema.decision = Empty,
+                    error.type = Empty,
+                );
+                if !handles.group.is_empty() {
+                    span.record("keyschema.slot_group", handles.group.as_str());
+                }
+                span
+            } else {
+                // Nothing listens to spans: none is made (metrics are still counted).
+                tracing::Span::none()
             };
-            let (address, port) = node
-                .as_deref()
-                .map_or((address.as_str(), *port), |(a, p)| (a.as_str(), *p));
-            let span = tracing::info_span!(
-                target: "keyschema",
-                "redis",
-                otel.name = handles.summary.as_str(),
-                otel.kind = "client",
-                db.system.name = "redis",
-                db.operation.name = handles.operation,
-                db.query.summary = handles.summary.as_str(),
-                db.namespace = namespace.as_str(),
-                server.address = address,
-                server.port = i64::from(port),
-                keyschema.key = handles.key.as_str(),
-                keyschema.pattern = handles.pattern.as_str(),
-                keyschema.slot_group = Empty,
-                keyschema.retries = Empty,
-                keyschema.decision = Empty,
-                error.type = Empty,
-            );
-            if !handles.group.is_empty() {
-                span.record("keyschema.slot_group", handles.group.as_str());
+            self.phase = Phase::Running {
+                span,
+                started: Instant::now(),
+            };
+        }
+
+        /// The operation ended with `output`: its time, what it recorded and its outcome are
+        /// counted, and recorded on its span.
+        fn end<O: Outcome>(&mut self, output: &O) {
+            let Phase::Running { span, started } = std::mem::replace(&mut self.phase, Phase::Ended) else {
+                return;
+            };
+            let handles = self.handles;
+            handles.duration.record(started.elapsed().as_secs_f64());
+            handles.count(&self.recorded);
+            if !span.is_disabled() {
+                if let Some(decision) = self.recorded.decision() {
+                    span.record("keyschema.decision", decision);
+                }
+                if self.recorded.retries > 0 {
+                    span.record("keyschema.retries", self.recorded.retries);
+                    self.telemetry.slots_moved();
+                }
             }
-            span
-        } else {
-            // Nothing listens to spans: none is made (metrics are still counted).
-            tracing::Span::none()
-        };
-        let started = Instant::now();
-        // The span is not entered while the operation runs: entering on every poll costs more
-        // than the operation's own work on a busy multiplexed connection. It is the child of the
-        // caller's span; what happened inside is recorded on it when the operation ends.
-        let (result, recorded) = recording::scope(future).await;
-        handles.duration.record(started.elapsed().as_secs_f64());
-        handles.count(&recorded);
-        if !span.is_disabled() {
-            if let Some(decision) = recorded.decision() {
-                span.record("keyschema.decision", decision);
-            }
-            if recorded.retries.get() > 0 {
-                span.record("keyschema.retries", recorded.retries.get());
-                telemetry.slots_moved();
+            // A span without `error.type` succeeded (OpenTelemetry's convention): nothing more
+            // is recorded on it then, as most calls succeed.
+            match output.error_class() {
+                None => handles.calls.increment(1),
+                Some(class) => {
+                    handles.errors.count(class, &handles.labels);
+                    span.record("error.type", class);
+                }
             }
         }
-        // A span without `error.type` succeeded (OpenTelemetry's convention): nothing more is
-        // recorded on it then, as most calls succeed.
-        match result.error_class() {
-            None => handles.calls.increment(1),
-            Some(class) => {
-                handles.errors.count(class, &handles.labels);
-                span.record("error.type", class);
-            }
-        }
-        result
     }
 
     pub(crate) fn lease_lost(core: &Core, id: KeyId) {

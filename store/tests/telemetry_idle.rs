@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic with the value is the clearest failure.
 
 use keyschema_store::{KeyId, Store, StringKey, Text};
+use keyschema_tests::telemetry::NullRecorder;
 use keyschema_tests::RedisServer;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,24 +36,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// A recorder that keeps nothing but has a size, as every real recorder does.
-struct Sized(#[allow(dead_code)] u64);
-
-impl metrics::Recorder for Sized {
-    fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
-    fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
-    fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
-    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
-        metrics::Counter::noop()
-    }
-    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
-        metrics::Gauge::noop()
-    }
-    fn register_histogram(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
-        metrics::Histogram::noop()
-    }
-}
 
 const CALLS: usize = 200;
 
@@ -86,7 +69,7 @@ fn with_nothing_listening_an_operation_allocates_nothing_for_telemetry() {
                 .model_arc();
         let store = Store::connect(&server.url(), schema).await.unwrap();
         let idle = allocations(&store).await;
-        let recorder = Sized(0);
+        let recorder = NullRecorder::default();
         let _guard = metrics::set_default_local_recorder(&recorder);
         let listened = allocations(&store).await;
         // Listened to, each operation boxes its state: one allocation more per call (give or

@@ -163,6 +163,26 @@ impl metrics::Recorder for Installed {
     }
 }
 
+/// A recorder that keeps nothing but has a size, as every real recorder does (the store takes a
+/// recorder of zero size for none installed).
+#[derive(Default)]
+pub struct NullRecorder(#[allow(dead_code)] u64);
+
+impl metrics::Recorder for NullRecorder {
+    fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::noop()
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
 /// The process's collector and recorder, installed once (the first call installs them).
 pub fn installed() -> (Arc<Spans>, Arc<Recorder>) {
     static INSTALLED: OnceLock<(Arc<Spans>, Arc<Recorder>)> = OnceLock::new();
