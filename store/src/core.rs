@@ -143,35 +143,44 @@ impl Core {
         self.extensions.get::<T>()
     }
 
-    /// Runs a read on `key`, on a replica when the connection has them.
+    /// Runs a read on `key`, on a replica when the connection has them; retried like a write
+    /// while a cluster refuses it before it runs (a redirection after a failover).
     pub(crate) async fn read<T: redis::FromRedisValue>(
         &self,
         cmd: &redis::Cmd,
         key: &str,
         command: &'static str,
     ) -> Result<T> {
-        self.connection.query(Route::Replica, cmd, key, command).await
+        self.retrying(key, command, || {
+            self.connection.query(Route::Replica, cmd, key, command)
+        })
+        .await
     }
 
     /// Runs a read that must see the primary's data (a lock's remaining TTL, a breaker's state
-    /// just written), never a replica's.
+    /// just written), never a replica's; retried like [`Core::read`].
     pub(crate) async fn read_primary<T: redis::FromRedisValue>(
         &self,
         cmd: &redis::Cmd,
         key: &str,
         command: &'static str,
     ) -> Result<T> {
-        self.connection.query(Route::Primary, cmd, key, command).await
+        self.retrying(key, command, || {
+            self.connection.query(Route::Primary, cmd, key, command)
+        })
+        .await
     }
 
-    /// Runs a pipeline of reads on the primary (a value and its `PTTL` in one round trip).
+    /// Runs a pipeline of reads on the primary (a value and its `PTTL` in one round trip);
+    /// retried like [`Core::read`].
     pub(crate) async fn read_pipeline<T: redis::FromRedisValue>(
         &self,
         pipe: &redis::Pipeline,
         key: &str,
         command: &'static str,
     ) -> Result<T> {
-        self.connection.pipeline(pipe, key, command).await
+        self.retrying(key, command, || self.connection.pipeline(pipe, key, command))
+            .await
     }
 
     /// Applies one write: a single command as it is, several as one MULTI/EXEC; retried while

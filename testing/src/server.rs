@@ -646,6 +646,52 @@ impl RedisCluster {
         &mut self.nodes
     }
 
+    /// The shard serving `slot`, as node `asked` sees the cluster now.
+    pub fn shard_of(&self, asked: usize, slot: u16) -> Shard {
+        self.shards(asked)
+            .into_iter()
+            .find(|shard| shard.slots.iter().any(|&(first, last)| first <= slot && slot <= last))
+            .unwrap_or_else(|| panic!("node {asked} lists no shard serving slot {slot}"))
+    }
+
+    /// A graceful failover (`CLUSTER FAILOVER`) to `replica` (an index in
+    /// [`RedisCluster::nodes`]), waited for until every node lists it as the primary of its
+    /// shard's slots (at most 20 s). Its old primary becomes its replica.
+    pub fn fail_over_to(&self, replica: usize) {
+        let slot = self
+            .shards(replica)
+            .into_iter()
+            .find(|shard| shard.primary == replica || shard.replicas.contains(&replica))
+            .and_then(|shard| shard.slots.first().map(|&(first, _)| first))
+            .unwrap_or_else(|| panic!("node {replica} is in no shard"));
+        // A replica takes over gracefully only once it follows its primary and every node knows
+        // it as the primary's replica (a node that was just failed over from first resyncs as the
+        // new primary's replica, and gossip tells the others a moment later): the primary
+        // ignores a failover asked by a node it does not know as its replica.
+        self.nodes[replica].wait_replica_synced();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while (0..self.nodes.len()).any(|asked| !self.shard_of(asked, slot).replicas.contains(&replica)) {
+            assert!(
+                Instant::now() < deadline,
+                "node {replica} was not known as a replica in 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let reply = self.nodes[replica].connect().cmd(&["CLUSTER", "FAILOVER"]);
+        assert!(
+            matches!(reply, Ok(Reply::Status(_))),
+            "CLUSTER FAILOVER answered {reply:?}"
+        );
+        while (0..self.nodes.len()).any(|asked| self.shard_of(asked, slot).primary != replica) {
+            assert!(
+                Instant::now() < deadline,
+                "the failover to node {replica} did not complete in 20 s; its log:\n{}",
+                self.nodes[replica].log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Every shard as node `asked` sees the cluster now: its slot ranges, and the indexes (in
     /// [`RedisCluster::nodes`]) of its primary and replicas.
     pub fn shards(&self, asked: usize) -> Vec<Shard> {

@@ -258,6 +258,30 @@ async fn a_cluster_primary_killed_under_load() {
     assert!(report.lost.is_empty(), "{report:?}");
 }
 
+/// Reads refused by a cluster in motion are sent again to the new owner, as writes are: after a
+/// graceful failover the first read of a key of the moved slots is redirected (`MOVED`), and
+/// succeeds. (Before, it failed with `Error::Unavailable` naming `MOVED`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_redirected_by_a_failover_are_sent_to_the_new_primary() {
+    let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let cluster = RedisCluster::start();
+    let store = Store::connect_cluster_with(&cluster.urls(), schema(), &options())
+        .await
+        .unwrap();
+    let value = StringKey::<Text>::new(store.core(), VALUE, "item:{reads}:value".into());
+    let log = ListKey::<Text>::new(store.core(), LOG, "item:{reads}:log".into());
+    value.set(&"v".to_string()).await.unwrap();
+    log.push(&["entry".to_string()]).await.unwrap();
+    let shard = cluster.shard_of(0, keyschema::key_slot(b"item:{reads}:value"));
+
+    // Each failover makes the next read of the shard's keys a redirection: a `GET`, then an
+    // `LRANGE` after failing back.
+    cluster.fail_over_to(shard.replicas[0]);
+    assert_eq!(value.get().await.unwrap(), Some("v".to_string()));
+    cluster.fail_over_to(shard.primary);
+    assert_eq!(log.range(0, -1).await.unwrap(), ["entry"]);
+}
+
 /// What a run of writers shows around one hung primary.
 struct Hung {
     plain_ops: Vec<Op>,

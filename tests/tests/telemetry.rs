@@ -14,7 +14,7 @@ use keyschema_store::Delivery;
 use keyschema_tests::generated::shapes::{self, ShapesStore};
 use keyschema_tests::generated::{Labels, Thing};
 use keyschema_tests::telemetry::{installed, Fields};
-use keyschema_tests::{shared_cluster, shared_standalone};
+use keyschema_tests::{shared_cluster, shared_standalone, RedisCluster};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -418,6 +418,48 @@ async fn every_kind_of_call_is_observed_by_pattern_and_never_by_value() {
         );
     }
     assert!(series.len() <= names.len() * vocabulary.len() * 12);
+}
+
+/// After a failover, spans name the promoted primary: the operation that Redis redirected
+/// records its retries, the store drops its slot map, and the next span reads it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failover_spans_name_the_promoted_primary() {
+    let (spans, _) = installed();
+    let cluster = RedisCluster::start();
+    let store = ShapesStore::connect_cluster(&cluster.urls()).await.unwrap();
+    let thing = Thing { state: "NEW".into() };
+    let access = store.s_json(format!("failover{}", Uuid::new_v4().simple())).unwrap();
+    let slot = keyschema_store::keyschema::key_slot(access.key().as_bytes());
+    let shard = cluster.shard_of(0, slot);
+    let (old, new) = (shard.primary, shard.replicas[0]);
+    let port = |node: usize| cluster.nodes()[node].port().to_string();
+    // This test's spans: those of `s_json` naming one of the shard's two nodes.
+    let named = |from: usize| -> Vec<(String, bool)> {
+        spans.closed.lock().unwrap()[from..]
+            .iter()
+            .filter(|span| span["keyschema.key"] == "s_json" && [port(old), port(new)].contains(&span["server.port"]))
+            .map(|span| (span["server.port"].clone(), span.contains_key("keyschema.retries")))
+            .collect()
+    };
+
+    let before = spans.closed.lock().unwrap().len();
+    access.set(&thing).await.unwrap();
+    access.get().await.unwrap();
+    assert_eq!(named(before), [(port(old), false), (port(old), false)]);
+
+    // A graceful failover: the replica takes the slots over, the old primary follows it.
+    cluster.fail_over_to(new);
+
+    let after = spans.closed.lock().unwrap().len();
+    for _ in 0..3 {
+        assert_eq!(access.get().await.unwrap(), Some(thing.clone()));
+    }
+    let named = named(after);
+    // The first read went to the old primary, was redirected and sent again; its span names the
+    // node it was sent to first. The next ones name the promoted node.
+    assert_eq!(named.len(), 3, "{named:?}");
+    assert_eq!(named[0], (port(old), true), "{named:?}");
+    assert_eq!(named[1..], [(port(new), false), (port(new), false)], "{named:?}");
 }
 
 /// The vocabulary of `db.operation.name` as docs/observability.md states it: every word in

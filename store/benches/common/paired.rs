@@ -41,7 +41,8 @@ fn median(mut values: Vec<f64>) -> (f64, f64, f64) {
 /// Runs `ours` and `theirs` (each one round of the same work, answering its wall time) in
 /// alternating order, `ROUNDS` times (default 31), and prints the median of theirs / ours (above
 /// 1: ours is faster) with the range; and the median of their CPU times, ours / theirs (above 1:
-/// ours does more work). With `PAIRED` set, only the measurements whose name contains it run.
+/// ours does more work). With `PAIRED` set, only the measurements whose name contains it (or one
+/// of its `|`-separated parts) run.
 pub fn paired<O, OF, T, TF>(runtime: &Runtime, name: &str, ours: O, theirs: T)
 where
     O: Fn() -> OF,
@@ -49,7 +50,7 @@ where
     T: Fn() -> TF,
     TF: Future<Output = Duration>,
 {
-    if std::env::var("PAIRED").is_ok_and(|only| !name.contains(&only)) {
+    if std::env::var("PAIRED").is_ok_and(|only| !only.split('|').any(|part| name.contains(part))) {
         return;
     }
     let rounds: usize = std::env::var("ROUNDS")

@@ -4,16 +4,18 @@
 //! - `null`: a subscriber and a recorder that take everything and keep nothing: what the store's
 //!   own observation costs (the span and metric calls made, nothing done with them);
 //! - `registry`: `tracing-subscriber`'s registry alone (spans tracked, no field kept);
-//! - `spans`: the registry with [`Export`], a layer that keeps each span's fields, owned, until
-//!   it closes and then hands it to a batch, as an exporter's batching processor does;
+//! - `spans`: the registry with [`Export`], a layer that keeps each span's fields, owned (their
+//!   text in one buffer per span), until it closes and then adds it to its thread's batch, as an
+//!   exporter's batching processor does;
 //! - `metrics`: a recorder of atomic counters and histogram counts (the tests' recorder);
 //! - `both` (or any other value): `spans` and `metrics`;
 //! - `text`: the test suite's collector (every field formatted into a map of strings) and the
 //!   recorder: an upper bound, far heavier than an exporter.
 
 use keyschema_tests::telemetry::{Collect, Installed, NullRecorder, Recorder, Spans};
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
@@ -33,7 +35,7 @@ pub fn install_if_asked() -> bool {
         "registry" => tracing::subscriber::set_global_default(tracing_subscriber::registry()).unwrap(),
         "metrics" => metrics::set_global_recorder(Installed(Arc::new(Recorder::default()))).unwrap(),
         "spans" => {
-            let subscriber = tracing_subscriber::registry().with(Export::default());
+            let subscriber = tracing_subscriber::registry().with(Export);
             tracing::subscriber::set_global_default(subscriber).unwrap();
         }
         "text" => {
@@ -42,7 +44,7 @@ pub fn install_if_asked() -> bool {
             metrics::set_global_recorder(Installed(Arc::new(Recorder::default()))).unwrap();
         }
         _ => {
-            let subscriber = tracing_subscriber::registry().with(Export::default());
+            let subscriber = tracing_subscriber::registry().with(Export);
             tracing::subscriber::set_global_default(subscriber).unwrap();
             metrics::set_global_recorder(Installed(Arc::new(Recorder::default()))).unwrap();
         }
@@ -72,20 +74,21 @@ impl tracing::Subscriber for Null {
     fn exit(&self, _: &Id) {}
 }
 
-/// A field's value as an exporter keeps it.
+/// A field's value as an exporter keeps it: text as a range of its span's text.
 #[allow(dead_code)] // Kept to be exported, never read in the bench.
 enum Value {
-    Str(Box<str>),
+    Text(u32, u32),
     I64(i64),
     U64(u64),
     Bool(bool),
-    Other(String),
 }
 
-/// A span as an exporter keeps it: its name and its fields (names are `'static` in `tracing`).
+/// A span as an exporter keeps it: its name, its fields (names are `'static` in `tracing`) and
+/// the text of their values, owned, in one buffer.
 struct Exported {
     name: &'static str,
     fields: Vec<(&'static str, Value)>,
+    text: String,
 }
 
 impl Exported {
@@ -95,15 +98,24 @@ impl Exported {
             None => self.fields.push((field.name(), value)),
         }
     }
+
+    /// Keeps `write`'s text as `field`'s value.
+    fn set_text(&mut self, field: &Field, write: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        write(&mut self.text);
+        let range = Value::Text(start as u32, self.text.len() as u32);
+        self.set(field, range);
+    }
 }
 
 impl Visit for Exported {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.set(field, Value::Other(format!("{value:?}")));
+        use std::fmt::Write as _;
+        self.set_text(field, |text| write!(text, "{value:?}").unwrap());
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.set(field, Value::Str(value.into()));
+        self.set_text(field, |text| text.push_str(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -119,21 +131,25 @@ impl Visit for Exported {
     }
 }
 
-/// Closed spans wait here for the exporter, which takes a full batch at a time.
+/// Closed spans wait in their thread's batch; a full batch is handed to the exporter.
 const BATCH: usize = 512;
 
-/// A layer that keeps each span's fields until it closes, then adds it to a batch; a full batch
-/// is taken away (and dropped: the bench exports nowhere).
-#[derive(Default)]
-struct Export {
-    batch: Mutex<Vec<Exported>>,
+thread_local! {
+    /// This thread's batch of closed spans (per thread, as the two workers would otherwise
+    /// contend for one).
+    static CLOSED: RefCell<Vec<Exported>> = const { RefCell::new(Vec::new()) };
 }
+
+/// A layer that keeps each span's fields until it closes, then adds it to its thread's batch; a
+/// full batch is taken away (and dropped: the bench exports nowhere).
+struct Export;
 
 impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Export {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut span = Exported {
             name: attrs.metadata().name(),
             fields: Vec::with_capacity(attrs.metadata().fields().len()),
+            text: String::with_capacity(256),
         };
         attrs.record(&mut span);
         if let Some(data) = ctx.span(id) {
@@ -157,11 +173,11 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
             return;
         };
         debug_assert!(!span.name.is_empty());
-        let full = {
-            let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        let full = CLOSED.with(|batch| {
+            let mut batch = batch.borrow_mut();
             batch.push(span);
             (batch.len() >= BATCH).then(|| std::mem::replace(&mut *batch, Vec::with_capacity(BATCH)))
-        };
-        drop(full);
+        });
+        drop(full); // Exported.
     }
 }

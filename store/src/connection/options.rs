@@ -12,7 +12,7 @@ use std::time::Duration;
 /// | `response_timeout` | 1 s | the store's commands are small; a server silent for a second is hung or overloaded |
 /// | `number_of_retries` | 0 | reconnect attempts after a failed one; with none, the next call starts the next attempt, so a call never queues behind a backoff and a server that is back is found by the next call |
 /// | `min_delay` .. `max_delay` | 50 ms .. 500 ms | exponential backoff with jitter between the retries, when there are any |
-/// | `retry_budget` | 1 s | how long a write refused before it ran (a redirection, `TRYAGAIN`, `CLUSTERDOWN` during a failover) is retried |
+/// | `retry_budget` | 1 s | how long a call refused before it ran (a redirection, `TRYAGAIN`, `CLUSTERDOWN` during a failover) is retried |
 ///
 /// A call waits at most [`ConnectionOptions::deadline`] (2 s by default: one connection attempt
 /// and the reply) and then fails with [`Error::Unavailable`](crate::Error::Unavailable) (it did
@@ -48,10 +48,10 @@ pub struct ConnectionOptions {
     /// On a standalone primary, replica URLs: reads are spread over them (round robin), writes
     /// go to the primary, and a read falls back to the primary while a replica is unreachable.
     pub replicas: Vec<String>,
-    /// How long a write that a cluster refused before running it (`MOVED`, `ASK`, `TRYAGAIN`,
-    /// `CLUSTERDOWN`, a transaction discarded by `EXECABORT`), or a server still loading its data
-    /// (`LOADING`), is retried, against the new owner, before the error is returned. Only such
-    /// errors are retried: they guarantee the write did not run.
+    /// How long a write or read that a cluster refused before running it (`MOVED`, `ASK`,
+    /// `TRYAGAIN`, `CLUSTERDOWN`, a transaction discarded by `EXECABORT`), or a server still
+    /// loading its data (`LOADING`), is retried, against the new owner, before the error is
+    /// returned. Only such errors are retried: they guarantee the call did not run.
     pub retry_budget: Duration,
     /// A PEM certificate authority trusted for `rediss://` instead of the system's store
     /// (standalone servers and their replicas; a cluster over TLS is not supported yet).
